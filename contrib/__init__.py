@@ -1,0 +1,1 @@
+"""Optional integrations whose dependencies are installed through extras."""

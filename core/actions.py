@@ -1,0 +1,108 @@
+"""The action space every proposer shares: moves over schema fields that stay in bounds.
+
+A move changes one field: an ordinal field steps up or down (integers by one, log-scaled reals
+by a factor, choices to the neighbouring value); a categorical field switches to another value.
+An edit is one or more moves. Every edit produced here satisfies :func:`arrl.schema.check_config`
+on the whole resulting config, including "attention_heads divides hidden_dim".
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Mapping
+
+import attrs
+
+from .records import Edit
+from .schema import FIELDS_BY_NAME, SchemaError, Value, check_config, field_names
+
+# Multiplicative step of a log-scaled real (learning rate, gradient clip).
+LOG_STEP = 2.0
+# Additive step of a linear real, as a fraction of its range (dropout, weight decay).
+LINEAR_STEP = 0.1
+
+
+@attrs.frozen
+class Move:
+    field: str
+    direction: str  # "up", "down" (ordinal fields) or "switch" (categorical fields)
+    target: Value | None = None  # the value to switch to, for "switch"
+
+
+def moves(config: Mapping[str, Value]) -> list[Move]:
+    """Every single-field move available from ``config`` (fields it lacks are not moved)."""
+    available: list[Move] = []
+    for name in field_names(list(config)):
+        field = FIELDS_BY_NAME[name]
+        if field.kind == "bool":
+            available.append(Move(name, "switch", not config[name]))
+        elif field.ordinal:
+            available += [Move(name, "up"), Move(name, "down")]
+        else:
+            available += [Move(name, "switch", c) for c in field.choices if c != config[name]]
+    return available
+
+
+def step(field_name: str, value: Value, direction: str) -> Value:
+    """The neighbouring value of an ordinal field, clamped to its bounds."""
+    field = FIELDS_BY_NAME[field_name]
+    sign = 1 if direction == "up" else -1
+    if field.kind == "choice":
+        index = field.choices.index(value) + sign
+        return field.choices[min(max(index, 0), len(field.choices) - 1)]
+    assert field.low is not None and field.high is not None
+    if field.kind == "int":
+        if field_name == "attention_heads":  # heads move by doubling: they must divide widths
+            new = int(value) * 2 if sign > 0 else max(int(value) // 2, 1)
+        else:
+            new = int(value) + sign
+        return int(min(max(new, field.low), field.high))
+    if field.log:
+        new = float(value) * (LOG_STEP if sign > 0 else 1 / LOG_STEP)
+    else:
+        new = float(value) + sign * LINEAR_STEP * (field.high - field.low)
+    return round(min(max(new, field.low), field.high), 12)
+
+
+def apply_move(config: Mapping[str, Value], move: Move) -> dict[str, Value]:
+    new = dict(config)
+    if move.direction == "switch":
+        new[move.field] = move.target  # type: ignore[assignment]
+    else:
+        new[move.field] = step(move.field, config[move.field], move.direction)
+    return _repair(new, move.field)
+
+
+def _repair(config: dict[str, Value], moved: str) -> dict[str, Value]:
+    # Keep "heads divide width": after a width change, move heads to the nearest divisor.
+    heads, width = config.get("attention_heads"), config.get("hidden_dim")
+    if isinstance(heads, int) and isinstance(width, int) and width % heads:
+        if moved == "attention_heads":
+            raise SchemaError(f"attention_heads: {heads} does not divide hidden_dim {width}")
+        divisors = [d for d in range(1, width + 1) if width % d == 0 and d <= heads]
+        config["attention_heads"] = max(divisors)
+    return config
+
+
+def random_edit(config: Mapping[str, Value], rng: random.Random, max_moves: int = 2) -> Edit:
+    """A valid edit of one to ``max_moves`` moves that changes at least one value."""
+    if not moves(config):
+        raise SchemaError("no field can be moved: the script exposes no editable schema value")
+    while True:  # two moves can cancel out (up, then down): draw again
+        current = dict(config)
+        for _ in range(rng.randint(1, max_moves)):
+            candidates = moves(current)
+            rng.shuffle(candidates)
+            for move in candidates:
+                try:
+                    proposed = apply_move(current, move)
+                except SchemaError:
+                    continue
+                if proposed != current:
+                    current = proposed
+                    break
+        changes = {k: v for k, v in current.items() if config.get(k) != v}
+        if changes:
+            check_config(current)
+            description = "; ".join(f"{k} {config[k]} -> {v}" for k, v in changes.items())
+            return Edit(changes, description)

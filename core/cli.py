@@ -1,0 +1,274 @@
+"""The ``arrl`` command line.
+
+Errors arrl expects are printed as one line (``arrl: error: ...``) with a non-zero exit code;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable, NoReturn
+
+import click
+
+from . import __version__
+from .config import Settings, find_config, load_file, merge_cli, settings_from
+from .errors import ArrlError, ConfigError
+from .journal import RunDirectory
+from .records import converter
+
+
+class Invocation:
+    """Global options, shared by every command."""
+
+    def __init__(self, plugins: list[str], options: list[str], config: Path | None, debug: bool):
+        self.plugins = plugins
+        self.options = options
+        self.config = config
+        self.debug = debug
+
+
+def _fail(error: ArrlError) -> NoReturn:
+    click.echo(f"arrl: error: {error}", err=True)
+    sys.exit(error.exit_code)
+
+
+class _Group(click.Group):
+    """Turns expected errors into one clear line unless --debug is on."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ArrlError as error:
+            if "--debug" in sys.argv:
+                raise
+            _fail(error)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--plugin", "plugins", multiple=True, metavar="ROLE=NAME",
+              help="Choose the implementation of a role (validators: NAME,NAME,... chain).")
+@click.option("-o", "--option", "options", multiple=True, metavar="ROLE.OPTION=VALUE",
+              help="Set a plugin option, e.g. -o runner.memory=8g.")
+@click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
+              help="Config file (default: the nearest arrl.toml or pyproject.toml [tool.arrl]).")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.version_option(__version__, prog_name="arrl")
+@click.pass_context
+def main(ctx: click.Context, plugins: tuple[str, ...], options: tuple[str, ...],
+         config: Path | None, debug: bool) -> None:
+    """arrl tunes a training script: it proposes edits, validates them, runs them under a hard
+    budget, scores them and learns, keeping every experiment as a git commit."""
+    ctx.obj = Invocation(list(plugins), list(options), config, debug)
+
+
+# --- project resolution ------------------------------------------------------------------
+
+def _project_data(inv: Invocation) -> tuple[dict[str, Any], Path]:
+    path = inv.config or find_config(Path.cwd())
+    if inv.config is not None and not inv.config.is_file():
+        raise ConfigError(f"config file {inv.config} does not exist")
+    if path is None:
+        return {}, Path.cwd()
+    return load_file(path), path.parent.resolve()
+
+
+def _repo_root(directory: Path) -> Path:
+    try:
+        out = subprocess.run(["git", "-C", str(directory), "rev-parse", "--show-toplevel"],
+                             capture_output=True, text=True, check=True)
+        return Path(out.stdout.strip())
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return directory
+
+
+def _resolve_script(settings: Settings, base: Path) -> tuple[Path, Path, str]:
+    if not settings.script:
+        raise ConfigError("no training script: pass SCRIPT or set `script` in arrl.toml")
+    script = (base / settings.script).resolve()
+    if not script.is_file():
+        raise ConfigError(f"script {script} does not exist")
+    repo_root = _repo_root(script.parent)
+    return script, repo_root, script.relative_to(repo_root).as_posix()
+
+
+# --- run -----------------------------------------------------------------------------------
+
+@main.command()
+@click.argument("script", required=False)
+@click.option("--new", is_flag=True, help="Start a new run instead of continuing the latest unfinished one.")
+@click.option("--max-experiments", type=click.IntRange(min=1), help="Stop once the run holds this many experiments.")
+@click.option("--max-hours", type=click.FloatRange(min=0, min_open=True), help="Stop after this many hours.")
+@click.option("--target", type=float, help="Stop once the metric reaches this value.")
+@click.option("--budget", type=float, help="Wall-clock seconds per experiment (default 300).")
+@click.option("--metric", help="Metric name the script prints (default val_loss).")
+@click.option("--maximize", is_flag=True, default=None, help="The metric is better when higher.")
+@click.option("--seed", type=int, help="Seed of the proposer and of the scripts (ARRL_SEED).")
+@click.pass_obj
+def run(inv: Invocation, script: str | None, new: bool, **overrides: Any) -> None:
+    """Run experiments: continues the latest unfinished run unless --new."""
+    _run(inv, script, new, overrides, must_continue=False)
+
+
+@main.command()
+@click.option("--max-experiments", type=click.IntRange(min=1), help="Stop once the run holds this many experiments.")
+@click.option("--max-hours", type=float, help="Stop after this many hours.")
+@click.option("--target", type=float, help="Stop once the metric reaches this value.")
+@click.pass_obj
+def resume(inv: Invocation, **overrides: Any) -> None:
+    """Continue the latest paused or interrupted run."""
+    _run(inv, None, False, overrides, must_continue=True)
+
+
+def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, Any],
+         must_continue: bool) -> None:
+    from .loop import ExperimentLoop, build_components, check_choices
+    from .manager import Registry, plugin_manager
+    from .roles import PluginContext
+
+    data, base = _project_data(inv)
+    explicit: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+    if explicit.pop("maximize", None):
+        explicit["direction"] = "maximize"
+    if "budget" in explicit and not explicit["budget"] > 0:
+        raise ConfigError(f"--budget must be greater than 0, got {explicit['budget']:g}")
+    if script:
+        explicit["script"] = script
+        base = Path.cwd()
+    settings = settings_from(merge_cli({**data, **explicit}, inv.plugins, inv.options))
+    runs_dir = base / settings.runs_dir
+    run_dir = None if new else RunDirectory.latest_unfinished(runs_dir)
+    if run_dir is None and must_continue:
+        raise ArrlError(f"no paused or interrupted run in {runs_dir}; start one with `arrl run`")
+    if run_dir is not None:
+        # A continued run keeps the settings it started with; only what is given on this
+        # command line (stop conditions, plugin choices, options) changes.
+        meta = run_dir.load_meta()
+        stored = {k: v for k, v in meta.settings.items()
+                  if k not in ("max_experiments", "max_hours", "target")}
+        settings = settings_from(merge_cli({**stored, **explicit}, inv.plugins, inv.options),
+                                 f"settings of run {meta.run_id}")
+    manager = plugin_manager()
+    registry = Registry(manager)
+    check_choices(registry, settings)
+    script_path, repo_root, relative = _resolve_script(settings, base)
+    if run_dir is None:
+        run_dir = RunDirectory.create(runs_dir, converter.unstructure(settings), repo_root)
+        click.echo(f"arrl: run {run_dir.run_id} in {run_dir.path}", err=True)
+    else:
+        meta = run_dir.load_meta()
+        click.echo(f"arrl: continuing run {meta.run_id} ({meta.status.value}"
+                   f"{': ' + meta.status_reason if meta.status_reason else ''})", err=True)
+    context = PluginContext(run_dir=run_dir.path, repo_root=repo_root, script_path=relative,
+                            metric=settings.metric, direction=settings.direction,
+                            budget_seconds=settings.budget, seed=settings.seed)
+    components = build_components(registry, settings, context)
+    loop = ExperimentLoop(settings, run_dir, components, manager, context,
+                          report=lambda line: click.echo(line))
+    restore = _on_stop_signals(loop.abort.set)
+    try:
+        result = loop.run()
+    finally:
+        restore()
+        components.runner.close()
+        components.memory.close()
+    click.echo(f"arrl: {result.message}", err=True)
+    sys.exit(result.exit_code)
+
+
+def _on_stop_signals(request_stop: Callable[[], None]) -> Callable[[], None]:
+    """First Ctrl-C (or SIGTERM): end the running experiment, record it, stop. Second: force."""
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    asked = []
+
+    def handler(signum: int, frame: Any) -> None:
+        if asked:
+            signal.default_int_handler(signum, frame)
+        asked.append(signum)
+        click.echo("\narrl: stopping: ending the running experiment and recording it "
+                   "(Ctrl-C again to force)", err=True)
+        request_stop()
+
+    for s in previous:
+        signal.signal(s, handler)
+    return lambda: [signal.signal(s, h) for s, h in previous.items()] and None
+
+
+# --- plugins -----------------------------------------------------------------------------
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins(as_json: bool) -> None:
+    """List the installed implementations of each role."""
+    from .manager import Registry, plugin_manager
+
+    manager = plugin_manager()
+    registrations = Registry(manager).all()
+    failed = list(manager.load_errors.values())
+    if as_json:
+        rows = [{"role": r.role, "name": r.name, "package": r.package, "version": r.version,
+                 "plugin": r.plugin, "summary": r.summary} for r in registrations]
+        broken = [{"plugin": f.name, "package": f.package, "version": f.version, "error": f.error}
+                  for f in failed]
+        click.echo(json.dumps({"implementations": rows, "failed": broken}, indent=2))
+        return
+    table = [(r.role, r.name, r.package, r.version, r.summary) for r in registrations]
+    _print_table(("ROLE", "NAME", "PACKAGE", "VERSION", "SUMMARY"), table)
+    for f in failed:
+        click.echo(f"failed to load: plugin {f.name!r} from {f.package} {f.version}: {f.error}", err=True)
+
+
+# --- history -----------------------------------------------------------------------------
+
+@main.command()
+@click.option("--run", "run_id", help="Run id (default: the latest run).")
+@click.option("--tsv", is_flag=True, help="Tab-separated output with a header row.")
+@click.pass_obj
+def history(inv: Invocation, run_id: str | None, tsv: bool) -> None:
+    """Show the experiments of a run."""
+    data, base = _project_data(inv)
+    runs_dir = base / settings_from(merge_cli(data, [], [])).runs_dir
+    runs = RunDirectory.all(runs_dir)
+    if run_id:
+        runs = [r for r in runs if r.run_id == run_id]
+        if not runs:
+            names = ", ".join(r.run_id for r in RunDirectory.all(runs_dir)) or "none"
+            raise ArrlError(f"no run {run_id!r} in {runs_dir}; runs: {names}")
+    if not runs:
+        raise ArrlError(f"no runs in {runs_dir}; start one with `arrl run`")
+    run = runs[-1]
+    headers = ("ID", "PARENT", "OUTCOME", "METRIC", "VALUE", "SECONDS", "REWARD", "KEPT", "COMMIT", "WHAT")
+    rows = []
+    for r in run.records():
+        what = r.edit.description if r.edit else ("baseline" if r.id == 0 else r.proposer)
+        if r.failure_reason:
+            what = f"{what}: {r.failure_reason.splitlines()[0][:120]}"
+        rows.append((
+            str(r.id), "" if r.parent_id is None else str(r.parent_id), r.outcome.value,
+            r.metric_name, f"{r.value:.6g}" if math.isfinite(r.value) else str(r.value),
+            f"{r.wall_clock_seconds:.1f}", "" if r.reward is None else f"{r.reward:+.4f}",
+            "yes" if r.kept else "", r.commit[:10], what,
+        ))
+    if tsv:
+        click.echo("\t".join(headers))
+        for row in rows:
+            click.echo("\t".join(c.replace("\t", " ") for c in row))
+        return
+    meta = run.load_meta()
+    click.echo(f"run {meta.run_id} ({meta.status.value}{': ' + meta.status_reason if meta.status_reason else ''})")
+    _print_table(headers, rows)
+
+
+def _print_table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    for row in [headers, *rows]:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

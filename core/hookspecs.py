@@ -1,0 +1,149 @@
+"""The hooks arrl calls. Each docstring is the reference for that hook.
+
+Six role hooks let a plugin offer implementations; each returns an iterable of
+:class:`arrl.Registration` records (conda's pattern), so the names can be listed, checked for
+clashes and looked up without building anything. Keep imports of heavy libraries inside the
+``factory``, never at module level: ``arrl plugins`` imports every plugin module.
+
+Event hooks are notifications: every implementation is called, return values are ignored.
+
+A plugin is any module (or object) with functions marked ``@arrl.hookimpl``, registered through
+the ``arrl`` entry-point group::
+
+    [project.entry-points.arrl]
+    hello = "arrl_hello"
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .records import ExperimentRecord
+    from .registration import Registration
+
+PROJECT = "arrl"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def arrl_proposers() -> Iterable[Registration]:
+    """Offer proposers: they read an observation and propose the next script.
+
+    The factory returns an :class:`arrl.roles.Proposer`::
+
+        @arrl.hookimpl
+        def arrl_proposers():
+            yield arrl.Registration(
+                name="halving", summary="halve the learning rate each time",
+                factory=lambda options, context: Halving(context))
+    """
+
+
+@hookspec
+def arrl_validators() -> Iterable[Registration]:
+    """Offer validators: they accept or reject a proposed script before it runs.
+
+    The factory returns an :class:`arrl.roles.Validator`. Users chain several
+    (``--plugin validator=ast,mine``); every one of them must accept::
+
+        @arrl.hookimpl
+        def arrl_validators():
+            yield arrl.Registration(name="size", summary="refuse scripts over 1 MB",
+                                    factory=lambda options, context: SizeLimit())
+    """
+
+
+@hookspec
+def arrl_runners() -> Iterable[Registration]:
+    """Offer runners: they execute a script under the wall-clock budget.
+
+    The factory returns an :class:`arrl.roles.Runner`::
+
+        @arrl.hookimpl
+        def arrl_runners():
+            yield arrl.Registration(name="podman", summary="rootless containers",
+                                    factory=make_podman_runner, options=PodmanOptions)
+    """
+
+
+@hookspec
+def arrl_memories() -> Iterable[Registration]:
+    """Offer memories: the sliding window of recent experiments with duplicate detection.
+
+    The factory returns an :class:`arrl.roles.Memory`::
+
+        @arrl.hookimpl
+        def arrl_memories():
+            yield arrl.Registration(name="deque", summary="in-process window",
+                                    factory=lambda options, context: DequeMemory(32))
+    """
+
+
+@hookspec
+def arrl_rewards() -> Iterable[Registration]:
+    """Offer rewards: they score a finished experiment for the proposer to learn from.
+
+    The factory returns an :class:`arrl.roles.Reward`::
+
+        @arrl.hookimpl
+        def arrl_rewards():
+            yield arrl.Registration(name="accuracy-only", summary="log-ratio only",
+                                    factory=lambda options, context: AccuracyOnly())
+    """
+
+
+@hookspec
+def arrl_rollbacks() -> Iterable[Registration]:
+    """Offer rollbacks: they keep every proposal retrievable and restore the last good one.
+
+    The factory returns an :class:`arrl.roles.Rollback`::
+
+        @arrl.hookimpl
+        def arrl_rollbacks():
+            yield arrl.Registration(name="git", summary="worktree and refs",
+                                    factory=make_git_rollback, options=GitOptions)
+    """
+
+
+@hookspec
+def arrl_experiment_started(experiment_id: int, run_id: str) -> None:
+    """An experiment is about to run (after validation and the snapshot commit)::
+
+        @arrl.hookimpl
+        def arrl_experiment_started(experiment_id, run_id):
+            print(f"{run_id}: experiment {experiment_id} started")
+    """
+
+
+@hookspec
+def arrl_experiment_finished(record: ExperimentRecord, run_id: str) -> None:
+    """An experiment's record was written to the journal (every outcome, rejections too)::
+
+        @arrl.hookimpl
+        def arrl_experiment_finished(record, run_id):
+            metrics_sink.send(record.id, record.value)
+    """
+
+
+@hookspec
+def arrl_run_paused(run_id: str, reason: str) -> None:
+    """The run paused itself (e.g. three consecutive failures); ``arrl run`` continues it::
+
+        @arrl.hookimpl
+        def arrl_run_paused(run_id, reason):
+            pager.page(f"arrl {run_id} paused: {reason}")
+    """
+
+
+@hookspec
+def arrl_alert(run_id: str, level: str, message: str) -> None:
+    """Something a human should see (``level`` is "warning" or "error")::
+
+        @arrl.hookimpl
+        def arrl_alert(run_id, level, message):
+            slack.post(f"[{level}] {run_id}: {message}")
+    """

@@ -1,0 +1,447 @@
+"""The experiment loop: the order of calls on the six roles, and nothing else.
+
+Experiment 0 runs the unmodified script and sets the first best. Each later experiment:
+
+    propose -> duplicate? (not run) -> validator chain (rejected: not run) -> snapshot commit
+    -> run under the budget, streaming metrics to the early stopper -> record -> reward
+    -> journal -> keep as last good, or restore the last good -> memory -> proposer learns
+
+All state that matters is derived from the journal, so the loop can be killed at any moment and
+continued: the workspace is restored to the last good version recorded there.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import attrs
+
+from .config import Settings
+from .early_stopping import TrendStopper
+from .errors import ArrlError, ConfigError
+from .journal import RunDirectory, RunStatus, now_iso
+from .metrics import final_value
+from .manager import CHAINED_ROLES, ROLES, PluginManager, Registry, build_options
+from .records import (
+    Direction,
+    ExperimentRecord,
+    MetricPoint,
+    Observation,
+    Outcome,
+    Proposal,
+    RunResult,
+    ValidationIssue,
+    ValidationResult,
+)
+from .roles import (
+    Memory,
+    PluginContext,
+    Proposer,
+    Reward,
+    RewardContext,
+    Rollback,
+    RunMonitor,
+    Runner,
+    RunRequest,
+    Validator,
+)
+from .schema import HISTORY_WINDOW, config_hash
+from .script import ScriptError, extract, program_hash, unified_diff
+
+EXIT_OK, EXIT_PAUSED, EXIT_INTERRUPTED = 0, 3, 130
+
+
+@attrs.frozen
+class Components:
+    proposer: Proposer
+    validators: tuple[tuple[str, Validator], ...]
+    runner: Runner
+    memory: Memory
+    reward: Reward
+    rollback: Rollback
+    names: dict[str, str]
+
+
+def check_choices(registry: Registry, settings: Settings) -> None:
+    """Fail early, before anything runs, on an unknown role, plugin name or option table."""
+    unknown_roles = sorted(set(settings.plugins) - set(ROLES))
+    if unknown_roles:
+        raise ConfigError(f"unknown role {', '.join(unknown_roles)}; roles are: {', '.join(ROLES)}")
+    unknown_options = sorted(set(settings.options) - set(ROLES))
+    if unknown_options:
+        raise ConfigError(f"options for unknown role {', '.join(unknown_options)}; roles are: {', '.join(ROLES)}")
+    for role in ROLES:
+        chosen = settings.plugin_names(role)
+        if len(chosen) > 1 and role not in CHAINED_ROLES:
+            raise ConfigError(f"choose one {role}, not {len(chosen)}: {', '.join(chosen)}")
+        for name in chosen:
+            registry.get(role, name)
+
+
+def build_components(registry: Registry, settings: Settings, context: PluginContext) -> Components:
+    """Look up each role's chosen implementation, structure its options, and build it."""
+    check_choices(registry, settings)
+    built: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    for role in ROLES:
+        chosen = settings.plugin_names(role)
+        registrations = [registry.get(role, name) for name in chosen]
+        raw = settings.options.get(role, {})
+        instances = []
+        for registration in registrations:
+            # A chain shares the role's table; a name-keyed sub-table targets one member.
+            own = raw.get(registration.name, raw) if role in CHAINED_ROLES else raw
+            if role in CHAINED_ROLES:
+                own = {k: v for k, v in own.items() if not isinstance(v, dict)}
+            options = build_options(registration, own)
+            instances.append((registration.name, registration.factory(options, context)))
+        built[role] = tuple(instances) if role in CHAINED_ROLES else instances[0][1]
+        names[role] = ",".join(chosen)
+    return Components(
+        proposer=built["proposer"],
+        validators=built["validator"],
+        runner=built["runner"],
+        memory=built["memory"],
+        reward=built["reward"],
+        rollback=built["rollback"],
+        names=names,
+    )
+
+
+class _Monitor(RunMonitor):
+    """Feeds metric points to the early stopper; fails fast on a non-finite loss."""
+
+    def __init__(self, metric: str, stopper: TrendStopper, abort: threading.Event) -> None:
+        self.metric = metric
+        self.stopper = stopper
+        self.abort = abort
+        self.non_finite: MetricPoint | None = None
+        self.stopped_early = False
+
+    def on_metric(self, point: MetricPoint) -> bool:
+        if point.name != self.metric:
+            return True
+        if not math.isfinite(point.value):
+            self.non_finite = point
+            return False
+        if self.stopper.should_stop(point.value):
+            self.stopped_early = True
+            return False
+        return True
+
+    def should_abort(self) -> bool:
+        return self.abort.is_set()
+
+
+@attrs.frozen
+class LoopResult:
+    status: RunStatus
+    exit_code: int
+    message: str
+
+
+@attrs.define
+class _State:
+    """What the loop derives from the journal."""
+
+    records: list[ExperimentRecord]
+    last_good_id: int | None = None
+    last_good_commit: str = ""
+    best: float | None = None
+    consecutive_failures: int = 0
+
+
+class ExperimentLoop:
+    def __init__(
+        self,
+        settings: Settings,
+        run: RunDirectory,
+        components: Components,
+        manager: PluginManager,
+        context: PluginContext,
+        report: Callable[[str], None] = print,
+    ) -> None:
+        self.settings = settings
+        self.run_dir = run
+        self.c = components
+        self.hooks = manager.hook
+        self.context = context
+        self.report = report
+        self.abort = threading.Event()
+        self.direction = settings.direction
+        self.worst = settings.direction.worst
+
+    # -- state ------------------------------------------------------------------------------
+    def _derive_state(self, records: list[ExperimentRecord], reset_failures: bool) -> _State:
+        state = _State(records=records)
+        for record in records:
+            if record.kept:
+                state.last_good_id, state.last_good_commit = record.id, record.commit
+            if record.outcome is Outcome.OK and self.direction.better(record.value, state.best):
+                state.best = record.value
+            if record.outcome.is_failure:
+                state.consecutive_failures += 1
+            elif record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
+                state.consecutive_failures = 0
+        if reset_failures:
+            state.consecutive_failures = 0
+        return state
+
+    def _log(self, message: str) -> None:
+        with (self.run_dir.path / "run.log").open("a") as log:
+            log.write(f"{now_iso()} {message}\n")
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self) -> LoopResult:
+        run = self.run_dir
+        run.repair()
+        meta = run.load_meta()
+        state = self._derive_state(run.records(), reset_failures=meta.status is RunStatus.PAUSED)
+        run.set_status(RunStatus.RUNNING)
+        removed = self.c.runner.cleanup_stale(run.run_id)
+        if removed:
+            self._log(f"removed {removed} leftover process(es) of an earlier arrl process")
+        self.workspace = self.c.rollback.open(run.run_id)
+        self.baseline_commit, self.baseline_script = self.c.rollback.baseline()
+        if not state.last_good_commit:
+            state.last_good_commit = self.baseline_commit
+        # The journal, not the rollback's own bookkeeping, says what the last good version is.
+        self.c.rollback.mark_good(state.last_good_commit)
+        self.c.rollback.restore(state.last_good_commit)
+        if run.proposer_state.exists():
+            self.c.proposer.load(run.proposer_state)
+        if len(self.c.memory) == 0:
+            for record in state.records[-HISTORY_WINDOW * 4 :]:
+                if record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
+                    self.c.memory.add(record.history_entry())
+        started = time.monotonic()
+        while True:
+            stop = self._stop_reason(state, started)
+            if stop:
+                run.set_status(RunStatus.FINISHED, stop)
+                return LoopResult(RunStatus.FINISHED, EXIT_OK, stop)
+            if self.abort.is_set():
+                return self._interrupted()
+            record = self._experiment(state)
+            if record.outcome is Outcome.INTERRUPTED:
+                return self._interrupted()
+            if record.id == 0 and record.outcome is not Outcome.OK:
+                message = (
+                    f"the unmodified script failed ({record.outcome.value}: "
+                    f"{record.failure_reason}); fix it, commit, and start again with `arrl run --new`"
+                )
+                run.set_status(RunStatus.FINISHED, message)
+                self.hooks.arrl_alert(run_id=run.run_id, level="error", message=message)
+                raise ArrlError(message)
+            if state.consecutive_failures >= self.settings.failure_limit:
+                reason = (
+                    f"{state.consecutive_failures} consecutive failures (last: "
+                    f"{record.outcome.value}: {record.failure_reason})"
+                )
+                run.set_status(RunStatus.PAUSED, reason)
+                self._log(f"paused: {reason}")
+                self.hooks.arrl_run_paused(run_id=run.run_id, reason=reason)
+                self.hooks.arrl_alert(run_id=run.run_id, level="error", message=f"run paused: {reason}")
+                return LoopResult(
+                    RunStatus.PAUSED,
+                    EXIT_PAUSED,
+                    f"run {run.run_id} paused after {reason}. Look at `arrl history`, then "
+                    "continue it with `arrl run` (or `arrl resume`).",
+                )
+
+    def _interrupted(self) -> LoopResult:
+        self.run_dir.set_status(RunStatus.INTERRUPTED, "stopped by the user")
+        return LoopResult(
+            RunStatus.INTERRUPTED, EXIT_INTERRUPTED,
+            f"run {self.run_dir.run_id} interrupted; `arrl run` continues it",
+        )
+
+    def _stop_reason(self, state: _State, started: float) -> str:
+        s = self.settings
+        if s.max_experiments is not None and len(state.records) >= s.max_experiments:
+            return f"reached --max-experiments {s.max_experiments}"
+        if s.max_hours is not None and time.monotonic() - started >= s.max_hours * 3600:
+            return f"reached --max-hours {s.max_hours:g}"
+        if s.target is not None and state.best is not None and not self.direction.better(s.target, state.best):
+            return f"reached the target {s.metric} {s.target:g} (best {state.best:g})"
+        return ""
+
+    # -- one experiment ---------------------------------------------------------------------
+    def _experiment(self, state: _State) -> ExperimentRecord:
+        experiment_id = state.records[-1].id + 1 if state.records else 0
+        parent_script = self.c.rollback.read(state.last_good_commit)
+        if experiment_id == 0:
+            proposal = Proposal(script=self.baseline_script, proposer="baseline")
+        else:
+            observation = Observation(
+                script=parent_script,
+                config=_config(parent_script),
+                history=self.c.memory.window()[-HISTORY_WINDOW:],
+                best_value=state.best,
+                direction=self.direction,
+            )
+            try:
+                proposal = self.c.proposer.propose(observation)
+            except ArrlError:
+                raise
+            except Exception as error:
+                raise ArrlError(
+                    f"proposer {self.c.names['proposer']!r} failed: {type(error).__name__}: {error}"
+                ) from error
+        path = self.context.script_path
+        config = _config(proposal.script)
+        record = ExperimentRecord(
+            id=experiment_id,
+            parent_id=state.last_good_id,
+            outcome=Outcome.OK,
+            config=config,
+            config_hash=config_hash(config),
+            program_hash=program_hash(proposal.script),
+            metric_name=self.settings.metric,
+            direction=self.direction,
+            value=self.worst,
+            proposer=proposal.proposer or self.c.names["proposer"],
+            edit=proposal.edit,
+            diff_parent=unified_diff(parent_script, proposal.script, path),
+            diff_baseline=unified_diff(self.baseline_script, proposal.script, path),
+            started_at=now_iso(),
+        )
+        commit = ""
+        if experiment_id and self.c.memory.contains(record.program_hash):
+            record.outcome = Outcome.DUPLICATE
+            record.failure_reason = "the same program is already in the memory window"
+        else:
+            verdict = self._validate(proposal.script) if experiment_id else ValidationResult()
+            if not verdict.accepted:
+                record.outcome, record.failure_reason = Outcome.REJECTED, str(verdict)
+            else:
+                if experiment_id:
+                    commit, record.ref = self.c.rollback.snapshot(
+                        proposal.script, experiment_id,
+                        f"arrl {self.run_dir.run_id} experiment {experiment_id}: "
+                        f"{proposal.edit.description if proposal.edit else 'proposal'}",
+                        state.last_good_commit,
+                    )
+                else:
+                    commit = self.baseline_commit
+                record.commit = commit
+                self._execute(record, state)
+        record.finished_at = now_iso()
+        record.reward = self.c.reward.score(
+            record, RewardContext(state.best, self.settings.budget, self.direction)
+        )
+        previous_best = state.best
+        if record.outcome is Outcome.OK and (
+            self.settings.keep == "any" or self.direction.better(record.value, state.best)
+        ):
+            record.kept = True
+        self.run_dir.append(record)  # the point of no return: from here the record exists
+        state.records.append(record)
+        if record.kept:
+            state.last_good_id, state.last_good_commit = record.id, record.commit
+            self.c.rollback.mark_good(record.commit)
+        if record.outcome is Outcome.OK and self.direction.better(record.value, state.best):
+            state.best = record.value
+        if commit and not record.kept:
+            self.c.rollback.restore(state.last_good_commit)
+        if record.outcome.is_failure:
+            state.consecutive_failures += 1
+        elif record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
+            state.consecutive_failures = 0
+        if record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
+            self.c.memory.add(record.history_entry())
+        if experiment_id and record.outcome is not Outcome.INTERRUPTED:
+            self.c.proposer.learn(record, record.reward)
+            self.c.proposer.save(self.run_dir.proposer_state)
+        self._log(_summary(record, previous_best))
+        self.report(_summary(record, previous_best))
+        self.hooks.arrl_experiment_finished(record=record, run_id=self.run_dir.run_id)
+        return record
+
+    def _validate(self, script: str) -> ValidationResult:
+        issues: list[ValidationIssue] = []
+        for name, validator in self.c.validators:
+            result = validator.validate(script, self.baseline_script)
+            issues += [attrs.evolve(i, validator=i.validator or name) for i in result.issues]
+        return ValidationResult(tuple(issues))
+
+    def _execute(self, record: ExperimentRecord, state: _State) -> None:
+        directory = self.run_dir.experiment_dir(record.id)
+        script = self.workspace / self.context.script_path
+        output = directory / "output"
+        request = RunRequest(
+            run_id=self.run_dir.run_id,
+            experiment_id=record.id,
+            script=script,
+            workdir=script.parent,
+            output_dir=output,
+            log_dir=directory,
+            budget_seconds=self.settings.budget,
+            seed=self.settings.seed,
+            silence_timeout=self.settings.silence_timeout,
+            env={
+                "ARRL_RUN_ID": self.run_dir.run_id,
+                "ARRL_EXPERIMENT_ID": str(record.id),
+                "ARRL_BUDGET_SECONDS": f"{self.settings.budget:g}",
+                "ARRL_OUTPUT_DIR": str(output),
+                "ARRL_SEED": str(self.settings.seed),
+                "ARRL_METRIC": self.settings.metric,
+            },
+        )
+        stopper = TrendStopper(self.settings.early_stopping, state.best, self.direction)
+        monitor = _Monitor(self.settings.metric, stopper, self.abort)
+        self.hooks.arrl_experiment_started(experiment_id=record.id, run_id=self.run_dir.run_id)
+        result = self.c.runner.run(request, monitor)
+        self._apply_result(record, result, monitor)
+
+    def _apply_result(self, record: ExperimentRecord, result: RunResult, monitor: _Monitor) -> None:
+        metric = self.settings.metric
+        record.outcome = result.outcome
+        record.exit_code = result.exit_code
+        record.wall_clock_seconds = result.wall_clock_seconds
+        record.curve = [p for p in result.metrics if p.name == metric]
+        record.failure_reason = result.failure_reason
+        record.stdout_path, record.stderr_path = result.stdout_path, result.stderr_path
+        record.details = dict(result.details)
+        if monitor.non_finite is not None and record.outcome is not Outcome.INTERRUPTED:
+            point = monitor.non_finite
+            at = f" at step {point.step}" if point.step is not None else ""
+            record.outcome, record.failure_reason = Outcome.FAILED, f"{metric} became {point.value}{at}"
+            return
+        if record.outcome not in (Outcome.OK, Outcome.EARLY_STOPPED):
+            return
+        value = final_value(result.metrics, metric)
+        if value is None:
+            record.outcome = Outcome.FAILED
+            hint = result.details.get("metric_errors", "")
+            record.failure_reason = (
+                f"metric {metric!r} was never reported; print a line `arrl: {metric}=<number>`"
+                + (f" (unreadable metric lines: {hint})" if hint else "")
+            )
+            return
+        record.value = value
+
+
+def _config(script: str) -> dict:
+    try:
+        return dict(extract(script).values)
+    except ScriptError:
+        return {}
+
+
+def _summary(record: ExperimentRecord, best: float | None) -> str:
+    value = f"{record.metric_name}={record.value:.6g}" if math.isfinite(record.value) else ""
+    parts = [f"#{record.id}", record.outcome.value, value, f"{record.wall_clock_seconds:.1f}s"]
+    if record.reward is not None:
+        parts.append(f"reward={record.reward:+.3f}")
+    if record.kept:
+        parts.append("kept")
+    if record.edit and record.edit.description:
+        parts.append(f"[{record.edit.description}]")
+    if record.failure_reason:
+        parts.append(f"({record.failure_reason.splitlines()[0][:160]})")
+    return " ".join(p for p in parts if p)

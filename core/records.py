@@ -1,0 +1,221 @@
+"""The data that flows through the loop, as attrs classes that cattrs turns into JSON and back.
+
+Everything a run writes to disk is one of these, so a record written by one version of arrl is
+read back by the same converter, and a plugin sees the same types the loop does.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+from typing import Any, Mapping
+
+import attrs
+import cattrs
+
+from .schema import HISTORY_WINDOW, Value
+
+
+class Outcome(str, enum.Enum):
+    """How an experiment ended."""
+
+    OK = "ok"
+    FAILED = "failed"  # crashed, reported no metric, or reported a non-finite one
+    TIMED_OUT = "timed_out"  # reached the wall-clock budget and was killed
+    REJECTED = "rejected"  # a validator refused it; never executed
+    EARLY_STOPPED = "early_stopped"  # its loss trend could not beat the best; ended early
+    DUPLICATE = "duplicate"  # the same program is already in the memory window; not run
+    INTERRUPTED = "interrupted"  # the user stopped arrl while it ran
+
+    @property
+    def is_failure(self) -> bool:
+        """Failures count towards the consecutive-failure guard; early stops and duplicates
+        are the system working as meant, not something a human must look at."""
+        return self in (Outcome.FAILED, Outcome.TIMED_OUT, Outcome.REJECTED)
+
+    @property
+    def ran(self) -> bool:
+        return self not in (Outcome.REJECTED, Outcome.DUPLICATE)
+
+
+class Direction(str, enum.Enum):
+    MINIMIZE = "minimize"
+    MAXIMIZE = "maximize"
+
+    def better(self, candidate: float, incumbent: float | None) -> bool:
+        """Strictly better; a non-finite candidate never is."""
+        if not math.isfinite(candidate):
+            return False
+        if incumbent is None or not math.isfinite(incumbent):
+            return True
+        return candidate < incumbent if self is Direction.MINIMIZE else candidate > incumbent
+
+    @property
+    def worst(self) -> float:
+        return math.inf if self is Direction.MINIMIZE else -math.inf
+
+
+@attrs.frozen
+class MetricPoint:
+    """One value a script reported while running."""
+
+    name: str
+    value: float
+    step: int | None = None
+    elapsed: float = 0.0  # seconds since the experiment started
+
+
+@attrs.frozen
+class Edit:
+    """A structured change: the schema values it sets, and a one-line description of why/what."""
+
+    changes: dict[str, Value]
+    description: str = ""
+
+
+@attrs.frozen
+class Proposal:
+    """What a proposer returns: the whole proposed script, plus the structured edit when the
+    proposer has one (a free-form proposer, such as a language model, may send only a script)."""
+
+    script: str
+    edit: Edit | None = None
+    proposer: str = ""
+
+
+@attrs.frozen
+class ValidationIssue:
+    message: str
+    line: int | None = None
+    validator: str = ""
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        who = f"[{self.validator}] " if self.validator else ""
+        return f"{who}{where}{self.message}"
+
+
+@attrs.frozen
+class ValidationResult:
+    issues: tuple[ValidationIssue, ...] = ()
+
+    @property
+    def accepted(self) -> bool:
+        return not self.issues
+
+    def __str__(self) -> str:
+        return "; ".join(str(i) for i in self.issues) or "accepted"
+
+
+@attrs.frozen
+class RunResult:
+    """What a runner reports about one execution."""
+
+    outcome: Outcome
+    exit_code: int | None
+    wall_clock_seconds: float
+    metrics: tuple[MetricPoint, ...] = ()
+    failure_reason: str = ""
+    stdout_path: str = ""
+    stderr_path: str = ""
+    details: dict[str, str] = attrs.Factory(dict)  # engine facts, e.g. an image digest
+
+
+@attrs.frozen
+class HistoryEntry:
+    """One slot of the observation's experiment history (the design document's fields)."""
+
+    config_hash: str
+    val_loss: float
+    wall_clock_seconds: float
+    early_stopped: bool
+    program_hash: str = ""
+    outcome: Outcome = Outcome.OK
+
+
+@attrs.frozen
+class Observation:
+    """What a proposer sees: the current best script, its config, and the recent history."""
+
+    script: str
+    config: dict[str, Value]
+    history: tuple[HistoryEntry, ...] = attrs.field(
+        default=(), validator=attrs.validators.max_len(HISTORY_WINDOW)
+    )
+    best_value: float | None = None
+    direction: Direction = Direction.MINIMIZE
+
+
+@attrs.define
+class ExperimentRecord:
+    """Everything known about one experiment. Append-only once written to the journal."""
+
+    id: int
+    parent_id: int | None
+    outcome: Outcome
+    config: dict[str, Value]
+    config_hash: str
+    program_hash: str
+    metric_name: str
+    direction: Direction
+    value: float  # inf (minimize) or -inf (maximize) when there is no usable result
+    wall_clock_seconds: float = 0.0
+    commit: str = ""
+    ref: str = ""
+    diff_parent: str = ""
+    diff_baseline: str = ""
+    failure_reason: str = ""
+    exit_code: int | None = None
+    curve: list[MetricPoint] = attrs.Factory(list)
+    reward: float | None = None
+    kept: bool = False  # became the new last good version
+    proposer: str = ""
+    edit: Edit | None = None
+    stdout_path: str = ""
+    stderr_path: str = ""
+    started_at: str = ""
+    finished_at: str = ""
+    details: dict[str, str] = attrs.Factory(dict)
+
+    def history_entry(self) -> HistoryEntry:
+        return HistoryEntry(
+            config_hash=self.config_hash,
+            val_loss=self.value,
+            wall_clock_seconds=self.wall_clock_seconds,
+            early_stopped=self.outcome is Outcome.EARLY_STOPPED,
+            program_hash=self.program_hash,
+            outcome=self.outcome,
+        )
+
+
+def _make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter()
+    # JSON has no inf/nan; failed experiments carry inf, so floats travel as text when needed.
+    def float_to_json(value: float) -> float | str:
+        return value if math.isfinite(value) else repr(value)
+
+    converter.register_unstructure_hook(float, float_to_json)
+    converter.register_structure_hook(float, lambda value, _: float(value))
+    # Schema values keep the JSON type they were written with (3 stays int, 3.0 float).
+    converter.register_structure_hook(Value, lambda value, _: value)
+    return converter
+
+
+converter = _make_converter()
+
+
+def to_json(obj: Any) -> str:
+    return json.dumps(converter.unstructure(obj), sort_keys=True)
+
+
+def from_json(text: str | bytes, cls: type) -> Any:
+    return converter.structure(json.loads(text), cls)
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    return converter.unstructure(obj)
+
+
+def from_dict(data: Mapping[str, Any], cls: type) -> Any:
+    return converter.structure(data, cls)

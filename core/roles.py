@@ -1,0 +1,198 @@
+"""The contracts of the six roles, documented in one place.
+
+Each role is a small abstract base class. A plugin implements one by subclassing it and handing
+the loop a factory through the role's hook (see :mod:`arrl.hookspecs`). The loop calls only the
+methods below, in the order described in :mod:`arrl.loop`; everything else an implementation
+does is its own business.
+
+Every factory is called as ``factory(options, context)`` where ``options`` is an instance of the
+registration's attrs ``options`` class (filled from the config file and ``-o``) and ``context``
+is a :class:`PluginContext`.
+"""
+
+from __future__ import annotations
+
+import abc
+import random
+from pathlib import Path
+from typing import Callable
+
+import attrs
+
+from .records import (
+    Direction,
+    ExperimentRecord,
+    HistoryEntry,
+    MetricPoint,
+    Observation,
+    Proposal,
+    RunResult,
+    ValidationResult,
+)
+
+
+@attrs.frozen
+class PluginContext:
+    """Facts about the run that any implementation may need when it is built."""
+
+    run_dir: Path
+    repo_root: Path
+    script_path: str  # relative to repo_root
+    metric: str
+    direction: Direction
+    budget_seconds: float
+    seed: int
+
+    def rng(self, salt: str) -> random.Random:
+        """A generator seeded from the run's seed and the caller's name, so two plugins never
+        share a stream and a rerun with the same seed proposes the same things."""
+        return random.Random(f"{self.seed}:{salt}")
+
+
+class Proposer(abc.ABC):
+    """Proposes the next script to try, and learns from what happened to its proposals."""
+
+    @abc.abstractmethod
+    def propose(self, observation: Observation) -> Proposal:
+        """Return a whole proposed script (with its structured edit, when there is one)."""
+
+    def learn(self, record: ExperimentRecord, reward: float) -> None:
+        """Called once per proposal with its record and reward (rejections and duplicates too)."""
+
+    def save(self, path: Path) -> None:
+        """Persist what was learned to ``path`` so a stopped run resumes with it."""
+
+    def load(self, path: Path) -> None:
+        """Restore what :meth:`save` wrote. Called only when ``path`` exists."""
+
+
+class Validator(abc.ABC):
+    """Decides whether a proposed script may run. Validators form a chain; all must accept.
+
+    A validator must never execute or import the code it checks.
+    """
+
+    @abc.abstractmethod
+    def validate(self, proposed: str, baseline: str) -> ValidationResult:
+        """Check ``proposed`` against the trusted ``baseline`` script."""
+
+
+@attrs.frozen
+class RunRequest:
+    """One execution for a runner: what to run, where, and for how long at most."""
+
+    run_id: str
+    experiment_id: int
+    script: Path  # absolute path of the script in the workspace
+    workdir: Path  # the directory the script runs in (its own, inside the workspace)
+    output_dir: Path  # the only place an experiment may write (ARRL_OUTPUT_DIR)
+    log_dir: Path  # where the runner keeps stdout.log and stderr.log, outside output_dir
+    budget_seconds: float
+    seed: int
+    silence_timeout: float = 0.0  # end a run that prints nothing for this long; 0: never
+    env: dict[str, str] = attrs.Factory(dict)  # the ARRL_* variables of the script contract
+
+
+class RunMonitor(abc.ABC):
+    """The loop's side of a running experiment. A runner calls it from its own thread."""
+
+    @abc.abstractmethod
+    def on_metric(self, point: MetricPoint) -> bool:
+        """A new metric point; return False to have the runner end the run (early stop)."""
+
+    @abc.abstractmethod
+    def should_abort(self) -> bool:
+        """True once the user asked arrl to stop: end the run and report INTERRUPTED."""
+
+
+class Runner(abc.ABC):
+    """Executes a script under the budget, enforced from outside the script.
+
+    Contract: the run ends no later than ``budget_seconds`` (plus a small teardown margin), no
+    process of it survives :meth:`run`, its stdout and stderr are kept in ``output_dir``, and
+    metric lines are passed to the monitor as they appear.
+    """
+
+    @abc.abstractmethod
+    def run(self, request: RunRequest, monitor: RunMonitor) -> RunResult:
+        """Run to completion, timeout, early stop or abort, and report what happened."""
+
+    def cleanup_stale(self, run_id: str) -> int:
+        """Remove anything a killed earlier arrl process of ``run_id`` left running; return how
+        many things were removed."""
+        return 0
+
+    def close(self) -> None:
+        """Release engine connections."""
+
+
+class Memory(abc.ABC):
+    """The sliding window of recent experiments the proposer sees, with duplicate detection."""
+
+    @abc.abstractmethod
+    def add(self, entry: HistoryEntry) -> None:
+        """Insert, evicting the oldest entry once the window is full."""
+
+    @abc.abstractmethod
+    def window(self) -> tuple[HistoryEntry, ...]:
+        """The entries, oldest first; at most the window size."""
+
+    @abc.abstractmethod
+    def contains(self, program_hash: str) -> bool:
+        """Whether an experiment of that program is in the window."""
+
+    def __len__(self) -> int:
+        return len(self.window())
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+@attrs.frozen
+class RewardContext:
+    best_value: float | None  # the best before this experiment; None before the baseline
+    budget_seconds: float
+    direction: Direction
+
+
+class Reward(abc.ABC):
+    """Turns an experiment record into the scalar the proposer learns from. Always finite."""
+
+    @abc.abstractmethod
+    def score(self, record: ExperimentRecord, context: RewardContext) -> float:
+        """The reward of ``record``."""
+
+
+class Rollback(abc.ABC):
+    """Keeps every proposal retrievable and the workspace at the last good version.
+
+    The user's own branch, index and working tree are never touched.
+    """
+
+    @abc.abstractmethod
+    def open(self, run_id: str) -> Path:
+        """Prepare (or reopen) the workspace for ``run_id``; return the workspace directory."""
+
+    @abc.abstractmethod
+    def baseline(self) -> tuple[str, str]:
+        """The commit and text of the user's script that the run started from."""
+
+    @abc.abstractmethod
+    def snapshot(self, script: str, experiment_id: int, message: str, parent: str) -> tuple[str, str]:
+        """Commit ``script`` as a child of ``parent``; return (commit, ref that keeps it)."""
+
+    @abc.abstractmethod
+    def restore(self, commit: str) -> None:
+        """Make the workspace exactly ``commit`` (the last good version)."""
+
+    @abc.abstractmethod
+    def mark_good(self, commit: str) -> None:
+        """Record ``commit`` as the last good version (e.g. move a ref)."""
+
+    @abc.abstractmethod
+    def read(self, commit: str) -> str:
+        """The script's text at ``commit``."""
+
+
+# The signature every factory has; named so hookspec docs can refer to it.
+Factory = Callable[..., object]

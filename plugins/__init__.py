@@ -1,0 +1,1 @@
+"""The plugins that ship with arrl, registered exactly like third-party ones."""

@@ -1,0 +1,139 @@
+"""Git rollback: every proposal a commit under its own ref, the workspace a dedicated worktree.
+
+Layout in the user's repository (nothing else is written there)::
+
+    refs/arrl/<run>/baseline      the commit the run started from
+    refs/arrl/<run>/last-good     the version proposals are made against
+    refs/arrl/<run>/exp/<id>      every experiment's proposal, failed ones included
+
+Commits are made with plumbing (``hash-object``, a private index file, ``commit-tree``) so the
+user's branch, index and working tree are never touched; the worktree lives in the run directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+import arrl
+from arrl.errors import WorkspaceError
+
+
+@attrs.frozen
+class GitOptions:
+    author_name: str = "arrl"
+    author_email: str = "arrl@localhost"
+
+
+class GitRollback(arrl.Rollback):
+    def __init__(self, options: GitOptions, context: arrl.PluginContext) -> None:
+        import git  # GitPython: imported here so that listing plugins stays cheap
+
+        self._git = git
+        self.options = options
+        self.context = context
+        self.path = context.script_path
+        try:
+            self.repo = git.Repo(context.repo_root)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise WorkspaceError(
+                f"{context.repo_root} is not a git repository; arrl keeps every experiment as a "
+                "commit: run `git init && git add <script> && git commit -m baseline` first"
+            ) from None
+        self.run_id = ""
+        self.workspace = Path()
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _ref(self, name: str) -> str:
+        return f"refs/arrl/{self.run_id}/{name}"
+
+    def _resolve(self, ref: str) -> str | None:
+        try:
+            return self.repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")
+        except self._git.GitCommandError:
+            return None
+
+    def _env(self) -> dict[str, str]:
+        o = self.options
+        return {"GIT_AUTHOR_NAME": o.author_name, "GIT_AUTHOR_EMAIL": o.author_email,
+                "GIT_COMMITTER_NAME": o.author_name, "GIT_COMMITTER_EMAIL": o.author_email}
+
+    def _checkout(self, commit: str) -> None:
+        git = self.repo.git
+        git.execute(["git", "-C", str(self.workspace), "checkout", "--quiet", "--detach", "--force", commit])
+        # Files an experiment wrote into the workspace are not part of any version.
+        git.execute(["git", "-C", str(self.workspace), "clean", "-fdxq"])
+
+    # -- the Rollback contract ---------------------------------------------------------------
+    def open(self, run_id: str) -> Path:
+        self.run_id = run_id
+        self.workspace = self.context.run_dir / "workspace"
+        if not self._resolve(self._ref("baseline")):
+            head = self._resolve("HEAD")
+            if head is None:
+                raise WorkspaceError(f"{self.context.repo_root} has no commits; commit your script first")
+            try:
+                self.repo.git.ls_files("--error-unmatch", "--", self.path)
+            except self._git.GitCommandError:
+                raise WorkspaceError(
+                    f"{self.path} is not committed in {self.context.repo_root}; "
+                    f"run `git add {self.path} && git commit` first"
+                ) from None
+            if self.repo.git.status("--porcelain", "--", self.path):
+                raise WorkspaceError(
+                    f"{self.path} has uncommitted changes; commit or stash them so that every "
+                    "result maps to a commit"
+                )
+            self.repo.git.update_ref(self._ref("baseline"), head)
+            self.repo.git.update_ref(self._ref("last-good"), head)
+        last_good = self._resolve(self._ref("last-good")) or self._resolve(self._ref("baseline"))
+        assert last_good is not None
+        if not (self.workspace / ".git").exists():
+            self.repo.git.worktree("prune")
+            self.repo.git.worktree("add", "--detach", "--force", str(self.workspace), last_good)
+        self._checkout(last_good)
+        return self.workspace
+
+    def baseline(self) -> tuple[str, str]:
+        commit = self._resolve(self._ref("baseline"))
+        assert commit is not None, "open() first"
+        return commit, self.read(commit)
+
+    def snapshot(self, script: str, experiment_id: int, message: str, parent: str) -> tuple[str, str]:
+        git = self.repo.git
+        index = self.context.run_dir / "snapshot.index"
+        env = {**self._env(), "GIT_INDEX_FILE": str(index)}
+        scratch = self.context.run_dir / "snapshot.blob"
+        scratch.write_bytes(script.encode())
+        blob = git.hash_object("-w", "--no-filters", str(scratch))
+        scratch.unlink()
+        with git.custom_environment(**env):
+            git.read_tree(parent)
+            git.update_index("--add", "--cacheinfo", f"100644,{blob},{self.path}")
+            tree = git.write_tree()
+            commit = git.commit_tree(tree, "-p", parent, "-m", message)
+        index.unlink(missing_ok=True)
+        ref = self._ref(f"exp/{experiment_id}")
+        git.update_ref(ref, commit)
+        self._checkout(commit)
+        return commit, ref
+
+    def restore(self, commit: str) -> None:
+        self._checkout(commit)
+
+    def mark_good(self, commit: str) -> None:
+        self.repo.git.update_ref(self._ref("last-good"), commit)
+
+    def read(self, commit: str) -> str:
+        return self.repo.git.show(f"{commit}:{self.path}", strip_newline_in_stdout=False)
+
+
+@arrl.hookimpl
+def arrl_rollbacks():
+    yield arrl.Registration(
+        name="git",
+        summary="commits under refs/arrl/<run>/, a dedicated worktree; your branch is untouched",
+        factory=lambda options, context: GitRollback(options, context),
+        options=GitOptions,
+    )

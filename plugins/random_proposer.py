@@ -1,0 +1,55 @@
+"""The random proposer: one or two in-bounds moves of the schema values the script exposes.
+
+A baseline every learning proposer must beat, and the simplest way to exercise the loop.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import attrs
+
+import arrl
+from arrl.actions import random_edit
+from arrl.script import apply_values
+
+
+@attrs.frozen
+class RandomOptions:
+    max_moves: int = attrs.field(default=2, validator=attrs.validators.ge(1))
+
+
+class RandomProposer(arrl.Proposer):
+    def __init__(self, options: RandomOptions, rng: random.Random, script_name: str) -> None:
+        self.options = options
+        self.rng = rng
+        self.script_name = script_name
+
+    def propose(self, observation: arrl.Observation) -> arrl.Proposal:
+        edit = random_edit(observation.config, self.rng, self.options.max_moves)
+        script = apply_values(observation.script, edit.changes, self.script_name)
+        return arrl.Proposal(script=script, edit=edit, proposer="random")
+
+    # The generator's state is all it has learned; saving it makes a resumed run continue the
+    # same sequence instead of replaying proposals it already tried.
+    def save(self, path: Path) -> None:
+        version, internal, gauss = self.rng.getstate()
+        path.write_text(json.dumps({"version": version, "internal": list(internal), "gauss": gauss}))
+
+    def load(self, path: Path) -> None:
+        state = json.loads(path.read_text())
+        self.rng.setstate((state["version"], tuple(state["internal"]), state["gauss"]))
+
+
+@arrl.hookimpl
+def arrl_proposers():
+    yield arrl.Registration(
+        name="random",
+        summary="random in-bounds moves of one or two schema values",
+        factory=lambda options, context: RandomProposer(
+            options, context.rng("random-proposer"), context.script_path
+        ),
+        options=RandomOptions,
+    )
