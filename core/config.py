@@ -26,6 +26,7 @@ from typing import Any, Mapping
 
 import attrs
 import cattrs
+from cattrs.v import format_exception
 
 from .early_stopping import EarlyStoppingSettings
 from .errors import ConfigError
@@ -153,9 +154,18 @@ def make_strict_converter() -> cattrs.Converter:
 strict_converter = make_strict_converter()
 
 
+def _format(error: BaseException, type_: Any) -> str:
+    # cattrs says only "invalid value" for a ValueError; ours carry the useful sentence.
+    if type(error) is ValueError and str(error):
+        return str(error)
+    if isinstance(error, cattrs.ForbiddenExtraKeysError):
+        return f"unknown key(s) {', '.join(sorted(error.extra_fields))}"
+    return format_exception(error, type_)
+
+
 def describe_error(error: Exception, path: str) -> str:
     if isinstance(error, cattrs.BaseValidationError):
-        return "; ".join(cattrs.transform_error(error, path=path))
+        return "; ".join(cattrs.transform_error(error, path=path, format_exception=_format))
     return str(error)
 
 

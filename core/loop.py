@@ -223,7 +223,7 @@ class ExperimentLoop:
             stop = self._stop_reason(state, started)
             if stop:
                 run.set_status(RunStatus.FINISHED, stop)
-                return LoopResult(RunStatus.FINISHED, EXIT_OK, stop)
+                return LoopResult(RunStatus.FINISHED, EXIT_OK, f"{stop}; {self._best_line(state)}")
             if self.abort.is_set():
                 return self._interrupted()
             record = self._experiment(state)
@@ -252,6 +252,14 @@ class ExperimentLoop:
                     f"run {run.run_id} paused after {reason}. Look at `arrl history`, then "
                     "continue it with `arrl run` (or `arrl resume`).",
                 )
+
+    def _best_line(self, state: _State) -> str:
+        best = [r for r in state.records if r.kept]
+        if not best:
+            return "no successful experiment"
+        top = best[-1]
+        return (f"best {top.metric_name}={top.value:.6g} from experiment {top.id} "
+                f"(see `git show {top.commit[:12]}`)")
 
     def _interrupted(self) -> LoopResult:
         self.run_dir.set_status(RunStatus.INTERRUPTED, "stopped by the user")

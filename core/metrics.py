@@ -66,5 +66,8 @@ def curve_std(points: tuple[MetricPoint, ...] | list[MetricPoint], metric: str) 
     values = [p.value for p in points if p.name == metric and math.isfinite(p.value)]
     if len(values) < 2:
         return 0.0
-    mean = sum(values) / len(values)
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+    # Scaled so that huge losses (a diverging run prints 1e154) cannot overflow the squares.
+    scale = max(abs(v) for v in values) or 1.0
+    scaled = [v / scale for v in values]
+    mean = math.fsum(scaled) / len(scaled)
+    return scale * math.sqrt(math.fsum((v - mean) ** 2 for v in scaled) / len(scaled))

@@ -13,12 +13,13 @@ import attrs
 
 import arrl
 from arrl.actions import random_edit
-from arrl.script import apply_values
+from arrl.script import apply_values, program_hash
 
 
 @attrs.frozen
 class RandomOptions:
     max_moves: int = attrs.field(default=2, validator=attrs.validators.ge(1))
+    redraws: int = attrs.field(default=20, validator=attrs.validators.ge(0))
 
 
 class RandomProposer(arrl.Proposer):
@@ -28,8 +29,14 @@ class RandomProposer(arrl.Proposer):
         self.script_name = script_name
 
     def propose(self, observation: arrl.Observation) -> arrl.Proposal:
-        edit = random_edit(observation.config, self.rng, self.options.max_moves)
-        script = apply_values(observation.script, edit.changes, self.script_name)
+        # Redraw a few times rather than waste a proposal on a program the window already
+        # holds; when the neighbourhood is exhausted the loop records the duplicate.
+        tried = {entry.program_hash for entry in observation.history}
+        for _ in range(self.options.redraws + 1):
+            edit = random_edit(observation.config, self.rng, self.options.max_moves)
+            script = apply_values(observation.script, edit.changes, self.script_name)
+            if program_hash(script) not in tried:
+                break
         return arrl.Proposal(script=script, edit=edit, proposer="random")
 
     # The generator's state is all it has learned; saving it makes a resumed run continue the

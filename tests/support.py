@@ -1,0 +1,91 @@
+"""Helpers shared by the tests: real git repositories and the real ``arrl`` command."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import attrs
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARRL = Path(sys.executable).with_name("arrl")
+IN_CI = os.environ.get("CI") == "true"
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip locally when a service is missing; in CI a missing service is a failure."""
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+@attrs.define
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_arrl(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300) -> Result:
+    completed = subprocess.run(
+        [str(ARRL), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+    return Result(completed.returncode, completed.stdout, completed.stderr)
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def make_repo(path: Path, files: dict[str, str], config: str | None = None) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    for name, text in files.items():
+        target = path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(textwrap.dedent(text).lstrip())
+    if config is not None:
+        (path / "arrl.toml").write_text(textwrap.dedent(config).lstrip())
+    git(path, "add", "-A")
+    git(path, "-c", "user.name=Test User", "-c", "user.email=test@example.com",
+        "commit", "-q", "--allow-empty", "-m", "baseline")
+    return path
+
+
+def user_state(repo: Path) -> dict[str, str]:
+    """Everything of the user's that arrl must leave alone: branch, HEAD, index, tracked
+    files' bytes, and what `git status` reports."""
+    tracked = git(repo, "ls-files", "-z").split("\0")
+    digest = hashlib.sha256()
+    for name in sorted(n for n in tracked if n):
+        digest.update(name.encode() + b"\0" + (repo / name).read_bytes())
+    return {
+        "branch": git(repo, "symbolic-ref", "HEAD"),
+        "head": git(repo, "rev-parse", "HEAD"),
+        "branches": git(repo, "for-each-ref", "refs/heads", "refs/tags"),
+        "index": hashlib.sha256((repo / ".git" / "index").read_bytes()).hexdigest(),
+        "files": digest.hexdigest(),
+        "status": git(repo, "status", "--porcelain", "--ignored=no"),
+    }
+
+
+def records(repo: Path, runs_dir: str = ".arrl") -> list[dict]:
+    runs = sorted((repo / runs_dir).glob("*/journal.jsonl"))
+    assert runs, f"no run directory under {repo / runs_dir}"
+    return [json.loads(line) for line in runs[-1].read_text().splitlines()]
+
+
+def run_dir(repo: Path, runs_dir: str = ".arrl") -> Path:
+    return sorted((repo / runs_dir).glob("*/run.json"))[-1].parent

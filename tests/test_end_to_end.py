@@ -1,0 +1,246 @@
+"""`arrl run` as a user runs it: a real git repository, real processes, the installed CLI."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from support import git, make_repo, records, run_arrl, run_dir, user_state
+
+# Crashes whenever the batch size leaves 32, so a random proposer produces real failures.
+TOY_SCRIPT = """
+import math, time
+LEARNING_RATE = 0.01  # tuned by arrl
+BATCH_SIZE = 32
+DROPOUT = 0.1
+
+if BATCH_SIZE != 32:
+    raise RuntimeError(f"batch size {BATCH_SIZE} does not fit this toy")
+for step in range(6):
+    loss = (math.log10(LEARNING_RATE) + 2.5) ** 2 + DROPOUT + 1.0 / (step + 1)
+    print(f"arrl: step={step} val_loss={loss:.6f}")
+    time.sleep(0.02)
+"""
+
+TOY_CONFIG = """
+script = "train.py"
+budget = 20
+failure_limit = 50
+seed = 3
+[early_stopping]
+enabled = false
+"""
+
+
+def test_run_records_rolls_back_and_leaves_user_state_alone(tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {"train.py": TOY_SCRIPT, "README.md": "toy\n"}, TOY_CONFIG)
+    (repo / "notes.txt").write_text("an untracked file of the user's\n")
+    before = user_state(repo)
+
+    result = run_arrl("run", "--max-experiments", "10", cwd=repo, env=arrl_env)
+    assert result.returncode == 0, result.output
+
+    recs = records(repo)
+    assert [r["id"] for r in recs] == list(range(10))
+    assert recs[0]["outcome"] == "ok" and recs[0]["kept"]
+    for record in recs:
+        if record["commit"]:
+            assert git(repo, "cat-file", "-t", record["commit"]).strip() == "commit"
+        if record["ref"]:
+            assert git(repo, "rev-parse", record["ref"]).strip() == record["commit"]
+
+    failed = [r for r in recs if r["outcome"] == "failed"]
+    assert failed, "the seed was chosen so that some proposal changes the batch size"
+    for record in failed:
+        assert "does not fit this toy" in record["failure_reason"]
+        assert record["value"] == "inf"
+        # The failing proposal stays retrievable by its ref, with the failing change in it.
+        failing_script = git(repo, "show", f"{record['ref']}:train.py")
+        assert "BATCH_SIZE = 32\n" not in failing_script
+        assert "-BATCH_SIZE = 32" in record["diff_parent"]
+
+    # The workspace holds exactly the last good version.
+    kept = [r for r in recs if r["kept"]]
+    workspace = run_dir(repo) / "workspace"
+    assert (workspace / "train.py").read_text() == git(repo, "show", f"{kept[-1]['commit']}:train.py")
+    assert git(workspace, "status", "--porcelain") == ""
+    last_good = git(repo, "for-each-ref", "--format=%(objectname)", "refs/arrl/*/last-good")
+    assert last_good.strip() == kept[-1]["commit"]
+
+    # Every kept record beats the one kept before it (the default keep policy).
+    values = [float(r["value"]) for r in kept]
+    assert values == sorted(values, reverse=True) and len(set(values)) == len(values)
+
+    assert user_state(repo) == before
+    assert (repo / "notes.txt").read_text() == "an untracked file of the user's\n"
+
+    history = run_arrl("history", "--tsv", cwd=repo, env=arrl_env)
+    assert history.returncode == 0, history.output
+    rows = history.stdout.strip().splitlines()
+    assert rows[0].split("\t")[:3] == ["ID", "PARENT", "OUTCOME"]
+    assert len(rows) == 11
+
+
+def test_diffs_apply_with_git(tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {"train.py": TOY_SCRIPT}, TOY_CONFIG)
+    assert run_arrl("run", "--max-experiments", "5", cwd=repo, env=arrl_env).returncode == 0
+    for record in records(repo)[1:]:
+        if record["outcome"] == "duplicate":
+            continue
+        check = tmp_path / f"apply-{record['id']}"
+        git(repo, "worktree", "add", "-q", "--detach", str(check), "HEAD")
+        patch = tmp_path / f"{record['id']}.diff"
+        patch.write_text(record["diff_baseline"])
+        git(check, "apply", str(patch))
+        assert (check / "train.py").read_text() == git(repo, "show", f"{record['ref']}:train.py")
+
+
+HANGING_SCRIPT = """
+import os, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+LEARNING_RATE = 0.01
+pids = [os.getpid()]
+child = os.fork()
+if child == 0:
+    os.setsid()  # escapes the process group and the session of its parent
+    if os.fork() == 0:  # and a grandchild, orphaned right away
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        while True:
+            time.sleep(0.1)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    while True:
+        time.sleep(0.1)
+time.sleep(0.3)
+out = os.environ["ARRL_OUTPUT_DIR"]
+for pid in os.listdir("/proc"):
+    if pid.isdigit():
+        try:
+            env = open(f"/proc/{pid}/environ", "rb").read()
+        except OSError:
+            continue
+        token = os.environ["ARRL_PROCESS_TOKEN"].encode()
+        if token in env:
+            pids.append(int(pid))
+open(os.path.join(out, "pids.txt"), "w").write(" ".join(map(str, sorted(set(pids)))))
+print("arrl: step=0 val_loss=1.0", flush=True)
+while True:
+    time.sleep(0.1)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.timing
+def test_budget_kills_sigterm_ignoring_script_and_setsid_children(tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {"train.py": HANGING_SCRIPT},
+                     'script = "train.py"\nbudget = 2\nsilence_timeout = 0\n')
+    started = time.monotonic()
+    result = run_arrl("run", "--max-experiments", "1", cwd=repo, env=arrl_env)
+    ended = time.monotonic()
+    # The baseline itself timed out: arrl says so and stops.
+    assert result.returncode == 1 and "timed_out" in result.stderr, result.output
+    (record,) = records(repo)
+    assert record["outcome"] == "timed_out"
+    assert record["failure_reason"] == "exceeded the 2 s budget"
+    assert 2.0 <= record["wall_clock_seconds"] <= 3.0
+    pids = [int(p) for p in (run_dir(repo) / "experiments/0/output/pids.txt").read_text().split()]
+    assert len(pids) >= 3, "the script, its setsid child and the orphaned grandchild"
+    survivors = [pid for pid in pids if _alive(pid)]
+    assert survivors == [], f"processes outlived the experiment: {survivors}"
+    assert ended - started < 10
+
+
+SILENT_SCRIPT = """
+import time
+LEARNING_RATE = 0.01
+print("arrl: step=0 val_loss=2.0", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.timing
+def test_silence_timeout_ends_a_hung_run(tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {"train.py": SILENT_SCRIPT},
+                     'script = "train.py"\nbudget = 30\nsilence_timeout = 1\n')
+    result = run_arrl("run", "--max-experiments", "1", cwd=repo, env=arrl_env)
+    assert result.returncode == 1
+    (record,) = records(repo)
+    assert record["outcome"] == "failed"
+    assert record["failure_reason"] == "no output for 1 s"
+    assert record["wall_clock_seconds"] < 5
+
+
+def test_three_consecutive_failures_pause_the_run(tmp_path: Path, arrl_env) -> None:
+    # Every change crashes, so experiments 1, 2 and 3 fail and the guard trips.
+    script = TOY_SCRIPT.replace("if BATCH_SIZE != 32:", "if (LEARNING_RATE, BATCH_SIZE, DROPOUT) != (0.01, 32, 0.1):")
+    repo = make_repo(tmp_path / "project", {"train.py": script}, 'script = "train.py"\nbudget = 20\n')
+    result = run_arrl("run", "--max-experiments", "40", cwd=repo, env=arrl_env)
+    recs = records(repo)
+    assert result.returncode == 3, result.output
+    assert [r["outcome"] for r in recs] == ["ok", "failed", "failed", "failed"]
+    assert "paused" in result.stderr and "arrl run" in result.stderr
+    meta = (run_dir(repo) / "run.json").read_text()
+    assert '"paused"' in meta
+    # Continuing after a human looked: the counter starts again, nothing recorded is lost.
+    again = run_arrl("run", "--max-experiments", str(len(recs) + 1), cwd=repo, env=arrl_env)
+    assert "continuing run" in again.stderr
+    assert records(repo)[: len(recs)] == recs
+    assert len(records(repo)) == len(recs) + 1
+
+
+def test_metric_problems_are_recorded_clearly(tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {"train.py": "LEARNING_RATE = 0.1\nprint('arrl: val_loss=abc')\n"},
+                     'script = "train.py"\nbudget = 10\n')
+    result = run_arrl("run", "--max-experiments", "1", cwd=repo, env=arrl_env)
+    assert result.returncode == 1
+    (record,) = records(repo)
+    assert record["outcome"] == "failed"
+    assert "metric 'val_loss' was never reported" in record["failure_reason"]
+    assert "val_loss is not a number: 'abc'" in record["failure_reason"]
+    assert "fix it, commit, and start again" in result.stderr
+
+
+def test_nan_loss_fails_fast(tmp_path: Path, arrl_env) -> None:
+    script = "import time\nLEARNING_RATE = 0.1\nprint('arrl: step=1 val_loss=nan', flush=True)\ntime.sleep(30)\n"
+    repo = make_repo(tmp_path / "project", {"train.py": script}, 'script = "train.py"\nbudget = 20\n')
+    run_arrl("run", "--max-experiments", "1", cwd=repo, env=arrl_env)
+    (record,) = records(repo)
+    assert record["outcome"] == "failed"
+    assert record["failure_reason"] == "val_loss became nan at step 1"
+    assert record["wall_clock_seconds"] < 5
+
+
+def test_dirty_script_and_missing_repository_are_clear_errors(tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {"train.py": TOY_SCRIPT}, TOY_CONFIG)
+    (repo / "train.py").write_text(TOY_SCRIPT + "# edited\n")
+    result = run_arrl("run", "--max-experiments", "2", cwd=repo, env=arrl_env)
+    assert result.returncode == 1
+    assert "train.py has uncommitted changes" in result.stderr
+    assert "Traceback" not in result.stderr
+
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "train.py").write_text(TOY_SCRIPT)
+    result = run_arrl("run", "train.py", "--max-experiments", "2", cwd=plain, env=arrl_env)
+    assert result.returncode == 1
+    assert "is not a git repository" in result.stderr
+
+
+def test_continue_and_new(tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {"train.py": TOY_SCRIPT}, TOY_CONFIG)
+    assert run_arrl("run", "--max-experiments", "2", cwd=repo, env=arrl_env).returncode == 0
+    first = run_dir(repo)
+    # A finished run is not continued: a plain `arrl run` starts another.
+    assert run_arrl("run", "--max-experiments", "2", cwd=repo, env=arrl_env).returncode == 0
+    second = run_dir(repo)
+    assert second != first
+    assert len(list((repo / ".arrl").glob("*/run.json"))) == 2
+    assert os.path.exists(second / "journal.jsonl")

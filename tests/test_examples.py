@@ -1,0 +1,37 @@
+"""The shipped example trains a real torch model through `arrl run`."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from support import ROOT, git, make_repo, records, run_arrl
+
+from arrl.script import extract
+
+EXAMPLE = ROOT / "examples" / "tinygpt"
+
+
+def test_tinygpt_exposes_all_twelve_fields() -> None:
+    found = extract((EXAMPLE / "train.py").read_text())
+    assert found.missing == () and not found.out_of_range
+
+
+@pytest.mark.slow
+def test_tinygpt_runs_through_arrl(tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {})
+    for name in ("train.py", "corpus.txt", "arrl.toml"):
+        shutil.copy(EXAMPLE / name, repo / name)
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "example")
+    # A 12 s budget: the script trains for 6 s, so two experiments take well under a minute.
+    result = run_arrl("run", "--max-experiments", "2", "--budget", "12", cwd=repo, env=arrl_env, timeout=120)
+    assert result.returncode == 0, result.output
+    baseline, proposal = records(repo)
+    assert baseline["outcome"] == "ok" and baseline["metric_name"] == "val_bpb"
+    # A byte-level model that learned anything beats 8 bits per byte (uniform guessing).
+    assert 1.0 < float(baseline["value"]) < 7.0
+    assert len(baseline["curve"]) >= 3
+    assert baseline["wall_clock_seconds"] < 12
+    assert proposal["edit"]["changes"] and proposal["outcome"] in ("ok", "early_stopped", "failed")
