@@ -53,15 +53,15 @@ def step(field_name: str, value: Value, direction: str) -> Value:
     assert field.low is not None and field.high is not None
     if field.kind == "int":
         if field_name == "attention_heads":  # heads move by doubling: they must divide widths
-            new = int(value) * 2 if sign > 0 else max(int(value) // 2, 1)
+            count = int(value) * 2 if sign > 0 else max(int(value) // 2, 1)
         else:
-            new = int(value) + sign
-        return int(min(max(new, field.low), field.high))
+            count = int(value) + sign
+        return int(min(max(count, field.low), field.high))
     if field.log:
-        new = float(value) * (LOG_STEP if sign > 0 else 1 / LOG_STEP)
+        real = float(value) * (LOG_STEP if sign > 0 else 1 / LOG_STEP)
     else:
-        new = float(value) + sign * LINEAR_STEP * (field.high - field.low)
-    return round(min(max(new, field.low), field.high), 12)
+        real = float(value) + sign * LINEAR_STEP * (field.high - field.low)
+    return round(min(max(real, field.low), field.high), 12)
 
 
 def apply_move(config: Mapping[str, Value], move: Move) -> dict[str, Value]:

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable, NoReturn, Sequence
 
 import click
 
@@ -184,7 +184,7 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
 def _on_stop_signals(request_stop: Callable[[], None]) -> Callable[[], None]:
     """First Ctrl-C (or SIGTERM): end the running experiment, record it, stop. Second: force."""
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    asked = []
+    asked: list[int] = []
 
     def handler(signum: int, frame: Any) -> None:
         if asked:
@@ -194,9 +194,14 @@ def _on_stop_signals(request_stop: Callable[[], None]) -> Callable[[], None]:
                    "(Ctrl-C again to force)", err=True)
         request_stop()
 
-    for s in previous:
-        signal.signal(s, handler)
-    return lambda: [signal.signal(s, h) for s, h in previous.items()] and None
+    for signum in previous:
+        signal.signal(signum, handler)
+
+    def restore() -> None:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+    return restore
 
 
 # --- plugins -----------------------------------------------------------------------------
@@ -264,7 +269,7 @@ def history(inv: Invocation, run_id: str | None, tsv: bool) -> None:
     _print_table(headers, rows)
 
 
-def _print_table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
     for row in [headers, *rows]:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())

@@ -48,8 +48,8 @@ class RunMeta:
     status_reason: str = ""
 
 
-def now_iso() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+def now_iso(timespec: str = "seconds") -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec=timespec)
 
 
 def new_run_id() -> str:
@@ -93,7 +93,9 @@ class RunDirectory:
         run = cls(runs_dir / run_id)
         run.path.mkdir()
         run.journal.touch()
-        run.save_meta(RunMeta(run_id, now_iso(), RunStatus.RUNNING, settings, str(repo_root)))
+        # Microseconds: runs started within one second must still order by creation.
+        created = now_iso("microseconds")
+        run.save_meta(RunMeta(run_id, created, RunStatus.RUNNING, settings, str(repo_root)))
         return run
 
     @classmethod

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import attrs
@@ -27,7 +26,6 @@ from .journal import RunDirectory, RunStatus, now_iso
 from .metrics import final_value
 from .manager import CHAINED_ROLES, ROLES, PluginManager, Registry, build_options
 from .records import (
-    Direction,
     ExperimentRecord,
     MetricPoint,
     Observation,
@@ -229,7 +227,7 @@ class ExperimentLoop:
             record = self._experiment(state)
             if record.outcome is Outcome.INTERRUPTED:
                 return self._interrupted()
-            if record.id == 0 and record.outcome is not Outcome.OK:
+            if record.proposer == "baseline" and not record.kept:
                 message = (
                     f"the unmodified script failed ({record.outcome.value}: "
                     f"{record.failure_reason}); fix it, commit, and start again with `arrl run --new`"
@@ -282,7 +280,10 @@ class ExperimentLoop:
     def _experiment(self, state: _State) -> ExperimentRecord:
         experiment_id = state.records[-1].id + 1 if state.records else 0
         parent_script = self.c.rollback.read(state.last_good_commit)
-        if experiment_id == 0:
+        # Until the unmodified script has succeeded once (an interrupted first try does not
+        # count) there is no best to improve on, so the baseline runs again.
+        is_baseline = state.last_good_id is None
+        if is_baseline:
             proposal = Proposal(script=self.baseline_script, proposer="baseline")
         else:
             observation = Observation(
@@ -319,15 +320,15 @@ class ExperimentLoop:
             started_at=now_iso(),
         )
         commit = ""
-        if experiment_id and self.c.memory.contains(record.program_hash):
+        if not is_baseline and self.c.memory.contains(record.program_hash):
             record.outcome = Outcome.DUPLICATE
             record.failure_reason = "the same program is already in the memory window"
         else:
-            verdict = self._validate(proposal.script) if experiment_id else ValidationResult()
+            verdict = ValidationResult() if is_baseline else self._validate(proposal.script)
             if not verdict.accepted:
                 record.outcome, record.failure_reason = Outcome.REJECTED, str(verdict)
             else:
-                if experiment_id:
+                if not is_baseline:
                     commit, record.ref = self.c.rollback.snapshot(
                         proposal.script, experiment_id,
                         f"arrl {self.run_dir.run_id} experiment {experiment_id}: "
@@ -362,7 +363,7 @@ class ExperimentLoop:
             state.consecutive_failures = 0
         if record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
             self.c.memory.add(record.history_entry())
-        if experiment_id and record.outcome is not Outcome.INTERRUPTED:
+        if not is_baseline and record.outcome is not Outcome.INTERRUPTED:
             self.c.proposer.learn(record, record.reward)
             self.c.proposer.save(self.run_dir.proposer_state)
         self._log(_summary(record, previous_best))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 from collections import Counter
-from typing import Iterator
+from typing import Any, Iterator
 
 import attrs
 
@@ -60,7 +60,7 @@ class AstOptions:
 def _signature(node: ast.stmt) -> str:
     """The statement without its nested bodies and positions, so an edit inside a function
     leaves the function's other statements trusted."""
-    fields = {}
+    fields: dict[str, Any] = {}
     for name, value in ast.iter_fields(node):
         if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
             fields[name] = []

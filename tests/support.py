@@ -81,11 +81,14 @@ def user_state(repo: Path) -> dict[str, str]:
     }
 
 
-def records(repo: Path, runs_dir: str = ".arrl") -> list[dict]:
-    runs = sorted((repo / runs_dir).glob("*/journal.jsonl"))
-    assert runs, f"no run directory under {repo / runs_dir}"
-    return [json.loads(line) for line in runs[-1].read_text().splitlines()]
-
-
 def run_dir(repo: Path, runs_dir: str = ".arrl") -> Path:
-    return sorted((repo / runs_dir).glob("*/run.json"))[-1].parent
+    """The newest run directory."""
+    metas = list((repo / runs_dir).glob("*/run.json"))
+    assert metas, f"no run directory under {repo / runs_dir}"
+    return max(metas, key=lambda p: json.loads(p.read_text())["created_at"]).parent
+
+
+def records(repo: Path, runs_dir: str = ".arrl") -> list[dict]:
+    """The journal of the newest run."""
+    journal = run_dir(repo, runs_dir) / "journal.jsonl"
+    return [json.loads(line) for line in journal.read_text().splitlines()]

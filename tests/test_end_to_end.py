@@ -244,3 +244,65 @@ def test_continue_and_new(tmp_path: Path, arrl_env) -> None:
     assert second != first
     assert len(list((repo / ".arrl").glob("*/run.json"))) == 2
     assert os.path.exists(second / "journal.jsonl")
+
+
+SLOW_SCRIPT = """
+import time
+LEARNING_RATE = 0.01
+DROPOUT = 0.1
+for step in range(200):
+    print(f"arrl: step={step} val_loss={1 + DROPOUT + 1 / (step + 1):.5f}", flush=True)
+    time.sleep(0.05)
+"""
+
+
+def test_ctrl_c_records_the_running_experiment_as_interrupted(tmp_path: Path, arrl_env) -> None:
+    import signal
+    import subprocess
+
+    from support import ARRL
+
+    repo = make_repo(tmp_path / "project", {"train.py": SLOW_SCRIPT}, 'script = "train.py"\nbudget = 60\n')
+    process = subprocess.Popen([str(ARRL), "run", "--max-experiments", "5"], cwd=repo,
+                               env={**os.environ, **arrl_env}, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    log = None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # wait until the baseline is running and reporting
+        logs = list((repo / ".arrl").glob("*/experiments/0/stdout.log"))
+        if logs and "step=3" in logs[0].read_text():
+            log = logs[0]
+            break
+        time.sleep(0.05)
+    assert log is not None, "the baseline never started"
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=20)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "`arrl run` continues it" in stderr
+    (record,) = records(repo)
+    assert record["outcome"] == "interrupted" and record["failure_reason"] == "stopped by the user"
+    assert '"interrupted"' in (run_dir(repo) / "run.json").read_text()
+    assert "step=199" not in log.read_text()
+
+    # Continuing re-runs the baseline (it never finished) and goes on from there.
+    again = run_arrl("run", "--max-experiments", "2", "--budget", "30", cwd=repo, env=arrl_env)
+    assert again.returncode == 0, again.output
+    recs = records(repo)
+    assert [(r["id"], r["proposer"], r["outcome"]) for r in recs] == [
+        (0, "baseline", "interrupted"), (1, "baseline", "ok")]
+
+
+def test_target_stops_the_run_and_keep_any_follows_every_success(tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {"train.py": TOY_SCRIPT}, 'keep = "any"\n' + TOY_CONFIG)
+    result = run_arrl("run", "--max-experiments", "30", "--target", "10", cwd=repo, env=arrl_env)
+    assert result.returncode == 0, result.output
+    assert "reached the target val_loss 10" in result.stderr
+    assert len(records(repo)) == 1  # the baseline (about 0.6) already beats 10
+
+    repo2 = make_repo(tmp_path / "other", {"train.py": TOY_SCRIPT}, 'keep = "any"\n' + TOY_CONFIG)
+    assert run_arrl("run", "--max-experiments", "8", cwd=repo2, env=arrl_env).returncode == 0
+    recs = records(repo2)
+    assert all(r["kept"] == (r["outcome"] == "ok") for r in recs)
+    for record in recs[1:]:
+        parent = max(r["id"] for r in recs[: record["id"]] if r["kept"])
+        assert record["parent_id"] == parent
