@@ -9,7 +9,7 @@ on the whole resulting config, including "attention_heads divides hidden_dim".
 from __future__ import annotations
 
 import random
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import attrs
 
@@ -29,17 +29,27 @@ class Move:
     target: Value | None = None  # the value to switch to, for "switch"
 
 
-def moves(config: Mapping[str, Value]) -> list[Move]:
-    """Every single-field move available from ``config`` (fields it lacks are not moved)."""
+def moves(
+    config: Mapping[str, Value],
+    editable: Sequence[str] | None = None,
+    choices: Mapping[str, Sequence[Value]] | None = None,
+) -> list[Move]:
+    """Every single-field move available from ``config``.
+
+    Only ``editable`` fields move (default: all of ``config``; fields a script lacks are never
+    proposed), and a categorical field only to the values in ``choices`` when the script
+    restricts them (an optimizer written as code can become lion only if the script has one).
+    """
     available: list[Move] = []
-    for name in field_names(list(config)):
+    for name in field_names(list(editable if editable is not None else config)):
         field = FIELDS_BY_NAME[name]
         if field.kind == "bool":
             available.append(Move(name, "switch", not config[name]))
         elif field.ordinal:
             available += [Move(name, "up"), Move(name, "down")]
         else:
-            available += [Move(name, "switch", c) for c in field.choices if c != config[name]]
+            allowed = (choices or {}).get(name, field.choices)
+            available += [Move(name, "switch", c) for c in allowed if c != config[name]]
     return available
 
 
@@ -84,14 +94,20 @@ def _repair(config: dict[str, Value], moved: str) -> dict[str, Value]:
     return config
 
 
-def random_edit(config: Mapping[str, Value], rng: random.Random, max_moves: int = 2) -> Edit:
+def random_edit(
+    config: Mapping[str, Value],
+    rng: random.Random,
+    max_moves: int = 2,
+    editable: Sequence[str] | None = None,
+    choices: Mapping[str, Sequence[Value]] | None = None,
+) -> Edit:
     """A valid edit of one to ``max_moves`` moves that changes at least one value."""
-    if not moves(config):
+    if not moves(config, editable, choices):
         raise SchemaError("no field can be moved: the script exposes no editable schema value")
     while True:  # two moves can cancel out (up, then down): draw again
         current = dict(config)
         for _ in range(rng.randint(1, max_moves)):
-            candidates = moves(current)
+            candidates = moves(current, editable, choices)
             rng.shuffle(candidates)
             for move in candidates:
                 try:

@@ -166,7 +166,8 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
                    f"{': ' + meta.status_reason if meta.status_reason else ''})", err=True)
     context = PluginContext(run_dir=run_dir.path, repo_root=repo_root, script_path=relative,
                             metric=settings.metric, direction=settings.direction,
-                            budget_seconds=settings.budget, seed=settings.seed)
+                            budget_seconds=settings.budget, seed=settings.seed,
+                            field_map=dict(settings.fields))
     components = build_components(registry, settings, context)
     loop = ExperimentLoop(settings, run_dir, components, manager, context,
                           report=lambda line: click.echo(line))

@@ -72,6 +72,9 @@ class Settings:
     max_experiments: int | None = None
     max_hours: float | None = None
     target: float | None = None
+    # Schema field -> the script's own name for it, where arrl cannot find it by itself:
+    # a constant (LR), a class field (Config.lr), a dict key (CFG['lr']) or a flag (--lr).
+    fields: dict[str, str] = attrs.Factory(dict)
     plugins: dict[str, str | list[str]] = attrs.Factory(dict)
     options: dict[str, dict[str, Any]] = attrs.Factory(dict)
     early_stopping: EarlyStoppingSettings = EarlyStoppingSettings()

@@ -47,8 +47,8 @@ from .roles import (
     RunRequest,
     Validator,
 )
-from .schema import HISTORY_WINDOW, config_hash
-from .script import ScriptError, extract, program_hash, unified_diff
+from .schema import HISTORY_WINDOW, SchemaError, config_hash
+from .script import Extraction, ScriptError, extract, program_hash, unified_diff
 
 EXIT_OK, EXIT_PAUSED, EXIT_INTERRUPTED = 0, 3, 130
 
@@ -286,9 +286,12 @@ class ExperimentLoop:
         if is_baseline:
             proposal = Proposal(script=self.baseline_script, proposer="baseline")
         else:
+            extraction = self._extract(parent_script)
             observation = Observation(
                 script=parent_script,
-                config=_config(parent_script),
+                config=dict(extraction.values),
+                editable=tuple(extraction.editable),
+                choices=dict(extraction.choices),
                 history=self.c.memory.window()[-HISTORY_WINDOW:],
                 best_value=state.best,
                 direction=self.direction,
@@ -302,7 +305,10 @@ class ExperimentLoop:
                     f"proposer {self.c.names['proposer']!r} failed: {type(error).__name__}: {error}"
                 ) from error
         path = self.context.script_path
-        config = _config(proposal.script)
+        try:
+            config = dict(self._extract(proposal.script).values)
+        except (ScriptError, SchemaError):
+            config = {}  # unreadable: the validator chain says why
         record = ExperimentRecord(
             id=experiment_id,
             parent_id=state.last_good_id,
@@ -371,6 +377,9 @@ class ExperimentLoop:
         self.hooks.arrl_experiment_finished(record=record, run_id=self.run_dir.run_id)
         return record
 
+    def _extract(self, script: str) -> Extraction:
+        return extract(script, self.context.script_path, self.context.field_map)
+
     def _validate(self, script: str) -> ValidationResult:
         issues: list[ValidationIssue] = []
         for name, validator in self.c.validators:
@@ -433,13 +442,6 @@ class ExperimentLoop:
             )
             return
         record.value = value
-
-
-def _config(script: str) -> dict:
-    try:
-        return dict(extract(script).values)
-    except ScriptError:
-        return {}
 
 
 def _summary(record: ExperimentRecord, best: float | None) -> str:

@@ -145,6 +145,10 @@ class Observation:
     )
     best_value: float | None = None
     direction: Direction = Direction.MINIMIZE
+    # The fields a proposer may change (in range, rewritable), and restricted categorical
+    # choices; None means every field of ``config`` with the schema's choices.
+    editable: tuple[str, ...] | None = None
+    choices: dict[str, tuple[Value, ...]] = attrs.Factory(dict)
 
 
 @attrs.define

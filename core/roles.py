@@ -42,6 +42,9 @@ class PluginContext:
     direction: Direction
     budget_seconds: float
     seed: int
+    # Schema field -> the script's name for it, for scripts arrl cannot read by itself
+    # ({"learning_rate": "TrainConfig.base_lr"}); see arrl.script.
+    field_map: dict[str, str] = attrs.Factory(dict)
 
     def rng(self, salt: str) -> random.Random:
         """A generator seeded from the run's seed and the caller's name, so two plugins never

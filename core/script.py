@@ -1,9 +1,25 @@
-"""Reading schema values out of a training script and writing new ones back in place.
+"""Reading schema values out of a training script and writing new ones back, byte-exact elsewhere.
 
-This first version understands the most common style, module-level constants
-(``LEARNING_RATE = 3e-4``), with the usual aliases; the last assignment wins, as at run time.
-Rewriting replaces only the characters of the literal it targets, so every other byte of the
-user's file -- comments, formatting, blank lines -- survives an edit.
+Scripts are written in many styles, and arrl reads the common ones:
+
+- module-level constants: ``N_LAYERS = 6`` (last assignment wins);
+- config dicts: ``CONFIG = {"lr": 3e-4, "optim": {"wd": 0.1}}`` (nested keys too);
+- config classes: ``@dataclass class Config: lr: float = 3e-4`` (also ``field(default=...)``);
+- argparse defaults: ``parser.add_argument("--lr", type=float, default=3e-4)``;
+- keyword (and the usual positional) arguments of well-known calls:
+  ``torch.optim.AdamW(params, lr=LR, weight_decay=0.1)``, ``nn.Dropout(p=0.1)``,
+  ``clip_grad_norm_(params, 1.0)``, ``DataLoader(ds, batch_size=64)``, ... A name passed there
+  (``lr=LR``) is traced back to the module-level assignment that sets it;
+- choices written as code: ``torch.optim.SGD(...)``, ``nn.GELU()``, ``CosineAnnealingLR(...)``.
+
+Names are matched through explicit aliases (``n_layer``, ``depth``, ``num_layers``; ``lr``,
+``learning_rate``; ...). Anything else the user maps in the config file (``[fields]
+learning_rate = "TrainConfig.base_lr"``). Where a value is both named and passed to a call, the
+call's argument is what the code really uses, so it wins.
+
+Editing is done on the concrete syntax tree (libcst), so comments, formatting and every byte
+that is not a targeted value survive. Switching an optimizer written as code rewrites the call
+and drops keyword arguments the new optimizer does not accept (``betas`` for SGD).
 """
 
 from __future__ import annotations
@@ -11,18 +27,19 @@ from __future__ import annotations
 import ast
 import difflib
 import hashlib
+import re
 from typing import Any, Mapping
 
 import attrs
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .schema import FIELDS_BY_NAME, SchemaError, Value, check_config
 
-# Lower-cased names a script may use for each field. Kept explicit rather than fuzzy: a wrong
-# guess would make arrl tune a variable that means something else.
 ALIASES: Mapping[str, tuple[str, ...]] = {
-    "num_layers": ("num_layers", "n_layers", "n_layer", "layers", "depth", "num_blocks"),
-    "hidden_dim": ("hidden_dim", "hidden_size", "d_model", "n_embd", "embed_dim", "width", "dim"),
-    "attention_heads": ("attention_heads", "num_heads", "n_heads", "n_head", "heads"),
+    "num_layers": ("num_layers", "n_layers", "n_layer", "layers", "depth", "num_blocks", "n_blocks"),
+    "hidden_dim": ("hidden_dim", "hidden_size", "d_model", "n_embd", "embed_dim", "width", "dim", "hidden"),
+    "attention_heads": ("attention_heads", "num_heads", "n_heads", "n_head", "heads", "nhead"),
     "activation": ("activation", "act", "activation_fn", "nonlinearity"),
     "dropout_rate": ("dropout_rate", "dropout", "p_dropout", "drop_rate"),
     "optimizer": ("optimizer", "optimizer_type", "optim", "opt"),
@@ -35,144 +52,566 @@ ALIASES: Mapping[str, tuple[str, ...]] = {
 }
 _FIELD_FOR_ALIAS = {alias: field for field, names in ALIASES.items() for alias in names}
 
+# Calls whose arguments carry schema values: callee name -> {keyword: field} and
+# {positional index: field}. Matched on the last part of the callee (``torch.optim.AdamW``).
+_OPTIMIZER_CLASSES = {"Adam": "adam", "AdamW": "adamw", "SGD": "sgd", "Lion": "lion"}
+_CALL_ARGUMENTS: Mapping[str, tuple[Mapping[str, str], Mapping[int, str]]] = {
+    **{name: ({"lr": "learning_rate", "weight_decay": "weight_decay"}, {1: "learning_rate"})
+       for name in _OPTIMIZER_CLASSES},
+    "Dropout": ({"p": "dropout_rate"}, {0: "dropout_rate"}),
+    "Dropout1d": ({"p": "dropout_rate"}, {0: "dropout_rate"}),
+    "Dropout2d": ({"p": "dropout_rate"}, {0: "dropout_rate"}),
+    "clip_grad_norm_": ({"max_norm": "gradient_clip"}, {1: "gradient_clip"}),
+    "DataLoader": ({"batch_size": "batch_size"}, {1: "batch_size"}),
+    "TransformerEncoderLayer": (
+        {"d_model": "hidden_dim", "nhead": "attention_heads", "dropout": "dropout_rate",
+         "activation": "activation"}, {0: "hidden_dim", 1: "attention_heads"}),
+    "TransformerDecoderLayer": (
+        {"d_model": "hidden_dim", "nhead": "attention_heads", "dropout": "dropout_rate",
+         "activation": "activation"}, {0: "hidden_dim", 1: "attention_heads"}),
+    "TransformerEncoder": ({"num_layers": "num_layers"}, {1: "num_layers"}),
+    "TransformerDecoder": ({"num_layers": "num_layers"}, {1: "num_layers"}),
+    "MultiheadAttention": ({"embed_dim": "hidden_dim", "num_heads": "attention_heads",
+                            "dropout": "dropout_rate"}, {0: "hidden_dim", 1: "attention_heads"}),
+    "autocast": ({"enabled": "mixed_precision"}, {}),
+    "GradScaler": ({"enabled": "mixed_precision"}, {}),
+}
+# Keyword arguments each optimizer accepts; the others are dropped when switching to it.
+_OPTIMIZER_KEYWORDS = {
+    "adam": {"params", "lr", "betas", "eps", "weight_decay", "amsgrad", "foreach", "maximize",
+             "capturable", "differentiable", "fused"},
+    "sgd": {"params", "lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize",
+            "foreach", "differentiable", "fused"},
+    "lion": {"params", "lr", "betas", "weight_decay", "use_triton", "decoupled_weight_decay"},
+}
+_OPTIMIZER_KEYWORDS["adamw"] = _OPTIMIZER_KEYWORDS["adam"]
+_CLASS_FOR_OPTIMIZER = {v: k for k, v in _OPTIMIZER_CLASSES.items()}
+_ACTIVATION_CLASSES = {"ReLU": "relu", "GELU": "gelu", "SiLU": "silu", "Tanh": "tanh"}
+_ACTIVATION_FUNCTIONS = {"relu": "relu", "gelu": "gelu", "silu": "silu", "tanh": "tanh"}
+_ACTIVATION_KEYWORDS = {"relu": {"inplace"}, "silu": {"inplace"}, "gelu": {"approximate"}, "tanh": set()}
+_SCHEDULER_CLASSES = {"CosineAnnealingLR": "cosine", "LinearLR": "linear", "ConstantLR": "constant",
+                      "get_cosine_schedule_with_warmup": "warmup_cosine"}
+# Transformer layers take only these activation names as strings.
+_STRING_ACTIVATIONS_OF = {"TransformerEncoderLayer": ("relu", "gelu"),
+                          "TransformerDecoderLayer": ("relu", "gelu")}
+_CONFIG_CLASS = re.compile(r"(config|conf|cfg|args|hparams|hyperparameters|settings|params)$", re.I)
+
 
 class ScriptError(ValueError):
     """The script cannot be read (e.g. a syntax error); the message says where."""
 
 
 @attrs.frozen
-class Location:
-    """Where a value sits in the source: 1-based lines, 0-based columns, end exclusive."""
+class Site:
+    """Where a field's value lives and how the script spells it."""
 
+    field: str
+    value: Value
     line: int
-    col: int
-    end_line: int
-    end_col: int
-    name: str
+    style: str  # constant, dict, class, argparse, call, code
+    path: str  # the script's own name for it: LR, CONFIG['lr'], Config.lr, --lr, AdamW(lr=)
+    editable: bool = True
+    note: str = ""
 
 
 @attrs.frozen
 class Extraction:
-    """What was found in a script: values, where each one is, and what is missing."""
+    """What was found: values, where each one is, what is out of range, what is missing."""
 
     values: dict[str, Value]
-    locations: dict[str, Location]
+    sites: dict[str, Site]
     out_of_range: dict[str, str]
+    problems: dict[str, str]  # fields seen but unusable (ambiguous, a mapping that points nowhere)
+    choices: dict[str, tuple[Value, ...]]  # categorical values the script can take, per field
+    filename: str = "<script>"
 
     @property
     def missing(self) -> tuple[str, ...]:
         return tuple(name for name in FIELDS_BY_NAME if name not in self.values)
 
+    @property
+    def editable(self) -> dict[str, Value]:
+        """The in-range values arrl may change: what proposers get to move."""
+        return {f: v for f, v in self.values.items()
+                if self.sites[f].editable and f not in self.out_of_range}
 
-def parse(source: str, filename: str = "<script>") -> ast.Module:
+
+# --- reading -----------------------------------------------------------------------------
+
+def parse(source: str, filename: str = "<script>") -> cst.Module:
     try:
-        return ast.parse(source, filename=filename)
-    except SyntaxError as error:
-        raise ScriptError(f"{filename}:{error.lineno}: syntax error: {error.msg}") from None
+        return cst.parse_module(source)
+    except cst.ParserSyntaxError as error:
+        raise ScriptError(f"{filename}:{error.raw_line}: syntax error: {error.message}") from None
 
 
-def _literal(node: ast.expr) -> Any:
+def _literal(module: cst.Module, node: cst.CSTNode) -> Any:
+    if not isinstance(node, (cst.Integer, cst.Float, cst.SimpleString, cst.Name,
+                             cst.UnaryOperation, cst.ConcatenatedString)):
+        return None
     try:
-        value = ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        value = ast.literal_eval(module.code_for_node(node).strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return None
     return value if isinstance(value, (int, float, str, bool)) else None
 
 
-def _normalise(field: str, value: Any) -> Any:
-    # Names are compared case-insensitively ("AdamW" and "adamw" are the same optimizer).
-    return value.lower() if isinstance(value, str) and FIELDS_BY_NAME[field].kind == "choice" else value
+def _dotted(node: cst.BaseExpression) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else ""
+    return ""
 
 
-def extract(source: str, filename: str = "<script>") -> Extraction:
-    """Find each schema field assigned a literal at module level."""
-    tree = parse(source, filename)
-    values: dict[str, Value] = {}
-    locations: dict[str, Location] = {}
-    for statement in tree.body:
-        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
-            target, value_node = statement.targets[0], statement.value
-        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
-            target, value_node = statement.target, statement.value
+def _string_value(node: cst.BaseExpression | None) -> str | None:
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _normal_name(name: str) -> str:
+    return name.lstrip("-").replace("-", "_").lower()
+
+
+@attrs.define
+class _Candidate:
+    """A literal the script assigns, with the node to replace when it is edited."""
+
+    path: str
+    key: str  # the last part of the path, normalised, for alias matching
+    value: Any
+    node: cst.BaseExpression
+    line: int
+    style: str
+    order: int  # position in the file, for "last assignment wins"
+    aliasable: bool = True  # False for fields of classes that do not look like configs
+
+
+@attrs.define
+class _CallSite:
+    field: str
+    node: cst.BaseExpression  # the argument value, or the name's assigned literal when traced
+    value: Any
+    line: int
+    path: str
+    order: int
+    style: str = "call"
+    note: str = ""
+
+
+@attrs.define
+class _CodeChoice:
+    """A choice written as code: a call or reference whose callee names the value."""
+
+    field: str
+    value: str
+    node: cst.Call | cst.Attribute | cst.Name  # the call (or the callee) to rewrite
+    line: int
+    path: str
+    switchable: bool
+
+
+class _Collector(cst.CSTVisitor):
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(self, module: cst.Module) -> None:
+        self.module = module
+        self.candidates: list[_Candidate] = []
+        self.calls: list[_CallSite] = []
+        self.code: list[_CodeChoice] = []
+        self.string_kwargs: list[tuple[_CallSite, str]] = []  # (site, callee) for activation=
+        self.module_literals: dict[str, _Candidate] = {}
+        self.names_with_lion: set[str] = set()
+        self.torch_optim_prefix: str | None = None
+        self._depth = 0  # function/class nesting: only module-level assignments are constants
+        self._class: list[tuple[str, bool]] = []  # the enclosing module-level class, if any
+        self._order = 0
+
+    def _line(self, node: cst.CSTNode) -> int:
+        return self.get_metadata(PositionProvider, node).start.line
+
+    def _next(self) -> int:
+        self._order += 1
+        return self._order
+
+    def _add(self, path: str, key: str, value_node: cst.BaseExpression, style: str,
+             aliasable: bool = True) -> None:
+        value = _literal(self.module, value_node)
+        if value is not None:
+            candidate = _Candidate(path, _normal_name(key), value, value_node, self._line(value_node),
+                                   style, self._next(), aliasable)
+            self.candidates.append(candidate)
+            if style == "constant":
+                self.module_literals[path] = candidate
+        elif isinstance(value_node, cst.Dict) and style in ("constant", "dict"):
+            self._add_dict(path, value_node)
+        elif isinstance(value_node, cst.Call) and _dotted(value_node.func) == "dict" and style in ("constant", "dict"):
+            for arg in value_node.args:
+                if arg.keyword is not None:
+                    self._add(f"{path}[{arg.keyword.value!r}]", arg.keyword.value, arg.value, "dict")
+
+    def _add_dict(self, path: str, node: cst.Dict) -> None:
+        for element in node.elements:
+            if isinstance(element, cst.DictElement):
+                key = _string_value(element.key)
+                if key is not None:
+                    self._add(f"{path}[{key!r}]", key, element.value, "dict")
+
+    # module-level and class-level assignments
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name):
+            return
+        name = node.targets[0].target.value
+        self._assignment(name, node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None and isinstance(node.target, cst.Name):
+            value = node.value
+            if isinstance(value, cst.Call) and _dotted(value.func).split(".")[-1] in ("field", "Field", "attrib", "ib"):
+                default = next((a.value for a in value.args if a.keyword and a.keyword.value == "default"), None)
+                if default is None:
+                    return
+                value = default
+            self._assignment(node.target.value, value)
+
+    def _assignment(self, name: str, value: cst.BaseExpression) -> None:
+        if self._depth == 0 and not self._class:
+            self._add(name, name, value, "constant")
+        elif self._class and self._depth == 1:
+            # Any module-level class can be mapped by name; only config-like ones are guessed.
+            name_of_class, is_config = self._class[-1]
+            self._add(f"{name_of_class}.{name}", name, value, "class", aliasable=is_config)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        decorators = {_dotted(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator).split(".")[-1]
+                      for d in node.decorators}
+        is_config = bool(decorators & {"dataclass", "define", "frozen", "s", "attrs"}) or bool(
+            _CONFIG_CLASS.search(node.name.value)) or any(
+            _dotted(b.value).split(".")[-1] in ("BaseModel", "NamedTuple", "BaseSettings") for b in node.bases)
+        if node.name.value == "Lion" and self._depth == 0 and not self._class:
+            self.names_with_lion.add("Lion")
+        if self._depth == 0:
+            self._class.append((node.name.value, is_config))
+        self._depth += 1
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._class.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._depth += 1
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._depth -= 1
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        module = _dotted(node.module) if node.module else ""
+        if isinstance(node.names, cst.ImportStar):
+            return
+        for alias in node.names:
+            name = _dotted(alias.name)
+            local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
+            if name == "Lion":
+                self.names_with_lion.add(local)
+            if module == "torch" and name == "optim":
+                self.torch_optim_prefix = f"{local}."
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            name = _dotted(alias.name)
+            local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
+            if name == "torch" and self.torch_optim_prefix is None:
+                self.torch_optim_prefix = f"{local}.optim."
+            elif name == "torch.optim":
+                self.torch_optim_prefix = f"{local}." if alias.asname else "torch.optim."
+
+    def visit_Call(self, node: cst.Call) -> None:
+        callee = _dotted(node.func)
+        short = callee.split(".")[-1]
+        line = self._line(node)
+        if short == "add_argument":
+            self._argparse(node)
+        if short in _OPTIMIZER_CLASSES:
+            positional = sum(1 for a in node.args if a.keyword is None)
+            self.code.append(_CodeChoice("optimizer", _OPTIMIZER_CLASSES[short], node, line, f"{callee}(...)",
+                                         switchable=positional <= 2 and all(a.star == "" for a in node.args)))
+        elif short in _ACTIVATION_CLASSES and callee.split(".")[0] in ("nn", "torch"):
+            self.code.append(_CodeChoice("activation", _ACTIVATION_CLASSES[short], node, line, f"{callee}()", True))
+        elif short in _ACTIVATION_FUNCTIONS and len(callee.split(".")) > 1 and callee.split(".")[-2] in ("F", "functional", "torch"):
+            self.code.append(_CodeChoice("activation", short, node, line, f"{callee}()", True))
+        elif short in _SCHEDULER_CLASSES:
+            self.code.append(_CodeChoice("scheduler", _SCHEDULER_CLASSES[short], node, line, f"{callee}(...)", False))
+        table = _CALL_ARGUMENTS.get(short)
+        if table is None:
+            return
+        keywords, positions = table
+        index = 0
+        for arg in node.args:
+            if arg.star:
+                break
+            if arg.keyword is None:
+                field = positions.get(index)
+                index += 1
+                label = f"{short}(#{index})"
+            else:
+                field = keywords.get(arg.keyword.value)
+                label = f"{short}({arg.keyword.value}=)"
+            if field is None:
+                continue
+            self._call_value(field, arg.value, label, short)
+
+    def _call_value(self, field: str, value: cst.BaseExpression, label: str, callee: str) -> None:
+        literal = _literal(self.module, value)
+        if literal is not None and not (isinstance(value, cst.Name) and value.value not in ("True", "False", "None")):
+            site = _CallSite(field, value, literal, self._line(value), label, self._next())
+        elif isinstance(value, cst.Name) and value.value in self.module_literals:
+            # A name: the last module-level assignment before this call sets it.
+            target = self.module_literals[value.value]
+            site = _CallSite(field, target.node, target.value, target.line, target.path, self._next(),
+                             "constant", f"passed to {label}")
         else:
+            return
+        if field == "activation":
+            self.string_kwargs.append((site, callee))
+        else:
+            self.calls.append(site)
+
+    def _argparse(self, node: cst.Call) -> None:
+        flags = [s for s in (_string_value(a.value) for a in node.args if a.keyword is None) if s]
+        default = next((a.value for a in node.args if a.keyword and a.keyword.value == "default"), None)
+        dest = next((_string_value(a.value) for a in node.args if a.keyword and a.keyword.value == "dest"), None)
+        if not flags or default is None:
+            return
+        long = next((f for f in flags if f.startswith("--")), flags[0])
+        self._add(long, dest or long, default, "argparse")
+
+
+@attrs.frozen
+class _Analysis:
+    extraction: Extraction
+    targets: dict[str, list[Any]]  # per field, the nodes (or code choices) an edit rewrites
+    module: cst.Module  # the tree those nodes belong to
+    optimizer_prefix: str | None  # how the script reaches torch.optim ("torch.optim.", "optim.")
+
+
+def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None) -> _Analysis:
+    module = parse(source, filename)
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    collector = _Collector(module)
+    wrapper.visit(collector)
+    mapping = dict(mapping or {})
+    unknown = sorted(set(mapping) - set(FIELDS_BY_NAME))
+    if unknown:
+        raise SchemaError(f"[fields] maps unknown field(s) {', '.join(unknown)}; fields are: {', '.join(FIELDS_BY_NAME)}")
+
+    sites: dict[str, Site] = {}
+    targets: dict[str, list[Any]] = {}
+    values: dict[str, Value] = {}
+    problems: dict[str, str] = {}
+    choices: dict[str, tuple[Value, ...]] = {}
+
+    def normalise(field: str, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) and FIELDS_BY_NAME[field].kind == "choice" else value
+
+    # 1. Fields the user mapped by name.
+    for field, path in mapping.items():
+        matches = [c for c in collector.candidates if c.path == path or c.path == _normal_path(path)]
+        if not matches:
+            problems[field] = f"mapped to {path!r}, which {filename} does not assign a literal to"
             continue
-        if not isinstance(target, ast.Name):
+        last = max(matches, key=lambda c: c.order)
+        values[field] = normalise(field, last.value)
+        sites[field] = Site(field, values[field], last.line, last.style, last.path, note="mapped in the config")
+        targets[field] = [last.node]
+
+    # 2. Arguments of well-known calls: what the code really uses.
+    by_field: dict[str, list[_CallSite]] = {}
+    for call in collector.calls:
+        by_field.setdefault(call.field, []).append(call)
+    for site, callee in collector.string_kwargs:
+        if isinstance(site.value, str) and site.value.lower() in _STRING_ACTIVATIONS_OF.get(callee, ()):
+            by_field.setdefault("activation", []).append(site)
+            choices["activation"] = _STRING_ACTIVATIONS_OF[callee]
+    for field, calls in by_field.items():
+        if field in values:
             continue
-        field = _FIELD_FOR_ALIAS.get(target.id.lower())
-        value = _literal(value_node)
-        if field is None or value is None:
+        nodes = list({id(c.node): c.node for c in calls}.values())
+        last = max(calls, key=lambda c: c.order)
+        first = min(calls, key=lambda c: c.line)
+        distinct = {repr(c.value) for c in calls}
+        note = first.note if len(distinct) == 1 else f"set differently in {len(nodes)} places; an edit sets them all"
+        values[field] = normalise(field, last.value)
+        sites[field] = Site(field, values[field], first.line, first.style, first.path, note=note)
+        targets[field] = nodes
+
+    # 3. Names and keys that match an alias; the last assignment wins.
+    for candidate in sorted(collector.candidates, key=lambda c: c.order):
+        field = _FIELD_FOR_ALIAS.get(candidate.key) if candidate.aliasable else None
+        if field is None or field in mapping or field in by_field:
             continue
-        values[field] = _normalise(field, value)
-        locations[field] = Location(
-            value_node.lineno,
-            value_node.col_offset,
-            value_node.end_lineno or value_node.lineno,
-            value_node.end_col_offset or value_node.col_offset,
-            target.id,
-        )
+        if FIELDS_BY_NAME[field].kind == "choice" and isinstance(candidate.value, bool):
+            continue
+        values[field] = normalise(field, candidate.value)
+        sites[field] = Site(field, values[field], candidate.line, candidate.style, candidate.path)
+        targets[field] = [candidate.node]
+
+    # 4. Choices written as code, when no name or string says it.
+    code_by_field: dict[str, list[_CodeChoice]] = {}
+    for choice in collector.code:
+        code_by_field.setdefault(choice.field, []).append(choice)
+    for field, found in code_by_field.items():
+        if field in values:
+            continue
+        kinds = sorted({c.value for c in found})
+        where = ", ".join(str(c.line) for c in found)
+        if len(kinds) > 1:
+            problems[field] = f"written as code with several values ({', '.join(kinds)}; lines {where}); map it in the config"
+            continue
+        editable = all(c.switchable for c in found)
+        note = "" if editable else "written as code arrl does not rewrite"
+        values[field] = kinds[0]
+        sites[field] = Site(field, kinds[0], found[0].line, "code", found[0].path, editable, note)
+        targets[field] = list(found)
+
+    # Which optimizers a script can switch to depends on what it has at hand.
+    if sites.get("optimizer") and sites["optimizer"].style == "code":
+        available: list[str] = []
+        for name in ("adam", "adamw", "sgd"):
+            if collector.torch_optim_prefix or all(_dotted(c.node.func).count(".") for c in targets["optimizer"]):
+                available.append(name)
+        if collector.names_with_lion:
+            available.append("lion")
+        if values["optimizer"] not in available:
+            available.append(str(values["optimizer"]))
+        choices["optimizer"] = tuple(c for c in FIELDS_BY_NAME["optimizer"].choices if c in available)
+
     out_of_range: dict[str, str] = {}
-    for field, value in values.items():
+    for field, value in list(values.items()):
         try:
             values[field] = FIELDS_BY_NAME[field].check(value)
         except SchemaError as error:
             out_of_range[field] = str(error)
-    return Extraction(values, locations, out_of_range)
+    sites = {f: attrs.evolve(s, value=values[f]) for f, s in sites.items()}
+    extraction = Extraction(values, sites, out_of_range, problems, choices, filename)
+    return _Analysis(extraction, targets, module, collector.torch_optim_prefix)
 
+
+def _normal_path(path: str) -> str:
+    # Users write CONFIG["lr"]; sites are stored as CONFIG['lr'].
+    return path.replace('"', "'")
+
+
+def extract(source: str, filename: str = "<script>", mapping: Mapping[str, str] | None = None) -> Extraction:
+    """Find every schema field the script sets, and where."""
+    return _analyse(source, filename, mapping).extraction
+
+
+# --- writing -----------------------------------------------------------------------------
 
 def format_value(value: Value, original: str = "") -> str:
     """Source text for ``value``, keeping the original's quote style for strings."""
     if isinstance(value, bool):
         return "True" if value else "False"
     if isinstance(value, str):
-        quote = "'" if original.startswith("'") else '"'
+        quote = "'" if original.lstrip().startswith("'") else '"'
         return f"{quote}{value}{quote}"
     if isinstance(value, float):
         text = repr(value)
         # 0.0003 reads better as 3e-4, the way people write learning rates.
         short = f"{value:.6g}"
-        return short if float(short) == value and len(short) < len(text) else text
+        if float(short) != value or len(short) >= len(text):
+            short = text
+        # A float stays a float in the script: 2.0, not 2.
+        return short if any(c in short for c in ".eEn") else short + ".0"
     return str(value)
 
 
-def apply_values(source: str, changes: Mapping[str, Value], filename: str = "<script>") -> str:
-    """Return ``source`` with each changed field's literal replaced and nothing else touched.
+class _Rewriter(cst.CSTTransformer):
+    def __init__(self, replacements: dict[int, cst.CSTNode]) -> None:
+        self.replacements = replacements
 
-    Raises :class:`SchemaError` for a value outside the schema or a field the script lacks.
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
+        return self.replacements.get(id(original_node), updated_node)
+
+
+def _rename_callee(func: cst.BaseExpression, new_name: str) -> cst.BaseExpression:
+    if isinstance(func, cst.Attribute):
+        return func.with_changes(attr=cst.Name(new_name))
+    return cst.Name(new_name)
+
+
+def _filter_keywords(call: cst.Call, allowed: set[str]) -> list[cst.Arg]:
+    kept = [a for a in call.args if a.keyword is None or a.keyword.value in allowed]
+    if kept and call.args and kept[-1] is not call.args[-1]:
+        kept[-1] = kept[-1].with_changes(comma=call.args[-1].comma)
+    return kept
+
+
+def _switch_optimizer(call: cst.Call, target: str, prefix: str | None) -> cst.Call:
+    new_class = _CLASS_FOR_OPTIMIZER[target]
+    if target == "lion":
+        func: cst.BaseExpression = cst.Name("Lion")
+    elif isinstance(call.func, cst.Attribute):
+        func = _rename_callee(call.func, new_class)
+    else:
+        func = cst.parse_expression(f"{prefix}{new_class}") if prefix else cst.Name(new_class)
+    return call.with_changes(func=func, args=_filter_keywords(call, _OPTIMIZER_KEYWORDS[target]))
+
+
+def _switch_activation(node: cst.Call, target: str) -> cst.Call:
+    current = _dotted(node.func).split(".")[-1]
+    name = next(k for k, v in _ACTIVATION_CLASSES.items() if v == target) if current in _ACTIVATION_CLASSES else target
+    call = node.with_changes(func=_rename_callee(node.func, name))
+    if current in _ACTIVATION_CLASSES:  # module classes: keep only keywords the new one takes
+        call = call.with_changes(args=_filter_keywords(call, _ACTIVATION_KEYWORDS[target]))
+    return call
+
+
+def apply_values(source: str, changes: Mapping[str, Value], filename: str = "<script>",
+                 mapping: Mapping[str, str] | None = None) -> str:
+    """``source`` with each changed field rewritten and nothing else touched.
+
+    Raises :class:`SchemaError` for a value outside the schema or a field arrl cannot edit here.
     """
-    extraction = extract(source, filename)
-    check_config({**extraction.values, **changes})
-    lines = source.splitlines(keepends=True)
-    spans = []
+    analysis = _analyse(source, filename, mapping)
+    extraction = analysis.extraction
+    current = {k: v for k, v in extraction.values.items() if k not in extraction.out_of_range}
+    check_config({**current, **changes})
+    replacements: dict[int, cst.CSTNode] = {}
     for field, value in changes.items():
-        location = extraction.locations.get(field)
-        if location is None:
+        site = extraction.sites.get(field)
+        if site is None:
             raise SchemaError(f"{field}: not present in {filename}, so it cannot be edited")
-        start = _offset(lines, location.line, location.col)
-        end = _offset(lines, location.end_line, location.end_col)
-        spans.append((start, end, value))
-    # Replace from the end so the offsets of earlier spans stay valid.
-    text = source
-    for start, end, value in sorted(spans, reverse=True):
-        text = text[:start] + format_value(value, text[start:end]) + text[end:]
-    return text
-
-
-def _offset(lines: list[str], line: int, col: int) -> int:
-    # ast columns count UTF-8 bytes; convert to a character offset within the line.
-    prefix = lines[line - 1].encode()[:col].decode(errors="ignore")
-    return sum(len(l) for l in lines[: line - 1]) + len(prefix)
+        if not site.editable:
+            raise SchemaError(f"{field}: {site.note} ({filename}:{site.line})")
+        allowed = extraction.choices.get(field)
+        if allowed is not None and value not in allowed:
+            raise SchemaError(
+                f"{field}: {value!r} is not available in {filename}; it can be {', '.join(map(str, allowed))}")
+        for target in analysis.targets[field]:
+            if isinstance(target, _CodeChoice):
+                assert isinstance(target.node, cst.Call)
+                if field == "optimizer":
+                    new = _switch_optimizer(target.node, str(value), analysis.optimizer_prefix)
+                else:
+                    new = _switch_activation(target.node, str(value))
+                replacements[id(target.node)] = new
+            else:
+                original = analysis.module.code_for_node(target)
+                replacements[id(target)] = cst.parse_expression(format_value(value, original))
+    return analysis.module.visit(_Rewriter(replacements)).code
 
 
 def unified_diff(before: str, after: str, path: str) -> str:
     """A diff that ``git apply`` accepts, including the no-newline-at-end marker."""
-    before_lines = before.splitlines(keepends=True)
-    after_lines = after.splitlines(keepends=True)
     out: list[str] = []
-    for line in difflib.unified_diff(before_lines, after_lines, f"a/{path}", f"b/{path}"):
-        if line.endswith("\n"):
-            out.append(line)
-        else:
-            out.append(line + "\n\\ No newline at end of file\n")
+    for line in difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                     f"a/{path}", f"b/{path}"):
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
     return "".join(out)
 
 
@@ -184,3 +623,13 @@ def program_hash(source: str) -> str:
     except SyntaxError:
         normal = source
     return hashlib.sha256(normal.encode()).hexdigest()
+
+
+def changed_lines(before: str, after: str) -> list[int]:
+    """1-based line numbers of ``before`` that an edit changed (for tests and reviews)."""
+    matcher = difflib.SequenceMatcher(a=before.splitlines(), b=after.splitlines(), autojunk=False)
+    lines: list[int] = []
+    for tag, i1, i2, _, _ in matcher.get_opcodes():
+        if tag != "equal":
+            lines.extend(range(i1 + 1, max(i2, i1 + 1) + 1))
+    return lines

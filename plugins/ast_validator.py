@@ -77,8 +77,9 @@ def _statements(tree: ast.AST) -> Iterator[ast.stmt]:
 
 
 class AstValidator(arrl.Validator):
-    def __init__(self, options: AstOptions = AstOptions()) -> None:
+    def __init__(self, options: AstOptions = AstOptions(), field_map: dict[str, str] | None = None) -> None:
         self.options = options
+        self.field_map = field_map or {}
 
     def validate(self, proposed: str, baseline: str) -> ValidationResult:
         issues = list(self._check(proposed, baseline))
@@ -95,9 +96,13 @@ class AstValidator(arrl.Validator):
             yield ValidationIssue(f"syntax error: {error.msg}", error.lineno)
             return
         if self.options.check_ranges:
-            extraction = extract(proposed)
+            try:
+                extraction = extract(proposed, mapping=self.field_map)
+            except SchemaError as error:
+                yield ValidationIssue(str(error))
+                return
             for field, message in extraction.out_of_range.items():
-                yield ValidationIssue(message, extraction.locations[field].line)
+                yield ValidationIssue(message, extraction.sites[field].line)
             if not extraction.out_of_range:
                 try:
                     check_config(extraction.values)
@@ -217,6 +222,6 @@ def arrl_validators():
     yield arrl.Registration(
         name="ast",
         summary="syntax, schema ranges, and name-resolved checks of added code",
-        factory=lambda options, context: AstValidator(options),
+        factory=lambda options, context: AstValidator(options, context.field_map),
         options=AstOptions,
     )

@@ -23,18 +23,20 @@ class RandomOptions:
 
 
 class RandomProposer(arrl.Proposer):
-    def __init__(self, options: RandomOptions, rng: random.Random, script_name: str) -> None:
+    def __init__(self, options: RandomOptions, context: arrl.PluginContext) -> None:
         self.options = options
-        self.rng = rng
-        self.script_name = script_name
+        self.rng = context.rng("random-proposer")
+        self.context = context
 
     def propose(self, observation: arrl.Observation) -> arrl.Proposal:
         # Redraw a few times rather than waste a proposal on a program the window already
         # holds; when the neighbourhood is exhausted the loop records the duplicate.
         tried = {entry.program_hash for entry in observation.history}
         for _ in range(self.options.redraws + 1):
-            edit = random_edit(observation.config, self.rng, self.options.max_moves)
-            script = apply_values(observation.script, edit.changes, self.script_name)
+            edit = random_edit(observation.config, self.rng, self.options.max_moves,
+                               observation.editable, observation.choices)
+            script = apply_values(observation.script, edit.changes, self.context.script_path,
+                                  self.context.field_map)
             if program_hash(script) not in tried:
                 break
         return arrl.Proposal(script=script, edit=edit, proposer="random")
@@ -55,8 +57,6 @@ def arrl_proposers():
     yield arrl.Registration(
         name="random",
         summary="random in-bounds moves of one or two schema values",
-        factory=lambda options, context: RandomProposer(
-            options, context.rng("random-proposer"), context.script_path
-        ),
+        factory=lambda options, context: RandomProposer(options, context),
         options=RandomOptions,
     )

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/pip install --quiet --disable-pip-version-check torch==2.13.0 -e '.[test]'
+.venv/bin/pip install --quiet --disable-pip-version-check torch==2.13.0 -e '.[test,examples]'
 
 # Timing tests (a kill within budget + 1 s) need the cores to themselves: the suite runs
 # serially, one test at a time.

@@ -44,8 +44,8 @@ def test_extract_finds_module_constants_with_aliases_and_lines() -> None:
     found = extract(SCRIPT)
     assert found.values == {"num_layers": 6, "hidden_dim": 256, "attention_heads": 8, "learning_rate": 1e-3,
                             "batch_size": 64, "activation": "gelu", "mixed_precision": True}
-    assert found.locations["learning_rate"].line == 8
-    assert found.locations["num_layers"].name == "N_LAYER"
+    assert found.sites["learning_rate"].line == 8
+    assert found.sites["num_layers"].path == "N_LAYER"
     assert set(found.missing) == {"dropout_rate", "optimizer", "weight_decay", "scheduler", "gradient_clip"}
 
 
