@@ -7,6 +7,7 @@ Errors arrl expects are printed as one line (``arrl: error: ...``) with a non-ze
 from __future__ import annotations
 
 import json
+import os
 import math
 import signal
 import subprocess
@@ -203,6 +204,53 @@ def _on_stop_signals(request_stop: Callable[[], None]) -> Callable[[], None]:
             signal.signal(signum, old)
 
     return restore
+
+
+# --- inspect -----------------------------------------------------------------------------
+
+@main.command()
+@click.argument("script", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def inspect(inv: Invocation, script: Path | None, as_json: bool) -> None:
+    """Show which schema fields SCRIPT sets, where, and which are missing or out of range."""
+    from .schema import FIELD_NAMES
+    from .script import ScriptError, extract
+
+    data, base = _project_data(inv)
+    settings = settings_from(merge_cli(data, [], []))
+    path = script if script is not None else (base / settings.script if settings.script else None)
+    if path is None:
+        raise ConfigError("no script: pass SCRIPT or set `script` in arrl.toml")
+    try:
+        source = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        found = extract(source, str(path), settings.fields)
+    except (ScriptError, ValueError) as error:
+        raise ArrlError(str(error)) from None
+    rows = []
+    for name in FIELD_NAMES:
+        site = found.sites.get(name)
+        if site is None:
+            status = found.problems.get(name, "missing")
+            rows.append({"field": name, "value": None, "where": "", "as": "", "style": "", "status": status})
+            continue
+        status = found.out_of_range.get(name) or ("ok" if site.editable else f"read-only: {site.note}")
+        if status == "ok" and site.note:
+            status = f"ok ({site.note})"
+        where = f"{os.path.relpath(path)}:{site.line}"
+        rows.append({"field": name, "value": site.value, "where": where, "as": site.path,
+                     "style": site.style, "status": status})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    _print_table(("FIELD", "VALUE", "WHERE", "AS", "STATUS"),
+                 [(r["field"], "-" if r["value"] is None else repr(r["value"]), r["where"] or "-",
+                   r["as"] or "-", r["status"]) for r in rows])
+    present = sum(1 for r in rows if r["value"] is not None)
+    click.echo(f"{present} of {len(rows)} fields found; arrl proposes changes only to those marked ok.")
 
 
 # --- plugins -----------------------------------------------------------------------------

@@ -150,6 +150,7 @@ class _State:
     last_good_id: int | None = None
     last_good_commit: str = ""
     best: float | None = None
+    best_curve: list[float] = attrs.Factory(list)  # the best run's metric values, in order
     consecutive_failures: int = 0
 
 
@@ -179,15 +180,20 @@ class ExperimentLoop:
         for record in records:
             if record.kept:
                 state.last_good_id, state.last_good_commit = record.id, record.commit
-            if record.outcome is Outcome.OK and self.direction.better(record.value, state.best):
-                state.best = record.value
-            if record.outcome.is_failure:
-                state.consecutive_failures += 1
-            elif record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
-                state.consecutive_failures = 0
+            self._count(state, record)
         if reset_failures:
             state.consecutive_failures = 0
         return state
+
+    def _count(self, state: _State, record: ExperimentRecord) -> None:
+        """Fold one record into the best result and the consecutive-failure count."""
+        if record.outcome is Outcome.OK and self.direction.better(record.value, state.best):
+            state.best = record.value
+            state.best_curve = [p.value for p in record.curve]
+        if record.outcome.is_failure:
+            state.consecutive_failures += 1
+        elif record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
+            state.consecutive_failures = 0
 
     def _log(self, message: str) -> None:
         with (self.run_dir.path / "run.log").open("a") as log:
@@ -359,14 +365,9 @@ class ExperimentLoop:
         if record.kept:
             state.last_good_id, state.last_good_commit = record.id, record.commit
             self.c.rollback.mark_good(record.commit)
-        if record.outcome is Outcome.OK and self.direction.better(record.value, state.best):
-            state.best = record.value
+        self._count(state, record)
         if commit and not record.kept:
             self.c.rollback.restore(state.last_good_commit)
-        if record.outcome.is_failure:
-            state.consecutive_failures += 1
-        elif record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
-            state.consecutive_failures = 0
         if record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
             self.c.memory.add(record.history_entry())
         if not is_baseline and record.outcome is not Outcome.INTERRUPTED:
@@ -410,7 +411,7 @@ class ExperimentLoop:
                 "ARRL_METRIC": self.settings.metric,
             },
         )
-        stopper = TrendStopper(self.settings.early_stopping, state.best, self.direction)
+        stopper = TrendStopper(self.settings.early_stopping, state.best, self.direction, state.best_curve)
         monitor = _Monitor(self.settings.metric, stopper, self.abort)
         self.hooks.arrl_experiment_started(experiment_id=record.id, run_id=self.run_dir.run_id)
         result = self.c.runner.run(request, monitor)

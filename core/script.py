@@ -112,6 +112,7 @@ class Site:
     path: str  # the script's own name for it: LR, CONFIG['lr'], Config.lr, --lr, AdamW(lr=)
     editable: bool = True
     note: str = ""
+    lines: tuple[int, ...] = ()  # every line an edit of this field may change
 
 
 @attrs.frozen
@@ -495,7 +496,15 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None) -> _
             values[field] = FIELDS_BY_NAME[field].check(value)
         except SchemaError as error:
             out_of_range[field] = str(error)
-    sites = {f: attrs.evolve(s, value=values[f]) for f, s in sites.items()}
+    positions = wrapper.resolve(PositionProvider)
+
+    def span(target: Any) -> range:
+        where = positions[target.node if isinstance(target, _CodeChoice) else target]
+        return range(where.start.line, where.end.line + 1)
+
+    sites = {f: attrs.evolve(s, value=values[f],
+                             lines=tuple(sorted({n for t in targets[f] for n in span(t)})))
+             for f, s in sites.items()}
     extraction = Extraction(values, sites, out_of_range, problems, choices, filename)
     return _Analysis(extraction, targets, module, collector.torch_optim_prefix)
 

@@ -68,7 +68,7 @@ class CompositeReward(arrl.Reward):
             return 0.0
         better, worse = (best, value) if direction is Direction.MINIMIZE else (value, best)
         if better > 0 and worse > 0:
-            ratio = math.log(better / worse)
+            ratio = math.log(better) - math.log(worse)  # a quotient could underflow to 0
         else:
             # Logs need positive numbers; a signed relative difference keeps the direction.
             ratio = (better - worse) / max(abs(best), 1e-12)

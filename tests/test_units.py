@@ -142,11 +142,21 @@ def test_projection_and_stopper() -> None:
     stopper = TrendStopper(EarlyStoppingSettings(window=5, margin=1.15, min_points=10), 1.0, Direction.MINIMIZE)
     rising = [2.0 + 0.1 * i for i in range(12)]
     decisions = [stopper.should_stop(v) for v in rising]
-    assert decisions.index(True) == 9  # the first moment it may decide
+    assert decisions.index(True) == 11  # first allowed at 10 points, then 3 bad points in a row
+    spiky = TrendStopper(EarlyStoppingSettings(), 1.0, Direction.MINIMIZE)
+    values = [1.0] * 12 + [1.5] + [1.0] * 5  # one spike: the line tilts up, then recovers
+    assert not any(spiky.should_stop(v) for v in values)
+    # Against the best run's own curve: a run as good as the best at the same point goes on,
+    # although it is far above the best's final value.
+    reference = [4.0 - 0.1 * i for i in range(30)]
+    tracking = TrendStopper(EarlyStoppingSettings(), reference[-1], Direction.MINIMIZE, reference)
+    assert not any(tracking.should_stop(v) for v in reference[:20])
+    lagging = TrendStopper(EarlyStoppingSettings(), reference[-1], Direction.MINIMIZE, reference)
+    assert any(lagging.should_stop(v * 1.5) for v in reference[:20])
     falling = TrendStopper(EarlyStoppingSettings(), 1.0, Direction.MINIMIZE)
     assert not any(falling.should_stop(3.0 - 0.2 * i) for i in range(15))  # heading below 1.0
     maximize = TrendStopper(EarlyStoppingSettings(min_points=5), 0.9, Direction.MAXIMIZE)
-    assert [maximize.should_stop(0.1) for _ in range(5)][-1] is True
+    assert [maximize.should_stop(0.1) for _ in range(7)] == [False] * 6 + [True]
 
 
 def _record(outcome: Outcome, value: float = 1.0, seconds: float = 10.0, curve=()) -> ExperimentRecord:

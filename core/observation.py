@@ -1,0 +1,91 @@
+"""The observation vector that learning proposers feed to their networks.
+
+One function, :func:`encode`, so that every learner sees the same numbers. Every entry is in
+[0, 1], as the design document advises (unnormalised ranges destabilise the first policy
+updates):
+
+- each schema field: a presence bit, then its value -- integers and reals scaled to [0, 1]
+  over the schema's range (log scale for learning rate, weight decay, gradient clip and heads),
+  categorical and enumerated fields one-hot, booleans 0/1; an absent field is all zeros;
+- each of the 32 history slots, oldest first, padded with zeros: a presence bit, how close the
+  result came to the best (best/value when minimising, value/best when maximising, clipped to
+  [0, 1]; 0 for failures), the fraction of the budget used, the early-stop bit, and the outcome
+  one-hot.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .records import Direction, HistoryEntry, Observation, Outcome
+from .schema import FIELDS, HISTORY_WINDOW, Field
+
+# Weight decay may be 0: its log scale starts here.
+_LOG_FLOOR = 1e-6
+_OUTCOMES = tuple(Outcome)
+
+
+def _width(field: Field) -> int:
+    return len(field.choices) if field.kind == "choice" else 1
+
+
+FIELD_SIZE = sum(1 + _width(f) for f in FIELDS)
+SLOT_SIZE = 4 + len(_OUTCOMES)
+OBSERVATION_SIZE = FIELD_SIZE + HISTORY_WINDOW * SLOT_SIZE
+
+
+def _clip(x: float) -> float:
+    return min(max(x, 0.0), 1.0) if math.isfinite(x) else 0.0
+
+
+def _scaled(field: Field, value: float) -> float:
+    assert field.low is not None and field.high is not None
+    if field.log or field.name == "attention_heads":
+        low, high = max(field.low, _LOG_FLOOR), field.high
+        return _clip((math.log(max(value, low)) - math.log(low)) / (math.log(high) - math.log(low)))
+    return _clip((value - field.low) / (field.high - field.low))
+
+
+def encode_config(config: dict, editable: tuple[str, ...] | None = None) -> list[float]:
+    vector: list[float] = []
+    present = set(config if editable is None else editable)
+    for field in FIELDS:
+        value = config.get(field.name)
+        if field.name not in present or value is None:
+            vector += [0.0] * (1 + _width(field))
+            continue
+        vector.append(1.0)
+        if field.kind == "choice":
+            vector += [1.0 if value == choice else 0.0 for choice in field.choices]
+        elif field.kind == "bool":
+            vector.append(1.0 if value else 0.0)
+        else:
+            vector.append(_scaled(field, float(value)))
+    return vector
+
+
+def _closeness(entry: HistoryEntry, best: float | None, direction: Direction) -> float:
+    value = entry.val_loss
+    if best is None or not math.isfinite(value) or entry.outcome not in (Outcome.OK, Outcome.EARLY_STOPPED):
+        return 0.0
+    if value == best:
+        return 1.0
+    if best <= 0 or value <= 0:  # ratios need positive numbers: fall back to a rank-like score
+        return 1.0 if not direction.better(best, value) else 0.5
+    return _clip(best / value if direction is Direction.MINIMIZE else value / best)
+
+
+def encode(observation: Observation, budget_seconds: float) -> list[float]:
+    """The fixed-length vector (``OBSERVATION_SIZE`` entries, all in [0, 1]) of an observation."""
+    vector = encode_config(observation.config, observation.editable)
+    history = list(observation.history)[-HISTORY_WINDOW:]
+    for entry in history:
+        vector += [
+            1.0,
+            _closeness(entry, observation.best_value, observation.direction),
+            _clip(entry.wall_clock_seconds / budget_seconds) if budget_seconds > 0 else 0.0,
+            1.0 if entry.early_stopped else 0.0,
+            *[1.0 if entry.outcome is outcome else 0.0 for outcome in _OUTCOMES],
+        ]
+    vector += [0.0] * (SLOT_SIZE * (HISTORY_WINDOW - len(history)))
+    return vector

@@ -1,0 +1,313 @@
+"""Script understanding: extraction in many styles, edits as minimal diffs, normalisation."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from support import ROOT, git, make_repo, records, run_arrl
+
+from arrl.actions import moves, random_edit
+from arrl.observation import OBSERVATION_SIZE, encode, encode_config
+from arrl.records import Direction, HistoryEntry, Observation, Outcome
+from arrl.schema import FIELDS, FIELDS_BY_NAME, SchemaError
+from arrl.script import apply_values, changed_lines, extract
+
+SCRIPTS = ROOT / "tests" / "scripts"
+EXAMPLES = {"tinygpt": ROOT / "examples/tinygpt/train.py", "digits": ROOT / "examples/digits/train.py"}
+MAPPING = {"learning_rate": 'SETTINGS["step_size"]', "batch_size": "SETTINGS['minibatch']",
+           "num_layers": "Knobs.stack", "dropout_rate": "Knobs.fraction_dropped"}
+CORPUS = {
+    **{p.stem: (p.read_text(), MAPPING if p.stem == "mapped_style" else None) for p in sorted(SCRIPTS.glob("*.py"))},
+    **{name: (path.read_text(), None) for name, path in EXAMPLES.items()},
+}
+
+
+def _found(name: str) -> dict:
+    source, mapping = CORPUS[name]
+    found = extract(source, name, mapping)
+    return {f: (s.value, s.line, s.style, s.path) for f, s in found.sites.items()}
+
+
+def test_constants_style() -> None:
+    assert _found("constants_style") == {
+        "num_layers": (4, 5, "constant", "n_layer"),
+        "hidden_dim": (128, 6, "constant", "n_embd"),
+        "attention_heads": (4, 7, "constant", "n_head"),
+        "dropout_rate": (0.1, 8, "constant", "dropout"),
+        "learning_rate": (6e-4, 9, "constant", "learning_rate"),
+        "weight_decay": (0.1, 10, "constant", "weight_decay"),
+        "batch_size": (32, 11, "constant", "batch_size"),
+        "gradient_clip": (1.0, 12, "constant", "grad_clip"),
+        "scheduler": ("cosine", 13, "constant", "lr_schedule"),
+        "activation": ("gelu", 14, "constant", "activation"),
+        "optimizer": ("adamw", 20, "code", "torch.optim.AdamW(...)"),
+    }
+
+
+def test_dict_style_with_nested_keys() -> None:
+    found = _found("dict_style")
+    assert found["num_layers"] == (3, 5, "dict", "CONFIG['model']['depth']")
+    assert found["learning_rate"] == (1e-3, 6, "dict", "CONFIG['optim']['lr']")
+    assert found["mixed_precision"] == (False, 7, "dict", "CONFIG['train']['amp']")
+    assert found["activation"] == ("relu", 10, "code", "nn.ReLU()")
+    assert set(found) == set(FIELDS_BY_NAME) - {"scheduler"}
+
+
+def test_dataclass_style_with_field_defaults() -> None:
+    found = _found("dataclass_style")
+    assert found["dropout_rate"] == (0.1, 12, "class", "TrainConfig.dropout_rate")
+    assert found["hidden_dim"] == (512, 10, "class", "TrainConfig.hidden_size")
+    assert found["mixed_precision"] == (True, 16, "class", "TrainConfig.mixed_precision")
+    assert found["optimizer"] == ("sgd", 21, "code", "torch.optim.SGD(...)")
+    assert found["activation"] == ("silu", 20, "code", "nn.SiLU()")
+
+
+def test_argparse_style() -> None:
+    found = _found("argparse_style")
+    assert found["learning_rate"] == (0.01, 11, "argparse", "--lr")
+    assert found["hidden_dim"] == (64, 10, "argparse", "--hidden-dim")
+    assert found["scheduler"] == ("linear", 15, "argparse", "--sched")
+    assert "epochs" not in str(found)
+
+
+def test_calls_trace_names_and_read_code_valued_choices() -> None:
+    found = _found("calls_style")
+    assert found["learning_rate"] == (2e-3, 7, "constant", "LR")  # the last of two assignments
+    assert found["gradient_clip"] == (0.5, 8, "constant", "CLIP")  # positional, through a name
+    assert found["dropout_rate"] == (0.25, 13, "call", "Dropout(p=)")
+    assert found["batch_size"] == (16, 16, "call", "DataLoader(batch_size=)")
+    assert found["optimizer"][0] == "adamw" and found["activation"][0] == "gelu"
+    assert found["scheduler"][:3] == ("cosine", 24, "code")
+    site = extract(CORPUS["calls_style"][0]).sites["scheduler"]
+    assert not site.editable
+    with pytest.raises(SchemaError, match="scheduler: written as code arrl does not rewrite"):
+        apply_values(CORPUS["calls_style"][0], {"scheduler": "linear"})
+
+
+def test_config_file_mapping(tmp_path: Path) -> None:
+    found = _found("mapped_style")
+    assert found == {"learning_rate": (0.05, 2, "dict", "SETTINGS['step_size']"),
+                     "batch_size": (8, 2, "dict", "SETTINGS['minibatch']"),
+                     "num_layers": (3, 6, "class", "Knobs.stack"),
+                     "dropout_rate": (0.3, 7, "class", "Knobs.fraction_dropped")}
+    assert extract(CORPUS["mapped_style"][0]).values == {}  # nothing is guessed from these names
+    bad = extract(CORPUS["mapped_style"][0], mapping={"weight_decay": "Knobs.nothing"})
+    assert bad.problems == {"weight_decay": "mapped to 'Knobs.nothing', which <script> does not assign a literal to"}
+    with pytest.raises(SchemaError, match="unknown field"):
+        extract("x = 1\n", mapping={"lr": "x"})
+    # The same mapping, given in arrl.toml, drives `arrl inspect`.
+    shutil.copy(SCRIPTS / "mapped_style.py", tmp_path / "train.py")
+    (tmp_path / "arrl.toml").write_text('script = "train.py"\n[fields]\nnum_layers = "Knobs.stack"\n'
+                                        'learning_rate = "SETTINGS[\'step_size\']"\n')
+    result = run_arrl("inspect", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    rows = {r["field"]: r for r in json.loads(result.stdout)}
+    assert rows["num_layers"]["where"] == "train.py:6" and rows["num_layers"]["as"] == "Knobs.stack"
+    assert rows["learning_rate"]["value"] == 0.05 and rows["batch_size"]["status"] == "missing"
+
+
+def test_optimizer_switch_rewrites_the_call_and_drops_what_the_target_lacks() -> None:
+    source = CORPUS["calls_style"][0]
+    to_sgd = apply_values(source, {"optimizer": "sgd"})
+    call = to_sgd[to_sgd.index("optimizer = "): to_sgd.index("scheduler = ")]
+    assert call == "optimizer = torch.optim.SGD(\n    model.parameters(),\n    lr=LR,\n    weight_decay=0.05,\n)\n"
+    assert extract(to_sgd).values["optimizer"] == "sgd"
+    back = apply_values(CORPUS["dataclass_style"][0], {"optimizer": "adam"})
+    assert "torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)" in back  # momentum, nesterov gone
+    # Lion only where the script has one.
+    assert "lion" not in extract(source).choices["optimizer"]
+    with pytest.raises(SchemaError, match="'lion' is not available"):
+        apply_values(source, {"optimizer": "lion"})
+    with_lion = "from lion_pytorch import Lion\n" + source
+    assert "Lion(\n    model.parameters()," in apply_values(with_lion, {"optimizer": "lion"})
+
+
+def test_activation_switch_keeps_only_accepted_keywords() -> None:
+    source = CORPUS["dataclass_style"][0]
+    assert "nn.ReLU(inplace=True)" in apply_values(source, {"activation": "relu"})
+    assert "nn.GELU())" in apply_values(source, {"activation": "gelu"})
+    functional = "import torch.nn.functional as F\nACT_SCALE = 1\ny = F.relu(x)\n"
+    assert apply_values(functional, {"activation": "silu"}).endswith("y = F.silu(x)\n")
+
+
+@pytest.mark.parametrize("field", [f.name for f in FIELDS])
+def test_out_of_range_values_are_refused_naming_field_and_bound(field: str) -> None:
+    source = CORPUS["tinygpt"][0]
+    spec = FIELDS_BY_NAME[field]
+    if spec.kind == "bool":
+        bad: object = "yes"
+    elif spec.kind == "choice":
+        bad = "nonsense" if isinstance(spec.choices[0], str) else 48
+    elif spec.kind == "int":
+        bad = int(spec.high or 0) + 1
+    else:
+        bad = (spec.high or 0) * 10 + 1
+    with pytest.raises(SchemaError, match=rf"^{field}: .*(maximum|not one of|true or false)"):
+        apply_values(source, {field: bad})
+
+
+def test_tinygpt_inspect_lists_all_twelve_with_lines() -> None:
+    result = run_arrl("inspect", "train.py", cwd=ROOT / "examples/tinygpt")
+    assert result.returncode == 0, result.output
+    rows = [line.split() for line in result.stdout.splitlines()[1:13]]
+    assert [r[0] for r in rows] == [f.name for f in FIELDS]
+    assert all(re.fullmatch(r"train\.py:\d+", r[2]) for r in rows)
+    assert result.stdout.rstrip().endswith("12 of 12 fields found; arrl proposes changes only to those marked ok.")
+
+
+def test_digits_inspect_marks_what_is_missing() -> None:
+    result = run_arrl("inspect", "--json", cwd=ROOT / "examples/digits")
+    rows = {r["field"]: r for r in json.loads(result.stdout)}
+    missing = {f for f, r in rows.items() if r["status"] == "missing"}
+    assert missing == {"attention_heads", "scheduler", "gradient_clip", "mixed_precision"}
+    assert rows["learning_rate"]["where"] == "train.py:20" and rows["learning_rate"]["as"] == "--lr"
+    assert rows["optimizer"]["style"] == "code"
+
+
+def _comments(source: str) -> list[tuple[int, str]]:
+    return [(i, line[line.index("#"):]) for i, line in enumerate(source.splitlines(), 1) if "#" in line]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(sorted(CORPUS)), seed=st.integers(0, 2**32 - 1), size=st.integers(1, 3))
+def test_every_edit_round_trips_and_touches_only_its_targets(name: str, seed: int, size: int) -> None:
+    source, mapping = CORPUS[name]
+    before = extract(source, name, mapping)
+    assume(moves(before.values, tuple(before.editable), before.choices))
+    edit = random_edit(before.values, random.Random(seed), size, tuple(before.editable), before.choices)
+    after_source = apply_values(source, edit.changes, name, mapping)
+    after = extract(after_source, name, mapping)
+    # extract(apply(edit)) is the intended config, field for field.
+    assert after.values == pytest.approx({**before.values, **edit.changes})
+    # Only the lines of the targeted values changed, and every other byte is the same.
+    allowed = {line for field in edit.changes for line in before.sites[field].lines}
+    assert set(changed_lines(source, after_source)) <= allowed
+    # Comments survive unless they sat on a line the edit was allowed to rewrite.
+    kept = [c for c in _comments(source) if c[0] not in allowed]
+    assert all(text in after_source for _, text in kept)
+
+
+_STYLES = ("constant", "dict", "dataclass", "argparse")
+
+
+def _render(config: dict, style: str) -> str:
+    names = {"num_layers": "n_layer", "hidden_dim": "d_model", "attention_heads": "n_head",
+             "activation": "activation", "dropout_rate": "dropout", "optimizer": "optimizer",
+             "learning_rate": "lr", "weight_decay": "weight_decay", "scheduler": "lr_schedule",
+             "batch_size": "batch_size", "gradient_clip": "grad_clip", "mixed_precision": "amp"}
+    lit = {k: repr(v) for k, v in config.items()}
+    if style == "constant":
+        return "# generated\n" + "".join(f"{names[k].upper()} = {v}  # {k}\n" for k, v in lit.items())
+    if style == "dict":
+        body = "".join(f"    {names[k]!r}: {v},\n" for k, v in lit.items())
+        return f"CONFIG = {{\n{body}}}\n"
+    if style == "dataclass":
+        body = "".join(f"    {names[k]}: object = {v}\n" for k, v in lit.items()) or "    pass\n"
+        return f"from dataclasses import dataclass\n\n\n@dataclass\nclass Config:\n{body}"
+    body = "".join(f"parser.add_argument('--{names[k].replace('_', '-')}', default={v})\n" for k, v in lit.items())
+    return f"import argparse\nparser = argparse.ArgumentParser()\n{body}"
+
+
+def _configs() -> st.SearchStrategy[dict]:
+    def field_values(field):
+        if field.kind == "bool":
+            return st.booleans()
+        if field.kind == "choice":
+            return st.sampled_from(field.choices)
+        if field.kind == "int":
+            return st.integers(int(field.low), int(field.high))
+        return st.floats(field.low, field.high, allow_nan=False).map(lambda x: float(f"{x:.6g}"))
+
+    def fix_heads(config):
+        if "attention_heads" in config and "hidden_dim" in config:
+            config["attention_heads"] = math.gcd(config["attention_heads"], config["hidden_dim"])
+        return config
+
+    return st.fixed_dictionaries({}, optional={f.name: field_values(f) for f in FIELDS}).map(fix_heads)
+
+
+@settings(max_examples=150, deadline=None)
+@given(config=_configs(), style=st.sampled_from(_STYLES), seed=st.integers(0, 2**32 - 1))
+def test_generated_configs_in_every_style(config: dict, style: str, seed: int) -> None:
+    source = _render(config, style)
+    found = extract(source)
+    assert found.values == pytest.approx(config)
+    assume(moves(config))
+    edit = random_edit(config, random.Random(seed))
+    edited = apply_values(source, edit.changes)
+    assert extract(edited).values == pytest.approx({**config, **edit.changes})
+    assert len(changed_lines(source, edited)) <= len(edit.changes)
+    assert edited.startswith(source.splitlines(keepends=True)[0])
+
+
+def test_observation_vector_is_normalised_and_fixed_length() -> None:
+    config = extract(CORPUS["tinygpt"][0]).values
+    history = tuple(HistoryEntry(f"c{i}", v, t, e, outcome=o) for i, (v, t, e, o) in enumerate([
+        (1.0, 10.0, False, Outcome.OK), (math.inf, 300.0, False, Outcome.TIMED_OUT),
+        (2.0, 120.0, True, Outcome.EARLY_STOPPED), (math.inf, 0.0, False, Outcome.REJECTED)]))
+    vector = encode(Observation("", config, history, best_value=1.0), budget_seconds=300)
+    assert len(vector) == OBSERVATION_SIZE
+    assert all(0.0 <= x <= 1.0 for x in vector)
+    empty = encode(Observation("", {}, ()), 300)
+    assert len(empty) == OBSERVATION_SIZE and sum(empty) == 0
+    # log scale: each doubling of the learning rate moves its entry by the same amount.
+    def lr_entry(lr: float) -> float:
+        return encode_config({"learning_rate": lr})[[i for i, x in enumerate(encode_config({"learning_rate": 1e-6})) if x == 1.0][0] + 1]
+    steps = [lr_entry(1e-4 * 2 ** i) for i in range(4)]
+    assert steps == sorted(steps) and max(steps) <= 1
+    assert all(math.isclose(b - a, steps[1] - steps[0], rel_tol=1e-9) for a, b in zip(steps, steps[1:]))
+    # one-hot: exactly one choice set per present categorical field.
+    onehot = encode_config({"optimizer": "sgd"})
+    assert sum(onehot) == 2.0  # the presence bit and the one choice
+
+
+def _run_example(name: str, tmp_path: Path, env: dict, experiments: int, budget: str) -> list[dict]:
+    repo = make_repo(tmp_path / name, {})
+    for path in (ROOT / "examples" / name).iterdir():
+        if path.is_file() and path.suffix in (".py", ".toml", ".txt"):
+            shutil.copy(path, repo / path.name)
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "example")
+    result = run_arrl("run", "--max-experiments", str(experiments), "--budget", budget, "--seed", "7",
+                      cwd=repo, env=env, timeout=300)
+    assert result.returncode in (0, 3), result.output
+    recs = records(repo)
+    for record in recs[1:]:
+        if not record["diff_baseline"]:
+            continue
+        check = tmp_path / f"{name}-apply-{record['id']}"
+        git(repo, "worktree", "add", "-q", "--detach", str(check), "HEAD")
+        (tmp_path / "p.diff").write_text(record["diff_baseline"])
+        git(check, "apply", "--check", str(tmp_path / "p.diff"))
+        git(check, "apply", str(tmp_path / "p.diff"))
+        assert (check / "train.py").read_text() == json_script(repo, record)
+    return recs
+
+
+def json_script(repo: Path, record: dict) -> str:
+    if record["ref"]:
+        return git(repo, "show", f"{record['ref']}:train.py")
+    return git(repo, "show", "HEAD:train.py")
+
+
+@pytest.mark.slow
+def test_digits_example_runs_with_the_random_proposer(tmp_path: Path, arrl_env) -> None:
+    recs = _run_example("digits", tmp_path, arrl_env, 6, "30")
+    assert recs[0]["outcome"] == "ok" and 0 < float(recs[0]["value"]) < 1.0
+    assert all(r["proposer"] == "random" for r in recs[1:])
+    # Every proposal is a valid script that trains: it finishes or is stopped for its trend.
+    assert {r["outcome"] for r in recs[1:]} <= {"ok", "early_stopped", "duplicate"}
+
+
+@pytest.mark.slow
+def test_tinygpt_example_diffs_apply(tmp_path: Path, arrl_env) -> None:
+    recs = _run_example("tinygpt", tmp_path, arrl_env, 3, "10")
+    assert len(recs) == 3 and recs[0]["outcome"] == "ok"
