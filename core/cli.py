@@ -206,6 +206,36 @@ def _on_stop_signals(request_stop: Callable[[], None]) -> Callable[[], None]:
     return restore
 
 
+# --- image -------------------------------------------------------------------------------
+
+@main.group()
+def image() -> None:
+    """Manage the image a container runner executes experiments in."""
+
+
+@image.command("build")
+@click.pass_obj
+def image_build(inv: Invocation) -> None:
+    """Build the run image from this machine's files (no registry): arrl --plugin runner=podman image build"""
+    from .manager import Registry, build_options, plugin_manager
+    from .roles import PluginContext
+
+    data, base = _project_data(inv)
+    settings = settings_from(merge_cli(data, inv.plugins, inv.options))
+    (name,) = settings.plugin_names("runner")
+    registration = Registry(plugin_manager()).get("runner", name)
+    options = build_options(registration, settings.options.get("runner", {}))
+    context = PluginContext(run_dir=base, repo_root=base, script_path=settings.script, metric=settings.metric,
+                            direction=settings.direction, budget_seconds=settings.budget, seed=settings.seed)
+    runner = registration.factory(options, context)
+    click.echo(f"arrl: building the {name} run image from this machine's files...", err=True)
+    image_id = runner.build_image()
+    fingerprint = runner.fingerprint()
+    click.echo(f"arrl: built {getattr(options, 'image', '')} {image_id}")
+    click.echo(f"arrl: environment hash {fingerprint.get('environment_hash', '-')}")
+    runner.close()
+
+
 # --- inspect -----------------------------------------------------------------------------
 
 @main.command()

@@ -46,6 +46,8 @@ class RunMeta:
     settings: dict[str, Any]
     repo_root: str
     status_reason: str = ""
+    # What pinned the execution environment of this run's experiments (runner.fingerprint()).
+    fingerprint: dict[str, str] = attrs.Factory(dict)
 
 
 def now_iso(timespec: str = "seconds") -> str:

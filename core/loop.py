@@ -206,6 +206,7 @@ class ExperimentLoop:
         meta = run.load_meta()
         state = self._derive_state(run.records(), reset_failures=meta.status is RunStatus.PAUSED)
         run.set_status(RunStatus.RUNNING)
+        self._check_fingerprint()
         removed = self.c.runner.cleanup_stale(run.run_id)
         if removed:
             self._log(f"removed {removed} leftover process(es) of an earlier arrl process")
@@ -264,6 +265,22 @@ class ExperimentLoop:
         top = best[-1]
         return (f"best {top.metric_name}={top.value:.6g} from experiment {top.id} "
                 f"(see `git show {top.commit[:12]}`)")
+
+    def _check_fingerprint(self) -> None:
+        """Refuse to mix experiments run in different environments into one run: their
+        results would not be comparable (the design document's advice to pin digests)."""
+        current = self.c.runner.fingerprint()
+        meta = self.run_dir.load_meta()
+        if not meta.fingerprint:
+            meta.fingerprint = current
+            self.run_dir.save_meta(meta)
+            return
+        differs = sorted(k for k in set(meta.fingerprint) | set(current) if meta.fingerprint.get(k) != current.get(k))
+        if differs:
+            detail = "; ".join(f"{k}: run has {meta.fingerprint.get(k, '-')!r}, now {current.get(k, '-')!r}" for k in differs)
+            raise ArrlError(
+                f"run {meta.run_id} was recorded in another environment ({detail}); results would not be "
+                "comparable. Start a new run with `arrl run --new`, or restore that environment.")
 
     def _interrupted(self) -> LoopResult:
         self.run_dir.set_status(RunStatus.INTERRUPTED, "stopped by the user")
@@ -396,6 +413,7 @@ class ExperimentLoop:
             run_id=self.run_dir.run_id,
             experiment_id=record.id,
             script=script,
+            workspace=self.workspace,
             workdir=script.parent,
             output_dir=output,
             log_dir=directory,

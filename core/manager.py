@@ -38,6 +38,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "arrl.plugins.random_proposer",
     "arrl.plugins.ast_validator",
     "arrl.plugins.subprocess_runner",
+    "arrl.plugins.podman_runner",
+    "arrl.plugins.docker_runner",
     "arrl.plugins.deque_memory",
     "arrl.plugins.composite_reward",
     "arrl.plugins.git_rollback",

@@ -19,6 +19,7 @@ from typing import Callable
 
 import attrs
 
+from .errors import ArrlError
 from .records import (
     Direction,
     ExperimentRecord,
@@ -87,6 +88,7 @@ class RunRequest:
     run_id: str
     experiment_id: int
     script: Path  # absolute path of the script in the workspace
+    workspace: Path  # the checkout the script belongs to (a container mounts all of it)
     workdir: Path  # the directory the script runs in (its own, inside the workspace)
     output_dir: Path  # the only place an experiment may write (ARRL_OUTPUT_DIR)
     log_dir: Path  # where the runner keeps stdout.log and stderr.log, outside output_dir
@@ -119,6 +121,15 @@ class Runner(abc.ABC):
     @abc.abstractmethod
     def run(self, request: RunRequest, monitor: RunMonitor) -> RunResult:
         """Run to completion, timeout, early stop or abort, and report what happened."""
+
+    def fingerprint(self) -> dict[str, str]:
+        """What pins the execution environment (e.g. an image id and a hash of mounted
+        packages). A run refuses to mix experiments whose fingerprints differ."""
+        return {}
+
+    def build_image(self) -> str:
+        """Build whatever the runner executes in (``arrl image build``); return its id."""
+        raise ArrlError("this runner uses no image")
 
     def cleanup_stale(self, run_id: str) -> int:
         """Remove anything a killed earlier arrl process of ``run_id`` left running; return how

@@ -1,0 +1,336 @@
+"""The Podman and Docker runners against the real engines, each claim with a positive control.
+
+Locally these skip when an engine is missing; in CI (`CI=true`) a missing engine fails them.
+`scripts/engines.sh`, run by the test command, installs and starts both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import socket
+import subprocess
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from support import ROOT, git, make_repo, records, run_arrl, skip_or_fail
+
+import arrl
+from arrl.errors import EngineError
+
+ENGINES = ("podman", "docker")
+
+
+def _engine_ready(name: str) -> str:
+    """'' when the engine answers, else why not."""
+    if name == "podman":
+        if shutil.which("podman") is None:
+            return "podman is not installed"
+        info = subprocess.run(["podman", "info"], capture_output=True, text=True, timeout=60)
+        return "" if info.returncode == 0 else f"podman info failed: {info.stderr.strip()[:200]}"
+    try:
+        import docker
+
+        docker.from_env(version="auto", timeout=5).ping()
+        return ""
+    except Exception as error:  # noqa: BLE001 - any failure means "not reachable"
+        return f"the Docker engine is not reachable: {error}"
+
+
+_built: set[str] = set()
+
+
+def _runner(name: str, **options) -> arrl.Runner:
+    from arrl.plugins.docker_runner import DockerOptions, DockerRunner
+    from arrl.plugins.podman_runner import PodmanOptions, PodmanRunner
+
+    if name == "podman":
+        return PodmanRunner(PodmanOptions(**options))
+    return DockerRunner(DockerOptions(**options))
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request) -> str:
+    name = request.param
+    why = _engine_ready(name)
+    if why:
+        skip_or_fail(why)
+    if name not in _built:  # once per session: the image is built from this machine's files
+        runner = _runner(name)
+        try:
+            runner.fingerprint()
+        except EngineError:
+            runner.build_image()
+        _built.add(name)
+    return name
+
+
+class Monitor(arrl.RunMonitor):
+    def __init__(self) -> None:
+        self.points: list[arrl.MetricPoint] = []
+        self.first_at: float | None = None
+
+    def on_metric(self, point: arrl.MetricPoint) -> bool:
+        if self.first_at is None:
+            self.first_at = time.monotonic()
+        self.points.append(point)
+        return True
+
+    def should_abort(self) -> bool:
+        return False
+
+
+def run_script(runner: arrl.Runner, tmp_path: Path, script: str, budget: float = 20,
+               experiment_id: int = 1) -> tuple[arrl.RunResult, arrl.RunRequest]:
+    workspace = tmp_path / "workspace"
+    workspace.mkdir(parents=True, exist_ok=True)
+    (workspace / "train.py").write_text(textwrap.dedent(script).lstrip())
+    experiment = tmp_path / "experiments" / str(experiment_id)
+    request = arrl.RunRequest(
+        run_id="test-run", experiment_id=experiment_id, script=workspace / "train.py", workspace=workspace,
+        workdir=workspace, output_dir=experiment / "output", log_dir=experiment, budget_seconds=budget,
+        seed=0, env={"ARRL_EXPERIMENT_ID": str(experiment_id)})
+    return runner.run(request, Monitor()), request
+
+
+def _leftovers(engine: str, run_id: str = "test-run") -> list[str]:
+    if engine == "podman":
+        out = subprocess.run(["podman", "ps", "-a", "-q", "--filter", f"label=arrl.run={run_id}"],
+                             capture_output=True, text=True).stdout
+        return out.split()
+    import docker
+
+    client = docker.from_env(version="auto")
+    return [c.id for c in client.containers.list(all=True, filters={"label": f"arrl.run={run_id}"})]
+
+
+@pytest.fixture
+def listener():
+    """A TCP server on the host's loopback that answers every connection with 'hello'."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                continue
+            connection.sendall(b"hello")
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    server.close()
+
+
+CONNECT = """
+import os, socket
+try:
+    with socket.create_connection(("127.0.0.1", {port}), timeout=3) as s:
+        result = "reached:" + s.recv(5).decode()
+except OSError as error:
+    result = f"blocked:{{type(error).__name__}}:{{error.errno}}"
+open(os.path.join(os.environ["ARRL_OUTPUT_DIR"], "net.txt"), "w").write(result)
+print("arrl: val_loss=1.0")
+"""
+
+
+def test_no_network(engine: str, tmp_path: Path, listener: int) -> None:
+    control, request = run_script(_runner(engine, memory="512m", network=True), tmp_path / "control",
+                                  CONNECT.format(port=listener))
+    assert control.outcome is arrl.Outcome.OK, control.failure_reason
+    assert (request.output_dir / "net.txt").read_text() == "reached:hello"  # the positive control
+    isolated, request = run_script(_runner(engine, memory="512m"), tmp_path / "isolated",
+                                   CONNECT.format(port=listener))
+    assert isolated.outcome is arrl.Outcome.OK, isolated.failure_reason
+    assert (request.output_dir / "net.txt").read_text().startswith("blocked:")
+    assert _leftovers(engine) == []
+
+
+GREEDY = """
+import time
+print("arrl: step=0 val_loss=2.0", flush=True)
+hoard = []
+for _ in range(64):
+    hoard.append(bytearray(32 * 1024 * 1024))  # 2 GiB in all, against a 128 MiB limit
+    time.sleep(0.01)
+print("arrl: val_loss=1.0")
+"""
+
+SLEEPER = """
+import time
+print("arrl: step=0 val_loss=2.0", flush=True)
+time.sleep(60)
+"""
+
+
+def test_memory_limit_is_reported_as_out_of_memory(engine: str, tmp_path: Path) -> None:
+    runner = _runner(engine, memory="128m")
+    result, _ = run_script(runner, tmp_path / "greedy", GREEDY)
+    assert result.outcome is arrl.Outcome.FAILED
+    assert result.failure_reason == "out of memory"
+    # Positive control: the same allocation under a generous limit succeeds.
+    roomy, _ = run_script(_runner(engine, memory="3g"), tmp_path / "roomy", GREEDY)
+    assert roomy.outcome is arrl.Outcome.OK, roomy.failure_reason
+    # And a run killed at the budget is a timeout, never "out of memory".
+    slow, _ = run_script(runner, tmp_path / "slow", SLEEPER, budget=2)
+    assert slow.outcome is arrl.Outcome.TIMED_OUT and slow.failure_reason == "exceeded the 2 s budget"
+
+
+WRITER = """
+import os, sys
+results = []
+for target in ["/etc/arrl-test", "/workspace/train.py", "/workspace/new.txt", "/env/site-packages/x.pth",
+               os.environ["ARRL_OUTPUT_DIR"] + "/../../2/output/evil.txt"]:
+    try:
+        with open(target, "a") as handle:
+            handle.write("x")
+        results.append(f"{target}=written")
+    except OSError as error:
+        results.append(f"{target}=errno{error.errno}")
+with open(os.path.join(os.environ["ARRL_OUTPUT_DIR"], "fs.txt"), "w") as handle:
+    handle.write("\\n".join(results))
+print("arrl: val_loss=1.0")
+"""
+
+
+def _tree_hash(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_file_system_is_read_only_but_the_output_directory(engine: str, tmp_path: Path) -> None:
+    other = tmp_path / "experiments" / "2" / "output"
+    other.mkdir(parents=True)
+    (other / "result.txt").write_text("another experiment's result\n")
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / "data.txt").write_text("repository data\n")
+    (workspace / "train.py").write_text(textwrap.dedent(WRITER).lstrip())
+    # World-writable on the host, so that only the read-only mount can stop the container's
+    # nobody user: the error must be EROFS (30), not a permission error (13).
+    workspace.chmod(0o777)
+    for path in workspace.iterdir():
+        path.chmod(0o666)
+    before_other, before_workspace = _tree_hash(other), _tree_hash(workspace)
+    result, request = run_script(_runner(engine, memory="512m"), tmp_path, WRITER)
+    assert result.outcome is arrl.Outcome.OK, result.failure_reason
+    lines = dict(line.split("=", 1) for line in (request.output_dir / "fs.txt").read_text().splitlines())
+    assert lines["/etc/arrl-test"] == "errno30"  # EROFS: the root file system is read-only
+    assert lines["/workspace/train.py"] == "errno30"  # the script mount is read-only
+    assert lines["/workspace/new.txt"] == "errno30"
+    assert lines["/env/site-packages/x.pth"] in ("errno30", "errno13")  # read-only, and not nobody's
+    assert lines["/output/../../2/output/evil.txt"] != "written"  # outside the mount: not there
+    assert (request.output_dir / "fs.txt").exists()  # the positive control: its own output works
+    assert _tree_hash(other) == before_other
+    assert _tree_hash(workspace) == before_workspace
+    assert not (workspace / "new.txt").exists()
+
+
+STUBBORN = """
+import os, signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+if os.fork() == 0:
+    os.setsid()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    while True:
+        time.sleep(0.1)  # arrl-stubborn-marker
+print("arrl: step=0 val_loss=1.0", flush=True)
+while True:
+    time.sleep(0.1)
+"""
+
+
+@pytest.mark.timing
+def test_wall_clock_kills_a_stubborn_script(engine: str, tmp_path: Path) -> None:
+    started = time.monotonic()
+    result, _ = run_script(_runner(engine, memory="512m"), tmp_path, STUBBORN, budget=2)
+    elapsed = time.monotonic() - started
+    assert result.outcome is arrl.Outcome.TIMED_OUT
+    assert 2.0 <= result.wall_clock_seconds <= 3.0
+    assert elapsed < 8  # including container removal
+    assert _leftovers(engine) == []
+    survivors = subprocess.run(["pgrep", "-f", "arrl-stubborn-marker"], capture_output=True, text=True).stdout
+    assert survivors.strip() == ""
+
+
+def test_metrics_stream_while_the_container_runs(engine: str, tmp_path: Path) -> None:
+    script = """
+    import time
+    for step in range(4):
+        print(f"arrl: step={step} val_loss={4 - step}", flush=True)
+        time.sleep(0.5)
+    """
+    monitor_result, request = run_script(_runner(engine, memory="512m"), tmp_path, script)
+    assert monitor_result.outcome is arrl.Outcome.OK
+    values = [p.value for p in monitor_result.metrics]
+    assert values == [4.0, 3.0, 2.0, 1.0]
+    # Streamed, not read at the end: points arrived about half a second apart.
+    elapsed = [p.elapsed for p in monitor_result.metrics]
+    assert elapsed[-1] - elapsed[0] >= 1.2
+    assert (request.log_dir / "stdout.log").read_text().count("arrl:") == 4
+    details = monitor_result.details
+    assert details["engine"] == engine and details["image_id"] and len(details["environment_hash"]) == 64
+
+
+def test_cleanup_removes_containers_of_a_dead_run(engine: str) -> None:
+    image = "arrl-runner:latest"
+    command = ["/bin/sh", "-c", "sleep 60"]
+    if engine == "podman":
+        subprocess.run(["podman", "run", "-d", "--label", "arrl.run=dead-run", "--network", "none", image, *command],
+                       check=True, capture_output=True)
+    else:
+        import docker
+
+        docker.from_env(version="auto").containers.run(image, command, detach=True, network_mode="none",
+                                                       labels={"arrl.run": "dead-run"})
+    assert len(_leftovers(engine, "dead-run")) == 1
+    assert _runner(engine).cleanup_stale("dead-run") == 1
+    assert _leftovers(engine, "dead-run") == []
+
+
+def test_engine_that_is_down_is_a_clear_error(tmp_path: Path) -> None:
+    from arrl.plugins.docker_runner import DockerOptions, DockerRunner
+    from arrl.plugins.podman_runner import PodmanOptions, PodmanRunner
+
+    with pytest.raises(EngineError, match="cannot reach the Docker engine.*dockerd"):
+        DockerRunner(DockerOptions(base_url=f"unix://{tmp_path}/no.sock"))
+    with pytest.raises(EngineError, match="is not installed; install it with `apt-get install podman`"):
+        PodmanRunner(PodmanOptions(podman=str(tmp_path / "no-podman")))
+
+
+@pytest.mark.slow
+def test_example_runs_under_each_engine(engine: str, tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "digits", {})
+    shutil.copy(ROOT / "examples/digits/train.py", repo / "train.py")
+    (repo / "arrl.toml").write_text('script = "train.py"\nbudget = 60\n')
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "digits")
+    result = run_arrl("--plugin", f"runner={engine}", "-o", "runner.memory=2g", "run", "--max-experiments", "3",
+                      cwd=repo, env=arrl_env, timeout=300)
+    assert result.returncode == 0, result.output
+    recs = records(repo)
+    assert recs[0]["outcome"] == "ok" and float(recs[0]["value"]) < 0.5
+    for record in recs:
+        if record["outcome"] in ("ok", "early_stopped"):
+            assert record["details"]["engine"] == engine
+            assert record["details"]["image_id"] == recs[0]["details"]["image_id"]
+    # Continuing the run in another environment is refused rather than mixed.
+    meta = repo / ".arrl" / Path(recs[0]["stdout_path"]).parts[-4] / "run.json"
+    text = meta.read_text().replace('"finished"', '"interrupted"')
+    meta.write_text(text.replace(recs[0]["details"]["image_id"], "sha256:another-image"))
+    refused = run_arrl("--plugin", f"runner={engine}", "run", cwd=repo, env=arrl_env)
+    assert refused.returncode == 1 and "was recorded in another environment" in refused.stderr
+    assert _leftovers(engine, Path(recs[0]["stdout_path"]).parts[-4]) == []
