@@ -9,7 +9,11 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/pip install --quiet --disable-pip-version-check torch==2.13.0 -e '.[test,examples]'
+.venv/bin/pip install --quiet --disable-pip-version-check torch==2.13.0 -e '.[test,examples,docker,redis]'
+
+# Podman, Docker Engine and redis-server for the tests that use real engines: installed and
+# started here, so a fresh machine (and CI) runs them instead of skipping.
+bash scripts/engines.sh
 
 # Timing tests (a kill within budget + 1 s) need the cores to themselves: the suite runs
 # serially, one test at a time.
