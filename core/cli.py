@@ -260,7 +260,7 @@ def inspect(inv: Invocation, script: Path | None, as_json: bool) -> None:
         found = extract(source, str(path), settings.fields)
     except (ScriptError, ValueError) as error:
         raise ArrlError(str(error)) from None
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in FIELD_NAMES:
         site = found.sites.get(name)
         if site is None:
@@ -277,8 +277,8 @@ def inspect(inv: Invocation, script: Path | None, as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     _print_table(("FIELD", "VALUE", "WHERE", "AS", "STATUS"),
-                 [(r["field"], "-" if r["value"] is None else repr(r["value"]), r["where"] or "-",
-                   r["as"] or "-", r["status"]) for r in rows])
+                 [(str(r["field"]), "-" if r["value"] is None else repr(r["value"]), r["where"] or "-",
+                   r["as"] or "-", str(r["status"])) for r in rows])
     present = sum(1 for r in rows if r["value"] is not None)
     click.echo(f"{present} of {len(rows)} fields found; arrl proposes changes only to those marked ok.")
 

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import hashlib
 import re
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import attrs
 import libcst as cst
@@ -441,24 +442,24 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None) -> _
         if field in values:
             continue
         nodes = list({id(c.node): c.node for c in calls}.values())
-        last = max(calls, key=lambda c: c.order)
-        first = min(calls, key=lambda c: c.line)
+        latest = max(calls, key=lambda c: c.order)
+        earliest = min(calls, key=lambda c: c.line)
         distinct = {repr(c.value) for c in calls}
-        note = first.note if len(distinct) == 1 else f"set differently in {len(nodes)} places; an edit sets them all"
-        values[field] = normalise(field, last.value)
-        sites[field] = Site(field, values[field], first.line, first.style, first.path, note=note)
+        note = earliest.note if len(distinct) == 1 else f"set differently in {len(nodes)} places; an edit sets them all"
+        values[field] = normalise(field, latest.value)
+        sites[field] = Site(field, values[field], earliest.line, earliest.style, earliest.path, note=note)
         targets[field] = nodes
 
     # 3. Names and keys that match an alias; the last assignment wins.
     for candidate in sorted(collector.candidates, key=lambda c: c.order):
-        field = _FIELD_FOR_ALIAS.get(candidate.key) if candidate.aliasable else None
-        if field is None or field in mapping or field in by_field:
+        aliased = _FIELD_FOR_ALIAS.get(candidate.key) if candidate.aliasable else None
+        if aliased is None or aliased in mapping or aliased in by_field:
             continue
-        if FIELDS_BY_NAME[field].kind == "choice" and isinstance(candidate.value, bool):
+        if FIELDS_BY_NAME[aliased].kind == "choice" and isinstance(candidate.value, bool):
             continue
-        values[field] = normalise(field, candidate.value)
-        sites[field] = Site(field, values[field], candidate.line, candidate.style, candidate.path)
-        targets[field] = [candidate.node]
+        values[aliased] = normalise(aliased, candidate.value)
+        sites[aliased] = Site(aliased, values[aliased], candidate.line, candidate.style, candidate.path)
+        targets[aliased] = [candidate.node]
 
     # 4. Choices written as code, when no name or string says it.
     code_by_field: dict[str, list[_CodeChoice]] = {}
@@ -539,12 +540,23 @@ def format_value(value: Value, original: str = "") -> str:
     return str(value)
 
 
+def _literal_node(text: str, _: cst.CSTNode) -> cst.CSTNode:
+    return cst.parse_expression(text)
+
+
 class _Rewriter(cst.CSTTransformer):
-    def __init__(self, replacements: dict[int, cst.CSTNode]) -> None:
-        self.replacements = replacements
+    """Rewrites the nodes it is given, identified by the original tree's node identity.
+
+    A rewrite is a function of the *updated* node, so that an optimizer switch applied to a
+    call keeps the new literal already written into one of its arguments (``weight_decay``).
+    """
+
+    def __init__(self, rewrites: dict[int, Callable[[Any], cst.CSTNode]]) -> None:
+        self.rewrites = rewrites
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
-        return self.replacements.get(id(original_node), updated_node)
+        rewrite = self.rewrites.get(id(original_node))
+        return rewrite(updated_node) if rewrite is not None else updated_node
 
 
 def _rename_callee(func: cst.BaseExpression, new_name: str) -> cst.BaseExpression:
@@ -590,7 +602,7 @@ def apply_values(source: str, changes: Mapping[str, Value], filename: str = "<sc
     extraction = analysis.extraction
     current = {k: v for k, v in extraction.values.items() if k not in extraction.out_of_range}
     check_config({**current, **changes})
-    replacements: dict[int, cst.CSTNode] = {}
+    rewrites: dict[int, Callable[[Any], cst.CSTNode]] = {}
     for field, value in changes.items():
         site = extraction.sites.get(field)
         if site is None:
@@ -603,16 +615,15 @@ def apply_values(source: str, changes: Mapping[str, Value], filename: str = "<sc
                 f"{field}: {value!r} is not available in {filename}; it can be {', '.join(map(str, allowed))}")
         for target in analysis.targets[field]:
             if isinstance(target, _CodeChoice):
-                assert isinstance(target.node, cst.Call)
                 if field == "optimizer":
-                    new = _switch_optimizer(target.node, str(value), analysis.optimizer_prefix)
+                    rewrites[id(target.node)] = functools.partial(
+                        _switch_optimizer, target=str(value), prefix=analysis.optimizer_prefix)
                 else:
-                    new = _switch_activation(target.node, str(value))
-                replacements[id(target.node)] = new
+                    rewrites[id(target.node)] = functools.partial(_switch_activation, target=str(value))
             else:
-                original = analysis.module.code_for_node(target)
-                replacements[id(target)] = cst.parse_expression(format_value(value, original))
-    return analysis.module.visit(_Rewriter(replacements)).code
+                text = format_value(value, analysis.module.code_for_node(target))
+                rewrites[id(target)] = functools.partial(_literal_node, text)
+    return analysis.module.visit(_Rewriter(rewrites)).code
 
 
 def unified_diff(before: str, after: str, path: str) -> str:

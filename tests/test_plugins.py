@@ -65,7 +65,7 @@ def test_unknown_name_lists_valid_names() -> None:
     manager.register(_plugin("extra", arrl_runners=lambda: [
         arrl.Registration(name="null", factory=lambda o, c: Null())]), name="extra")
     registry = Registry(manager)
-    with pytest.raises(ConfigError, match=r"unknown runner 'nosuch'; choose one of: null, subprocess"):
+    with pytest.raises(ConfigError, match=r"unknown runner 'nosuch'; choose one of: docker, null, podman, subprocess"):
         registry.get("runner", "nosuch")
 
 

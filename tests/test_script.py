@@ -130,6 +130,12 @@ def test_optimizer_switch_rewrites_the_call_and_drops_what_the_target_lacks() ->
     assert "Lion(\n    model.parameters()," in apply_values(with_lion, {"optimizer": "lion"})
 
 
+def test_switching_a_call_keeps_a_new_value_of_one_of_its_arguments() -> None:
+    # Found by the property test below: the switch once rebuilt the call from the original.
+    edited = apply_values(CORPUS["calls_style"][0], {"optimizer": "sgd", "weight_decay": 0.06})
+    assert extract(edited).values["weight_decay"] == 0.06 and "torch.optim.SGD(" in edited
+
+
 def test_activation_switch_keeps_only_accepted_keywords() -> None:
     source = CORPUS["dataclass_style"][0]
     assert "nn.ReLU(inplace=True)" in apply_values(source, {"activation": "relu"})
