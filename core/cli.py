@@ -206,6 +206,46 @@ def _on_stop_signals(request_stop: Callable[[], None]) -> Callable[[], None]:
     return restore
 
 
+# --- validate ----------------------------------------------------------------------------
+
+@main.command()
+@click.option("--baseline", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The trusted script the proposal was made from.")
+@click.argument("proposed", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_obj
+def validate(inv: Invocation, baseline: Path, proposed: Path) -> None:
+    """Run the configured validators on PROPOSED: exit 0 accepted, 1 rejected (with reasons)."""
+    from .loop import build_chain
+    from .manager import Registry, plugin_manager
+    from .records import ValidationIssue
+    from .roles import PluginContext
+
+    texts = []
+    for path in (baseline, proposed):
+        try:
+            texts.append(path.read_text())
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
+    data, base = _project_data(inv)
+    settings = settings_from(merge_cli(data, inv.plugins, inv.options))
+    registry = Registry(plugin_manager())
+    context = PluginContext(run_dir=base, repo_root=base, script_path=str(proposed), metric=settings.metric,
+                            direction=settings.direction, budget_seconds=settings.budget, seed=settings.seed,
+                            field_map=dict(settings.fields))
+    issues: list[ValidationIssue] = []
+    for name, validator in build_chain(registry, settings, context):
+        issues += [i if i.validator else ValidationIssue(i.message, i.line, name)
+                   for i in validator.validate(texts[1], texts[0]).issues]
+    if not issues:
+        click.echo(f"{proposed}: accepted by {', '.join(settings.plugin_names('validator'))}")
+        return
+    for issue in issues:
+        where = f"{proposed}:{issue.line}" if issue.line else str(proposed)
+        click.echo(f"{where}: [{issue.validator}] {issue.message}")
+    click.echo(f"{proposed}: rejected ({len(issues)} issue{'s' if len(issues) > 1 else ''})")
+    sys.exit(1)
+
+
 # --- image -------------------------------------------------------------------------------
 
 @main.group()

@@ -86,19 +86,13 @@ def build_components(registry: Registry, settings: Settings, context: PluginCont
     built: dict[str, Any] = {}
     names: dict[str, str] = {}
     for role in ROLES:
-        chosen = settings.plugin_names(role)
-        registrations = [registry.get(role, name) for name in chosen]
-        raw = settings.options.get(role, {})
-        instances = []
-        for registration in registrations:
-            # A chain shares the role's table; a name-keyed sub-table targets one member.
-            own = raw.get(registration.name, raw) if role in CHAINED_ROLES else raw
-            if role in CHAINED_ROLES:
-                own = {k: v for k, v in own.items() if not isinstance(v, dict)}
-            options = build_options(registration, own)
-            instances.append((registration.name, registration.factory(options, context)))
-        built[role] = tuple(instances) if role in CHAINED_ROLES else instances[0][1]
-        names[role] = ",".join(chosen)
+        names[role] = ",".join(settings.plugin_names(role))
+        if role in CHAINED_ROLES:
+            built[role] = build_chain(registry, settings, context, role)
+            continue
+        (name,) = settings.plugin_names(role)
+        registration = registry.get(role, name)
+        built[role] = registration.factory(build_options(registration, settings.options.get(role, {})), context)
     return Components(
         proposer=built["proposer"],
         validators=built["validator"],
@@ -108,6 +102,19 @@ def build_components(registry: Registry, settings: Settings, context: PluginCont
         rollback=built["rollback"],
         names=names,
     )
+
+
+def build_chain(registry: Registry, settings: Settings, context: PluginContext,
+                role: str = "validator") -> tuple[tuple[str, Any], ...]:
+    """The ordered chain of a chained role. Options in ``[options.validator]`` go to every
+    member; a sub-table named after a member (``[options.validator.mine]``) to that one only."""
+    raw = settings.options.get(role, {})
+    chain = []
+    for name in settings.plugin_names(role):
+        registration = registry.get(role, name)
+        own = {k: v for k, v in raw.get(name, raw).items() if not isinstance(v, dict)}
+        chain.append((name, registration.factory(build_options(registration, own), context)))
+    return tuple(chain)
 
 
 class _Monitor(RunMonitor):

@@ -1,0 +1,288 @@
+"""The validator against a corpus of hostile edits and of honest ones, plus `arrl validate`."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from support import run_arrl
+
+from arrl.plugins.ast_validator import AstOptions, AstValidator
+
+BASELINE = '''
+import math
+import os
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+LEARNING_RATE = 3e-3
+BATCH_SIZE = 32
+DROPOUT = 0.1
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(8, 32), nn.GELU(), nn.Dropout(DROPOUT), nn.Linear(32, 1))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def train(model, steps):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE)
+    data = torch.randn(256, 8)
+    target = data.sum(dim=1, keepdim=True)
+    for step in range(steps):
+        batch = torch.randint(0, 256, (BATCH_SIZE,))
+        loss = F.mse_loss(model(data[batch]), target[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model
+
+
+# arrl: frozen
+def evaluate(model):
+    with torch.no_grad():
+        x = torch.randn(64, 8, generator=torch.Generator().manual_seed(0))
+        return F.mse_loss(model(x), x.sum(dim=1, keepdim=True)).item()
+# arrl: end frozen
+
+
+model = train(Model(), 100)
+# arrl: frozen
+print(f"arrl: val_loss={evaluate(model):.4f}")
+# arrl: end frozen
+'''.lstrip()
+
+ANCHOR = "model = train(Model(), 100)\n"
+
+
+def insert(code: str) -> str:
+    """The baseline with ``code`` added just before training starts."""
+    return BASELINE.replace(ANCHOR, textwrap.dedent(code).strip() + "\n" + ANCHOR)
+
+
+def replace(old: str, new: str) -> str:
+    assert old in BASELINE, old
+    return BASELINE.replace(old, new)
+
+
+HOSTILE: dict[str, list[str]] = {
+    "process spawning": [
+        insert("import subprocess\nsubprocess.run(['ls'])"),
+        insert("from subprocess import Popen as P\nP(['id'])"),
+        insert("os.fork()"),
+        insert("import multiprocessing\nmultiprocessing.Process(target=print).start()"),
+        insert("os.execv('/bin/sh', ['sh'])"),
+        insert("os.spawnl(os.P_NOWAIT, '/bin/sh', 'sh')"),
+    ],
+    "shell": [
+        insert("os.system('rm -rf /')"),
+        insert("os.popen('id').read()"),
+        insert("import subprocess as sp\nsp.call('ls', shell=True)"),
+        insert("import pty\npty.spawn('/bin/sh')"),
+    ],
+    "network": [
+        insert("import socket\nsocket.create_connection(('example.com', 80))"),
+        insert("import urllib.request\nurllib.request.urlopen('http://example.com')"),
+        insert("from http.client import HTTPConnection\nHTTPConnection('example.com').request('GET', '/')"),
+        insert("import requests\nrequests.get('http://example.com')"),
+        insert("torch.hub.load('pytorch/vision', 'resnet18')"),
+    ],
+    "file writes": [
+        insert("open('/etc/passwd', 'w').write('x')"),
+        insert("open(__file__, 'a').write('# changed')"),
+        insert("from pathlib import Path\nPath('train.py').write_text('print(1)')"),
+        insert("import shutil\nshutil.rmtree('/workspace')"),
+        insert("os.remove('data.txt')"),
+        insert("mode = 'w'\nopen('x.txt', mode)"),
+    ],
+    "dynamic code and imports": [
+        insert("eval('1 + 1')"),
+        insert("exec('import os')"),
+        insert("import importlib\nimportlib.import_module('subprocess')"),
+        insert("__import__('subprocess').run(['ls'])"),
+        insert("import sys\nsys.modules['os'].system('id')"),
+        insert("code = compile('1', 'x', 'eval')"),
+        insert("import builtins\nbuiltins.print = len"),
+    ],
+    "introspection escapes": [
+        insert("classes = ().__class__.__bases__[0].__subclasses__()"),
+        insert("getattr(__builtins__, 'ev' + 'al')('1')"),
+        insert("globals()['LEARNING_RATE'] = 1e10"),
+        insert("name = 'sys' + 'tem'\ngetattr(os, name)('id')"),
+        insert("getattr(os, 'system')('id')"),
+        insert("fn = train.__globals__"),
+        insert("vars(os)['system']('id')"),
+        insert("(lambda: 0)()"),
+    ],
+    "unsafe deserialisation": [
+        insert("import pickle\npickle.loads(b'cos\\nsystem\\n(S\"id\"\\ntR.')"),
+        insert("state = torch.load('weights.pt')"),
+        insert("import marshal\nmarshal.loads(b'')"),
+        insert("import numpy as np\nnp.load('x.npy', allow_pickle=True)"),
+        insert("import joblib\njoblib.load('model.joblib')"),
+    ],
+    "native code": [
+        insert("import ctypes\nctypes.CDLL('libc.so.6').system(b'id')"),
+        insert("from ctypes import cdll\ncdll.LoadLibrary('libc.so.6')"),
+        insert("torch.ops.load_library('evil.so')"),
+        insert("import cffi\ncffi.FFI().dlopen(None)"),
+    ],
+    "signals and resource limits": [
+        insert("import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)"),
+        insert("import signal\nsignal.alarm(0)"),
+        insert("import resource\nresource.setrlimit(resource.RLIMIT_CPU, (10**9, 10**9))"),
+        insert("os.kill(os.getppid(), 9)"),
+        insert("os.nice(-10)"),
+    ],
+    "frozen evaluation code": [
+        replace("return F.mse_loss(model(x), x.sum(dim=1, keepdim=True)).item()", "return 0.0"),
+        insert("def evaluate(model):\n    return 0.01"),
+        insert("evaluate = lambda model: 0.01"),
+        insert("print('arrl: val_loss=0.0001')"),
+        insert("import sys\nsys.stdout.write('arrl: val_loss=0.0001\\n')"),
+        replace("# arrl: end frozen\n\n\nmodel", "# arrl: end frozen\nprint('arrl: val_loss=0.0')\n\nmodel"),
+        insert("del evaluate"),
+    ],
+}
+
+HONEST: list[str] = [
+    replace("LEARNING_RATE = 3e-3", "LEARNING_RATE = 6e-3"),
+    replace("nn.GELU()", "nn.SiLU()"),
+    replace("torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE)",
+            "torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=0.9)"),
+    insert("""
+    class Residual(nn.Module):
+        def __init__(self, width):
+            super().__init__()
+            self.norm = nn.LayerNorm(width)
+            self.fc = nn.Linear(width, width)
+
+        def forward(self, x):
+            return x + self.fc(self.norm(x))
+    """),
+    replace("        loss = F.mse_loss(model(data[batch]), target[batch])\n",
+            "        with torch.autocast(device_type='cpu', dtype=torch.bfloat16, enabled=False):\n"
+            "            loss = F.mse_loss(model(data[batch]), target[batch])\n"),
+    replace("import math\n", "import math\nimport random\nimport functools\n"),
+    replace("        optimizer.step()\n",
+            "        optimizer.step()\n        if step % 50 == 0:\n"
+            "            print(f'step {step}: loss {loss.item():.4f}', file=sys.stderr)\n").replace(
+        "import os\n", "import os\nimport sys\n"),
+    insert("""
+    def warmup(step, total=100):
+        return min(1.0, (step + 1) / (0.1 * total))
+    """),
+    replace("        loss.backward()\n",
+            "        loss.backward()\n        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n"),
+    insert("scheduler_fn = lambda step: 0.5 * (1 + math.cos(math.pi * step / 100))"),
+    insert("widths = [2 ** i for i in range(3, 7)]\nsizes = {w: w * 4 for w in widths}"),
+    insert("""
+    try:
+        threads = int(os.environ.get('THREADS', '2'))
+    except ValueError:
+        threads = 2
+    torch.set_num_threads(threads)
+    """),
+    insert("torch.manual_seed(int(os.environ.get('ARRL_SEED', '0')))"),
+    insert("""
+    @torch.no_grad()
+    def init_weights(module):
+        if isinstance(module, nn.Linear):
+            nn.init.xavier_uniform_(module.weight)
+            nn.init.zeros_(module.bias)
+    """),
+    insert("start = time.time()\nassert BATCH_SIZE > 0, 'batch size must be positive'"),
+    replace("        self.net = nn.Sequential(nn.Linear(8, 32), nn.GELU(), nn.Dropout(DROPOUT), nn.Linear(32, 1))",
+            "        layers = [nn.Linear(8, 32), nn.GELU()]\n"
+            "        layers += [nn.Linear(32, 32), nn.GELU()] * 2\n"
+            "        self.net = nn.Sequential(*layers, nn.Dropout(DROPOUT), nn.Linear(32, 1))"),
+    insert("""
+    from dataclasses import dataclass
+
+    @dataclass
+    class Schedule:
+        warmup: int = 10
+        total: int = 100
+    """),
+    insert("import numpy as np\nnoise = np.random.default_rng(0).normal(size=4).mean()"),
+    replace("    def forward(self, x):\n        return self.net(x)\n",
+            "    def forward(self, x):\n        for layer in self.net:\n            x = layer(x)\n        return x\n"),
+    insert("from collections import deque\nrecent = deque(maxlen=10)"),
+    insert("config = dict(lr=LEARNING_RATE, batch=BATCH_SIZE)\nsummary = ', '.join(f'{k}={v}' for k, v in config.items())"),
+    insert("device = 'cuda' if torch.cuda.is_available() else 'cpu'"),
+    replace("    data = torch.randn(256, 8)\n", "    data = torch.randn(256, 8)\n    data = (data - data.mean(0)) / data.std(0)\n"),
+    insert("blocks = nn.ModuleList([nn.Linear(8, 8) for _ in range(2)])\nout = blocks[0](torch.zeros(1, 8))"),
+]
+
+VALIDATOR = AstValidator(AstOptions(frozen_modules=["prepare"]))
+CASES = [(category, index, source) for category, sources in HOSTILE.items() for index, source in enumerate(sources)]
+
+
+def test_corpus_size() -> None:
+    assert len(CASES) >= 40 and len({source for *_, source in CASES}) == len(CASES)
+    assert all(len(sources) >= 3 for sources in HOSTILE.values()) and len(HOSTILE) >= 10
+    assert len(HONEST) >= 20 and len(set(HONEST)) == len(HONEST)
+
+
+def test_baseline_is_accepted() -> None:
+    assert VALIDATOR.validate(BASELINE, BASELINE).accepted
+
+
+@pytest.mark.parametrize(("category", "index", "source"), CASES, ids=[f"{c}-{i}" for c, i, _ in CASES])
+def test_hostile_edit_is_rejected_with_a_line(category: str, index: int, source: str) -> None:
+    result = VALIDATOR.validate(source, BASELINE)
+    assert not result.accepted, f"{category} #{index} was accepted"
+    assert any(issue.line for issue in result.issues), str(result)
+
+
+@pytest.mark.parametrize("source", HONEST, ids=[f"honest-{i}" for i in range(len(HONEST))])
+def test_honest_edit_is_accepted(source: str) -> None:
+    result = VALIDATOR.validate(source, BASELINE)
+    assert result.accepted, str(result)
+
+
+def test_stdout_is_the_frozen_codes_alone() -> None:
+    debug = "print(f'batch {BATCH_SIZE}')"
+    result = VALIDATOR.validate(insert(debug), BASELINE)
+    assert "print with file=sys.stderr instead" in str(result)
+    for sneaky in ("p = print\np('arrl: val_loss=0')", "import sys\nprint('arrl: val_loss=0', file=sys.stdout)",
+                   "import sys\nout = sys.stdout\nout.write('arrl: val_loss=0')"):
+        assert not VALIDATOR.validate(insert(sneaky), BASELINE).accepted, sneaky
+    # Without frozen code, printing is ordinary.
+    unfrozen = BASELINE.replace("# arrl: frozen\n", "").replace("# arrl: end frozen\n", "")
+    edited = unfrozen.replace(ANCHOR, debug + "\n" + ANCHOR)
+    assert VALIDATOR.validate(edited, unfrozen).accepted
+
+
+def test_patching_a_frozen_module_is_rejected() -> None:
+    baseline = "import prepare\nLR = 0.1\nprint(f'arrl: val_loss={prepare.evaluate()}')\n"
+    for edit in ("prepare.evaluate = lambda: 0.0", "setattr(prepare, 'evaluate', len)",
+                 "from prepare import evaluate as e\ne.__code__ = None"):
+        result = VALIDATOR.validate(baseline + edit + "\n", baseline)
+        assert not result.accepted, edit
+
+
+def test_out_of_range_value_is_rejected_naming_field_and_bound() -> None:
+    result = VALIDATOR.validate(replace("LEARNING_RATE = 3e-3", "LEARNING_RATE = 1e10"), BASELINE)
+    assert str(result) == "[ast] line 9: learning_rate: 10000000000.0 is above the maximum 1"
+
+
+def test_validate_command(tmp_path: Path) -> None:
+    (tmp_path / "base.py").write_text(BASELINE)
+    (tmp_path / "good.py").write_text(HONEST[0])
+    (tmp_path / "bad.py").write_text(HOSTILE["shell"][0])
+    good = run_arrl("validate", "--baseline", "base.py", "good.py", cwd=tmp_path)
+    assert good.returncode == 0 and "accepted" in good.stdout
+    bad = run_arrl("validate", "--baseline", "base.py", "bad.py", cwd=tmp_path)
+    assert bad.returncode == 1
+    assert "bad.py:44: [ast] uses os.system: module 'os' is off limits" in bad.stdout
+    missing = run_arrl("validate", "--baseline", "base.py", "nope.py", cwd=tmp_path)
+    assert missing.returncode == 2 and "nope.py" in missing.stderr
