@@ -1,0 +1,163 @@
+"""Property tests of the safety hooks, built on the reusable strategies in `arrl.testing`."""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from support import ROOT, git, make_repo
+
+import arrl
+from arrl.actions import moves, random_edit
+from arrl.config import Settings
+from arrl.early_stopping import EarlyStoppingSettings
+from arrl.journal import RunDirectory
+from arrl.loop import ExperimentLoop, build_components
+from arrl.manager import Registry, make_plugin_manager
+from arrl.plugins.ast_validator import AstValidator
+from arrl.plugins.composite_reward import CompositeOptions, CompositeReward
+from arrl.plugins.deque_memory import DequeMemory
+from arrl.schema import HISTORY_WINDOW
+from arrl.script import apply_values, extract
+from arrl.testing import (history_entries, obfuscated_dangerous_code, outcome_sequences, records,
+                          reward_contexts, schema_configs)
+
+VALIDATOR = AstValidator()
+BASE = "import math\nLEARNING_RATE = 0.01\nprint(f'arrl: val_loss={LEARNING_RATE}')\n"
+SCRIPTS = {p.stem: p.read_text() for p in sorted((ROOT / "tests" / "scripts").glob("*.py")) if p.stem != "mapped_style"}
+SCRIPTS.update({"tinygpt": (ROOT / "examples/tinygpt/train.py").read_text(),
+                "digits": (ROOT / "examples/digits/train.py").read_text()})
+
+
+@settings(max_examples=300, deadline=None)
+@given(obfuscated_dangerous_code(), st.integers(0, 2))
+def test_obfuscated_dangerous_code_is_always_rejected(snippet: str, where: int) -> None:
+    lines = BASE.splitlines(keepends=True)
+    proposed = "".join(lines[:where + 1]) + snippet + "".join(lines[where + 1:])
+    result = VALIDATOR.validate(proposed, BASE)
+    assert not result.accepted, f"accepted:\n{proposed}"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(SCRIPTS)), st.integers(0, 2**32 - 1), st.integers(1, 3))
+def test_every_action_space_edit_of_the_examples_is_accepted(name: str, seed: int, size: int) -> None:
+    source = SCRIPTS[name]
+    found = extract(source)
+    candidates = moves(found.values, tuple(found.editable), found.choices)
+    if not candidates:
+        return
+    edit = random_edit(found.values, random.Random(seed), size, tuple(found.editable), found.choices)
+    proposed = apply_values(source, edit.changes)
+    result = VALIDATOR.validate(proposed, source)
+    assert result.accepted, f"{name} {edit.changes}: {result}"
+
+
+@settings(max_examples=100, deadline=None)
+@given(obfuscated_dangerous_code())
+def test_the_validator_never_executes_its_input(snippet: str) -> None:
+    marker = Path(f"/tmp/arrl-executed-{abs(hash(snippet))}")
+    sentinel = "arrl_sentinel_module_that_does_not_exist"
+    payload = (f"import {sentinel}\nopen({str(marker)!r}, 'w').write('ran')\n"
+               f"raise SystemExit('executed')\n{snippet}")
+    result = VALIDATOR.validate(payload, BASE)
+    assert not marker.exists() and sentinel not in sys.modules
+    assert not result.accepted
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(history_entries(), max_size=120), st.integers(1, HISTORY_WINDOW))
+def test_memory_window_invariants(entries, size: int) -> None:
+    memory = DequeMemory(size)
+    for entry in entries:
+        if memory.contains(entry.program_hash):
+            continue  # the loop never adds a program the window holds: it records a duplicate
+        memory.add(entry)
+        window = memory.window()
+        assert len(window) <= size <= HISTORY_WINDOW
+        hashes = [e.program_hash for e in window]
+        assert len(set(hashes)) == len(hashes)
+        assert all(memory.contains(h) for h in hashes)
+    assert list(memory.window()) == [e for e in memory.window()]  # oldest first, stable
+
+
+@settings(max_examples=500, deadline=None)
+@given(records(), reward_contexts())
+def test_reward_is_finite_and_bounded_for_every_outcome(record, context) -> None:
+    options = CompositeOptions()
+    reward = CompositeReward(options).score(record, context)
+    assert math.isfinite(reward)
+    top = options.accuracy_weight * options.log_clip + options.efficiency_weight + options.stability_weight \
+        + options.early_stop_bonus
+    assert min(options.timeout_penalty, options.crash_penalty, options.rejection_penalty, -top) <= reward <= top
+
+
+@settings(max_examples=100, deadline=None)
+@given(schema_configs())
+def test_schema_configs_strategy_stays_in_the_schema(config) -> None:
+    from arrl.schema import check_config
+
+    check_config(config)
+
+
+# --- rollback under any sequence of outcomes ----------------------------------------------
+
+SCRIPT = "import time\nNONCE = {nonce}\nSCORE = {score}\n{extra}print(f'arrl: val_loss={{SCORE}}')\n"
+EXTRA = {"improve": "", "regress": "", "crash": "raise SystemExit(3)\n", "timeout": "time.sleep(30)\n",
+         "reject": "import subprocess\n"}
+
+
+class Scripted(arrl.Proposer):
+    """Proposes, in order, programs that improve, regress, crash, time out or get rejected."""
+
+    def __init__(self, plan: list[str]) -> None:
+        self.plan = list(plan)
+        self.sent: dict[int, str] = {}
+
+    def propose(self, observation: arrl.Observation) -> arrl.Proposal:
+        kind = self.plan.pop(0)
+        nonce = len(self.sent) + 1
+        best = observation.best_value or 100.0
+        score = best - 1 if kind == "improve" else best + 1
+        script = SCRIPT.format(nonce=nonce, score=score, extra=EXTRA[kind])
+        self.sent[nonce] = script
+        return arrl.Proposal(script, proposer=f"scripted-{kind}")
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(plan=outcome_sequences(max_size=5))
+def test_workspace_is_always_the_last_good_and_failures_stay_retrievable(plan, tmp_path_factory) -> None:
+    tmp = tmp_path_factory.mktemp("rollback")
+    repo = make_repo(tmp / "project", {"train.py": SCRIPT.format(nonce=0, score=100.0, extra="")})
+    proposer = Scripted(plan)
+    manager = make_plugin_manager(entry_points=False)
+    module = type(sys)("scripted")
+    module.arrl_proposers = arrl.hookimpl(lambda: [arrl.Registration("scripted", lambda o, c: proposer)],
+                                          specname="arrl_proposers")
+    manager.register(module, name="scripted")
+    config = Settings(script="train.py", budget=1.0, silence_timeout=0, failure_limit=100,
+                      max_experiments=len(plan) + 1, plugins={"proposer": "scripted"},
+                      early_stopping=EarlyStoppingSettings(enabled=False))
+    run = RunDirectory.create(repo / ".arrl", {}, repo)
+    context = arrl.PluginContext(run.path, repo, "train.py", "val_loss", arrl.Direction.MINIMIZE, 1.0, 0)
+    components = build_components(Registry(manager), config, context)
+    ExperimentLoop(config, run, components, manager, context, report=lambda _: None).run()
+
+    recs = run.records()
+    assert len(recs) == len(plan) + 1
+    expected = {"improve": "ok", "regress": "ok", "crash": "failed", "timeout": "timed_out", "reject": "rejected"}
+    assert [r.outcome.value for r in recs[1:]] == [expected[k] for k in plan]
+    kept = [r for r in recs if r.kept]
+    workspace_script = (run.path / "workspace" / "train.py").read_text()
+    assert workspace_script == git(repo, "show", f"{kept[-1].commit}:train.py")
+    assert git(repo, "rev-parse", f"refs/arrl/{run.run_id}/last-good").strip() == kept[-1].commit
+    for record, kind in zip(recs[1:], plan):
+        if kind == "reject":
+            assert record.commit == "" and "subprocess" in record.failure_reason
+            continue
+        # Every experiment that ran, failed ones included, is retrievable by its own ref.
+        assert git(repo, "show", f"{record.ref}:train.py") == proposer.sent[recs.index(record)]
