@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import errno
 import json
 import os
 import secrets
@@ -60,13 +61,18 @@ def new_run_id() -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    """Write-then-rename: a reader sees the old text or the new, never a mix."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    try:
+        with tmp.open("w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise ArrlError(f"cannot write {path}: {error.strerror or error}; the previous version is intact") from None
 
 
 def _fsync_dir(path: Path) -> None:
@@ -138,16 +144,32 @@ class RunDirectory:
 
     def append(self, record: ExperimentRecord) -> None:
         line = (to_json(record) + "\n").encode()
-        fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            # One write of the whole line: a crash leaves it whole or torn at the end, never
-            # interleaved; a torn tail is dropped by records() and rewritten by repair().
-            written = os.write(fd, line)
-            if written != len(line):
-                raise OSError(f"short write to {self.journal}: {written} of {len(line)} bytes")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                # One write of the whole line: a crash leaves it whole or torn at the end, never
+                # interleaved; a torn tail is dropped by records() and rewritten by repair().
+                written = os.write(fd, line)
+                if written != len(line):
+                    raise OSError(errno.ENOSPC, f"short write ({written} of {len(line)} bytes)")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as error:
+            self._truncate_to_whole_lines()
+            raise ArrlError(
+                f"cannot write experiment {record.id} to the journal {self.journal}: "
+                f"{error.strerror or error}. Every experiment recorded before is intact; free space "
+                "and run `arrl run` to continue (this experiment runs again)") from None
+
+    def _truncate_to_whole_lines(self) -> None:
+        # A failed write may have left part of a line: cut it so nothing half-written remains.
+        try:
+            data = self.journal.read_bytes()
+            if data and not data.endswith(b"\n"):
+                os.truncate(self.journal, data.rfind(b"\n") + 1)
+        except OSError:
+            pass  # repair() does the same on the next start
 
     def records(self) -> list[ExperimentRecord]:
         records = []

@@ -22,6 +22,7 @@ import attrs
 from .config import Settings
 from .early_stopping import TrendStopper
 from .errors import ArrlError, ConfigError
+from .faults import checkpoint
 from .journal import RunDirectory, RunStatus, now_iso
 from .metrics import final_value
 from .manager import CHAINED_ROLES, ROLES, PluginManager, Registry, build_options
@@ -128,6 +129,7 @@ class _Monitor(RunMonitor):
         self.stopped_early = False
 
     def on_metric(self, point: MetricPoint) -> bool:
+        checkpoint("mid-experiment")
         if point.name != self.metric:
             return True
         if not math.isfinite(point.value):
@@ -219,6 +221,10 @@ class ExperimentLoop:
             self._log(f"removed {removed} leftover process(es) of an earlier arrl process")
         self.workspace = self.c.rollback.open(run.run_id)
         self.baseline_commit, self.baseline_script = self.c.rollback.baseline()
+        try:
+            self._extract(self.baseline_script)
+        except (ScriptError, SchemaError) as error:
+            raise ArrlError(f"the training script cannot be read: {error}") from None
         if not state.last_good_commit:
             state.last_good_commit = self.baseline_commit
         # The journal, not the rollback's own bookkeeping, says what the last good version is.
@@ -384,7 +390,9 @@ class ExperimentLoop:
             self.settings.keep == "any" or self.direction.better(record.value, state.best)
         ):
             record.kept = True
+        checkpoint("journal-append")
         self.run_dir.append(record)  # the point of no return: from here the record exists
+        checkpoint("journal-appended")
         state.records.append(record)
         if record.kept:
             state.last_good_id, state.last_good_commit = record.id, record.commit
@@ -439,7 +447,11 @@ class ExperimentLoop:
         stopper = TrendStopper(self.settings.early_stopping, state.best, self.direction, state.best_curve)
         monitor = _Monitor(self.settings.metric, stopper, self.abort)
         self.hooks.arrl_experiment_started(experiment_id=record.id, run_id=self.run_dir.run_id)
-        result = self.c.runner.run(request, monitor)
+        try:
+            result = self.c.runner.run(request, monitor)
+        except OSError as error:
+            raise ArrlError(f"cannot run experiment {record.id}: {error.strerror or error} "
+                            f"({error.filename or 'runner'}); nothing recorded before is lost") from None
         self._apply_result(record, result, monitor)
 
     def _apply_result(self, record: ExperimentRecord, result: RunResult, monitor: _Monitor) -> None:

@@ -53,13 +53,26 @@ class _State:
 
 
 def _pump(
-    lines: Iterable[bytes], log: Path, on_line: Callable[[str], None]
+    lines: Iterable[bytes], log: Path, on_line: Callable[[str], None], errors: list[str]
 ) -> threading.Thread:
     def run() -> None:
-        with log.open("ab", buffering=0) as sink:
-            for raw in lines:
-                sink.write(raw)
-                on_line(raw.decode(errors="replace"))
+        sink: IO[bytes] | None = None
+        try:
+            sink = log.open("ab", buffering=0)
+        except OSError as error:
+            errors.append(f"cannot write {log.name}: {error.strerror}")
+        for raw in lines:
+            if sink is not None:
+                try:
+                    sink.write(raw)
+                except OSError as error:
+                    # A full disk must not stop the draining: a blocked pipe would hang the run.
+                    errors.append(f"cannot write {log.name}: {error.strerror}")
+                    sink.close()
+                    sink = None
+            on_line(raw.decode(errors="replace"))
+        if sink is not None:
+            sink.close()
 
     thread = threading.Thread(target=run, daemon=True, name=f"arrl-pump-{log.name}")
     thread.start()
@@ -81,9 +94,7 @@ def supervise(
     """
     now = time.monotonic()
     state = _State(started=started or now, last_output=now)
-    request.log_dir.mkdir(parents=True, exist_ok=True)
     stdout_log, stderr_log = request.log_dir / "stdout.log", request.log_dir / "stderr.log"
-    stderr_log.touch()
 
     def on_stdout(line: str) -> None:
         elapsed = time.monotonic() - state.started
@@ -103,9 +114,10 @@ def supervise(
         state.last_output = time.monotonic()
         state.stderr_tail.append(line.rstrip("\n"))
 
-    pumps = [_pump(stdout, stdout_log, on_stdout)]
+    log_errors: list[str] = []
+    pumps = [_pump(stdout, stdout_log, on_stdout, log_errors)]
     if stderr is not None:
-        pumps.append(_pump(stderr, stderr_log, on_stderr))
+        pumps.append(_pump(stderr, stderr_log, on_stderr, log_errors))
 
     deadline = state.started + request.budget_seconds
     stop: Stop | None = None
@@ -133,7 +145,10 @@ def supervise(
         pump.join(timeout=5)
     if stop is None and state.early_stop:
         stop = Stop.EARLY  # asked for in the last lines before a normal exit: still a success
-    return _result(request, stop, exit_code, wall, state, silence_timeout, stdout_log, stderr_log)
+    result = _result(request, stop, exit_code, wall, state, silence_timeout, stdout_log, stderr_log)
+    if log_errors:
+        result = attrs.evolve(result, details={**result.details, "log_errors": "; ".join(log_errors[:3])})
+    return result
 
 
 def _result(

@@ -18,6 +18,7 @@ import attrs
 
 import arrl
 from arrl.errors import WorkspaceError
+from arrl.faults import checkpoint
 
 
 @attrs.frozen
@@ -114,8 +115,10 @@ class GitRollback(arrl.Rollback):
             tree = git.write_tree()
             commit = git.commit_tree(tree, "-p", parent, "-m", message)
         index.unlink(missing_ok=True)
+        checkpoint("git-commit")
         ref = self._ref(f"exp/{experiment_id}")
         git.update_ref(ref, commit)
+        checkpoint("ref-update")
         self._checkout(commit)
         return commit, ref
 

@@ -1,0 +1,161 @@
+"""Crash safety: SIGKILL at random moments and at each named phase, a full disk, bad scripts."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from support import ARRL, git, make_repo, records, run_arrl, run_dir
+
+from arrl.faults import PHASES
+
+SCRIPT = """
+import time
+LEARNING_RATE = 0.01
+DROPOUT = 0.1
+BATCH_SIZE = 32
+for step in range(3):
+    print(f"arrl: step={step} val_loss={abs(LEARNING_RATE - 0.004) * 100 + DROPOUT + 3 / (step + 1):.6f}", flush=True)
+    time.sleep(0.03)
+"""
+CONFIG = 'script = "train.py"\nbudget = 20\nfailure_limit = 1000\n[early_stopping]\nenabled = false\n'
+
+
+def check_invariants(repo: Path, settled: bool) -> list[dict]:
+    """What must hold after any crash: journal whole, ids unique and in order, every commit and
+    ref real; once arrl has restarted (``settled``): workspace = last good, no stray process."""
+    directory = run_dir(repo)
+    lines = (directory / "journal.jsonl").read_bytes().split(b"\n")
+    whole = [json.loads(line) for line in lines[:-1]]  # a torn last line is dropped on restart
+    assert [r["id"] for r in whole] == list(range(len(whole)))
+    for record in whole:
+        if record["commit"]:
+            assert git(repo, "cat-file", "-t", record["commit"]).strip() == "commit"
+        if record["ref"]:
+            assert git(repo, "rev-parse", record["ref"]).strip() == record["commit"]
+    if settled:
+        kept = [r for r in whole if r["kept"]]
+        if kept:
+            workspace = (directory / "workspace" / "train.py").read_text()
+            assert workspace == git(repo, "show", f"{kept[-1]['commit']}:train.py")
+            last_good = git(repo, "rev-parse", f"refs/arrl/{directory.name}/last-good").strip()
+            assert last_good == kept[-1]["commit"]
+        token = f"ARRL_PROCESS_TOKEN=arrl-{directory.name}-".encode()
+        stray = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if token in Path(f"/proc/{pid}/environ").read_bytes():
+                    stray.append(pid)
+            except OSError:
+                pass
+        assert stray == [], f"processes of the run outlived arrl: {stray}"
+    return whole
+
+
+def _start(repo: Path, env: dict, *args: str, crash_at: str = "") -> subprocess.Popen:
+    full = {**os.environ, **env}
+    if crash_at:
+        full["ARRL_TEST_CRASH_AT"] = crash_at
+    return subprocess.Popen([str(ARRL), "run", *args], cwd=repo, env=full,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+@pytest.mark.slow
+def test_sigkill_at_fifty_random_moments(tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {"train.py": SCRIPT}, CONFIG)
+    rng = random.Random(20261125)
+    for kill in range(50):
+        process = _start(repo, arrl_env, "--max-experiments", "100000")
+        # Seeded moments from start-up (imports, git) to several experiments in.
+        time.sleep(rng.uniform(0.0, 1.2))
+        assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        check_invariants(repo, settled=False)
+    recorded = check_invariants(repo, settled=False)
+    assert len(recorded) >= 10, "the kills should land between experiments as well as during start-up"
+    final = run_arrl("run", "--max-experiments", str(len(recorded) + 3), cwd=repo, env=arrl_env, timeout=300)
+    assert final.returncode == 0, final.output
+    recs = check_invariants(repo, settled=True)
+    assert len(recs) == len(recorded) + 3 and recs[: len(recorded)] == recorded
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_sigkill_at_each_named_phase(phase: str, tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {"train.py": SCRIPT}, CONFIG)
+    assert run_arrl("run", "--max-experiments", "2", cwd=repo, env=arrl_env).returncode == 0
+    before = records(repo)
+    meta = run_dir(repo) / "run.json"
+    meta.write_text(meta.read_text().replace('"finished"', '"interrupted"'))
+    # Crash at the second time the phase is reached: a proposal is in flight.
+    process = _start(repo, arrl_env, "--max-experiments", "6", crash_at=f"{phase}:2")
+    process.wait(timeout=120)
+    assert process.returncode == -signal.SIGKILL, process.stderr.read().decode() if process.stderr else ""
+    crashed = check_invariants(repo, settled=False)
+    assert crashed[: len(before)] == before  # nothing recorded before the crash is lost or changed
+    resumed = run_arrl("run", "--max-experiments", "6", cwd=repo, env=arrl_env)
+    assert resumed.returncode == 0, resumed.output
+    recs = check_invariants(repo, settled=True)
+    assert len(recs) == 6 and recs[: len(crashed)] == crashed
+
+
+def test_full_disk_loses_nothing_and_says_so(tmp_path: Path, arrl_env) -> None:
+    mount = tmp_path / "small"
+    mount.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        repo = make_repo(tmp_path / "project", {"train.py": SCRIPT}, CONFIG)
+        (repo / "arrl.toml").write_text(f'runs_dir = "{mount / "runs"}"\n' + CONFIG)
+        git(repo, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qam", "runs on the small disk")
+        assert run_arrl("run", "--max-experiments", "2", cwd=repo, env=arrl_env).returncode == 0
+        directory = run_dir(repo, str(mount / "runs"))
+        journal = (directory / "journal.jsonl").read_bytes()
+        meta = directory / "run.json"
+        meta.write_text(meta.read_text().replace('"finished"', '"interrupted"'))
+        # Fill the disk, leaving less room than one record needs.
+        filler = mount / "filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(fd, b"\0" * 512):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        full = run_arrl("run", "--max-experiments", "4", cwd=repo, env=arrl_env)
+        assert full.returncode == 1
+        assert "No space left on device" in full.stderr and "Traceback" not in full.stderr
+        assert "intact" in full.stderr or "nothing recorded before is lost" in full.stderr
+        assert (directory / "journal.jsonl").read_bytes() == journal  # nothing lost, nothing half-written
+        filler.unlink()
+        again = run_arrl("run", "--max-experiments", "4", cwd=repo, env=arrl_env)
+        assert again.returncode == 0, again.output
+        assert [r["id"] for r in records(repo, str(mount / "runs"))] == [0, 1, 2, 3]
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_unparsable_script_is_a_clear_error(tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {"train.py": "LEARNING_RATE = 0.1\nif True\n    pass\n"},
+                     'script = "train.py"\n')
+    result = run_arrl("run", "--max-experiments", "2", cwd=repo, env=arrl_env)
+    assert result.returncode == 1
+    assert result.stderr.startswith("arrl: error: the training script cannot be read: train.py:2: syntax error")
+
+
+def test_budget_must_be_positive(tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {"train.py": SCRIPT}, CONFIG)
+    for budget in ("0", "-5"):
+        result = run_arrl("run", "--budget", budget, cwd=repo, env=arrl_env)
+        assert result.returncode == 2 and "--budget must be greater than 0" in result.stderr
+    (repo / "arrl.toml").write_text('script = "train.py"\nbudget = 0\n')
+    result = run_arrl("run", cwd=repo, env=arrl_env)
+    assert result.returncode == 2 and "budget must be greater than 0" in result.stderr
