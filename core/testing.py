@@ -77,10 +77,11 @@ def obfuscated_dangerous_code() -> st.SearchStrategy[str]:
     """Snippets that reach a dangerous function through one of ten spellings (aliases, getattr
     with built names, __import__, exec, containers, importlib, ...)."""
     aliases = st.sampled_from(["helper", "util", "_x", "run_step", "np2", "Tool"])
-    return st.builds(
-        lambda target, alias, style: _spellings(*target, alias, style),
-        st.sampled_from(DANGEROUS_TARGETS), aliases, st.integers(0, 9),
-    )
+    def spell(target: tuple[str, str, str], alias: str, style: int) -> str:
+        module, function, args = target
+        return _spellings(module, function, args, alias, style)
+
+    return st.builds(spell, st.sampled_from(DANGEROUS_TARGETS), aliases, st.integers(0, 9))
 
 
 def schema_configs(partial: bool = True) -> st.SearchStrategy[dict[str, Any]]:
