@@ -144,6 +144,11 @@ def parse(source: str, filename: str = "<script>") -> cst.Module:
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as error:
+        # Python's own parser words syntax errors the way users know them ("expected ':'").
+        try:
+            ast.parse(source)
+        except SyntaxError as plain:
+            raise ScriptError(f"{filename}:{plain.lineno}: syntax error: {plain.msg}") from None
         raise ScriptError(f"{filename}:{error.raw_line}: syntax error: {error.message}") from None
 
 

@@ -285,6 +285,28 @@ def test_metrics_stream_while_the_container_runs(engine: str, tmp_path: Path) ->
     assert details["engine"] == engine and details["image_id"] and len(details["environment_hash"]) == 64
 
 
+class StopAtSecond(Monitor):
+    def on_metric(self, point: arrl.MetricPoint) -> bool:
+        super().on_metric(point)
+        return len(self.points) < 2
+
+
+def test_the_harness_ends_a_container_early_on_request(engine: str, tmp_path: Path) -> None:
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / "train.py").write_text(
+        "import time\nfor step in range(100):\n    print(f'arrl: step={step} val_loss=1', flush=True)\n"
+        "    time.sleep(0.2)\n")
+    request = arrl.RunRequest(run_id="test-run", experiment_id=1, script=workspace / "train.py",
+                              workspace=workspace, workdir=workspace, output_dir=tmp_path / "e" / "output",
+                              log_dir=tmp_path / "e", budget_seconds=30, seed=0)
+    monitor = StopAtSecond()
+    result = _runner(engine, memory="512m").run(request, monitor)
+    assert result.outcome is arrl.Outcome.EARLY_STOPPED
+    assert len(result.metrics) < 10 and result.wall_clock_seconds < 5  # not the 20 s the script wanted
+    assert _leftovers(engine) == []
+
+
 def test_cleanup_removes_containers_of_a_dead_run(engine: str) -> None:
     image = "arrl-runner:latest"
     command = ["/bin/sh", "-c", "sleep 60"]

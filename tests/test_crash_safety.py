@@ -148,7 +148,8 @@ def test_unparsable_script_is_a_clear_error(tmp_path: Path, arrl_env) -> None:
                      'script = "train.py"\n')
     result = run_arrl("run", "--max-experiments", "2", cwd=repo, env=arrl_env)
     assert result.returncode == 1
-    assert result.stderr.startswith("arrl: error: the training script cannot be read: train.py:2: syntax error")
+    assert "arrl: error: the training script cannot be read: train.py:2: syntax error: expected ':'\n" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_budget_must_be_positive(tmp_path: Path, arrl_env) -> None:

@@ -189,8 +189,8 @@ def test_three_consecutive_failures_pause_the_run(tmp_path: Path, arrl_env) -> N
     assert "paused" in result.stderr and "arrl run" in result.stderr
     meta = (run_dir(repo) / "run.json").read_text()
     assert '"paused"' in meta
-    # Continuing after a human looked: the counter starts again, nothing recorded is lost.
-    again = run_arrl("run", "--max-experiments", str(len(recs) + 1), cwd=repo, env=arrl_env)
+    # `arrl resume` after a human looked: the counter starts again, nothing recorded is lost.
+    again = run_arrl("resume", "--max-experiments", str(len(recs) + 1), cwd=repo, env=arrl_env)
     assert "continuing run" in again.stderr
     assert records(repo)[: len(recs)] == recs
     assert len(records(repo)) == len(recs) + 1
