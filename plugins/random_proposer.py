@@ -6,7 +6,6 @@ A baseline every learning proposer must beat, and the simplest way to exercise t
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import attrs

@@ -16,9 +16,10 @@ from support import ROOT, git, make_repo, records, run_arrl
 
 from arrl.actions import moves, random_edit
 from arrl.observation import OBSERVATION_SIZE, encode, encode_config
-from arrl.records import Direction, HistoryEntry, Observation, Outcome
+from arrl.records import HistoryEntry, Observation, Outcome
 from arrl.schema import FIELDS, FIELDS_BY_NAME, SchemaError
 from arrl.script import apply_values, changed_lines, extract
+from arrl.testing import schema_configs
 
 SCRIPTS = ROOT / "tests" / "scripts"
 EXAMPLES = {"tinygpt": ROOT / "examples/tinygpt/train.py", "digits": ROOT / "examples/digits/train.py"}
@@ -222,26 +223,8 @@ def _render(config: dict, style: str) -> str:
     return f"import argparse\nparser = argparse.ArgumentParser()\n{body}"
 
 
-def _configs() -> st.SearchStrategy[dict]:
-    def field_values(field):
-        if field.kind == "bool":
-            return st.booleans()
-        if field.kind == "choice":
-            return st.sampled_from(field.choices)
-        if field.kind == "int":
-            return st.integers(int(field.low), int(field.high))
-        return st.floats(field.low, field.high, allow_nan=False).map(lambda x: float(f"{x:.6g}"))
-
-    def fix_heads(config):
-        if "attention_heads" in config and "hidden_dim" in config:
-            config["attention_heads"] = math.gcd(config["attention_heads"], config["hidden_dim"])
-        return config
-
-    return st.fixed_dictionaries({}, optional={f.name: field_values(f) for f in FIELDS}).map(fix_heads)
-
-
 @settings(max_examples=150, deadline=None)
-@given(config=_configs(), style=st.sampled_from(_STYLES), seed=st.integers(0, 2**32 - 1))
+@given(config=schema_configs(), style=st.sampled_from(_STYLES), seed=st.integers(0, 2**32 - 1))
 def test_generated_configs_in_every_style(config: dict, style: str, seed: int) -> None:
     source = _render(config, style)
     found = extract(source)
