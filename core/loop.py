@@ -214,8 +214,8 @@ class ExperimentLoop:
         run.repair()
         meta = run.load_meta()
         state = self._derive_state(run.records(), reset_failures=meta.status is RunStatus.PAUSED)
-        run.set_status(RunStatus.RUNNING)
         self._check_fingerprint()
+        run.set_status(RunStatus.RUNNING)
         removed = self.c.runner.cleanup_stale(run.run_id)
         if removed:
             self._log(f"removed {removed} leftover process(es) of an earlier arrl process")
@@ -272,17 +272,17 @@ class ExperimentLoop:
                 )
 
     def _best_line(self, state: _State) -> str:
-        best = [r for r in state.records if r.kept]
+        best = [r for r in state.records if r.outcome is Outcome.OK and r.value == state.best]
         if not best:
             return "no successful experiment"
-        top = best[-1]
+        top = best[0]
         return (f"best {top.metric_name}={top.value:.6g} from experiment {top.id} "
                 f"(see `git show {top.commit[:12]}`)")
 
     def _check_fingerprint(self) -> None:
         """Refuse to mix experiments run in different environments into one run: their
         results would not be comparable (the design document's advice to pin digests)."""
-        current = self.c.runner.fingerprint()
+        current = {"runner": self.c.names["runner"], **self.c.runner.fingerprint()}
         meta = self.run_dir.load_meta()
         if not meta.fingerprint:
             meta.fingerprint = current
@@ -385,7 +385,6 @@ class ExperimentLoop:
         record.reward = self.c.reward.score(
             record, RewardContext(state.best, self.settings.budget, self.direction)
         )
-        previous_best = state.best
         if record.outcome is Outcome.OK and (
             self.settings.keep == "any" or self.direction.better(record.value, state.best)
         ):
@@ -405,8 +404,8 @@ class ExperimentLoop:
         if not is_baseline and record.outcome is not Outcome.INTERRUPTED:
             self.c.proposer.learn(record, record.reward)
             self.c.proposer.save(self.run_dir.proposer_state)
-        self._log(_summary(record, previous_best))
-        self.report(_summary(record, previous_best))
+        self._log(_summary(record))
+        self.report(_summary(record))
         self.hooks.arrl_experiment_finished(record=record, run_id=self.run_dir.run_id)
         return record
 
@@ -482,7 +481,7 @@ class ExperimentLoop:
         record.value = value
 
 
-def _summary(record: ExperimentRecord, best: float | None) -> str:
+def _summary(record: ExperimentRecord) -> str:
     value = f"{record.metric_name}={record.value:.6g}" if math.isfinite(record.value) else ""
     parts = [f"#{record.id}", record.outcome.value, value, f"{record.wall_clock_seconds:.1f}s"]
     if record.reward is not None:

@@ -70,7 +70,7 @@ def _start(repo: Path, env: dict, *args: str, crash_at: str = "") -> subprocess.
 def test_sigkill_at_fifty_random_moments(tmp_path: Path, arrl_env) -> None:
     repo = make_repo(tmp_path / "project", {"train.py": SCRIPT}, CONFIG)
     rng = random.Random(20261125)
-    for kill in range(50):
+    for _ in range(50):
         process = _start(repo, arrl_env, "--max-experiments", "100000")
         # Seeded moments from start-up (imports, git) to several experiments in.
         time.sleep(rng.uniform(0.0, 1.2))
