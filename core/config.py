@@ -35,7 +35,7 @@ from .records import Direction
 CONFIG_NAMES = ("arrl.toml", "pyproject.toml")
 
 DEFAULT_PLUGINS: Mapping[str, str | tuple[str, ...]] = {
-    "proposer": "random",
+    "proposer": "ppo",
     "validator": ("ast",),
     "runner": "subprocess",
     "memory": "deque",

@@ -258,15 +258,16 @@ def test_observation_vector_is_normalised_and_fixed_length() -> None:
     assert sum(onehot) == 2.0  # the presence bit and the one choice
 
 
-def _run_example(name: str, tmp_path: Path, env: dict, experiments: int, budget: str) -> list[dict]:
+def _run_example(name: str, tmp_path: Path, env: dict, experiments: int, budget: str,
+                 proposer: str = "random") -> list[dict]:
     repo = make_repo(tmp_path / name, {})
     for path in (ROOT / "examples" / name).iterdir():
         if path.is_file() and path.suffix in (".py", ".toml", ".txt"):
             shutil.copy(path, repo / path.name)
     git(repo, "add", "-A")
     git(repo, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "example")
-    result = run_arrl("run", "--max-experiments", str(experiments), "--budget", budget, "--seed", "7",
-                      cwd=repo, env=env, timeout=300)
+    result = run_arrl("--plugin", f"proposer={proposer}", "run", "--max-experiments", str(experiments),
+                      "--budget", budget, "--seed", "7", cwd=repo, env=env, timeout=300)
     assert result.returncode in (0, 3), result.output
     recs = records(repo)
     for record in recs[1:]:
@@ -298,5 +299,5 @@ def test_digits_example_runs_with_the_random_proposer(tmp_path: Path, arrl_env) 
 
 @pytest.mark.slow
 def test_tinygpt_example_diffs_apply(tmp_path: Path, arrl_env) -> None:
-    recs = _run_example("tinygpt", tmp_path, arrl_env, 3, "10")
+    recs = _run_example("tinygpt", tmp_path, arrl_env, 3, "10", proposer="ppo")
     assert len(recs) == 3 and recs[0]["outcome"] == "ok"

@@ -1,0 +1,215 @@
+"""The PPO proposer: a small actor-critic that learns which edit to make next.
+
+State: the observation vector of :mod:`arrl.observation` (the current config and the 32-slot
+history, every entry in [0, 1]). Action: one move of the shared action space
+(:mod:`arrl.actions`), from a fixed list of every move the schema allows; moves the script cannot
+make (absent fields, choices it lacks, no-ops, programs already in the window) are masked out.
+Each proposal is a one-step episode, so the advantage is the reward minus the critic's value.
+Every ``batch_size`` proposals the policy takes a PPO step: the clipped objective with
+``clip = 0.2`` (the design document's standard; 0.1 for conservative search), an entropy bonus
+against premature convergence, and a value loss.
+
+torch is imported only when a PPO proposer is built, never by listing plugins.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+import arrl
+from arrl.actions import Move, apply_move
+from arrl.observation import OBSERVATION_SIZE, encode
+from arrl.schema import FIELDS, SchemaError
+from arrl.script import apply_values, program_hash
+
+
+@attrs.frozen
+class PPOOptions:
+    batch_size: int = attrs.field(default=8, validator=attrs.validators.ge(1))
+    epochs: int = attrs.field(default=4, validator=attrs.validators.ge(1))
+    learning_rate: float = attrs.field(default=3e-3, validator=attrs.validators.gt(0))
+    clip: float = attrs.field(default=0.2, validator=[attrs.validators.gt(0), attrs.validators.lt(1)])
+    entropy: float = attrs.field(default=0.01, validator=attrs.validators.ge(0))
+    value_coefficient: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
+    hidden: int = attrs.field(default=128, validator=attrs.validators.ge(8))
+
+
+def action_list() -> list[Move]:
+    """Every move the schema allows, in a fixed order: the policy's output layer."""
+    actions: list[Move] = []
+    for field in FIELDS:
+        if field.kind == "bool":
+            actions += [Move(field.name, "switch", True), Move(field.name, "switch", False)]
+        elif field.ordinal:
+            actions += [Move(field.name, "up"), Move(field.name, "down")]
+        else:
+            actions += [Move(field.name, "switch", choice) for choice in field.choices]
+    return actions
+
+
+ACTIONS = action_list()
+
+
+class PPOProposer(arrl.Proposer):
+    def __init__(self, options: PPOOptions, context: arrl.PluginContext) -> None:
+        import torch
+        from torch import nn
+
+        self.torch = torch
+        self.options = options
+        self.context = context
+        torch.manual_seed(context.seed)
+        self.generator = torch.Generator().manual_seed(context.seed)
+        width = options.hidden
+        self.body = nn.Sequential(nn.Linear(OBSERVATION_SIZE, width), nn.Tanh(), nn.Linear(width, width), nn.Tanh())
+        self.policy = nn.Linear(width, len(ACTIONS))
+        self.value = nn.Linear(width, 1)
+        self.parameters = [*self.body.parameters(), *self.policy.parameters(), *self.value.parameters()]
+        self.optimizer = torch.optim.Adam(self.parameters, lr=options.learning_rate)
+        self.buffer: list[dict[str, Any]] = []
+        self.pending: dict[str, Any] | None = None
+        self.updates = 0
+
+    # -- acting -----------------------------------------------------------------------------
+    def _forward(self, observations: Any, masks: Any) -> tuple[Any, Any]:
+        hidden = self.body(observations)
+        logits = self.policy(hidden).masked_fill(~masks, float("-inf"))
+        return logits, self.value(hidden).squeeze(-1)
+
+    def _candidates(self, observation: arrl.Observation, skip_tried: bool = True) -> dict[int, tuple[dict, str]]:
+        """Valid actions -> (changes, proposed script)."""
+        editable = set(observation.editable if observation.editable is not None else observation.config)
+        tried = {entry.program_hash for entry in observation.history} if skip_tried else set()
+        found: dict[int, tuple[dict, str]] = {}
+        for index, move in enumerate(ACTIONS):
+            if move.field not in editable:
+                continue
+            allowed = observation.choices.get(move.field)
+            if move.direction == "switch" and allowed is not None and move.target not in allowed:
+                continue
+            try:
+                new = apply_move(observation.config, move)
+            except SchemaError:
+                continue
+            changes = {k: v for k, v in new.items() if observation.config.get(k) != v}
+            if not changes:
+                continue
+            try:
+                script = apply_values(observation.script, changes, self.context.script_path, self.context.field_map)
+            except SchemaError:
+                continue
+            if program_hash(script) in tried:
+                continue
+            found[index] = (changes, script)
+        return found
+
+    def propose(self, observation: arrl.Observation) -> arrl.Proposal:
+        torch = self.torch
+        # Moves to programs already in the window are masked; once every move from here has been
+        # tried, they are allowed again: the loop records such a proposal as a duplicate (not
+        # run, penalised) and the policy learns to leave this neighbourhood.
+        candidates = self._candidates(observation) or self._candidates(observation, skip_tried=False)
+        if not candidates:
+            raise SchemaError("no field can be moved: the script exposes no editable schema value")
+        state = torch.tensor(encode(observation, self.context.budget_seconds), dtype=torch.float32)
+        mask = torch.zeros(len(ACTIONS), dtype=torch.bool)
+        mask[list(candidates)] = True
+        with torch.no_grad():
+            logits, value = self._forward(state.unsqueeze(0), mask.unsqueeze(0))
+            probabilities = torch.softmax(logits[0], dim=-1)
+            action = int(torch.multinomial(probabilities, 1, generator=self.generator))
+            log_probability = float(torch.log(probabilities[action]))
+        changes, script = candidates[action]
+        self.pending = {"state": state.tolist(), "mask": mask.tolist(), "action": action,
+                        "log_probability": log_probability, "value": float(value[0])}
+        description = "; ".join(f"{k} {observation.config[k]} -> {v}" for k, v in changes.items())
+        return arrl.Proposal(script, arrl.Edit(changes, description), "ppo")
+
+    # -- learning ---------------------------------------------------------------------------
+    def learn(self, record: arrl.ExperimentRecord, reward: float) -> None:
+        if self.pending is None:
+            return
+        self.buffer.append({**self.pending, "reward": float(reward)})
+        self.pending = None
+        if len(self.buffer) >= self.options.batch_size:
+            self.update()
+
+    def update(self) -> dict[str, float]:
+        """One PPO step on the buffered transitions; returns the losses for inspection."""
+        torch = self.torch
+        o = self.options
+        states = torch.tensor([t["state"] for t in self.buffer], dtype=torch.float32)
+        masks = torch.tensor([t["mask"] for t in self.buffer], dtype=torch.bool)
+        actions = torch.tensor([t["action"] for t in self.buffer])
+        old_log_probabilities = torch.tensor([t["log_probability"] for t in self.buffer])
+        rewards = torch.tensor([t["reward"] for t in self.buffer], dtype=torch.float32)
+        advantages = rewards - torch.tensor([t["value"] for t in self.buffer])
+        if len(self.buffer) > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        losses: dict[str, float] = {}
+        for _ in range(o.epochs):
+            logits, values = self._forward(states, masks)
+            distribution = torch.distributions.Categorical(logits=logits)
+            ratio = torch.exp(distribution.log_prob(actions) - old_log_probabilities)
+            clipped = torch.clamp(ratio, 1 - o.clip, 1 + o.clip)
+            policy_loss = -torch.min(ratio * advantages, clipped * advantages).mean()
+            value_loss = torch.nn.functional.mse_loss(values, rewards)
+            entropy = distribution.entropy().mean()
+            loss = policy_loss + o.value_coefficient * value_loss - o.entropy * entropy
+            self.optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.parameters, 1.0)
+            self.optimizer.step()
+            losses = {"policy": policy_loss.item(), "value": value_loss.item(), "entropy": entropy.item()}
+        self.buffer.clear()
+        self.updates += 1
+        return losses
+
+    def probabilities(self, observation: arrl.Observation) -> dict[int, float]:
+        """The policy's current probability of each valid action (for tests and inspection)."""
+        torch = self.torch
+        candidates = self._candidates(observation)
+        state = torch.tensor(encode(observation, self.context.budget_seconds), dtype=torch.float32)
+        mask = torch.zeros(len(ACTIONS), dtype=torch.bool)
+        mask[list(candidates)] = True
+        with torch.no_grad():
+            logits, _ = self._forward(state.unsqueeze(0), mask.unsqueeze(0))
+        probabilities = torch.softmax(logits[0], dim=-1)
+        return {index: float(probabilities[index]) for index in candidates}
+
+    # -- persistence --------------------------------------------------------------------------
+    # Weights go through torch.save of plain state dicts (loaded with weights_only=True: no
+    # pickled objects); everything else is JSON.
+    def save(self, path: Path) -> None:
+        torch = self.torch
+        weights = path.with_suffix(".pt")
+        torch.save({"body": self.body.state_dict(), "policy": self.policy.state_dict(),
+                    "value": self.value.state_dict(), "optimizer": self.optimizer.state_dict(),
+                    "generator": self.generator.get_state()}, weights)
+        path.write_text(json.dumps({"weights": weights.name, "buffer": self.buffer, "updates": self.updates}))
+
+    def load(self, path: Path) -> None:
+        torch = self.torch
+        state = json.loads(path.read_text())
+        saved = torch.load(path.with_name(state["weights"]), weights_only=True)
+        self.body.load_state_dict(saved["body"])
+        self.policy.load_state_dict(saved["policy"])
+        self.value.load_state_dict(saved["value"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.generator.set_state(saved["generator"])
+        self.buffer = state["buffer"]
+        self.updates = state["updates"]
+
+
+@arrl.hookimpl
+def arrl_proposers():
+    yield arrl.Registration(
+        name="ppo",
+        summary="PPO actor-critic over the shared action space (torch)",
+        factory=lambda options, context: PPOProposer(options, context),
+        options=PPOOptions,
+    )

@@ -1,0 +1,98 @@
+"""The PPO proposer: it learns from rewards, saves and reloads what it learned, and runs in arrl."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support import make_repo, records, run_arrl
+
+import arrl
+from arrl.plugins.ppo_proposer import ACTIONS, PPOOptions, PPOProposer
+from arrl.script import extract, program_hash
+
+SCRIPT = "LEARNING_RATE = 0.01\nDROPOUT = 0.1\nBATCH_SIZE = 32\nACTIVATION = 'relu'\n" \
+         "print(f'arrl: val_loss={LEARNING_RATE + DROPOUT}')\n"
+
+
+def _observation() -> arrl.Observation:
+    found = extract(SCRIPT)
+    return arrl.Observation(SCRIPT, dict(found.values), (), editable=tuple(found.editable))
+
+
+def _proposer(tmp_path: Path, seed: int = 0) -> PPOProposer:
+    context = arrl.PluginContext(tmp_path, tmp_path, "train.py", "val_loss", arrl.Direction.MINIMIZE, 60, seed)
+    return PPOProposer(PPOOptions(batch_size=8), context)
+
+
+def test_policy_learns_the_rewarded_move(tmp_path: Path) -> None:
+    proposer = _proposer(tmp_path)
+    observation = _observation()
+    good = next(i for i, m in enumerate(ACTIONS) if (m.field, m.direction) == ("learning_rate", "down"))
+    before = proposer.probabilities(observation)
+    assert len(before) >= 8 and before[good] < 0.2  # the masked softmax starts near uniform
+    chosen_good = 0
+    for step in range(240):
+        proposal = proposer.propose(observation)
+        is_good = proposal.edit.changes == {"learning_rate": 0.005}
+        chosen_good += is_good and step >= 160
+        record = arrl.ExperimentRecord(id=step, parent_id=0, outcome=arrl.Outcome.OK, config={}, config_hash="",
+                                       program_hash="", metric_name="val_loss",
+                                       direction=arrl.Direction.MINIMIZE, value=1.0)
+        proposer.learn(record, 1.0 if is_good else -1.0)
+    after = proposer.probabilities(observation)
+    assert proposer.updates == 30
+    assert after[good] > 0.6, f"{before[good]:.3f} -> {after[good]:.3f}"
+    assert chosen_good > 40  # of the last 80 proposals, most are the rewarded move
+
+
+def test_masks_keep_proposals_valid_and_new(tmp_path: Path) -> None:
+    proposer = _proposer(tmp_path, seed=1)
+    observation = _observation()
+    seen = set()
+    for _ in range(30):
+        proposal = proposer.propose(observation)
+        assert extract(proposal.script).values == {**observation.config, **proposal.edit.changes}
+        seen.add(tuple(sorted(proposal.edit.changes.items())))
+    assert len(seen) >= 5  # it explores many moves, not one
+    # A program already in the window is never proposed again.
+    proposed = {program_hash(proposer.propose(observation).script) for _ in range(40)}
+    history = tuple(arrl.HistoryEntry("c", 1.0, 1.0, False, program_hash=h) for h in sorted(proposed))
+    crowded = arrl.Observation(SCRIPT, observation.config, history, editable=observation.editable)
+    fresh = [m for m in proposer._candidates(crowded)]
+    for _ in range(10):
+        proposal = proposer.propose(crowded)
+        # New programs while there are any; once every move was tried, a repeat (the loop
+        # records it as a duplicate) rather than an error.
+        assert (program_hash(proposal.script) not in proposed) == bool(fresh)
+
+
+def test_save_and_load_restore_what_was_learned(tmp_path: Path) -> None:
+    proposer = _proposer(tmp_path)
+    observation = _observation()
+    for step in range(16):
+        proposal = proposer.propose(observation)
+        proposer.learn(arrl.ExperimentRecord(id=step, parent_id=0, outcome=arrl.Outcome.OK, config={},
+                                             config_hash="", program_hash="", metric_name="m",
+                                             direction=arrl.Direction.MINIMIZE, value=1.0),
+                       1.0 if "dropout_rate" in proposal.edit.changes else -1.0)
+    state = tmp_path / "proposer.state"
+    proposer.save(state)
+    fresh = _proposer(tmp_path, seed=99)
+    assert fresh.probabilities(observation) != proposer.probabilities(observation)
+    fresh.load(state)
+    assert fresh.probabilities(observation) == pytest.approx(proposer.probabilities(observation))
+    assert fresh.updates == proposer.updates == 2
+    assert fresh.propose(observation).script == proposer.propose(observation).script  # same generator state
+
+
+def test_ppo_runs_through_arrl(tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {"train.py": SCRIPT}, 'script = "train.py"\nbudget = 20\n')
+    result = run_arrl("--plugin", "proposer=ppo", "-o", "proposer.batch_size=2", "run", "--max-experiments", "5",
+                      cwd=repo, env=arrl_env)
+    assert result.returncode == 0, result.output
+    recs = records(repo)
+    assert [r["proposer"] for r in recs] == ["baseline"] + ["ppo"] * 4
+    assert all(r["outcome"] in ("ok", "duplicate") for r in recs)
+    state = repo / ".arrl" / Path(recs[0]["stdout_path"]).parts[-4]
+    assert (state / "proposer.state").exists() and (state / "proposer.pt").exists()
