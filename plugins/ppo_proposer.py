@@ -107,6 +107,16 @@ class PPOProposer(arrl.Proposer):
             found[index] = (changes, script)
         return found
 
+    def _policy(self, observation: arrl.Observation, candidates: dict[int, Any]) -> tuple[Any, Any, Any, float]:
+        """(state, mask, action probabilities, value) of an observation, without gradients."""
+        torch = self.torch
+        state = torch.tensor(encode(observation, self.context.budget_seconds), dtype=torch.float32)
+        mask = torch.zeros(len(ACTIONS), dtype=torch.bool)
+        mask[list(candidates)] = True
+        with torch.no_grad():
+            logits, value = self._forward(state.unsqueeze(0), mask.unsqueeze(0))
+        return state, mask, torch.softmax(logits[0], dim=-1), float(value[0])
+
     def propose(self, observation: arrl.Observation) -> arrl.Proposal:
         torch = self.torch
         # Moves to programs already in the window are masked; once every move from here has been
@@ -115,17 +125,12 @@ class PPOProposer(arrl.Proposer):
         candidates = self._candidates(observation) or self._candidates(observation, skip_tried=False)
         if not candidates:
             raise SchemaError("no field can be moved: the script exposes no editable schema value")
-        state = torch.tensor(encode(observation, self.context.budget_seconds), dtype=torch.float32)
-        mask = torch.zeros(len(ACTIONS), dtype=torch.bool)
-        mask[list(candidates)] = True
-        with torch.no_grad():
-            logits, value = self._forward(state.unsqueeze(0), mask.unsqueeze(0))
-            probabilities = torch.softmax(logits[0], dim=-1)
-            action = int(torch.multinomial(probabilities, 1, generator=self.generator))
-            log_probability = float(torch.log(probabilities[action]))
+        state, mask, probabilities, value = self._policy(observation, candidates)
+        action = int(torch.multinomial(probabilities, 1, generator=self.generator))
+        log_probability = float(torch.log(probabilities[action]))
         changes, script = candidates[action]
         self.pending = {"state": state.tolist(), "mask": mask.tolist(), "action": action,
-                        "log_probability": log_probability, "value": float(value[0])}
+                        "log_probability": log_probability, "value": value}
         description = "; ".join(f"{k} {observation.config[k]} -> {v}" for k, v in changes.items())
         return arrl.Proposal(script, arrl.Edit(changes, description), "ppo")
 
@@ -171,14 +176,8 @@ class PPOProposer(arrl.Proposer):
 
     def probabilities(self, observation: arrl.Observation) -> dict[int, float]:
         """The policy's current probability of each valid action (for tests and inspection)."""
-        torch = self.torch
         candidates = self._candidates(observation)
-        state = torch.tensor(encode(observation, self.context.budget_seconds), dtype=torch.float32)
-        mask = torch.zeros(len(ACTIONS), dtype=torch.bool)
-        mask[list(candidates)] = True
-        with torch.no_grad():
-            logits, _ = self._forward(state.unsqueeze(0), mask.unsqueeze(0))
-        probabilities = torch.softmax(logits[0], dim=-1)
+        probabilities = self._policy(observation, candidates)[2]
         return {index: float(probabilities[index]) for index in candidates}
 
     # -- persistence --------------------------------------------------------------------------
