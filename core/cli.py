@@ -79,6 +79,20 @@ def _project_data(inv: Invocation) -> tuple[dict[str, Any], Path]:
     return load_file(path), path.parent.resolve()
 
 
+def _settings(inv: Invocation) -> tuple[Settings, Path]:
+    """The project's settings with this command line's --plugin and -o applied, and its folder."""
+    data, base = _project_data(inv)
+    return settings_from(merge_cli(data, inv.plugins, inv.options)), base
+
+
+def _context(settings: Settings, run_dir: Path, repo_root: Path, script_path: str) -> Any:
+    from .roles import PluginContext
+
+    return PluginContext(run_dir=run_dir, repo_root=repo_root, script_path=script_path, metric=settings.metric,
+                         direction=settings.direction, budget_seconds=settings.budget, seed=settings.seed,
+                         field_map=dict(settings.fields))
+
+
 def _repo_root(directory: Path) -> Path:
     try:
         out = subprocess.run(["git", "-C", str(directory), "rev-parse", "--show-toplevel"],
@@ -130,7 +144,6 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
          must_continue: bool) -> None:
     from .loop import ExperimentLoop, build_components, check_choices
     from .manager import Registry, plugin_manager
-    from .roles import PluginContext
 
     data, base = _project_data(inv)
     explicit: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
@@ -165,10 +178,7 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
         meta = run_dir.load_meta()
         click.echo(f"arrl: continuing run {meta.run_id} ({meta.status.value}"
                    f"{': ' + meta.status_reason if meta.status_reason else ''})", err=True)
-    context = PluginContext(run_dir=run_dir.path, repo_root=repo_root, script_path=relative,
-                            metric=settings.metric, direction=settings.direction,
-                            budget_seconds=settings.budget, seed=settings.seed,
-                            field_map=dict(settings.fields))
+    context = _context(settings, run_dir.path, repo_root, relative)
     components = build_components(registry, settings, context)
     loop = ExperimentLoop(settings, run_dir, components, manager, context,
                           report=lambda line: click.echo(line))
@@ -215,10 +225,8 @@ def _on_stop_signals(request_stop: Callable[[], None]) -> Callable[[], None]:
 @click.pass_obj
 def validate(inv: Invocation, baseline: Path, proposed: Path) -> None:
     """Run the configured validators on PROPOSED: exit 0 accepted, 1 rejected (with reasons)."""
-    from .loop import build_chain
+    from .loop import build_chain, validate_chain
     from .manager import Registry, plugin_manager
-    from .records import ValidationIssue
-    from .roles import PluginContext
 
     texts = []
     for path in (baseline, proposed):
@@ -226,16 +234,9 @@ def validate(inv: Invocation, baseline: Path, proposed: Path) -> None:
             texts.append(path.read_text())
         except (OSError, UnicodeDecodeError) as error:
             raise ConfigError(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
-    data, base = _project_data(inv)
-    settings = settings_from(merge_cli(data, inv.plugins, inv.options))
-    registry = Registry(plugin_manager())
-    context = PluginContext(run_dir=base, repo_root=base, script_path=str(proposed), metric=settings.metric,
-                            direction=settings.direction, budget_seconds=settings.budget, seed=settings.seed,
-                            field_map=dict(settings.fields))
-    issues: list[ValidationIssue] = []
-    for name, validator in build_chain(registry, settings, context):
-        issues += [i if i.validator else ValidationIssue(i.message, i.line, name)
-                   for i in validator.validate(texts[1], texts[0]).issues]
+    settings, base = _settings(inv)
+    chain = build_chain(Registry(plugin_manager()), settings, _context(settings, base, base, str(proposed)))
+    issues = validate_chain(chain, texts[1], texts[0]).issues
     if not issues:
         click.echo(f"{proposed}: accepted by {', '.join(settings.plugin_names('validator'))}")
         return
@@ -257,21 +258,16 @@ def image() -> None:
 @click.pass_obj
 def image_build(inv: Invocation) -> None:
     """Build the run image from this machine's files (no registry): arrl --plugin runner=podman image build"""
-    from .manager import Registry, build_options, plugin_manager
-    from .roles import PluginContext
+    from .loop import build_one
+    from .manager import Registry, plugin_manager
 
-    data, base = _project_data(inv)
-    settings = settings_from(merge_cli(data, inv.plugins, inv.options))
+    settings, base = _settings(inv)
     (name,) = settings.plugin_names("runner")
-    registration = Registry(plugin_manager()).get("runner", name)
-    options = build_options(registration, settings.options.get("runner", {}))
-    context = PluginContext(run_dir=base, repo_root=base, script_path=settings.script, metric=settings.metric,
-                            direction=settings.direction, budget_seconds=settings.budget, seed=settings.seed)
-    runner = registration.factory(options, context)
+    runner = build_one(Registry(plugin_manager()), settings, _context(settings, base, base, settings.script), "runner")
     click.echo(f"arrl: building the {name} run image from this machine's files...", err=True)
     image_id = runner.build_image()
     fingerprint = runner.fingerprint()
-    click.echo(f"arrl: built {getattr(options, 'image', '')} {image_id}")
+    click.echo(f"arrl: built {getattr(getattr(runner, 'options', None), 'image', '')} {image_id}")
     click.echo(f"arrl: environment hash {fingerprint.get('environment_hash', '-')}")
     runner.close()
 
@@ -287,8 +283,7 @@ def inspect(inv: Invocation, script: Path | None, as_json: bool) -> None:
     from .schema import FIELD_NAMES
     from .script import ScriptError, extract
 
-    data, base = _project_data(inv)
-    settings = settings_from(merge_cli(data, [], []))
+    settings, base = _settings(inv)
     path = script if script is not None else (base / settings.script if settings.script else None)
     if path is None:
         raise ConfigError("no script: pass SCRIPT or set `script` in arrl.toml")
@@ -355,8 +350,8 @@ def plugins(as_json: bool) -> None:
 @click.pass_obj
 def history(inv: Invocation, run_id: str | None, tsv: bool) -> None:
     """Show the experiments of a run."""
-    data, base = _project_data(inv)
-    runs_dir = base / settings_from(merge_cli(data, [], [])).runs_dir
+    settings, base = _settings(inv)
+    runs_dir = base / settings.runs_dir
     runs = RunDirectory.all(runs_dir)
     if run_id:
         runs = [r for r in runs if r.run_id == run_id]

@@ -91,9 +91,7 @@ def build_components(registry: Registry, settings: Settings, context: PluginCont
         if role in CHAINED_ROLES:
             built[role] = build_chain(registry, settings, context, role)
             continue
-        (name,) = settings.plugin_names(role)
-        registration = registry.get(role, name)
-        built[role] = registration.factory(build_options(registration, settings.options.get(role, {})), context)
+        built[role] = build_one(registry, settings, context, role)
     return Components(
         proposer=built["proposer"],
         validators=built["validator"],
@@ -103,6 +101,22 @@ def build_components(registry: Registry, settings: Settings, context: PluginCont
         rollback=built["rollback"],
         names=names,
     )
+
+
+def build_one(registry: Registry, settings: Settings, context: PluginContext, role: str) -> Any:
+    """The chosen implementation of a single-implementation role, built with its options."""
+    (name,) = settings.plugin_names(role)
+    registration = registry.get(role, name)
+    return registration.factory(build_options(registration, settings.options.get(role, {})), context)
+
+
+def validate_chain(chain: tuple[tuple[str, Validator], ...], proposed: str, baseline: str) -> ValidationResult:
+    """Run every validator of the chain; the issues of all of them, each naming its validator."""
+    issues: list[ValidationIssue] = []
+    for name, validator in chain:
+        result = validator.validate(proposed, baseline)
+        issues += [attrs.evolve(i, validator=i.validator or name) for i in result.issues]
+    return ValidationResult(tuple(issues))
 
 
 def build_chain(registry: Registry, settings: Settings, context: PluginContext,
@@ -366,7 +380,8 @@ class ExperimentLoop:
             record.outcome = Outcome.DUPLICATE
             record.failure_reason = "the same program is already in the memory window"
         else:
-            verdict = ValidationResult() if is_baseline else self._validate(proposal.script)
+            verdict = ValidationResult() if is_baseline else validate_chain(
+                self.c.validators, proposal.script, self.baseline_script)
             if not verdict.accepted:
                 record.outcome, record.failure_reason = Outcome.REJECTED, str(verdict)
             else:
@@ -411,13 +426,6 @@ class ExperimentLoop:
 
     def _extract(self, script: str) -> Extraction:
         return extract(script, self.context.script_path, self.context.field_map)
-
-    def _validate(self, script: str) -> ValidationResult:
-        issues: list[ValidationIssue] = []
-        for name, validator in self.c.validators:
-            result = validator.validate(script, self.baseline_script)
-            issues += [attrs.evolve(i, validator=i.validator or name) for i in result.issues]
-        return ValidationResult(tuple(issues))
 
     def _execute(self, record: ExperimentRecord, state: _State) -> None:
         directory = self.run_dir.experiment_dir(record.id)

@@ -34,10 +34,6 @@ class Outcome(str, enum.Enum):
         are the system working as meant, not something a human must look at."""
         return self in (Outcome.FAILED, Outcome.TIMED_OUT, Outcome.REJECTED)
 
-    @property
-    def ran(self) -> bool:
-        return self not in (Outcome.REJECTED, Outcome.DUPLICATE)
-
 
 class Direction(str, enum.Enum):
     MINIMIZE = "minimize"
@@ -215,10 +211,6 @@ def to_json(obj: Any) -> str:
 
 def from_json(text: str | bytes, cls: type) -> Any:
     return converter.structure(json.loads(text), cls)
-
-
-def to_dict(obj: Any) -> dict[str, Any]:
-    return converter.unstructure(obj)
 
 
 def from_dict(data: Mapping[str, Any], cls: type) -> Any:
