@@ -142,7 +142,7 @@ def resume(inv: Invocation, **overrides: Any) -> None:
 
 def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, Any],
          must_continue: bool) -> None:
-    from .loop import ExperimentLoop, build_components, check_choices
+    from .assembly import assemble_loop, check_choices
     from .manager import Registry, plugin_manager
 
     data, base = _project_data(inv)
@@ -179,16 +179,13 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
         click.echo(f"arrl: continuing run {meta.run_id} ({meta.status.value}"
                    f"{': ' + meta.status_reason if meta.status_reason else ''})", err=True)
     context = _context(settings, run_dir.path, repo_root, relative)
-    components = build_components(registry, settings, context)
-    loop = ExperimentLoop(settings, run_dir, components, manager, context,
-                          report=lambda line: click.echo(line))
+    loop = assemble_loop(manager, settings, run_dir, context, report=lambda line: click.echo(line))
     restore = _on_stop_signals(loop.abort.set)
     try:
         result = loop.run()
     finally:
         restore()
-        components.runner.close()
-        components.memory.close()
+        loop.close()
     click.echo(f"arrl: {result.message}", err=True)
     sys.exit(result.exit_code)
 
@@ -225,7 +222,7 @@ def _on_stop_signals(request_stop: Callable[[], None]) -> Callable[[], None]:
 @click.pass_obj
 def validate(inv: Invocation, baseline: Path, proposed: Path) -> None:
     """Run the configured validators on PROPOSED: exit 0 accepted, 1 rejected (with reasons)."""
-    from .loop import build_chain, validate_chain
+    from .assembly import build_chain, validate_chain
     from .manager import Registry, plugin_manager
 
     texts = []
@@ -258,7 +255,7 @@ def image() -> None:
 @click.pass_obj
 def image_build(inv: Invocation) -> None:
     """Build the run image from this machine's files (no registry): arrl --plugin runner=podman image build"""
-    from .loop import build_one
+    from .assembly import build_one
     from .manager import Registry, plugin_manager
 
     settings, base = _settings(inv)

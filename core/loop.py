@@ -15,17 +15,18 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Any, Callable
+from typing import Callable
 
 import attrs
 
+from .assembly import Components
 from .config import Settings
 from .early_stopping import TrendStopper
-from .errors import ArrlError, ConfigError
+from .errors import ArrlError
 from .faults import checkpoint
 from .journal import RunDirectory, RunStatus, now_iso
 from .metrics import final_value
-from .manager import CHAINED_ROLES, ROLES, PluginManager, Registry, build_options
+from .manager import PluginManager
 from .records import (
     ExperimentRecord,
     MetricPoint,
@@ -33,103 +34,13 @@ from .records import (
     Outcome,
     Proposal,
     RunResult,
-    ValidationIssue,
     ValidationResult,
 )
-from .roles import (
-    Memory,
-    PluginContext,
-    Proposer,
-    Reward,
-    RewardContext,
-    Rollback,
-    RunMonitor,
-    Runner,
-    RunRequest,
-    Validator,
-)
+from .roles import PluginContext, RewardContext, RunMonitor, RunRequest
 from .schema import HISTORY_WINDOW, SchemaError, config_hash
 from .script import Extraction, ScriptError, extract, program_hash, unified_diff
 
 EXIT_OK, EXIT_PAUSED, EXIT_INTERRUPTED = 0, 3, 130
-
-
-@attrs.frozen
-class Components:
-    proposer: Proposer
-    validators: tuple[tuple[str, Validator], ...]
-    runner: Runner
-    memory: Memory
-    reward: Reward
-    rollback: Rollback
-    names: dict[str, str]
-
-
-def check_choices(registry: Registry, settings: Settings) -> None:
-    """Fail early, before anything runs, on an unknown role, plugin name or option table."""
-    unknown_roles = sorted(set(settings.plugins) - set(ROLES))
-    if unknown_roles:
-        raise ConfigError(f"unknown role {', '.join(unknown_roles)}; roles are: {', '.join(ROLES)}")
-    unknown_options = sorted(set(settings.options) - set(ROLES))
-    if unknown_options:
-        raise ConfigError(f"options for unknown role {', '.join(unknown_options)}; roles are: {', '.join(ROLES)}")
-    for role in ROLES:
-        chosen = settings.plugin_names(role)
-        if len(chosen) > 1 and role not in CHAINED_ROLES:
-            raise ConfigError(f"choose one {role}, not {len(chosen)}: {', '.join(chosen)}")
-        for name in chosen:
-            registry.get(role, name)
-
-
-def build_components(registry: Registry, settings: Settings, context: PluginContext) -> Components:
-    """Look up each role's chosen implementation, structure its options, and build it."""
-    check_choices(registry, settings)
-    built: dict[str, Any] = {}
-    names: dict[str, str] = {}
-    for role in ROLES:
-        names[role] = ",".join(settings.plugin_names(role))
-        if role in CHAINED_ROLES:
-            built[role] = build_chain(registry, settings, context, role)
-            continue
-        built[role] = build_one(registry, settings, context, role)
-    return Components(
-        proposer=built["proposer"],
-        validators=built["validator"],
-        runner=built["runner"],
-        memory=built["memory"],
-        reward=built["reward"],
-        rollback=built["rollback"],
-        names=names,
-    )
-
-
-def build_one(registry: Registry, settings: Settings, context: PluginContext, role: str) -> Any:
-    """The chosen implementation of a single-implementation role, built with its options."""
-    (name,) = settings.plugin_names(role)
-    registration = registry.get(role, name)
-    return registration.factory(build_options(registration, settings.options.get(role, {})), context)
-
-
-def validate_chain(chain: tuple[tuple[str, Validator], ...], proposed: str, baseline: str) -> ValidationResult:
-    """Run every validator of the chain; the issues of all of them, each naming its validator."""
-    issues: list[ValidationIssue] = []
-    for name, validator in chain:
-        result = validator.validate(proposed, baseline)
-        issues += [attrs.evolve(i, validator=i.validator or name) for i in result.issues]
-    return ValidationResult(tuple(issues))
-
-
-def build_chain(registry: Registry, settings: Settings, context: PluginContext,
-                role: str = "validator") -> tuple[tuple[str, Any], ...]:
-    """The ordered chain of a chained role. Options in ``[options.validator]`` go to every
-    member; a sub-table named after a member (``[options.validator.mine]``) to that one only."""
-    raw = settings.options.get(role, {})
-    chain = []
-    for name in settings.plugin_names(role):
-        registration = registry.get(role, name)
-        own = {k: v for k, v in raw.get(name, raw).items() if not isinstance(v, dict)}
-        chain.append((name, registration.factory(build_options(registration, own), context)))
-    return tuple(chain)
 
 
 class _Monitor(RunMonitor):
@@ -217,6 +128,10 @@ class ExperimentLoop:
             state.consecutive_failures += 1
         elif record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
             state.consecutive_failures = 0
+
+    def close(self) -> None:
+        """Release the components' connections; call once the loop has returned."""
+        self.c.close()
 
     def _log(self, message: str) -> None:
         with (self.run_dir.path / "run.log").open("a") as log:
@@ -380,8 +295,7 @@ class ExperimentLoop:
             record.outcome = Outcome.DUPLICATE
             record.failure_reason = "the same program is already in the memory window"
         else:
-            verdict = ValidationResult() if is_baseline else validate_chain(
-                self.c.validators, proposal.script, self.baseline_script)
+            verdict = ValidationResult() if is_baseline else self.c.validate(proposal.script, self.baseline_script)
             if not verdict.accepted:
                 record.outcome, record.failure_reason = Outcome.REJECTED, str(verdict)
             else:

@@ -18,7 +18,8 @@ import arrl
 from arrl.config import Settings, merge_cli, settings_from
 from arrl.errors import ConfigError
 from arrl.journal import RunDirectory
-from arrl.loop import ExperimentLoop, build_components, check_choices
+from arrl.assembly import build_components, check_choices
+from arrl.loop import ExperimentLoop
 from arrl.manager import BUILTIN_PLUGINS, ROLES, Registry, build_options, make_plugin_manager
 
 

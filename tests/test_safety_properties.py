@@ -16,7 +16,8 @@ from arrl.actions import moves, random_edit
 from arrl.config import Settings
 from arrl.early_stopping import EarlyStoppingSettings
 from arrl.journal import RunDirectory
-from arrl.loop import ExperimentLoop, build_components
+from arrl.assembly import build_components
+from arrl.loop import ExperimentLoop
 from arrl.manager import Registry, make_plugin_manager
 from arrl.plugins.ast_validator import AstValidator
 from arrl.plugins.composite_reward import CompositeOptions, CompositeReward

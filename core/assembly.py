@@ -1,0 +1,120 @@
+"""Assembly: from settings and the installed plugins to a ready experiment loop.
+
+The loop (:mod:`arrl.loop`) holds the order of calls and nothing else; choosing each role's
+implementation, structuring its options and building it happens here, once, for every command
+that needs built components (``run``, ``validate``, ``image build``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import attrs
+
+from .config import Settings
+from .errors import ConfigError
+from .manager import CHAINED_ROLES, ROLES, PluginManager, Registry, build_options
+from .records import ValidationIssue, ValidationResult
+from .roles import Memory, PluginContext, Proposer, Reward, Rollback, Runner, Validator
+
+if TYPE_CHECKING:
+    from .journal import RunDirectory
+    from .loop import ExperimentLoop
+
+
+@attrs.frozen
+class Components:
+    """One built implementation of each role (validators: the ordered chain)."""
+
+    proposer: Proposer
+    validators: tuple[tuple[str, Validator], ...]
+    runner: Runner
+    memory: Memory
+    reward: Reward
+    rollback: Rollback
+    names: dict[str, str]
+
+    def validate(self, proposed: str, baseline: str) -> ValidationResult:
+        return validate_chain(self.validators, proposed, baseline)
+
+    def close(self) -> None:
+        """Release what the runner and the memory hold (engine and server connections)."""
+        self.runner.close()
+        self.memory.close()
+
+
+def check_choices(registry: Registry, settings: Settings) -> None:
+    """Fail early, before anything runs, on an unknown role, plugin name or option table."""
+    unknown_roles = sorted(set(settings.plugins) - set(ROLES))
+    if unknown_roles:
+        raise ConfigError(f"unknown role {', '.join(unknown_roles)}; roles are: {', '.join(ROLES)}")
+    unknown_options = sorted(set(settings.options) - set(ROLES))
+    if unknown_options:
+        raise ConfigError(f"options for unknown role {', '.join(unknown_options)}; roles are: {', '.join(ROLES)}")
+    for role in ROLES:
+        chosen = settings.plugin_names(role)
+        if len(chosen) > 1 and role not in CHAINED_ROLES:
+            raise ConfigError(f"choose one {role}, not {len(chosen)}: {', '.join(chosen)}")
+        for name in chosen:
+            registry.get(role, name)
+
+
+def build_components(registry: Registry, settings: Settings, context: PluginContext) -> Components:
+    """Look up each role's chosen implementation, structure its options, and build it."""
+    check_choices(registry, settings)
+    built: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    for role in ROLES:
+        names[role] = ",".join(settings.plugin_names(role))
+        if role in CHAINED_ROLES:
+            built[role] = build_chain(registry, settings, context, role)
+            continue
+        built[role] = build_one(registry, settings, context, role)
+    return Components(
+        proposer=built["proposer"],
+        validators=built["validator"],
+        runner=built["runner"],
+        memory=built["memory"],
+        reward=built["reward"],
+        rollback=built["rollback"],
+        names=names,
+    )
+
+
+def build_one(registry: Registry, settings: Settings, context: PluginContext, role: str) -> Any:
+    """The chosen implementation of a single-implementation role, built with its options."""
+    (name,) = settings.plugin_names(role)
+    registration = registry.get(role, name)
+    return registration.factory(build_options(registration, settings.options.get(role, {})), context)
+
+
+def build_chain(registry: Registry, settings: Settings, context: PluginContext,
+                role: str = "validator") -> tuple[tuple[str, Any], ...]:
+    """The ordered chain of a chained role. Options in ``[options.validator]`` go to every
+    member; a sub-table named after a member (``[options.validator.mine]``) to that one only."""
+    raw = settings.options.get(role, {})
+    chain = []
+    for name in settings.plugin_names(role):
+        registration = registry.get(role, name)
+        own = {k: v for k, v in raw.get(name, raw).items() if not isinstance(v, dict)}
+        chain.append((name, registration.factory(build_options(registration, own), context)))
+    return tuple(chain)
+
+
+def validate_chain(chain: tuple[tuple[str, Validator], ...], proposed: str, baseline: str) -> ValidationResult:
+    """Run every validator of the chain; the issues of all of them, each naming its validator."""
+    issues: list[ValidationIssue] = []
+    for name, validator in chain:
+        result = validator.validate(proposed, baseline)
+        issues += [attrs.evolve(i, validator=i.validator or name) for i in result.issues]
+    return ValidationResult(tuple(issues))
+
+
+def assemble_loop(manager: PluginManager, settings: Settings, run: RunDirectory, context: PluginContext,
+                  report: Callable[[str], None] = print) -> ExperimentLoop:
+    """A loop ready to :meth:`~arrl.loop.ExperimentLoop.run`, with every role built; close it
+    with :meth:`~arrl.loop.ExperimentLoop.close`."""
+    from .loop import ExperimentLoop  # the loop imports this module's Components
+
+    components = build_components(Registry(manager), settings, context)
+    return ExperimentLoop(settings, run, components, manager, context, report)
