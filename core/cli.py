@@ -20,7 +20,7 @@ import click
 from . import __version__
 from .config import Settings, find_config, load_file, merge_cli, settings_from
 from .errors import ArrlError, ConfigError
-from .journal import RunDirectory
+from .journal import RunDirectory, RunsLock
 from .records import converter
 
 
@@ -109,6 +109,11 @@ def _resolve_script(settings: Settings, base: Path) -> tuple[Path, Path, str]:
     if not script.is_file():
         raise ConfigError(f"script {script} does not exist")
     repo_root = _repo_root(script.parent)
+    # Refs and a worktree are written into the script's repository: it must be this project's.
+    project_root = _repo_root(base.resolve())
+    if not (script.is_relative_to(project_root) and repo_root.is_relative_to(project_root)):
+        raise ConfigError(f"script {settings.script!r} resolves to {script}, outside this project's "
+                          f"repository {project_root}; arrl runs only a script of the project it is run in")
     return script, repo_root, script.relative_to(repo_root).as_posix()
 
 
@@ -124,6 +129,8 @@ def _resolve_script(settings: Settings, base: Path) -> tuple[Path, Path, str]:
 @click.option("--metric", help="Metric name the script prints (default val_loss).")
 @click.option("--maximize", is_flag=True, default=None, help="The metric is better when higher.")
 @click.option("--seed", type=int, help="Seed of the proposer and of the scripts (ARRL_SEED).")
+@click.option("--skip-damaged", is_flag=True, default=None,
+              help="Continue a run whose journal has unreadable lines: move them aside and report them.")
 @click.pass_obj
 def run(inv: Invocation, script: str | None, new: bool, **overrides: Any) -> None:
     """Run experiments: continues the latest unfinished run unless --new."""
@@ -146,16 +153,23 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
     from .manager import Registry, plugin_manager
 
     data, base = _project_data(inv)
+    skip_damaged = bool(overrides.pop("skip_damaged", False))
     explicit: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     if explicit.pop("maximize", None):
         explicit["direction"] = "maximize"
-    if "budget" in explicit and not explicit["budget"] > 0:
-        raise ConfigError(f"--budget must be greater than 0, got {explicit['budget']:g}")
+    if "budget" in explicit and not (explicit["budget"] > 0 and math.isfinite(explicit["budget"])):
+        raise ConfigError(f"--budget must be greater than 0 and finite, got {explicit['budget']:g}")
     if script:
         explicit["script"] = script
         base = Path.cwd()
     settings = settings_from(merge_cli({**data, **explicit}, inv.plugins, inv.options))
     runs_dir = base / settings.runs_dir
+    manager = plugin_manager()
+    registry = Registry(manager)
+    check_choices(registry, settings)  # before anything is created, continued or locked
+    lock = RunsLock(runs_dir)
+    lock.acquire()  # held until this command ends; everything below runs under it
+    click.get_current_context().call_on_close(lock.release)
     run_dir = None if new else RunDirectory.latest_unfinished(runs_dir)
     if run_dir is None and must_continue:
         raise ArrlError(f"no paused or interrupted run in {runs_dir}; start one with `arrl run`")
@@ -167,8 +181,6 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
                   if k not in ("max_experiments", "max_hours", "target")}
         settings = settings_from(merge_cli({**stored, **explicit}, inv.plugins, inv.options),
                                  f"settings of run {meta.run_id}")
-    manager = plugin_manager()
-    registry = Registry(manager)
     check_choices(registry, settings)
     script_path, repo_root, relative = _resolve_script(settings, base)
     if run_dir is None:
@@ -178,6 +190,10 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
         meta = run_dir.load_meta()
         click.echo(f"arrl: continuing run {meta.run_id} ({meta.status.value}"
                    f"{': ' + meta.status_reason if meta.status_reason else ''})", err=True)
+        if skip_damaged:
+            for line in run_dir.set_aside_damaged():
+                click.echo(f"arrl: skipped damaged journal line {line.line_number} ({line.reason}); "
+                           f"kept in {run_dir.damaged_path}", err=True)
     context = _context(settings, run_dir.path, repo_root, relative)
     loop = assemble_loop(manager, settings, run_dir, context, report=lambda line: click.echo(line))
     restore = _on_stop_signals(loop.abort.set)

@@ -20,6 +20,7 @@ Command-line ``--plugin ROLE=NAME`` and ``-o ROLE.OPTION=VALUE`` override the fi
 from __future__ import annotations
 
 import enum
+import math
 import tomllib
 from pathlib import Path
 from typing import Any, Mapping
@@ -49,6 +50,12 @@ def _positive(_: object, attribute: attrs.Attribute, value: float) -> None:
         raise ValueError(f"{attribute.name} must be greater than 0, got {value!r}")
 
 
+def _finite_positive(_: object, attribute: attrs.Attribute, value: float) -> None:
+    # inf would lift the per-experiment cap that the whole harness is built around.
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{attribute.name} must be greater than 0 and finite (seconds), got {value!r}")
+
+
 def _non_negative(_: object, attribute: attrs.Attribute, value: float) -> None:
     if not value >= 0:
         raise ValueError(f"{attribute.name} must be 0 or more, got {value!r}")
@@ -61,7 +68,7 @@ class Settings:
     script: str = ""
     metric: str = "val_loss"
     direction: Direction = Direction.MINIMIZE
-    budget: float = attrs.field(default=300.0, validator=_positive)
+    budget: float = attrs.field(default=300.0, validator=_finite_positive)
     # A run that prints nothing for this long is hung: end it early (0 turns this off).
     silence_timeout: float = attrs.field(default=120.0, validator=_non_negative)
     # "improve": a success becomes the new base only when it beats the best; "any": every success.

@@ -134,7 +134,7 @@ class ExperimentLoop:
         self.c.close()
 
     def _log(self, message: str) -> None:
-        with (self.run_dir.path / "run.log").open("a") as log:
+        with self.run_dir.log_path.open("a") as log:
             log.write(f"{now_iso()} {message}\n")
 
     # -- the loop ---------------------------------------------------------------------------
@@ -143,6 +143,8 @@ class ExperimentLoop:
         run.repair()
         meta = run.load_meta()
         state = self._derive_state(run.records(), reset_failures=meta.status is RunStatus.PAUSED)
+        # An experiment journaled just before a kill has no run.log line yet: the journal rules.
+        run.complete_log([(r.id, r.finished_at or r.started_at, _summary(r)) for r in state.records])
         self._check_fingerprint()
         run.set_status(RunStatus.RUNNING)
         removed = self.c.runner.cleanup_stale(run.run_id)
