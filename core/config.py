@@ -32,6 +32,7 @@ from cattrs.v import format_exception
 from .early_stopping import EarlyStoppingSettings
 from .errors import ConfigError
 from .records import Direction
+from .space import SpaceEntry, SpaceSettings
 
 CONFIG_NAMES = ("arrl.toml", "pyproject.toml")
 
@@ -82,9 +83,16 @@ class Settings:
     # Schema field -> the script's own name for it, where arrl cannot find it by itself:
     # a constant (LR), a class field (Config.lr), a dict key (CFG['lr']) or a flag (--lr).
     fields: dict[str, str] = attrs.Factory(dict)
+    # Per-field bounds/choices overrides and knobs by the script's own name (arrl.space), and
+    # names never to tune.
+    space: dict[str, SpaceEntry] = attrs.Factory(dict)
+    exclude: list[str] = attrs.Factory(list)
     plugins: dict[str, str | list[str]] = attrs.Factory(dict)
     options: dict[str, dict[str, Any]] = attrs.Factory(dict)
     early_stopping: EarlyStoppingSettings = EarlyStoppingSettings()
+
+    def space_settings(self) -> SpaceSettings:
+        return SpaceSettings(dict(self.space), tuple(self.exclude))
 
     def plugin_names(self, role: str) -> tuple[str, ...]:
         chosen = self.plugins.get(role, DEFAULT_PLUGINS[role])

@@ -39,6 +39,7 @@ from .records import (
 from .roles import PluginContext, RewardContext, RunMonitor, RunRequest
 from .schema import HISTORY_WINDOW, SchemaError, config_hash
 from .script import Extraction, ScriptError, extract, program_hash, unified_diff
+from .space import build_space
 
 EXIT_OK, EXIT_PAUSED, EXIT_INTERRUPTED = 0, 3, 130
 
@@ -153,9 +154,12 @@ class ExperimentLoop:
         self.workspace = self.c.rollback.open(run.run_id)
         self.baseline_commit, self.baseline_script = self.c.rollback.baseline()
         try:
-            self._extract(self.baseline_script)
+            baseline = self._extract(self.baseline_script)
         except (ScriptError, SchemaError) as error:
             raise ArrlError(f"the training script cannot be read: {error}") from None
+        # The space is the baseline's: its values are always inside, and every proposal is
+        # judged against it (arrl.space).
+        self.space = build_space(baseline.values, self.context.space, tuple(baseline.editable), strict=True)
         if not state.last_good_commit:
             state.last_good_commit = self.baseline_commit
         # The journal, not the rollback's own bookkeeping, says what the last good version is.
@@ -257,8 +261,9 @@ class ExperimentLoop:
             observation = Observation(
                 script=parent_script,
                 config=dict(extraction.values),
-                editable=tuple(extraction.editable),
+                editable=tuple(n for n in extraction.editable if n in self.space),
                 choices=dict(extraction.choices),
+                space=self.space,
                 history=self.c.memory.window()[-HISTORY_WINDOW:],
                 best_value=state.best,
                 direction=self.direction,
@@ -341,7 +346,9 @@ class ExperimentLoop:
         return record
 
     def _extract(self, script: str) -> Extraction:
-        return extract(script, self.context.script_path, self.context.field_map)
+        path = self.context.script_path
+        return extract(script, path, self.context.field_map, self.context.space.knobs,
+                       (self.context.repo_root / path).parent)
 
     def _execute(self, record: ExperimentRecord, state: _State) -> None:
         directory = self.run_dir.experiment_dir(record.id)

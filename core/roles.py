@@ -20,6 +20,7 @@ from typing import Callable
 import attrs
 
 from .errors import ArrlError
+from .space import SpaceSettings
 from .records import (
     Direction,
     ExperimentRecord,
@@ -46,6 +47,8 @@ class PluginContext:
     # Schema field -> the script's name for it, for scripts arrl cannot read by itself
     # ({"learning_rate": "TrainConfig.base_lr"}); see arrl.script.
     field_map: dict[str, str] = attrs.Factory(dict)
+    # The [space] table and exclude list (arrl.space): knobs, overrides, hands-off names.
+    space: SpaceSettings = SpaceSettings()
 
     def rng(self, salt: str) -> random.Random:
         """A generator seeded from the run's seed and the caller's name, so two plugins never

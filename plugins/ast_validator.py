@@ -16,7 +16,9 @@ checked against:
    builtins behind them (``globals()``, ``vars()``, ``__builtins__``);
 5. calls it cannot resolve: a callee must be a name, an attribute, a subscript or a call result,
    not a computed expression such as ``(a or b)()`` or ``(lambda: ...)()``;
-6. the schema ranges of every value arrl reads (``learning_rate = 1e10`` is refused);
+6. the domains of the values arrl reads, judged against the *baseline's* space (arrl.space):
+   a value is refused only if it differs from the baseline's and lies outside the domain grown
+   around it (``learning_rate = 1e10`` is refused; an untouched ``batch_size = 12`` never is);
 7. frozen evaluation code: lines between ``# arrl: frozen`` and ``# arrl: end frozen`` must stay
    byte-identical, module-level names they define may not be rebound, modules named in
    ``frozen_modules`` may not be patched, and new code may not write to stdout, where metric lines
@@ -37,8 +39,9 @@ import attrs
 
 import arrl
 from arrl.records import ValidationIssue, ValidationResult
-from arrl.schema import SchemaError, check_config
+from arrl.schema import SchemaError
 from arrl.script import ScriptError, extract
+from arrl.space import SpaceSettings, build_space
 
 # Statements and expressions new code may use. Anything else (global, nonlocal, async) is refused.
 ALLOWED_NODES: frozenset[type] = frozenset({
@@ -302,9 +305,11 @@ class _Checker:
 
 
 class AstValidator(arrl.Validator):
-    def __init__(self, options: AstOptions = AstOptions(), field_map: dict[str, str] | None = None) -> None:
+    def __init__(self, options: AstOptions = AstOptions(), field_map: dict[str, str] | None = None,
+                 space: SpaceSettings = SpaceSettings()) -> None:
         self.options = options
         self.field_map = field_map or {}
+        self.space = space
 
     def validate(self, proposed: str, baseline: str) -> ValidationResult:
         issues = list(self._check(proposed, baseline))
@@ -324,7 +329,7 @@ class AstValidator(arrl.Validator):
             yield ValidationIssue(f"cannot parse: {type(error).__name__}")
             return
         if self.options.check_ranges:
-            yield from self._ranges(proposed)
+            yield from self._ranges(proposed, baseline)
         try:
             baseline_tree = ast.parse(baseline)
         except SyntaxError:
@@ -341,19 +346,21 @@ class AstValidator(arrl.Validator):
                 continue
             yield from checker.statement(statement)
 
-    def _ranges(self, proposed: str) -> Iterator[ValidationIssue]:
+    def _ranges(self, proposed: str, baseline: str) -> Iterator[ValidationIssue]:
+        knobs = self.space.knobs
         try:
-            extraction = extract(proposed, mapping=self.field_map)
+            extraction = extract(proposed, mapping=self.field_map, knobs=knobs)
         except (SchemaError, ScriptError) as error:
             yield ValidationIssue(str(error))
             return
-        for field, message in extraction.out_of_range.items():
-            yield ValidationIssue(message, extraction.sites[field].line)
-        if not extraction.out_of_range:
-            try:
-                check_config(extraction.values)
-            except SchemaError as error:
-                yield ValidationIssue(str(error))
+        try:
+            before = extract(baseline, mapping=self.field_map, knobs=knobs).values
+        except (SchemaError, ScriptError):
+            before = {}  # an unreadable baseline: every value is judged against its domain
+        space = build_space(before, self.space)
+        for field, message in space.judge(extraction.values, before):
+            site = extraction.sites.get(field)
+            yield ValidationIssue(message, site.line if site else None)
 
 
 def _frozen_text(before: list[tuple[int, int, str]], after: list[tuple[int, int, str]]) -> Iterator[ValidationIssue]:
@@ -443,6 +450,6 @@ def arrl_validators():
     yield arrl.Registration(
         name="ast",
         summary="syntax, schema ranges, frozen code, and name-resolved checks of added code",
-        factory=lambda options, context: AstValidator(options, context.field_map),
+        factory=lambda options, context: AstValidator(options, context.field_map, context.space),
         options=AstOptions,
     )
