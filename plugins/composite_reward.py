@@ -46,23 +46,23 @@ import arrl
 from arrl.metrics import curve_std
 from arrl.records import Direction, ExperimentRecord, Outcome
 
-_non_negative = attrs.validators.ge(0)
+_non_negative = attrs.validators.ge(0.0)
 
 
 @attrs.frozen
 class CompositeOptions:
-    accuracy_weight: float = attrs.field(default=0.7, validator=attrs.validators.gt(0))
+    accuracy_weight: float = attrs.field(default=0.7, validator=attrs.validators.gt(0.0))
     efficiency_weight: float = attrs.field(default=0.2, validator=_non_negative)
     stability_weight: float = attrs.field(default=0.1, validator=_non_negative)
     # Charged, with the efficiency weight, per budget a non-improving run spends; 0 turns it off.
     early_stop_bonus: float = attrs.field(default=0.3, validator=_non_negative)
     # Added to every improvement, so the smallest one still scores strictly above zero.
-    improvement_bonus: float = attrs.field(default=0.1, validator=attrs.validators.gt(0))
+    improvement_bonus: float = attrs.field(default=0.1, validator=attrs.validators.gt(0.0))
     timeout_penalty: float = -2.0
     rejection_penalty: float = -1.0
     crash_penalty: float = -2.0
     duplicate_penalty: float = -1.0
-    log_clip: float = attrs.field(default=5.0, validator=attrs.validators.gt(0))
+    log_clip: float = attrs.field(default=5.0, validator=attrs.validators.gt(0.0))
 
     def __attrs_post_init__(self) -> None:
         # A penalty above -accuracy_weight would rank having no result above a finite one.
