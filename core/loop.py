@@ -205,8 +205,12 @@ class ExperimentLoop:
         if not best:
             return "no successful experiment"
         top = best[0]
+        if top.proposer == "baseline":
+            # Its commit is the user's own: pointing there would suggest a change that is not one.
+            return (f"best {top.metric_name}={top.value:.6g} is still the unmodified script "
+                    f"(experiment {top.id}); no edit beat it")
         return (f"best {top.metric_name}={top.value:.6g} from experiment {top.id} "
-                f"(see `git show {top.commit[:12]}`)")
+                f"(see `arrl show {top.id}`; `arrl apply best` puts it on your branch)")
 
     def _check_fingerprint(self) -> None:
         """Refuse to mix experiments run in different environments into one run: their
@@ -308,6 +312,7 @@ class ExperimentLoop:
                     )
                 else:
                     commit = self.baseline_commit
+                    record.ref = self.c.rollback.keep(commit, experiment_id)
                 record.commit = commit
                 self._execute(record, state)
         record.finished_at = now_iso()
