@@ -125,26 +125,30 @@ def _resolve_script(settings: Settings, base: Path) -> tuple[Path, Path, str]:
 @click.option("--seed", type=int, help="Seed of the proposer and of the scripts (ARRL_SEED).")
 @click.option("--continue", "continue_run", is_flag=True,
               help="Continue the latest unfinished run even though the script was committed again since it began.")
+@click.option("--json", "json_events", is_flag=True, help="Stream every event as a JSON line on standard output.")
 @click.pass_obj
-def run(inv: Invocation, script: str | None, new: bool, continue_run: bool, **overrides: Any) -> None:
+def run(inv: Invocation, script: str | None, new: bool, continue_run: bool, json_events: bool,
+        **overrides: Any) -> None:
     """Run experiments: continues the latest unfinished run unless --new."""
     if new and continue_run:
         raise ConfigError("--new starts a run and --continue continues one: choose one")
-    _run(inv, script, new, overrides, must_continue=False, allow_changed_script=continue_run)
+    _run(inv, script, new, overrides, must_continue=False, allow_changed_script=continue_run,
+         json_events=json_events)
 
 
 @main.command()
 @click.option("--max-experiments", type=click.IntRange(min=1), help="Stop once the run holds this many experiments.")
 @click.option("--max-hours", type=float, help="Stop after this many hours.")
 @click.option("--target", type=float, help="Stop once the metric reaches this value.")
+@click.option("--json", "json_events", is_flag=True, help="Stream every event as a JSON line on standard output.")
 @click.pass_obj
-def resume(inv: Invocation, **overrides: Any) -> None:
+def resume(inv: Invocation, json_events: bool, **overrides: Any) -> None:
     """Continue the latest paused or interrupted run (even if the script was committed again)."""
-    _run(inv, None, False, overrides, must_continue=True, allow_changed_script=True)
+    _run(inv, None, False, overrides, must_continue=True, allow_changed_script=True, json_events=json_events)
 
 
 def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, Any],
-         must_continue: bool, allow_changed_script: bool = False) -> None:
+         must_continue: bool, allow_changed_script: bool = False, json_events: bool = False) -> None:
     from .assembly import assemble_loop, check_choices
     from .manager import Registry, plugin_manager
 
@@ -186,10 +190,14 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
         click.echo(f"arrl: continuing run {meta.run_id} ({meta.status.value}"
                    f"{': ' + meta.status_reason if meta.status_reason else ''})", err=True)
     context = _context(settings, run_dir.path, repo_root, relative)
-    loop = assemble_loop(manager, settings, run_dir, context, report=lambda line: click.echo(line))
+    from .display import console_subscribers
+    from .events import subscribed
+
+    loop = assemble_loop(manager, settings, run_dir, context)
     restore = _on_stop_signals(loop.abort.set)
     try:
-        result = loop.run()
+        with subscribed(manager, *console_subscribers(json_events)):
+            result = loop.run()
     finally:
         restore()
         loop.close()

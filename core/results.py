@@ -139,11 +139,40 @@ def describe(record: ExperimentRecord) -> str:
 
 
 def one_line_diff(diff: str, width: int = 100) -> str:
-    """A unified diff squeezed onto one line: ``-old | +new`` for each changed line."""
-    changes = [line for line in diff.splitlines()
-               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-    text = " ".join(" ".join(c.split()) for c in changes)
+    """A unified diff squeezed onto one line: ``LEARNING_RATE = 0.01 → 0.005`` for a changed
+    line (removed and added lines paired in order), ``-line`` / ``+line`` for the rest."""
+    removed, added = [], []
+    for line in diff.splitlines():
+        if line.startswith(("+++", "---")):
+            continue
+        if line[:1] == "-":
+            removed.append(" ".join(line[1:].split()))
+        elif line[:1] == "+":
+            added.append(" ".join(line[1:].split()))
+    parts = [_changed(old, new) for old, new in zip(removed, added)]
+    parts += [f"-{old}" for old in removed[len(added):]] + [f"+{new}" for new in added[len(removed):]]
+    text = "; ".join(parts)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _changed(old: str, new: str) -> str:
+    """``old`` and ``new`` as the part they share and what differs, trailing comments dropped."""
+    old, new = old.split(" #")[0].rstrip(), new.split(" #")[0].rstrip()
+    start = 0
+    while start < min(len(old), len(new)) and old[start] == new[start]:
+        start += 1
+    while start > 0 and old[start - 1] not in " =(,[:":
+        start -= 1  # whole tokens: 0.01 -> 0.005, not 0.0(1 -> 05)
+    end = 0
+    while end < min(len(old), len(new)) - start and old[-1 - end] == new[-1 - end]:
+        end += 1
+    while end > 0 and old[len(old) - end] not in " ),]:":
+        end -= 1
+    head, tail = old[:start], (old[len(old) - end:] if end else "")
+    if len(head) > 30:  # a long call: keep the argument that changed
+        cut = max(head.rstrip(" =(,[:").rfind(c) for c in " (,[")
+        head, tail = "…" + head[cut + 1:], ""
+    return f"{head}{old[start:len(old) - end]} → {new[start:len(new) - end]}{tail}"
 
 
 def format_value(value: float) -> str:
