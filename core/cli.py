@@ -527,6 +527,20 @@ def apply(inv: Invocation, experiment: str, run_id: str | None, patch: Path | No
                f"({', '.join(applied.files)})")
 
 
+@main.command()
+@_run_option
+@click.option("--output", "-O", "output", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for report.html and the PNG plots (default: the run's report/ folder).")
+@click.pass_obj
+def report(inv: Invocation, run_id: str | None, output: Path | None) -> None:
+    """Write a self-contained HTML report and PNG plots of a run (needs the `report` extra)."""
+    from .report import write_report
+
+    results = _results(inv, run_id)
+    made = write_report(results, output if output is not None else results.run.path / "report")
+    click.echo(f"arrl: wrote {made.html} and {len(made.plots)} plots beside it")
+
+
 def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
     for row in [headers, *rows]:
