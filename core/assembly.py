@@ -119,9 +119,10 @@ def validate_chain(chain: tuple[tuple[str, Validator], ...], proposed: str, base
 
 
 def assemble_loop(manager: PluginManager, settings: Settings, run: RunDirectory, context: PluginContext,
-                  report: Callable[[str], None] = print) -> ExperimentLoop:
+                  report: Callable[[str], None] | None = None) -> ExperimentLoop:
     """A loop ready to :meth:`~arrl.loop.ExperimentLoop.run`, with every role built; close it
-    with :meth:`~arrl.loop.ExperimentLoop.close`."""
+    with :meth:`~arrl.loop.ExperimentLoop.close`. ``report`` receives the run's plain lines;
+    displays subscribe to the event hooks instead (:mod:`arrl.events`)."""
     from .loop import ExperimentLoop  # the loop imports this module's Components
 
     components = build_components(Registry(manager), settings, context)

@@ -8,6 +8,9 @@ Experiment 0 runs the unmodified script and sets the first best. Each later expe
 
 All state that matters is derived from the journal, so the loop can be killed at any moment and
 continued: the workspace is restored to the last good version recorded there.
+
+Every step is announced through the event hooks (:mod:`arrl.events`); the loop prints nothing
+itself: ``run.log`` and any display are subscribers.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 import attrs
 
@@ -23,6 +26,7 @@ from .assembly import Components
 from .config import Settings
 from .early_stopping import TrendStopper
 from .errors import ArrlError
+from .events import Event, LineWriter, Subscriber, plain_line, subscribed
 from .faults import checkpoint
 from .journal import RunDirectory, RunStatus, now_iso
 from .metrics import final_value
@@ -47,15 +51,18 @@ EXIT_OK, EXIT_PAUSED, EXIT_INTERRUPTED = 0, 3, 130
 class _Monitor(RunMonitor):
     """Feeds metric points to the early stopper; fails fast on a non-finite loss."""
 
-    def __init__(self, metric: str, stopper: TrendStopper, abort: threading.Event) -> None:
+    def __init__(self, metric: str, stopper: TrendStopper, abort: threading.Event,
+                 on_point: Callable[[MetricPoint], None] = lambda point: None) -> None:
         self.metric = metric
         self.stopper = stopper
         self.abort = abort
+        self.on_point = on_point
         self.non_finite: MetricPoint | None = None
         self.stopped_early = False
 
     def on_metric(self, point: MetricPoint) -> bool:
         checkpoint("mid-experiment")
+        self.on_point(point)
         if point.name != self.metric:
             return True
         if not math.isfinite(point.value):
@@ -97,11 +104,12 @@ class ExperimentLoop:
         components: Components,
         manager: PluginManager,
         context: PluginContext,
-        report: Callable[[str], None] = print,
+        report: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.run_dir = run
         self.c = components
+        self.manager = manager
         self.hooks = manager.hook
         self.context = context
         self.report = report
@@ -135,11 +143,34 @@ class ExperimentLoop:
         self.c.close()
 
     def _log(self, message: str) -> None:
-        with self.run_dir.log_path.open("a") as log:
-            log.write(f"{now_iso()} {message}\n")
+        self.hooks.arrl_note(run_id=self.run_dir.run_id, message=message, at=time.time())
+
+    def _subscribers(self) -> Iterator[Subscriber]:
+        """The loop's own subscribers: run.log always; the plain lines of ``report`` if given."""
+        yield LineWriter(path=self.run_dir.log_path, run_id=self.run_dir.run_id)
+        if self.report is not None:
+            yield _Lines(self.report)
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> LoopResult:
+        """Run until a stop condition, a pause, Ctrl-C or an error; announce the end."""
+        run_id = self.run_dir.run_id
+        with subscribed(self.manager, *self._subscribers()):
+            try:
+                result = self._loop()
+            except BaseException as error:
+                try:
+                    status = self.run_dir.load_meta().status.value
+                except ArrlError:
+                    status = "unknown"
+                self.hooks.arrl_run_finished(run_id=run_id, status=status, message=str(error) or type(error).__name__,
+                                             exit_code=getattr(error, "exit_code", 1), at=time.time())
+                raise
+            self.hooks.arrl_run_finished(run_id=run_id, status=result.status.value, message=result.message,
+                                         exit_code=result.exit_code, at=time.time())
+            return result
+
+    def _loop(self) -> LoopResult:
         run = self.run_dir
         run.repair()
         meta = run.load_meta()
@@ -167,6 +198,9 @@ class ExperimentLoop:
         self.c.rollback.restore(state.last_good_commit)
         if run.proposer_state.exists():
             self.c.proposer.load(run.proposer_state)
+        self.hooks.arrl_run_started(run_id=run.run_id, metric=self.settings.metric, direction=self.direction.value,
+                                    budget_seconds=self.settings.budget, previous=list(state.records),
+                                    at=time.time())
         if len(self.c.memory) == 0:
             for record in state.records[-HISTORY_WINDOW * 4 :]:
                 if record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
@@ -188,7 +222,7 @@ class ExperimentLoop:
                     f"{record.failure_reason}); fix it, commit, and start again with `arrl run --new`"
                 )
                 run.set_status(RunStatus.FINISHED, message)
-                self.hooks.arrl_alert(run_id=run.run_id, level="error", message=message)
+                self.hooks.arrl_alert(run_id=run.run_id, level="error", message=message, at=time.time())
                 raise ArrlError(message)
             if state.consecutive_failures >= self.settings.failure_limit:
                 reason = (
@@ -196,9 +230,9 @@ class ExperimentLoop:
                     f"{record.outcome.value}: {record.failure_reason})"
                 )
                 run.set_status(RunStatus.PAUSED, reason)
-                self._log(f"paused: {reason}")
-                self.hooks.arrl_run_paused(run_id=run.run_id, reason=reason)
-                self.hooks.arrl_alert(run_id=run.run_id, level="error", message=f"run paused: {reason}")
+                self.hooks.arrl_run_paused(run_id=run.run_id, reason=reason, at=time.time())
+                self.hooks.arrl_alert(run_id=run.run_id, level="error", message=f"run paused: {reason}",
+                                      at=time.time())
                 return LoopResult(
                     RunStatus.PAUSED,
                     EXIT_PAUSED,
@@ -211,8 +245,12 @@ class ExperimentLoop:
         if not best:
             return "no successful experiment"
         top = best[0]
+        if top.proposer == "baseline":
+            # Its commit is the user's own: pointing there would suggest a change that is not one.
+            return (f"best {top.metric_name}={top.value:.6g} is still the unmodified script "
+                    f"(experiment {top.id}); no edit beat it")
         return (f"best {top.metric_name}={top.value:.6g} from experiment {top.id} "
-                f"(see `git show {top.commit[:12]}`)")
+                f"(see `arrl show {top.id}`; `arrl apply best` puts it on your branch)")
 
     def _check_fingerprint(self) -> None:
         """Refuse to mix experiments run in different environments into one run: their
@@ -297,14 +335,20 @@ class ExperimentLoop:
             diff_baseline=unified_diff(self.baseline_script, proposal.script, path),
             started_at=now_iso(),
         )
+        run_id = self.run_dir.run_id
+        self.hooks.arrl_experiment_proposed(record=record, run_id=run_id, at=time.time())
         commit = ""
         if not is_baseline and self.c.memory.contains(record.program_hash):
             record.outcome = Outcome.DUPLICATE
             record.failure_reason = "the same program is already in the memory window"
+            self.hooks.arrl_proposal_rejected(record=record, run_id=run_id, reason=record.failure_reason,
+                                              at=time.time())
         else:
             verdict = ValidationResult() if is_baseline else self.c.validate(proposal.script, self.baseline_script)
             if not verdict.accepted:
                 record.outcome, record.failure_reason = Outcome.REJECTED, str(verdict)
+                self.hooks.arrl_proposal_rejected(record=record, run_id=run_id, reason=record.failure_reason,
+                                                  at=time.time())
             else:
                 if not is_baseline:
                     commit, record.ref = self.c.rollback.snapshot(
@@ -315,6 +359,7 @@ class ExperimentLoop:
                     )
                 else:
                     commit = self.baseline_commit
+                    record.ref = self.c.rollback.keep(commit, experiment_id)
                 record.commit = commit
                 self._execute(record, state)
         record.finished_at = now_iso()
@@ -340,9 +385,7 @@ class ExperimentLoop:
         if not is_baseline and record.outcome is not Outcome.INTERRUPTED:
             self.c.proposer.learn(record, record.reward)
             self.c.proposer.save(self.run_dir.proposer_state)
-        self._log(_summary(record))
-        self.report(_summary(record))
-        self.hooks.arrl_experiment_finished(record=record, run_id=self.run_dir.run_id)
+        self.hooks.arrl_experiment_finished(record=record, run_id=self.run_dir.run_id, at=time.time())
         return record
 
     def _extract(self, script: str) -> Extraction:
@@ -375,8 +418,11 @@ class ExperimentLoop:
             },
         )
         stopper = TrendStopper(self.settings.early_stopping, state.best, self.direction, state.best_curve)
-        monitor = _Monitor(self.settings.metric, stopper, self.abort)
-        self.hooks.arrl_experiment_started(experiment_id=record.id, run_id=self.run_dir.run_id)
+        run_id = self.run_dir.run_id
+        monitor = _Monitor(self.settings.metric, stopper, self.abort, on_point=lambda point: self.hooks.arrl_metric(
+            run_id=run_id, experiment_id=record.id, point=point, at=time.time()))
+        self.hooks.arrl_experiment_started(experiment_id=record.id, run_id=run_id, record=record,
+                                           budget_seconds=self.settings.budget, at=time.time())
         try:
             result = self.c.runner.run(request, monitor)
         except OSError as error:
@@ -412,15 +458,14 @@ class ExperimentLoop:
         record.value = value
 
 
-def _summary(record: ExperimentRecord) -> str:
-    value = f"{record.metric_name}={record.value:.6g}" if math.isfinite(record.value) else ""
-    parts = [f"#{record.id}", record.outcome.value, value, f"{record.wall_clock_seconds:.1f}s"]
-    if record.reward is not None:
-        parts.append(f"reward={record.reward:+.3f}")
-    if record.kept:
-        parts.append("kept")
-    if record.edit and record.edit.description:
-        parts.append(f"[{record.edit.description}]")
-    if record.failure_reason:
-        parts.append(f"({record.failure_reason.splitlines()[0][:160]})")
-    return " ".join(p for p in parts if p)
+
+class _Lines(Subscriber):
+    """The plain lines of one run passed to a callable (the loop's ``report`` argument)."""
+
+    def __init__(self, report: Callable[[str], None]) -> None:
+        self.report = report
+
+    def handle(self, event: Event) -> None:
+        line = plain_line(event)
+        if line is not None:
+            self.report(line)

@@ -210,6 +210,11 @@ class Rollback(abc.ABC):
     def read(self, commit: str) -> str:
         """The script's text at ``commit``."""
 
+    def keep(self, commit: str, experiment_id: int) -> str:
+        """Keep an existing commit retrievable as experiment ``experiment_id``'s version (the
+        baseline runs its own commit, not a snapshot); return the ref that keeps it, or ''."""
+        return ""
+
 
 # The signature every factory has; named so hookspec docs can refer to it.
 Factory = Callable[..., object]
