@@ -124,6 +124,10 @@ def _resolve_script(settings: Settings, base: Path) -> tuple[Path, Path, str]:
 @click.option("--metric", help="Metric name the script prints (default val_loss).")
 @click.option("--maximize", is_flag=True, default=None, help="The metric is better when higher.")
 @click.option("--seed", type=int, help="Seed of the proposer and of the scripts (ARRL_SEED).")
+@click.option("--workers", type=click.IntRange(min=1), help="Experiments run at once, each in its own worktree (default 1).")
+@click.option("--cpus-per-worker", type=click.FloatRange(min=0, min_open=True),
+              help="CPUs (and threads) each experiment gets (default: the CPUs divided by --workers).")
+@click.option("--gpus", help="GPU ids, one per worker, e.g. 0,1 (sets CUDA_VISIBLE_DEVICES).")
 @click.pass_obj
 def run(inv: Invocation, script: str | None, new: bool, **overrides: Any) -> None:
     """Run experiments: continues the latest unfinished run unless --new."""
