@@ -5,8 +5,8 @@ Numerical libraries start one thread per core they can see, whatever else runs o
 two experiments side by side (or one beside any other busy process) then fight over the cores
 and run many times slower than with one thread each. arrl gives every experiment a thread
 count equal to its CPU share: the CPUs arrl may use divided by the number of workers, or
-``cpus_per_worker`` when set. A variable the user has already exported in arrl's environment is
-left as the user set it (that is how to override one library's count).
+``cpus_per_worker`` when set. A variable the user has already exported (non-empty) in arrl's
+environment is left as the user set it: that is how to override one library's count.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def thread_env(cpus: float, inherited: Mapping[str, str] | None = None) -> dict[
     """The thread variables for an experiment with ``cpus`` CPUs, except those the user set."""
     inherited = os.environ if inherited is None else inherited
     count = str(thread_count(cpus))
-    return {name: count for name in THREAD_VARIABLES if name not in inherited}
+    return {name: count for name in THREAD_VARIABLES if not inherited.get(name)}
 
 
 def gpu_ids(text: str) -> list[str]:
