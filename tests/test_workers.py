@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 from support import ARRL, make_repo, records, run_arrl, run_dir
+from test_containers import Monitor, _runner, engine  # noqa: F401 - engine is a fixture
+
+import arrl
 
 from arrl.resources import THREAD_VARIABLES, available_cpus
 
@@ -177,3 +180,42 @@ def test_a_thread_variable_the_user_set_is_kept(tmp_path: Path, arrl_env) -> Non
                       env={**arrl_env, **{name: "" for name in THREAD_VARIABLES}, "OMP_NUM_THREADS": "2"})
     assert result.returncode == 0, result.output
     assert "omp 2 mkl 1" in stdout_logs(repo)[0]
+
+
+# --- containers get the same share -----------------------------------------------------------
+
+CONTAINER_THREADS = """
+import os
+import torch
+try:  # cgroup v2, then v1
+    quota = open("/sys/fs/cgroup/cpu.max").read().split()
+except OSError:
+    try:
+        quota = [open(f"/sys/fs/cgroup/cpu/cpu.cfs_{name}_us").read().strip() for name in ("quota", "period")]
+    except OSError:
+        quota = ["unknown"]
+print(f"arrl: val_loss={torch.get_num_threads()}")
+print("omp", os.environ.get("OMP_NUM_THREADS"), "quota", *quota)
+"""
+
+
+def test_a_container_gets_the_share_as_its_cpu_limit_and_threads(engine: str, tmp_path: Path) -> None:  # noqa: F811
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / "train.py").write_text(CONTAINER_THREADS)
+    request = arrl.RunRequest(
+        run_id="test-share", experiment_id=1, script=workspace / "train.py", workspace=workspace, workdir=workspace,
+        output_dir=tmp_path / "exp" / "output", log_dir=tmp_path / "exp", budget_seconds=60, seed=0,
+        env={"ARRL_EXPERIMENT_ID": "1"}, cpus=1)
+    runner = _runner(engine)
+    try:
+        result = runner.run(request, Monitor())
+    finally:
+        runner.close()
+    assert result.outcome is arrl.Outcome.OK, result.failure_reason
+    assert [p.value for p in result.metrics if p.name == "val_loss"] == [1.0]  # torch.get_num_threads()
+    output = Path(result.stdout_path).read_text()
+    assert "omp 1 " in output
+    quota = output.split("quota ")[1].split()
+    if quota[0] != "unknown":  # "<quota> <period>": one CPU
+        assert int(quota[0]) == int(quota[1]), output
