@@ -219,3 +219,41 @@ def test_a_container_gets_the_share_as_its_cpu_limit_and_threads(engine: str, tm
     quota = output.split("quota ")[1].split()
     if quota[0] != "unknown":  # "<quota> <period>": one CPU
         assert int(quota[0]) == int(quota[1]), output
+
+
+# --- the Redis memory under arrl run ----------------------------------------------------------
+
+@pytest.mark.parametrize("server", ["redis_server", "volatile_redis_server"])
+def test_two_workers_share_a_redis_memory_through_a_redis_restart(server: str, request, tmp_path: Path,
+                                                                   arrl_env) -> None:
+    redis = request.getfixturevalue(server)
+    repo = make_repo(tmp_path / "project", {"train.py": SLEEPER}, CONFIG)
+    env = {**os.environ, **arrl_env, "STEP_SECONDS": "0.3"}
+    command = [str(ARRL), "--plugin", "memory=redis", "-o", f"memory.url={redis.url}", "run", "--workers", "2",
+               "--max-experiments", "12"]
+    coordinator = subprocess.Popen(command, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and coordinator.poll() is None:
+        try:
+            if len(records(repo)) >= 4:
+                break
+        except (AssertionError, FileNotFoundError):
+            pass
+        time.sleep(0.05)
+    assert coordinator.poll() is None, "the run ended before Redis was restarted"
+    redis.restart()
+    output = coordinator.communicate(timeout=300)[0].decode()
+    assert coordinator.returncode == 0, output
+    check_journal(records(repo), 12)
+
+
+def test_redis_unreachable_at_start_is_one_clear_line(tmp_path: Path, arrl_env) -> None:
+    from conftest import free_port
+
+    repo = make_repo(tmp_path / "project", {"train.py": SLEEPER}, CONFIG)
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    result = run_arrl("--plugin", "memory=redis", "-o", f"memory.url={url}", "-o", "memory.timeout=1",
+                      "run", "--max-experiments", "2", cwd=repo, env=arrl_env)
+    assert result.returncode != 0
+    assert f"arrl: error: cannot reach Redis at {url}" in result.stderr, result.output
+    assert "Traceback" not in result.output
