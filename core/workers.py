@@ -43,6 +43,8 @@ class WorkerPool:
         self.ending: LoopResult | None = None  # a verdict (paused, interrupted) ends the run
         self.stop = ""  # a stop condition was reached
         self.error: BaseException | None = None
+        # Seconds spent in the one-at-a-time phases, to show when they become the bottleneck.
+        self.serial_seconds = {"propose": 0.0, "conclude": 0.0}
         gpus = gpu_ids(loop.settings.gpus)
         if gpus and len(gpus) < self.workers:
             raise ConfigError(f"--workers {self.workers} needs a GPU each, but --gpus names {len(gpus)}: "
@@ -97,6 +99,10 @@ class WorkerPool:
         finally:
             for lane in lanes[1:]:
                 lane.runner.close()
+            wall = time.monotonic() - started
+            serial = self.serial_seconds
+            loop._log(f"{self.workers} workers for {wall:.1f} s: proposing {serial['propose']:.1f} s, "
+                      f"concluding (reward, journal, rollback, learning) {serial['conclude']:.1f} s")
         if self.error is not None:
             raise self.error
         if self.ending is not None:
@@ -124,7 +130,9 @@ class WorkerPool:
                         self.stop = self.stop or stop
                         return
                     experiment_id, self.next_id = self.next_id, self.next_id + 1
+                    began = time.perf_counter()
                     record, proposal, parent = loop._propose(state, experiment_id)
+                    self.serial_seconds["propose"] += time.perf_counter() - began
                     self.in_flight += 1
                 try:
                     commit = loop._attempt(record, proposal, parent, state, lane)
@@ -132,7 +140,9 @@ class WorkerPool:
                     with self.lock:
                         self.in_flight -= 1
                 with self.lock:
+                    began = time.perf_counter()
                     loop._conclude(record, commit, state, lane)
+                    self.serial_seconds["conclude"] += time.perf_counter() - began
                     verdict = loop._verdict(record, state)
                     if verdict is not None and self.ending is None:
                         self.ending = verdict
