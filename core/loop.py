@@ -2,7 +2,8 @@
 
 Experiment 0 runs the unmodified script and sets the first best. Each later experiment:
 
-    propose -> duplicate? (not run) -> validator chain (rejected: not run) -> snapshot commit
+    propose -> claim the program (lost: a duplicate, not run) -> validator chain (rejected: not
+    run) -> snapshot commit
     -> run under the budget, streaming metrics to the early stopper -> record -> reward
     -> journal -> keep as last good, or restore the last good -> memory -> proposer learns
 
@@ -15,9 +16,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Callable
-
 from pathlib import Path
+from typing import Callable
 
 import attrs
 
