@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import math
 import signal
 import subprocess
 import sys
@@ -133,6 +134,10 @@ def _resolve_script(settings: Settings, base: Path) -> tuple[Path, Path, str]:
 @click.option("--continue", "continue_run", is_flag=True,
               help="Continue the latest unfinished run even though the script was committed again since it began.")
 @click.option("--json", "json_events", is_flag=True, help="Stream every event as a JSON line on standard output.")
+@click.option("--workers", type=click.IntRange(min=1), help="Experiments run at once, each in its own worktree (default 1).")
+@click.option("--cpus-per-worker", type=click.FloatRange(min=0, min_open=True),
+              help="CPUs (and threads) each experiment gets (default: the CPUs divided by --workers).")
+@click.option("--gpus", help="GPU ids, one per worker, e.g. 0,1 (sets CUDA_VISIBLE_DEVICES).")
 @click.pass_obj
 def run(inv: Invocation, script: str | None, new: bool, continue_run: bool, json_events: bool,
         **overrides: Any) -> None:

@@ -90,6 +90,12 @@ class Settings:
     plugins: dict[str, str | list[str]] = attrs.Factory(dict)
     options: dict[str, dict[str, Any]] = attrs.Factory(dict)
     early_stopping: EarlyStoppingSettings = EarlyStoppingSettings()
+    # Experiments run at once (arrl.workers); each gets its own worktree, runner and CPU share.
+    workers: int = attrs.field(default=1, validator=attrs.validators.ge(1))
+    # CPUs (and threads) per experiment; None: the CPUs arrl may use divided by `workers`.
+    cpus_per_worker: float | None = attrs.field(default=None, validator=attrs.validators.optional(_positive))
+    # GPU ids, one per worker ("0,1"); each worker sees only its own (CUDA_VISIBLE_DEVICES).
+    gpus: str = ""
 
     def space_settings(self) -> SpaceSettings:
         return SpaceSettings(dict(self.space), tuple(self.exclude))

@@ -27,7 +27,8 @@ from typing import Any
 import attrs
 
 from .errors import ArrlError
-from .records import ExperimentRecord, converter, from_dict, to_json
+from .records import ExperimentRecord, HistoryEntry, Outcome, converter, from_dict, to_json
+from .schema import HISTORY_WINDOW
 
 
 class RunStatus(str, enum.Enum):
@@ -51,6 +52,14 @@ class RunMeta:
     status_reason: str = ""
     # What pinned the execution environment of this run's experiments (runner.fingerprint()).
     fingerprint: dict[str, str] = attrs.Factory(dict)
+
+
+def memory_from_journal(records: list[ExperimentRecord]) -> tuple[list[HistoryEntry], set[str]]:
+    """What a memory holds according to the journal: the window's entries (oldest first) and
+    every program with a result. Duplicates and interrupted experiments have no result."""
+    with_result = [r for r in records if r.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED)]
+    return ([r.history_entry() for r in with_result[-HISTORY_WINDOW:]],
+            {r.program_hash for r in with_result})
 
 
 def now_iso(timespec: str = "seconds") -> str:
@@ -99,7 +108,8 @@ def _damage_reason(error: Exception) -> str:
 
 
 # The lines ExperimentLoop._log writes for an experiment: "<time> #<id> ...".
-_LOGGED_EXPERIMENT = re.compile(r"^\S+ #(\d+) ")
+# A finished experiment's line (arrl.events.summary), not its "started" line.
+_LOGGED_EXPERIMENT = re.compile(r"^\S+ #(\d+) (?!started:)")
 
 
 def _fsync_dir(path: Path) -> None:

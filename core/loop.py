@@ -2,7 +2,8 @@
 
 Experiment 0 runs the unmodified script and sets the first best. Each later experiment:
 
-    propose -> duplicate? (not run) -> validator chain (rejected: not run) -> snapshot commit
+    propose -> claim the program (lost: a duplicate, not run) -> validator chain (rejected: not
+    run) -> snapshot commit
     -> run under the budget, streaming metrics to the early stopper -> record -> reward
     -> journal -> keep as last good, or restore the last good -> memory -> proposer learns
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from pathlib import Path
 from typing import Callable, Iterator
 
 import attrs
@@ -26,9 +28,9 @@ from .assembly import Components
 from .config import Settings
 from .early_stopping import TrendStopper
 from .errors import ArrlError
-from .events import Event, LineWriter, Subscriber, plain_line, subscribed
+from .events import Event, LineWriter, Subscriber, plain_line, subscribed, summary
 from .faults import checkpoint
-from .journal import RunDirectory, RunStatus, now_iso
+from .journal import RunDirectory, RunStatus, memory_from_journal, now_iso
 from .metrics import final_value
 from .manager import PluginManager
 from .records import (
@@ -40,7 +42,8 @@ from .records import (
     RunResult,
     ValidationResult,
 )
-from .roles import PluginContext, RewardContext, RunMonitor, RunRequest
+from .roles import PluginContext, RewardContext, Rollback, RunMonitor, RunRequest, Runner
+from .resources import cpu_share, gpu_ids, thread_env
 from .schema import HISTORY_WINDOW, SchemaError, config_hash
 from .script import Extraction, ScriptError, extract, program_hash, unified_diff
 from .space import build_space
@@ -82,6 +85,18 @@ class LoopResult:
     status: RunStatus
     exit_code: int
     message: str
+
+
+@attrs.frozen
+class Lane:
+    """Where one experiment runs: a worker's own rollback (its worktree), runner, CPU share
+    and GPU. The loop has one; a worker pool one per worker."""
+
+    rollback: Rollback
+    runner: Runner
+    workspace: Path
+    cpus: float
+    gpu: str | None = None
 
 
 @attrs.define
@@ -171,12 +186,33 @@ class ExperimentLoop:
             return result
 
     def _loop(self) -> LoopResult:
+        state = self.start()
+        if self.settings.workers > 1:
+            from .workers import WorkerPool
+
+            return WorkerPool(self, state).run()
+        started = time.monotonic()
+        while True:
+            stop = self._stop_reason(state, started)
+            if stop:
+                return self._finished(state, stop)
+            if self.abort.is_set():
+                return self._interrupted()
+            record = self._experiment(state)
+            verdict = self._verdict(record, state)
+            if verdict is not None:
+                return verdict
+
+    def start(self) -> _State:
+        """Everything before the first experiment: the state from the journal, stale processes
+        removed (once, before any worker starts), the workspace at the last good version, the
+        proposer and the memory restored."""
         run = self.run_dir
         run.repair()
         meta = run.load_meta()
         state = self._derive_state(run.records(), reset_failures=meta.status is RunStatus.PAUSED)
         # An experiment journaled just before a kill has no run.log line yet: the journal rules.
-        run.complete_log([(r.id, r.finished_at or r.started_at, _summary(r)) for r in state.records])
+        run.complete_log([(r.id, r.finished_at or r.started_at, summary(r)) for r in state.records])
         self._check_fingerprint()
         run.set_status(RunStatus.RUNNING)
         removed = self.c.runner.cleanup_stale(run.run_id)
@@ -201,44 +237,45 @@ class ExperimentLoop:
         self.hooks.arrl_run_started(run_id=run.run_id, metric=self.settings.metric, direction=self.direction.value,
                                     budget_seconds=self.settings.budget, previous=list(state.records),
                                     at=time.time())
-        if len(self.c.memory) == 0:
-            for record in state.records[-HISTORY_WINDOW * 4 :]:
-                if record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
-                    self.c.memory.add(record.history_entry())
-        started = time.monotonic()
-        while True:
-            stop = self._stop_reason(state, started)
-            if stop:
-                run.set_status(RunStatus.FINISHED, stop)
-                return LoopResult(RunStatus.FINISHED, EXIT_OK, f"{stop}; {self._best_line(state)}")
-            if self.abort.is_set():
-                return self._interrupted()
-            record = self._experiment(state)
-            if record.outcome is Outcome.INTERRUPTED:
-                return self._interrupted()
-            if record.proposer == "baseline" and not record.kept:
-                message = (
-                    f"the unmodified script failed ({record.outcome.value}: "
-                    f"{record.failure_reason}); fix it, commit, and start again with `arrl run --new`"
-                )
-                run.set_status(RunStatus.FINISHED, message)
-                self.hooks.arrl_alert(run_id=run.run_id, level="error", message=message, at=time.time())
-                raise ArrlError(message)
-            if state.consecutive_failures >= self.settings.failure_limit:
-                reason = (
-                    f"{state.consecutive_failures} consecutive failures (last: "
-                    f"{record.outcome.value}: {record.failure_reason})"
-                )
-                run.set_status(RunStatus.PAUSED, reason)
-                self.hooks.arrl_run_paused(run_id=run.run_id, reason=reason, at=time.time())
-                self.hooks.arrl_alert(run_id=run.run_id, level="error", message=f"run paused: {reason}",
-                                      at=time.time())
-                return LoopResult(
-                    RunStatus.PAUSED,
-                    EXIT_PAUSED,
-                    f"run {run.run_id} paused after {reason}. Look at `arrl history`, then "
-                    "continue it with `arrl run` (or `arrl resume`).",
-                )
+        self.c.memory.refill(*memory_from_journal(state.records))
+        self.lane = Lane(self.c.rollback, self.c.runner, self.workspace,
+                         cpu_share(self.settings.workers, self.settings.cpus_per_worker),
+                         next(iter(gpu_ids(self.settings.gpus)), None))
+        return state
+
+    def _finished(self, state: _State, stop: str) -> LoopResult:
+        self.run_dir.set_status(RunStatus.FINISHED, stop)
+        return LoopResult(RunStatus.FINISHED, EXIT_OK, f"{stop}; {self._best_line(state)}")
+
+    def _verdict(self, record: ExperimentRecord, state: _State) -> LoopResult | None:
+        """Whether the run must end after ``record``: interrupted, failed baseline, or paused."""
+        run = self.run_dir
+        if record.outcome is Outcome.INTERRUPTED:
+            return self._interrupted()
+        if record.proposer == "baseline" and not record.kept:
+            message = (
+                f"the unmodified script failed ({record.outcome.value}: "
+                f"{record.failure_reason}); fix it, commit, and start again with `arrl run --new`"
+            )
+            run.set_status(RunStatus.FINISHED, message)
+            self.hooks.arrl_alert(run_id=run.run_id, level="error", message=message, at=time.time())
+            raise ArrlError(message)
+        if state.consecutive_failures >= self.settings.failure_limit:
+            reason = (
+                f"{state.consecutive_failures} consecutive failures (last: "
+                f"{record.outcome.value}: {record.failure_reason})"
+            )
+            run.set_status(RunStatus.PAUSED, reason)
+            self.hooks.arrl_run_paused(run_id=run.run_id, reason=reason, at=time.time())
+            self.hooks.arrl_alert(run_id=run.run_id, level="error", message=f"run paused: {reason}",
+                                  at=time.time())
+            return LoopResult(
+                RunStatus.PAUSED,
+                EXIT_PAUSED,
+                f"run {run.run_id} paused after {reason}. Look at `arrl history`, then "
+                "continue it with `arrl run` (or `arrl resume`).",
+            )
+        return None
 
     def _best_line(self, state: _State) -> str:
         best = [r for r in state.records if r.outcome is Outcome.OK and r.value == state.best]
@@ -287,8 +324,17 @@ class ExperimentLoop:
 
     # -- one experiment ---------------------------------------------------------------------
     def _experiment(self, state: _State) -> ExperimentRecord:
-        experiment_id = state.records[-1].id + 1 if state.records else 0
-        parent_script = self.c.rollback.read(state.last_good_commit)
+        experiment_id = max((r.id for r in state.records), default=-1) + 1
+        record, proposal, parent_commit = self._propose(state, experiment_id)
+        commit = self._attempt(record, proposal, parent_commit, state, self.lane)
+        return self._conclude(record, commit, state, self.lane)
+
+    # The three phases of an experiment, so that a worker pool (arrl.workers) runs the middle
+    # one on several workers at once while proposing and concluding stay one at a time.
+    def _propose(self, state: _State, experiment_id: int) -> tuple[ExperimentRecord, Proposal, str]:
+        """The next proposal and its record (not yet run), made against the last good version."""
+        parent_commit = state.last_good_commit
+        parent_script = self.c.rollback.read(parent_commit)
         # Until the unmodified script has succeeded once (an interrupted first try does not
         # count) there is no best to improve on, so the baseline runs again.
         is_baseline = state.last_good_id is None
@@ -334,13 +380,23 @@ class ExperimentLoop:
             diff_parent=unified_diff(parent_script, proposal.script, path),
             diff_baseline=unified_diff(self.baseline_script, proposal.script, path),
             started_at=now_iso(),
+            proposal_id=proposal.id,
         )
+        self.hooks.arrl_experiment_proposed(record=record, run_id=self.run_dir.run_id, at=time.time())
+        return record, proposal, parent_commit
+
+    def _attempt(self, record: ExperimentRecord, proposal: Proposal, parent_commit: str, state: _State,
+                 lane: Lane) -> str:
+        """Claim, validate, snapshot and run ``proposal`` in ``lane``; return its commit ("" when
+        it did not run)."""
+        is_baseline = proposal.proposer == "baseline"
+        experiment_id = record.id
         run_id = self.run_dir.run_id
-        self.hooks.arrl_experiment_proposed(record=record, run_id=run_id, at=time.time())
         commit = ""
-        if not is_baseline and self.c.memory.contains(record.program_hash):
+        # The baseline is claimed too (so no proposal repeats it) but runs whatever the claim says.
+        if not self.c.memory.claim(record.program_hash) and not is_baseline:
             record.outcome = Outcome.DUPLICATE
-            record.failure_reason = "the same program is already in the memory window"
+            record.failure_reason = "the same program was already run (or is running) in this run"
             self.hooks.arrl_proposal_rejected(record=record, run_id=run_id, reason=record.failure_reason,
                                               at=time.time())
         else:
@@ -351,17 +407,25 @@ class ExperimentLoop:
                                                   at=time.time())
             else:
                 if not is_baseline:
-                    commit, record.ref = self.c.rollback.snapshot(
+                    commit, record.ref = lane.rollback.snapshot(
                         proposal.script, experiment_id,
                         f"arrl {self.run_dir.run_id} experiment {experiment_id}: "
                         f"{proposal.edit.description if proposal.edit else 'proposal'}",
-                        state.last_good_commit,
+                        parent_commit,
                     )
                 else:
                     commit = self.baseline_commit
                     record.ref = self.c.rollback.keep(commit, experiment_id)
                 record.commit = commit
-                self._execute(record, state)
+                self._execute(record, state, lane)
+                if record.outcome is Outcome.INTERRUPTED:
+                    self.c.memory.release(record.program_hash)  # no result: it may run again
+        return commit
+
+    def _conclude(self, record: ExperimentRecord, commit: str, state: _State, lane: Lane) -> ExperimentRecord:
+        """Score, journal, keep or roll back, remember and learn. A result is kept only when it
+        beats the best known now, so a late result never overwrites a better one."""
+        is_baseline = record.proposer == "baseline"
         record.finished_at = now_iso()
         record.reward = self.c.reward.score(
             record, RewardContext(state.best, self.settings.budget, self.direction)
@@ -376,10 +440,10 @@ class ExperimentLoop:
         state.records.append(record)
         if record.kept:
             state.last_good_id, state.last_good_commit = record.id, record.commit
-            self.c.rollback.mark_good(record.commit)
+            lane.rollback.mark_good(record.commit)
         self._count(state, record)
         if commit and not record.kept:
-            self.c.rollback.restore(state.last_good_commit)
+            lane.rollback.restore(state.last_good_commit)
         if record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
             self.c.memory.add(record.history_entry())
         if not is_baseline and record.outcome is not Outcome.INTERRUPTED:
@@ -393,15 +457,15 @@ class ExperimentLoop:
         return extract(script, path, self.context.field_map, self.context.space.knobs,
                        (self.context.repo_root / path).parent)
 
-    def _execute(self, record: ExperimentRecord, state: _State) -> None:
+    def _execute(self, record: ExperimentRecord, state: _State, lane: Lane) -> None:
         directory = self.run_dir.experiment_dir(record.id)
-        script = self.workspace / self.context.script_path
+        script = lane.workspace / self.context.script_path
         output = directory / "output"
         request = RunRequest(
             run_id=self.run_dir.run_id,
             experiment_id=record.id,
             script=script,
-            workspace=self.workspace,
+            workspace=lane.workspace,
             workdir=script.parent,
             output_dir=output,
             log_dir=directory,
@@ -415,7 +479,10 @@ class ExperimentLoop:
                 "ARRL_OUTPUT_DIR": str(output),
                 "ARRL_SEED": str(self.settings.seed),
                 "ARRL_METRIC": self.settings.metric,
+                **thread_env(lane.cpus),
+                **({"CUDA_VISIBLE_DEVICES": lane.gpu} if lane.gpu is not None else {}),
             },
+            cpus=lane.cpus,
         )
         stopper = TrendStopper(self.settings.early_stopping, state.best, self.direction, state.best_curve)
         run_id = self.run_dir.run_id
@@ -424,7 +491,7 @@ class ExperimentLoop:
         self.hooks.arrl_experiment_started(experiment_id=record.id, run_id=run_id, record=record,
                                            budget_seconds=self.settings.budget, at=time.time())
         try:
-            result = self.c.runner.run(request, monitor)
+            result = lane.runner.run(request, monitor)
         except OSError as error:
             raise ArrlError(f"cannot run experiment {record.id}: {error.strerror or error} "
                             f"({error.filename or 'runner'}); nothing recorded before is lost") from None

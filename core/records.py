@@ -79,6 +79,9 @@ class Proposal:
     script: str
     edit: Edit | None = None
     proposer: str = ""
+    # Set by a proposer that learns per proposal; the loop copies it into the record, so that
+    # learn() matches a result to its proposal whatever order results arrive in.
+    id: str = ""
 
 
 @attrs.frozen
@@ -129,6 +132,8 @@ class HistoryEntry:
     early_stopped: bool
     program_hash: str = ""
     outcome: Outcome = Outcome.OK
+    # Orders a shared window when results of concurrent workers arrive out of order.
+    experiment_id: int | None = None
 
 
 @attrs.frozen
@@ -182,6 +187,7 @@ class ExperimentRecord:
     started_at: str = ""
     finished_at: str = ""
     details: dict[str, str] = attrs.Factory(dict)
+    proposal_id: str = ""  # the Proposal.id this experiment ran
 
     def history_entry(self) -> HistoryEntry:
         return HistoryEntry(
@@ -191,6 +197,7 @@ class ExperimentRecord:
             early_stopped=self.outcome is Outcome.EARLY_STOPPED,
             program_hash=self.program_hash,
             outcome=self.outcome,
+            experiment_id=self.id,
         )
 
 

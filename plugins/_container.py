@@ -28,6 +28,7 @@ import attrs
 
 import arrl
 from arrl.output import OutputLimits
+from arrl.resources import thread_env
 
 DEFAULT_IMAGE = "arrl-runner:latest"
 CONTAINER_WORKSPACE = "/workspace"
@@ -175,9 +176,14 @@ def rootfs_tar(packages: Path) -> Iterator[Path]:
         yield archive
 
 
+def cpu_limit(request: arrl.RunRequest, options: ContainerOptions) -> float:
+    """The container's CPUs: the runner's limit, narrowed to the experiment's share (a worker's)."""
+    return min(options.cpus, request.cpus) if request.cpus > 0 else options.cpus
+
+
 def container_env(request: arrl.RunRequest, options: ContainerOptions) -> dict[str, str]:
     env = {**request.env, "ARRL_OUTPUT_DIR": CONTAINER_OUTPUT, "PYTHONUNBUFFERED": "1", "HOME": "/tmp",
-           "OMP_NUM_THREADS": str(max(int(options.cpus), 1))}
+           **thread_env(cpu_limit(request, options), inherited={})}
     return env
 
 

@@ -177,7 +177,7 @@ class PodmanRunner(arrl.Runner):
         flags = [
             "run", "--name", name,
             "--network", "host" if o.network else "none",
-            *limits, "--cpus", str(o.cpus),
+            *limits, "--cpus", str(c.cpu_limit(request, o)),
             "--pids-limit", str(o.pids_limit), "--read-only", "--read-only-tmpfs=false",
             "--tmpfs", f"/tmp:rw,size={o.tmpfs_size},mode=1777",
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--user", c.NOBODY,

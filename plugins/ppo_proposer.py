@@ -71,7 +71,10 @@ class PPOProposer(arrl.Proposer):
         self.parameters = [*self.body.parameters(), *self.policy.parameters(), *self.value.parameters()]
         self.optimizer = torch.optim.Adam(self.parameters, lr=options.learning_rate)
         self.buffer: list[dict[str, Any]] = []
-        self.pending: dict[str, Any] | None = None
+        # Actions awaiting their result, by proposal id: with several workers results arrive in
+        # any order, and each must be learned against the action that produced it.
+        self.pending: dict[str, dict[str, Any]] = {}
+        self.proposed = 0
         self.updates = 0
 
     # -- acting -----------------------------------------------------------------------------
@@ -129,17 +132,20 @@ class PPOProposer(arrl.Proposer):
         action = int(torch.multinomial(probabilities, 1, generator=self.generator))
         log_probability = float(torch.log(probabilities[action]))
         changes, script = candidates[action]
-        self.pending = {"state": state.tolist(), "mask": mask.tolist(), "action": action,
-                        "log_probability": log_probability, "value": value}
+        self.proposed += 1
+        proposal_id = f"ppo-{self.proposed}"
+        self.pending[proposal_id] = {"state": state.tolist(), "mask": mask.tolist(), "action": action,
+                                     "log_probability": log_probability, "value": value}
         description = "; ".join(f"{k} {observation.config[k]} -> {v}" for k, v in changes.items())
-        return arrl.Proposal(script, arrl.Edit(changes, description), "ppo")
+        return arrl.Proposal(script, arrl.Edit(changes, description), "ppo", id=proposal_id)
 
     # -- learning ---------------------------------------------------------------------------
     def learn(self, record: arrl.ExperimentRecord, reward: float) -> None:
-        if self.pending is None:
+        # A record without an id (a caller running one proposal at a time) is the oldest's.
+        pending = self.pending.pop(record.proposal_id or next(iter(self.pending), ""), None)
+        if pending is None:
             return
-        self.buffer.append({**self.pending, "reward": float(reward)})
-        self.pending = None
+        self.buffer.append({**pending, "reward": float(reward)})
         if len(self.buffer) >= self.options.batch_size:
             self.update()
 
