@@ -102,6 +102,10 @@ FORBIDDEN_MODULES: dict[str, str] = {
     "os": "process, shell and file-system access",
     "sys": "interpreter internals",
 }
+# Internals judged by the path that reaches them only: many public functions are *defined* there
+# (torch.nn.functional.gelu is torch._C._nn.gelu) and stay fine when reached the public way.
+PATH_ONLY_MODULES = frozenset({"torch._C", "torch._ops", "torch._library", "torch.library", "torch.overrides",
+                               "torch.utils._python_dispatch"})
 # Harmless members of otherwise forbidden modules that training code uses.
 ALLOWED_NAMES: frozenset[str] = frozenset({
     "os.environ", "os.environ.get", "os.environ.setdefault", "os.getenv", "os.path", "os.cpu_count",
@@ -426,8 +430,8 @@ class _Checker:
                 continue
             if ref.dotted in ("os", "sys"):
                 continue
-            yield from self._judge(ref.dotted, [resolution.path_name, resolution.definition], node.lineno,
-                                   "imports")
+            yield from self._judge(ref.dotted, [resolution.path_name], node.lineno, "imports",
+                                   resolution.definition)
         for alias, ref in zip(node.names, refs):
             bound = (alias.asname or alias.name).split(".")[0]
             if isinstance(node, ast.Import) and not alias.asname:
@@ -437,12 +441,16 @@ class _Checker:
             if bound in self.frozen_names or bound in self.frozen_reads:
                 yield ValidationIssue(f"rebinds {bound!r}, which frozen evaluation code uses", node.lineno)
 
-    def _judge(self, written: str, names: Sequence[str | None], line: int, verb: str = "uses") -> Iterator[ValidationIssue]:
-        spellings = [n for n in names if n]
-        if any(n in self.allowed or n.startswith("os.path.") for n in spellings):
+    def _judge(self, written: str, names: Sequence[str | None], line: int, verb: str = "uses",
+               definition: str | None = None) -> Iterator[ValidationIssue]:
+        """Refuse a forbidden object, whether judged by how it is reached (``names``) or by where
+        it is defined (``definition``: library internals are judged by path only)."""
+        spellings = [(n, True) for n in names if n] + ([(definition, False)] if definition else [])
+        if any(n in self.allowed or n.startswith("os.path.") for n, _ in spellings):
             return
-        for name in spellings:
-            reason = self.forbidden_calls.get(name) and FORBIDDEN_CALLS[self.forbidden_calls[name]] or _forbidden(name)
+        for name, is_path in spellings:
+            reason = self.forbidden_calls.get(name) and FORBIDDEN_CALLS[self.forbidden_calls[name]] or \
+                _forbidden(name, internals=is_path)
             if reason:
                 also = f" ({name})" if name != written else ""
                 yield ValidationIssue(f"{verb} {written}{also}: {reason}", line)
@@ -471,13 +479,15 @@ class _Checker:
                     yield ValidationIssue(str(reason), line)
                     return
                 continue  # the workspace's own module
-            before = len(spellings)
-            issues = list(self._judge(ref.dotted, spellings, line))
+            issues = list(self._judge(ref.dotted, [ref.dotted, resolution.path_name], line,
+                                      definition=resolution.definition))
             yield from issues
-            if issues or before == 0:
+            if issues:
                 return
             final = resolution.final
-            if final is not None and final.kind == "module" and not _alias_position(node, parent):
+            inspected = isinstance(parent, ast.Call) and parent.args[:1] == [node] and \
+                self.scope.is_builtin(parent.func, "hasattr", "getattr")
+            if final is not None and final.kind == "module" and not inspected and not _alias_position(node, parent):
                 yield ValidationIssue(f"uses module {resolution.path_name} as a value; use its attributes "
                                       "directly", line)
                 return
@@ -675,7 +685,7 @@ class _Checker:
             yield from self._store(node.args[0], attribute, node.lineno)
         else:
             for _, spellings, _ in self.names_of(node.args[0]):
-                yield from self._judge(f"{spellings[0]}.{attribute}", [f"{s}.{attribute}" for s in spellings],
+                yield from self._judge(f"{spellings[0]}.{attribute}", [f"{s}.{attribute}" for s in spellings[:2]],
                                        node.lineno, f"{name}() reaches")
 
     def _paths(self, node: ast.expr, seen: set[str]) -> Iterator[ValidationIssue]:
@@ -823,10 +833,13 @@ def _frozen_text(before: list[tuple[int, int, str]], after: list[tuple[int, int,
     yield ValidationIssue("adds a frozen region the baseline does not have", after[len(before)][0])
 
 
-def _forbidden(dotted: str) -> str | None:
+def _forbidden(dotted: str, internals: bool = True) -> str | None:
+    """Why new code may not use ``dotted``; ``internals``: judge PATH_ONLY_MODULES too."""
     if dotted in ALLOWED_NAMES or dotted.startswith("os.path."):
         return None
     for module, reason in FORBIDDEN_MODULES.items():
+        if not internals and module in PATH_ONLY_MODULES:
+            continue
         if dotted == module or dotted.startswith(module + "."):
             return f"module {module!r} is off limits to proposed code ({reason})"
     if dotted in FORBIDDEN_BUILTINS:
