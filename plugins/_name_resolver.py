@@ -67,7 +67,7 @@ def describe(value):
         pass
     return found
 
-def resolve(module, attrs, from_import):
+def resolve(module, attrs):
     try:
         value = importlib.import_module(module)
     except BaseException as error:
@@ -77,10 +77,10 @@ def resolve(module, attrs, from_import):
         try:
             value = getattr(value, attr)
         except BaseException as error:
-            if not (from_import and index == 0 and isinstance(value, types.ModuleType)):
+            if not isinstance(value, types.ModuleType):
                 return {"error": "attribute", "detail": attr, "steps": steps}
-            try:  # `from package import submodule` imports it
-                value = importlib.import_module(module + "." + attr)
+            try:  # a submodule the script's own imports (or `from package import sub`) load
+                value = importlib.import_module(value.__name__ + "." + attr)
             except BaseException:
                 return {"error": "attribute", "detail": attr, "steps": steps}
         steps.append(describe(value))
@@ -89,7 +89,7 @@ def resolve(module, attrs, from_import):
 for line in sys.stdin:
     request = json.loads(line)
     try:
-        answer = resolve(request["module"], request["attrs"], request["from"])
+        answer = resolve(request["module"], request["attrs"])
     except BaseException as error:
         answer = {"error": "worker", "detail": repr(error)[:200], "steps": []}
     channel.write(json.dumps(answer) + "\n")
@@ -174,12 +174,12 @@ class _Worker:
                 raise ResolutionError(f"cannot start {self.python}: {error}") from None
         return self.process
 
-    def ask(self, module: str, names: tuple[str, ...], from_import: bool) -> dict[str, Any]:
+    def ask(self, module: str, names: tuple[str, ...]) -> dict[str, Any]:
         with self.lock:
             process = self._start()
             assert process.stdin is not None and process.stdout is not None
             try:
-                process.stdin.write(json.dumps({"module": module, "attrs": list(names), "from": from_import}) + "\n")
+                process.stdin.write(json.dumps({"module": module, "attrs": list(names)}) + "\n")
                 process.stdin.flush()
             except OSError as error:
                 self.close()
@@ -216,15 +216,15 @@ class NameResolver:
     """Resolves (module, attribute chain) pairs with one interpreter, caching every answer."""
 
     _workers: dict[str, _Worker] = {}
-    _cache: dict[tuple[str, str, tuple[str, ...], bool], Resolution] = {}
+    _cache: dict[tuple[str, str, tuple[str, ...]], Resolution] = {}
     _guard = threading.Lock()
 
     def __init__(self, python: str = "", timeout: float = 180.0) -> None:
         self.python = python or sys.executable
         self.timeout = timeout
 
-    def resolve(self, module: str, names: tuple[str, ...] = (), from_import: bool = False) -> Resolution:
-        key = (self.python, module, names, from_import)
+    def resolve(self, module: str, names: tuple[str, ...] = ()) -> Resolution:
+        key = (self.python, module, names)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
@@ -232,7 +232,7 @@ class NameResolver:
             worker = self._workers.get(self.python)
             if worker is None:
                 worker = self._workers[self.python] = _Worker(self.python, self.timeout)
-        answer = worker.ask(module, names, from_import)
+        answer = worker.ask(module, names)
         steps = tuple(Step(kind=s["kind"], name=s.get("name"), definition=tuple(s["def"]) if s.get("def") else None, mro=tuple(s.get("mro", ())))
                       for s in answer.get("steps", ()))
         resolution = Resolution(module, names, steps, answer.get("error", ""), answer.get("detail", ""))

@@ -359,7 +359,12 @@ class _Checker:
     # -- resolution -----------------------------------------------------------------------
     def _resolution(self, ref: Ref) -> Resolution | str:
         if ref not in self.resolved:
-            self.resolved[ref] = "" if self.resolver.is_workspace(ref) else self.resolver.resolve(ref)
+            # What is refused by its spelling is never imported to find out more.
+            spelled = _forbidden(ref.dotted) if ref.dotted not in ("os", "sys") and ref.module != "builtins" else None
+            if spelled:
+                self.resolved[ref] = f"uses {ref.dotted}: {spelled}"
+            else:
+                self.resolved[ref] = "" if self.resolver.is_workspace(ref) else self.resolver.resolve(ref)
         return self.resolved[ref]
 
     def names_of(self, node: ast.expr) -> list[tuple[Ref, list[str], Resolution | None]]:
@@ -565,7 +570,7 @@ class _Checker:
             yield ValidationIssue("reads an environment variable whose name is computed", line)
         elif not (key in ENV_ALLOWED or key.startswith(ENV_ALLOWED_PREFIXES) or key in self.baseline_env) \
                 and ENV_SECRET.search(key):
-            yield ValidationIssue(f"reads the environment variable {key}, which may hold a secret", line)
+            yield ValidationIssue(f"reads the environment variable {key}, which may hold a secret or say where one is", line)
 
     def _env_write(self, key: Any, line: int) -> Iterator[ValidationIssue]:
         if not isinstance(key, str):
