@@ -489,3 +489,71 @@ def test_validate_command(tmp_path: Path) -> None:
     assert "bad.py:44: [ast] uses os.system: module 'os' is off limits" in bad.stdout
     missing = run_arrl("validate", "--baseline", "base.py", "nope.py", cwd=tmp_path)
     assert missing.returncode == 2 and "nope.py" in missing.stderr
+
+
+# --- resolution, the workspace, and settings of the validator -----------------------------
+
+def test_names_are_judged_by_the_object_they_resolve_to() -> None:
+    result = VALIDATOR.validate(insert("t = torch\nrunner = t.os\nrunner.system('id')"), BASELINE)
+    assert "os.system" in str(result) and not result.accepted
+    # A spelling the installed library does not have is refused rather than guessed at.
+    assert "cannot be resolved" in str(VALIDATOR.validate(insert("x = torch.nn.functinal.relu"), BASELINE))
+
+
+def test_workspace_modules_are_never_imported_to_resolve_names(tmp_path: Path) -> None:
+    marker = tmp_path / "imported"
+    (tmp_path / "helpers.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\ndef scale(x):\n    return x\n")
+    baseline = "import helpers\nLR = 0.1\nprint(f'arrl: val_loss={helpers.scale(LR)}')\n"
+    validator = AstValidator(AstOptions(), workspace=tmp_path)
+    assert validator.validate(baseline + "y = helpers.scale(2)\n", baseline).accepted
+    assert not validator.validate(baseline + "helpers.scale = abs\n", baseline).accepted
+    # Unknown to the validator as a workspace module, it is still never imported: the resolver
+    # runs isolated, from an empty directory.
+    unknown = AstValidator()
+    result = unknown.validate(baseline.replace("import helpers\n", "import helpers\nimport helpers2\n"), baseline)
+    assert "helpers2, which is not an installed library" in str(result)
+    assert not marker.exists()
+
+
+def test_the_resolver_uses_the_configured_interpreter() -> None:
+    missing = AstValidator(AstOptions(python="/nonexistent/python3"))
+    result = missing.validate(insert("x = torch.zeros(1)"), BASELINE)
+    assert not result.accepted and "cannot start /nonexistent/python3" in str(result)
+
+
+def test_data_directories_are_readable_and_nothing_else_outside_the_workspace() -> None:
+    edit = insert("text = open('/datasets/corpus/train.txt').read()")
+    assert "'/datasets/corpus/train.txt'" in str(VALIDATOR.validate(edit, BASELINE))
+    assert AstValidator(AstOptions(data_dirs=["/datasets/corpus"])).validate(edit, BASELINE).accepted
+    # A directory the trusted baseline reads from is a data directory too.
+    baseline = BASELINE.replace(ANCHOR, "corpus = open('/datasets/corpus/train.txt').read()\n" + ANCHOR)
+    sibling = baseline.replace(ANCHOR, "held_out = open('/datasets/corpus/valid.txt').read()\n" + ANCHOR)
+    assert VALIDATOR.validate(sibling, baseline).accepted
+    escape = baseline.replace(ANCHOR, "held_out = open('/datasets/corpus/../../etc/passwd').read()\n" + ANCHOR)
+    assert not VALIDATOR.validate(escape, baseline).accepted
+
+
+def test_environment_variables_the_baseline_reads_stay_readable() -> None:
+    baseline = BASELINE.replace(ANCHOR, "token_file = os.environ.get('DATASET_TOKEN_FILE', 'x')\n" + ANCHOR)
+    again = baseline.replace(ANCHOR, "other = os.environ['DATASET_TOKEN_FILE']\n" + ANCHOR)
+    assert VALIDATOR.validate(again, baseline).accepted
+    assert not VALIDATOR.validate(again, BASELINE).accepted
+
+
+def test_a_trusted_evaluate_command_reserves_stdout_without_frozen_regions() -> None:
+    unfrozen = BASELINE.replace("# arrl: frozen\n", "").replace("# arrl: end frozen\n", "")
+    for edit in ("print('arrl: val_loss=0.0')", "import sys\nsys.stdout.write('arrl: val_loss=0\\n')",
+                 "class Fake(torch.Tensor):\n    pass"):
+        edited = unfrozen.replace(ANCHOR, edit + "\n" + ANCHOR)
+        assert VALIDATOR.validate(edited, unfrozen).accepted, edit
+        assert not AstValidator(reserve_stdout=True).validate(edited, unfrozen).accepted, edit
+    stderr = unfrozen.replace(ANCHOR, "import sys\nprint('debug', file=sys.stderr)\n" + ANCHOR)
+    assert AstValidator(reserve_stdout=True).validate(stderr, unfrozen).accepted
+
+
+def test_the_same_encoding_declaration_as_the_baseline_is_fine() -> None:
+    baseline = "# -*- coding: latin-1 -*-\n" + BASELINE
+    assert VALIDATOR.validate(baseline.replace("3e-3", "4e-3"), baseline).accepted
+    assert VALIDATOR.validate("# coding: utf-8\n" + BASELINE.replace("3e-3", "4e-3"), BASELINE).accepted
+    # A declaration that is not on one of the first two lines is only a comment.
+    assert VALIDATOR.validate(insert("x = 1  # coding: raw_unicode_escape"), BASELINE).accepted
