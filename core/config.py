@@ -78,6 +78,9 @@ class Settings:
     plugins: dict[str, str | list[str]] = attrs.Factory(dict)
     options: dict[str, dict[str, Any]] = attrs.Factory(dict)
     early_stopping: EarlyStoppingSettings = EarlyStoppingSettings()
+    # A trusted evaluation command ("python eval.py"), run after training on what the experiment
+    # wrote to ARRL_OUTPUT_DIR; its metric is the one recorded (see arrl.evaluation).
+    evaluate: str = ""
 
     def plugin_names(self, role: str) -> tuple[str, ...]:
         chosen = self.plugins.get(role, DEFAULT_PLUGINS[role])

@@ -46,6 +46,8 @@ class PluginContext:
     # Schema field -> the script's name for it, for scripts arrl cannot read by itself
     # ({"learning_rate": "TrainConfig.base_lr"}); see arrl.script.
     field_map: dict[str, str] = attrs.Factory(dict)
+    # The trusted evaluation command, when one is set: validators then reserve stdout for it.
+    evaluate: str = ""
 
     def rng(self, salt: str) -> random.Random:
         """A generator seeded from the run's seed and the caller's name, so two plugins never
