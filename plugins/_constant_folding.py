@@ -42,7 +42,12 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
 # Methods of a constant str or bytes that return text.
 _METHODS = frozenset({"join", "format", "replace", "lower", "upper", "strip", "lstrip", "rstrip", "decode",
                       "encode", "removeprefix", "removesuffix", "swapcase", "title", "capitalize", "translate",
-                      "zfill", "expandtabs", "casefold"})
+                      "zfill", "expandtabs", "casefold", "ljust", "rjust", "center", "split", "rsplit"})
+# Constants of modules, by resolved name.
+_MODULE_CONSTANTS = {"os.sep": "/", "os.path.sep": "/", "os.altsep": None, "os.curdir": ".", "os.pardir": "..",
+                     "os.extsep": ".", "os.linesep": "\n", "string.ascii_letters": "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                     "string.ascii_lowercase": "abcdefghijklmnopqrstuvwxyz", "string.digits": "0123456789",
+                     "string.punctuation": "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", "string.printable": None}
 _CALLABLE_VALUES = {"chr": chr, "str": str, "ord": ord}
 
 
@@ -87,6 +92,11 @@ def _fold(node: ast.expr, resolve: Callable[[ast.expr], str | None]) -> Any:
         if any(c.isdigit() for c in str(spec)) and len(str(spec)) > 4:
             raise _Unknown  # a width like 999999999 would build a huge string
         return format(value, spec)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        operand = _fold(node.operand, resolve)
+        if not isinstance(operand, (int, float)):
+            raise _Unknown
+        return -operand if isinstance(node.op, ast.USub) else operand
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left, right = _fold(node.left, resolve), _fold(node.right, resolve)
         if isinstance(node.op, ast.Mult) and any(isinstance(v, int) and v > MAX_LENGTH for v in (left, right)):
@@ -114,6 +124,10 @@ def _fold(node: ast.expr, resolve: Callable[[ast.expr], str | None]) -> Any:
         return _small([_fold(_substitute(node.elt, name, item), resolve) for item in items])
     if isinstance(node, ast.Name) and node.id in _CALLABLE_VALUES and resolve(node) == node.id:
         return _CALLABLE_VALUES[node.id]
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        constant = _MODULE_CONSTANTS.get(resolve(node) or "")
+        if constant is not None:
+            return constant
     if isinstance(node, ast.Call) and not any(isinstance(a, ast.Starred) for a in node.args):
         args = [_fold(a, resolve) for a in node.args]
         keywords = {k.arg: _fold(k.value, resolve) for k in node.keywords if k.arg}
@@ -163,3 +177,31 @@ def absolute_paths(value: Any) -> list[str]:
     if text.startswith("/") and len(text) > 1 and not text[1].isspace() and "\n" not in text:
         return [os.path.normpath(text)]
     return []
+
+
+def constant_prefix(node: ast.expr, resolve: Callable[[ast.expr], str | None]) -> str:
+    """The constant start of a string built partly at run time: ``f"/proc/{pid}/fd/1"`` ->
+    ``"/proc/"``, ``"/data/%s" % name`` -> ``"/data/"``, ``os.path.join("/etc", name)`` -> ``"/etc"``."""
+    if isinstance(node, ast.JoinedStr):
+        prefix = ""
+        for value in node.values:
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                prefix += value.value
+            else:
+                break
+        return prefix
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mod, ast.Div)):
+        left = fold(node.left, resolve)
+        if isinstance(left, str):
+            return left.split("%")[0] if isinstance(node.op, ast.Mod) else left
+        return constant_prefix(node.left, resolve)
+    if isinstance(node, ast.Call):
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "format":
+            receiver = fold(node.func.value, resolve)
+            if isinstance(receiver, str):
+                return receiver.split("{")[0]
+        if resolve(node.func) in ("os.path.join", "pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath") \
+                and node.args:
+            first = fold(node.args[0], resolve)
+            return first if isinstance(first, str) else constant_prefix(node.args[0], resolve)
+    return ""

@@ -58,6 +58,11 @@ class Scope:
         for node in ast.walk(tree):
             self._bind(node)
         self._follow_aliases(tree)
+        # Names that may hold a library object kept by value (`layers = [nn.Linear]`, `cls = type(x)`,
+        # `for c in (torch.Tensor,)`), and functions that assign attributes of their arguments.
+        self.holders: set[str] = set()
+        self._follow_holders(tree)
+        self.patchers: set[str] = {name for name, node in _functions(tree) if _patches_an_argument(node)}
 
     def _add(self, name: str, ref: Ref) -> None:
         self.refs.setdefault(name, set()).add(ref)
@@ -122,6 +127,57 @@ class Scope:
                 return {ref.extend(name) for ref in self.refs_of(node.args[0])}
         return set()
 
+    def _follow_holders(self, tree: ast.Module) -> None:
+        bindings: list[tuple[ast.expr, ast.expr]] = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign):
+                bindings += [(t, node.value) for t in node.targets]
+            elif isinstance(node, (ast.AnnAssign, ast.NamedExpr, ast.AugAssign)) and node.value is not None:
+                bindings.append((node.target, node.value))
+            elif isinstance(node, (ast.For, ast.comprehension)):
+                bindings.append((node.target, node.iter))
+            elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+                bindings.append((node.optional_vars, node.context_expr))
+        for _ in range(8):
+            before = len(self.holders)
+            for target, value in bindings:
+                if self.holds(value):
+                    self.holders.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+            if len(self.holders) == before:
+                break
+
+    def holds(self, node: ast.expr) -> bool:
+        """Whether ``node``'s value is, or contains, a library object itself (not something a
+        library call returned): patching what it holds patches the library."""
+        if isinstance(node, ast.Name):
+            return node.id in self.holders or bool(self.refs_of(node))
+        if isinstance(node, ast.Attribute):
+            return bool(self.refs_of(node)) or self.holds(node.value)
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            return any(self.holds(e) for e in node.elts)
+        if isinstance(node, ast.Dict):
+            return any(self.holds(e) for e in [*node.values, *(k for k in node.keys if k is not None)])
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp)):
+            return self.holds(node.elt) or any(self.holds(g.iter) for g in node.generators)
+        if isinstance(node, ast.DictComp):
+            return self.holds(node.key) or self.holds(node.value)
+        if isinstance(node, (ast.Starred, ast.NamedExpr)):
+            return self.holds(node.value)
+        if isinstance(node, ast.Subscript):
+            return self.holds(node.value)
+        if isinstance(node, ast.IfExp):
+            return self.holds(node.body) or self.holds(node.orelse)
+        if isinstance(node, ast.BoolOp):
+            return any(self.holds(v) for v in node.values)
+        if isinstance(node, ast.Call):
+            if self.is_builtin(node.func, "type") and len(node.args) == 1:
+                return True
+            if self.is_builtin(node.func, *_PASS_THROUGH):
+                return any(self.holds(a) for a in node.args)
+            name = constant_attribute(node)
+            return name is not None and self.holds(node.args[0])
+        return False
+
     def is_builtin(self, node: ast.expr, *names: str) -> bool:
         return any(Ref("builtins", (name,)) in self.refs_of(node) for name in names)
 
@@ -133,3 +189,37 @@ def _pairs(target: ast.expr, value: ast.expr) -> Iterable[tuple[ast.expr, ast.ex
             and len(target.elts) == len(value.elts):
         for t, v in zip(target.elts, value.elts):
             yield from _pairs(t, v)
+
+
+# Builtins whose result holds what their arguments hold.
+_PASS_THROUGH = ("list", "tuple", "set", "dict", "iter", "next", "reversed", "sorted", "zip", "enumerate", "min",
+                 "max", "filter", "frozenset")
+
+
+def _functions(tree: ast.Module) -> Iterable[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda]]:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node.name, node
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    yield target.id, node.value
+
+
+def _patches_an_argument(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> bool:
+    """Whether the function assigns attributes of one of its parameters (``def f(c): c.item = ...``)."""
+    arguments = function.args
+    params = {a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]}
+    params |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None}
+    for node in ast.walk(function):
+        target: ast.expr | None = None
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            target = node.value
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("setattr", "delattr") \
+                and node.args:
+            target = node.args[0]
+        while isinstance(target, (ast.Attribute, ast.Subscript)):
+            target = target.value
+        if isinstance(target, ast.Name) and target.id in params:
+            return True
+    return False

@@ -57,7 +57,7 @@ from arrl.records import ValidationIssue, ValidationResult
 from arrl.schema import SchemaError, check_config
 from arrl.script import ScriptError, extract
 
-from ._constant_folding import absolute_paths, fold
+from ._constant_folding import absolute_paths, constant_prefix, fold
 from ._name_resolver import NameResolver, Resolution, ResolutionError
 from ._script_scope import Ref, Scope
 
@@ -86,7 +86,9 @@ FORBIDDEN_MODULES: dict[str, str] = {
                      "torch.multiprocessing", "_posixsubprocess"), "process spawning"),
     **dict.fromkeys(("socket", "ssl", "http", "urllib", "urllib3", "requests", "httpx", "aiohttp", "ftplib",
                      "smtplib", "poplib", "imaplib", "telnetlib", "xmlrpc", "socketserver", "webbrowser",
-                     "grpc", "paramiko", "torch.hub", "antigravity"), "network access"),
+                     "grpc", "paramiko", "torch.hub", "antigravity", "torch.distributed.rpc"), "network access"),
+    **dict.fromkeys(("numpy.f2py", "numpy.distutils", "distutils", "setuptools", "pip", "ensurepip", "venv"),
+                    "building or installing code"),
     **dict.fromkeys(("ctypes", "cffi", "_ctypes", "mmap", "numpy.ctypeslib", "torch.utils.cpp_extension",
                      "torch.library", "torch._library", "torch._C", "torch._ops", "torch.overrides",
                      "torch.utils._python_dispatch"), "native code or library internals"),
@@ -130,13 +132,15 @@ FORBIDDEN_CALLS: dict[str, str] = {
     **dict.fromkeys(("pandas.eval", "numexpr.evaluate", "sympy.sympify", "sympy.parse_expr",
                      "sympy.parsing.sympy_parser.parse_expr", "hydra.utils.get_class", "hydra.utils.get_method",
                      "hydra.utils.get_object", "hydra.utils.instantiate", "hydra.utils.call",
-                     "torch.utils.collect_env.run"), "evaluating a string as code or a lookup by string"),
+                     "torch.utils.collect_env.run", "typing.get_type_hints", "typing.ForwardRef"),
+                    "evaluating a string as code or a lookup by string"),
 }
 # Callables that write to stdout unless told otherwise: refused in new code when stdout is reserved.
 STDOUT_WRITERS = frozenset({"pprint.pprint", "pprint.pp", "pprint.PrettyPrinter", "help", "builtins.help",
                             "dis.dis", "dis.show_code", "dis.disassemble", "numpy.info", "tqdm.std.tqdm.write",
                             "tqdm.tqdm.write", "torchinfo.summary", "torchsummary.summary", "rich.print",
-                            "rich.console.Console", "IPython.display.display", "reprlib.aRepr"})
+                            "rich.console.Console", "IPython.display.display", "contextlib.redirect_stdout",
+                            "contextlib.redirect_stderr"})
 # Functions that open files: a write mode or a file descriptor is refused.
 OPENERS = frozenset({"open", "io.open", "io.FileIO", "io.open_code", "codecs.open", "gzip.open", "gzip.GzipFile",
                      "bz2.open", "bz2.BZ2File", "lzma.open", "lzma.LZMAFile", "tarfile.open", "zipfile.ZipFile"})
@@ -500,7 +504,7 @@ class _Checker:
                 yield ValidationIssue(f"uses {ref.dotted}, where only the frozen evaluation code may report "
                                       "metrics", line)
                 return
-            if "os.environ" in spellings and not _environment_item(node, parent):
+            if "os.environ" in spellings and not _environment_item(node, parent) and not _alias_position(node, parent):
                 yield ValidationIssue("reads the whole environment, which may hold secrets; read single "
                                       "variables with os.environ.get('NAME')", line)
                 return
@@ -513,6 +517,9 @@ class _Checker:
             return
         owners = self.names_of(target)
         if not owners:
+            if self.scope.holds(target):
+                yield ValidationIssue(f"assigns .{attribute} of a library object kept in a variable or container "
+                                      "(or a type(...)): only the script's own objects may be changed", line)
             return  # the script's own object
         for ref, spellings, resolution in owners:
             written = f"{ref.dotted}.{attribute}" if ref.module != "builtins" else f"{'.'.join(ref.attrs)}.{attribute}"
@@ -628,6 +635,10 @@ class _Checker:
                 else:
                     yield ValidationIssue(f"calls {sorted(owners)[0]}.{callee.attr}(), which changes an object the "
                                           "script did not create", node.lineno)
+        if isinstance(callee, ast.Name) and callee.id in self.scope.patchers and \
+                any(self.scope.holds(a) for a in [*node.args, *(k.value for k in node.keywords)]):
+            yield ValidationIssue(f"passes a library object to {callee.id}(), which assigns attributes of its "
+                                  "arguments", node.lineno)
         if not names:
             return
         builtin = isinstance(callee, ast.Name) and self.scope.is_builtin(callee, callee.id)
@@ -694,7 +705,15 @@ class _Checker:
                                        node.lineno, f"{name}() reaches")
 
     def _paths(self, node: ast.expr, seen: set[str]) -> Iterator[ValidationIssue]:
-        for path in absolute_paths(fold(node, self._callee_name)):
+        value = fold(node, self._callee_name)
+        if value is None:
+            # Built partly at run time: judge the directory its constant start names.
+            prefix = constant_prefix(node, self._callee_name)
+            if prefix.startswith("/"):
+                value = prefix
+        if value in ("/", b"/") and not isinstance(node, ast.Constant):
+            value = "/."  # the root itself, as a path argument (Path('/'), f"/{name}")
+        for path in absolute_paths(value):
             if path in seen or _under(path, self.readable):
                 continue
             seen.add(path)

@@ -192,6 +192,12 @@ HOSTILE: dict[str, list[str]] = {
         insert("del torch.nn.functional.mse_loss"),
         insert("nn.Module.forward = lambda self, x: x"),
         insert("import numpy\nnumpy.float64.__format__ = None"),
+        insert("cls = type(torch.zeros(1))\ncls.item = lambda self: 0.0"),
+        insert("holder = [torch.Tensor]\nholder[0].item = lambda self: 0.0"),
+        insert("for c in (torch.Tensor, nn.Module):\n    c.item = lambda self: 0.0"),
+        insert("def patch(c):\n    c.item = lambda self: 0.0\npatch(torch.Tensor)"),
+        insert("patch = lambda c: setattr(c, 'mse_loss', None)\npatch(F)"),
+        insert("handlers = {'loss': F}\nhandlers['loss'].mse_loss = lambda *a: torch.tensor(0.0)"),
     ],
     "class hooks": [
         insert("class Hook:\n    def __init_subclass__(cls, **kw):\n        pass"),
@@ -232,6 +238,12 @@ HOSTILE: dict[str, list[str]] = {
         insert("import numpy as np\nrows = np.loadtxt('/etc/hosts', dtype=str)"),
         insert("key = open(os.path.expanduser('~/.ssh/id_rsa')).read()"),
         insert("import base64\npath = base64.b64decode('L2V0Yy9zaGFkb3c=').decode()\ntext = open(path).read()"),
+        insert("import logging\npid = 7\nlogging.FileHandler(f'/proc/{pid}/fd/1')"),
+        insert("from pathlib import Path\nnames = list(Path('/').iterdir())"),
+        insert("from pathlib import Path\ncreds = (Path.home() / '.aws' / 'credentials').read_text()"),
+        insert("text = open(os.sep.join(['', 'etc', 'passwd'])).read()"),
+        insert("text = open('dwssap/cte/'[::-1]).read()"),
+        insert("text = open(bytes([47, 101, 116, 99, 47, 112, 97, 115, 115, 119, 100]).decode()).read()"),
     ],
     "secret environment reads": [
         insert("secret = os.environ['AWS_SECRET_ACCESS_KEY']"),
@@ -242,6 +254,9 @@ HOSTILE: dict[str, list[str]] = {
         insert("env = {**os.environ}"),
         insert("name = 'AWS_' + 'SECRET'\nvalue = os.environ[name]"),
         insert("home = os.environ['HOME']"),
+        insert("from os import environ\nsecret = environ['HF_TOKEN']"),
+        insert("e = os.environ\nsecret = e['HF_TOKEN']"),
+        insert("read = os.environ.get\nsecret = read('ANTHROPIC_API_KEY')"),
     ],
     "unresolvable names": [
         insert("torch.nope.thing()"),
@@ -416,6 +431,19 @@ EVERYDAY: dict[str, str] = {
     blocks[0].bias = None
     blocks[1].weight.data.mul_(0.5)
     Model.extra = 1
+    """),
+    "library classes kept by value": insert("""
+    blocks = [nn.Linear(8, 8), nn.ReLU()]
+    blocks[0].bias = None
+    def init(m):
+        m.weight = nn.Parameter(torch.zeros(8, 8))
+    init(blocks[0])
+    acts = {'gelu': nn.GELU, 'relu': nn.ReLU}
+    layer = acts['gelu']()
+    same = type(layer) is nn.GELU
+    def build(act):
+        return nn.Sequential(nn.Linear(8, 8), act())
+    net = build(nn.GELU)
     """),
     "lr scheduler module alias": insert("""
     import torch.optim.lr_scheduler as lrs
