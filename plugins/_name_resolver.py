@@ -43,6 +43,7 @@ CANONICAL_MODULES: dict[str, str] = {
 # The worker: reads one JSON request per line ({"module", "attrs"}), answers one JSON line.
 _WORKER = r'''
 import importlib, json, os, sys, types
+sys.path[1:1] = sys.argv[1:]  # the experiment's PYTHONPATH, minus the workspace
 channel = os.fdopen(os.dup(1), "w")
 os.dup2(2, 1)
 sys.stdout = sys.stderr
@@ -156,9 +157,10 @@ def canonical_module(name: str) -> str:
 
 
 class _Worker:
-    def __init__(self, python: str, timeout: float) -> None:
+    def __init__(self, python: str, timeout: float, paths: tuple[str, ...]) -> None:
         self.python = python
         self.timeout = timeout
+        self.paths = paths
         self.lock = threading.Lock()
         self.process: subprocess.Popen[str] | None = None
         self.home = tempfile.mkdtemp(prefix="arrl-resolver-")
@@ -167,7 +169,7 @@ class _Worker:
         if self.process is None or self.process.poll() is not None:
             try:
                 self.process = subprocess.Popen(
-                    [self.python, "-I", "-c", _WORKER], cwd=self.home, text=True, bufsize=1,
+                    [self.python, "-I", "-c", _WORKER, *self.paths], cwd=self.home, text=True, bufsize=1,
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                     env={"PATH": os.defpath, "HOME": self.home}, start_new_session=True)
             except OSError as error:
@@ -215,23 +217,30 @@ class _Worker:
 class NameResolver:
     """Resolves (module, attribute chain) pairs with one interpreter, caching every answer."""
 
-    _workers: dict[str, _Worker] = {}
-    _cache: dict[tuple[str, str, tuple[str, ...]], Resolution] = {}
+    _workers: dict[tuple[str, tuple[str, ...]], _Worker] = {}
+    _cache: dict[tuple[str, tuple[str, ...], str, tuple[str, ...]], Resolution] = {}
     _guard = threading.Lock()
 
-    def __init__(self, python: str = "", timeout: float = 180.0) -> None:
+    def __init__(self, python: str = "", timeout: float = 180.0, exclude: tuple[str, ...] = ()) -> None:
         self.python = python or sys.executable
         self.timeout = timeout
+        # Libraries the experiment finds through PYTHONPATH (isolated mode would drop them); never
+        # a directory of the workspace, whose modules must not be imported.
+        excluded = [os.path.realpath(e) for e in exclude]
+        self.paths = tuple(
+            entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+            if entry not in ("", ".") and os.path.isabs(entry) and not any(
+                os.path.realpath(entry) == e or os.path.realpath(entry).startswith(e + os.sep) for e in excluded))
 
     def resolve(self, module: str, names: tuple[str, ...] = ()) -> Resolution:
-        key = (self.python, module, names)
+        key = (self.python, self.paths, module, names)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
         with self._guard:
-            worker = self._workers.get(self.python)
+            worker = self._workers.get((self.python, self.paths))
             if worker is None:
-                worker = self._workers[self.python] = _Worker(self.python, self.timeout)
+                worker = self._workers[(self.python, self.paths)] = _Worker(self.python, self.timeout, self.paths)
         answer = worker.ask(module, names)
         steps = tuple(Step(kind=s["kind"], name=s.get("name"), definition=tuple(s["def"]) if s.get("def") else None, mro=tuple(s.get("mro", ())))
                       for s in answer.get("steps", ()))

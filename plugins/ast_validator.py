@@ -291,8 +291,10 @@ def declared_encoding(source: str) -> str:
 class _Resolver:
     """Resolves Refs for one validation, knowing which modules belong to the workspace."""
 
-    def __init__(self, names: NameResolver, workspace_modules: set[str], baseline_imports: set[str]) -> None:
+    def __init__(self, names: NameResolver, workspace_modules: set[str], baseline_imports: set[str],
+                 workspace_unknown: bool) -> None:
         self.names = names
+        self.workspace_unknown = workspace_unknown
         self.workspace_modules = workspace_modules
         self.baseline_imports = baseline_imports
         self.identities: dict[str, dict[str, str]] = {}
@@ -307,8 +309,8 @@ class _Resolver:
         except ResolutionError as error:
             return f"cannot resolve {ref.dotted}: {error}"
         if found.error == "import":
-            if ref.module in self.baseline_imports or ref.root in {m.split(".")[0] for m in self.baseline_imports}:
-                return ""  # a module of the workspace the baseline already uses: trusted code
+            if self.workspace_unknown and ref.root in {m.split(".")[0] for m in self.baseline_imports}:
+                return ""  # most likely a module of the workspace the baseline already uses: trusted code
             return f"imports {ref.module}, which is not an installed library ({found.detail})"
         if found.error == "attribute":
             return f"uses {ref.dotted}, which the installed {ref.root} does not have: it cannot be resolved"
@@ -728,7 +730,8 @@ class AstValidator(arrl.Validator):
         self.field_map = field_map or {}
         self.workspace = workspace
         self.reserve_stdout = reserve_stdout or options.reserve_stdout
-        self.names = NameResolver(options.python, options.resolve_timeout)
+        self.names = NameResolver(options.python, options.resolve_timeout,
+                                  (str(workspace),) if workspace is not None else ())
 
     def validate(self, proposed: str, baseline: str) -> ValidationResult:
         issues = list(self._check(proposed, baseline))
@@ -795,7 +798,7 @@ class AstValidator(arrl.Validator):
         # Names the frozen code reads that stand for library objects or builtins; names it defines
         # itself are covered above, and module-level state such as `model` stays the proposal's.
         frozen_reads = _read_names(frozen_statements, baseline_scope) - frozen_names if regions else set()
-        resolver = _Resolver(self.names, self._workspace_modules(), baseline_scope.imported)
+        resolver = _Resolver(self.names, self._workspace_modules(), baseline_scope.imported, self.workspace is None)
         checker = _Checker(tree, scope, baseline_scope, resolver, frozen_names, frozen_reads, set(self.options.frozen_modules),
                            bool(regions) or self.reserve_stdout, self._readable(baseline_tree),
                            _environment_names(baseline_tree))

@@ -585,3 +585,21 @@ def test_the_same_encoding_declaration_as_the_baseline_is_fine() -> None:
     assert VALIDATOR.validate("# coding: utf-8\n" + BASELINE.replace("3e-3", "4e-3"), BASELINE).accepted
     # A declaration that is not on one of the first two lines is only a comment.
     assert VALIDATOR.validate(insert("x = 1  # coding: raw_unicode_escape"), BASELINE).accepted
+
+
+def test_libraries_on_pythonpath_are_resolved_and_unknown_modules_refused(tmp_path: Path, monkeypatch) -> None:
+    libraries = tmp_path / "libs"
+    (libraries / "fakelib").mkdir(parents=True)
+    (libraries / "fakelib" / "__init__.py").write_text("import os\nfrom os import system as launch\n")
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    monkeypatch.setenv("PYTHONPATH", str(libraries))
+    validator = AstValidator(workspace=workspace)
+    for edit in ("fakelib.os.system('id')", "fakelib.launch('id')"):
+        result = validator.validate(insert("import fakelib\n" + edit), BASELINE)
+        assert "(os.system)" in str(result), edit
+    # The workspace is known: a module the baseline imports that is neither installed nor in
+    # the workspace cannot be resolved, so new code may not use it.
+    baseline = BASELINE.replace("import math\n", "import math\nimport ghost_module_xyz\n")
+    result = validator.validate(baseline.replace(ANCHOR, "ghost_module_xyz.run()\n" + ANCHOR), baseline)
+    assert "ghost_module_xyz, which is not an installed library" in str(result)
