@@ -90,7 +90,8 @@ def _context(settings: Settings, run_dir: Path, repo_root: Path, script_path: st
 
     return PluginContext(run_dir=run_dir, repo_root=repo_root, script_path=script_path, metric=settings.metric,
                          direction=settings.direction, budget_seconds=settings.budget, seed=settings.seed,
-                         field_map=dict(settings.fields), space=settings.space_settings())
+                         field_map=dict(settings.fields), space=settings.space_settings(),
+                         evaluate=settings.evaluate)
 
 
 def _repo_root(directory: Path) -> Path:

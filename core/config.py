@@ -99,6 +99,9 @@ class Settings:
 
     def space_settings(self) -> SpaceSettings:
         return SpaceSettings(dict(self.space), tuple(self.exclude))
+    # A trusted evaluation command ("python eval.py"), run after training on what the experiment
+    # wrote to ARRL_OUTPUT_DIR; its metric is the one recorded (see arrl.evaluation).
+    evaluate: str = ""
 
     def plugin_names(self, role: str) -> tuple[str, ...]:
         chosen = self.plugins.get(role, DEFAULT_PLUGINS[role])

@@ -29,6 +29,7 @@ from .config import Settings
 from .early_stopping import TrendStopper
 from .errors import ArrlError
 from .events import Event, LineWriter, Subscriber, plain_line, subscribed, summary
+from .evaluation import DISAGREEMENT, evaluation_script, judge
 from .faults import checkpoint
 from .journal import RunDirectory, RunStatus, memory_from_journal, now_iso
 from .metrics import final_value
@@ -147,7 +148,8 @@ class ExperimentLoop:
         """Fold one record into the best result and the consecutive-failure count."""
         if record.outcome is Outcome.OK and self.direction.better(record.value, state.best):
             state.best = record.value
-            state.best_curve = [p.value for p in record.curve]
+            if DISAGREEMENT not in record.details:  # a curve its trusted value contradicts is no model
+                state.best_curve = [p.value for p in record.curve]
         if record.outcome.is_failure:
             state.consecutive_failures += 1
         elif record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
@@ -227,11 +229,16 @@ class ExperimentLoop:
         # The space is the baseline's: its values are always inside, and every proposal is
         # judged against it (arrl.space).
         self.space = build_space(baseline.values, self.context.space, tuple(baseline.editable), strict=True)
+        self.evaluate_path = evaluation_script(self.settings.evaluate, self.context.script_path) \
+            if self.settings.evaluate else ""
         if not state.last_good_commit:
             state.last_good_commit = self.baseline_commit
         # The journal, not the rollback's own bookkeeping, says what the last good version is.
         self.c.rollback.mark_good(state.last_good_commit)
         self.c.rollback.restore(state.last_good_commit)
+        if self.evaluate_path and not (self.workspace / self.evaluate_path).is_file():
+            raise ArrlError(f"the evaluation script {self.evaluate_path} is not among the repository's committed "
+                            "files; commit it or unset `evaluate`")
         if run.proposer_state.exists():
             self.c.proposer.load(run.proposer_state)
         self.hooks.arrl_run_started(run_id=run.run_id, metric=self.settings.metric, direction=self.direction.value,
@@ -496,6 +503,32 @@ class ExperimentLoop:
             raise ArrlError(f"cannot run experiment {record.id}: {error.strerror or error} "
                             f"({error.filename or 'runner'}); nothing recorded before is lost") from None
         self._apply_result(record, result, monitor)
+        if self.evaluate_path and record.outcome is Outcome.OK:
+            self._evaluate(record, request, lane)
+
+    def _evaluate(self, record: ExperimentRecord, training: RunRequest, lane: Lane) -> None:
+        """Run the trusted evaluation on what the experiment wrote; its metric is recorded."""
+        # The experiment's commit, exactly: nothing the run wrote into the workspace survives.
+        lane.rollback.restore(record.commit)
+        script = lane.workspace / self.evaluate_path
+        request = attrs.evolve(training, script=script, workdir=script.parent,
+                               log_dir=training.log_dir / "evaluate",
+                               env={**training.env, "ARRL_EVALUATING": "1"})
+        request.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            result = lane.runner.run(request, _Evaluating(self.abort))
+        except OSError as error:
+            raise ArrlError(f"cannot run the evaluation of experiment {record.id}: {error}") from None
+        if result.outcome is Outcome.INTERRUPTED:
+            record.outcome, record.failure_reason = Outcome.INTERRUPTED, "interrupted during the trusted evaluation"
+            return
+        verdict = judge(record, result, self.settings.metric)
+        record.outcome, record.value = verdict.outcome, verdict.value
+        record.failure_reason = verdict.failure_reason or record.failure_reason
+        record.details.update(verdict.details)
+        if DISAGREEMENT in verdict.details:
+            self.hooks.arrl_alert(run_id=self.run_dir.run_id, level="warning",
+                                  message=f"experiment {record.id}: {verdict.details[DISAGREEMENT]}", at=time.time())
 
     def _apply_result(self, record: ExperimentRecord, result: RunResult, monitor: _Monitor) -> None:
         metric = self.settings.metric
@@ -524,6 +557,18 @@ class ExperimentLoop:
             return
         record.value = value
 
+
+class _Evaluating(RunMonitor):
+    """The trusted evaluation's monitor: it runs to the end unless the user stops arrl."""
+
+    def __init__(self, abort: threading.Event) -> None:
+        self.abort = abort
+
+    def on_metric(self, point: MetricPoint) -> bool:
+        return True
+
+    def should_abort(self) -> bool:
+        return self.abort.is_set()
 
 
 class _Lines(Subscriber):

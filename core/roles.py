@@ -49,6 +49,8 @@ class PluginContext:
     field_map: dict[str, str] = attrs.Factory(dict)
     # The [space] table and exclude list (arrl.space): knobs, overrides, hands-off names.
     space: SpaceSettings = SpaceSettings()
+    # The trusted evaluation command, when one is set: validators then reserve stdout for it.
+    evaluate: str = ""
 
     def rng(self, salt: str) -> random.Random:
         """A generator seeded from the run's seed and the caller's name, so two plugins never
