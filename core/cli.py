@@ -196,6 +196,10 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
                                  f"settings of run {meta.run_id}")
     check_choices(registry, settings)
     script_path, repo_root, relative = _resolve_script(settings, base)
+    if run_dir is not None and skip_damaged:
+        for line in run_dir.set_aside_damaged():
+            click.echo(f"arrl: skipped damaged journal line {line.line_number} ({line.reason}); "
+                       f"kept in {run_dir.damaged_path}", err=True)
     if run_dir is not None and not allow_changed_script:
         from .continuation import check_script_unchanged
 
@@ -207,10 +211,6 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
         meta = run_dir.load_meta()
         click.echo(f"arrl: continuing run {meta.run_id} ({meta.status.value}"
                    f"{': ' + meta.status_reason if meta.status_reason else ''})", err=True)
-        if skip_damaged:
-            for line in run_dir.set_aside_damaged():
-                click.echo(f"arrl: skipped damaged journal line {line.line_number} ({line.reason}); "
-                           f"kept in {run_dir.damaged_path}", err=True)
     context = _context(settings, run_dir.path, repo_root, relative)
     from .display import console_subscribers
     from .events import subscribed
