@@ -44,6 +44,7 @@ import codecs
 import io
 import os
 import re
+import string
 import sys
 import tokenize
 from collections import Counter
@@ -175,6 +176,11 @@ ALLOWED_SPECIAL_METHODS = frozenset({"__init__", "__call__", "__len__", "__getit
 VALUE_BASES = frozenset({"torch.Tensor", "torch._C.TensorBase", "torch._C._TensorBase", "numpy.ndarray",
                          "numpy.generic", "builtins.float", "builtins.int", "builtins.complex", "builtins.str",
                          "builtins.bytes"})
+# Attributes of frames, generators, coroutines, tracebacks and code objects: a way to every
+# module's globals and builtins without a dunder (``(x for x in ()).gi_frame.f_globals``).
+FRAME_ATTRIBUTES = frozenset({"gi_frame", "gi_code", "gi_yieldfrom", "cr_frame", "cr_code", "cr_await", "ag_frame",
+                              "ag_code", "f_globals", "f_builtins", "f_locals", "f_back", "f_code", "tb_frame",
+                              "tb_next", "co_code", "co_consts", "func_globals", "func_code"})
 ATTRIBUTE_FUNCTIONS = frozenset({"getattr", "setattr", "hasattr", "delattr"})
 STRING_LOOKUPS = frozenset({"operator.attrgetter", "operator.methodcaller", "operator.itemgetter"})
 WRITE_MODES = frozenset("wax+")
@@ -468,7 +474,7 @@ class _Checker:
                 return
 
     def _attribute(self, node: ast.Attribute, parent: ast.AST | None) -> Iterator[ValidationIssue]:
-        if node.attr.startswith("__") and node.attr not in ALLOWED_DUNDERS:
+        if node.attr.startswith("__") and node.attr not in ALLOWED_DUNDERS or node.attr in FRAME_ATTRIBUTES:
             yield ValidationIssue(f"accesses {node.attr}, an introspection escape", node.lineno)
             return
         if isinstance(node.ctx, (ast.Store, ast.Del)):
@@ -625,6 +631,11 @@ class _Checker:
                                   node.lineno)
             return
         names = self._dotted(callee)
+        if isinstance(callee, ast.Attribute) and callee.attr in ("format", "format_map"):
+            template = fold(callee.value, self._callee_name)
+            if isinstance(template, str) and _format_walks(template):
+                yield ValidationIssue("a format string that reads attributes or items of its arguments "
+                                      "('{0.attr}', '{0[key]}'): an introspection escape", node.lineno)
         if isinstance(callee, ast.Attribute):
             if callee.attr in WRITE_METHODS and not names & {"os.environ.replace"}:
                 yield ValidationIssue(f"calls .{callee.attr}(), which changes the file system", node.lineno)
@@ -696,7 +707,7 @@ class _Checker:
             yield ValidationIssue(f"{name}() with a computed attribute name cannot be checked", node.lineno)
             return
         attribute = fold(node.args[1], self._callee_name)
-        if attribute.startswith("__") and attribute not in ALLOWED_DUNDERS:
+        if attribute.startswith("__") and attribute not in ALLOWED_DUNDERS or attribute in FRAME_ATTRIBUTES:
             yield ValidationIssue(f"{name}() of {attribute}, an introspection escape", node.lineno)
             return
         if name in ("setattr", "delattr"):
@@ -874,6 +885,17 @@ def _forbidden(dotted: str, internals: bool = True) -> str | None:
     if dotted in FORBIDDEN_CALLS:
         return FORBIDDEN_CALLS[dotted]
     return None
+
+
+def _format_walks(template: str) -> bool:
+    """Whether a format string's replacement fields walk attributes or items (``'{0.__init__}'``)."""
+    try:
+        fields = [f for _, f, spec, _ in string.Formatter().parse(template) if f] + \
+            [f for _, _, spec, _ in string.Formatter().parse(template) if spec
+             for _, f, _, _ in string.Formatter().parse(spec) if f]
+    except ValueError:
+        return True  # not a valid template: it cannot be judged
+    return any("." in f or "[" in f for f in fields)
 
 
 def _alias_position(node: ast.expr, parent: ast.AST | None) -> bool:

@@ -121,6 +121,9 @@ HOSTILE: dict[str, list[str]] = {
         insert("fn = train.__globals__"),
         insert("vars(os)['system']('id')"),
         insert("(lambda: 0)()"),
+        insert("frame = (x for x in ()).gi_frame.f_globals['__builtins__']"),
+        insert("leak = '{0.__init__.__globals__}'.format(model)"),
+        insert("leak = '{0.f_globals[os]}'.format(frame)"),
     ],
     "unsafe deserialisation": [
         insert("import pickle\npickle.loads(b'cos\\nsystem\\n(S\"id\"\\ntR.')"),
@@ -328,6 +331,7 @@ HONEST: list[str] = [
     replace("    def forward(self, x):\n        return self.net(x)\n",
             "    def forward(self, x):\n        for layer in self.net:\n            x = layer(x)\n        return x\n"),
     insert("from collections import deque\nrecent = deque(maxlen=10)"),
+    insert("label = '{} {:.3f} {name}'.format('loss', 0.5, name='x')\nrow = '{0} {1}'.format(1, 2)"),
     insert("config = dict(lr=LEARNING_RATE, batch=BATCH_SIZE)\nsummary = ', '.join(f'{k}={v}' for k, v in config.items())"),
     insert("device = 'cuda' if torch.cuda.is_available() else 'cpu'"),
     replace("    data = torch.randn(256, 8)\n", "    data = torch.randn(256, 8)\n    data = (data - data.mean(0)) / data.std(0)\n"),
