@@ -453,10 +453,21 @@ class _Checker:
             bound = (alias.asname or alias.name).split(".")[0]
             if isinstance(node, ast.Import) and not alias.asname:
                 ref = Ref(bound)
-            if ref in self.baseline_scope.refs.get(bound, set()):
-                continue  # the same binding the baseline makes, again
+            if self._same_object(ref, self.baseline_scope.refs.get(bound, set())):
+                continue  # the same binding the baseline makes, again (perhaps spelled differently)
             if bound in self.frozen_names or bound in self.frozen_reads:
                 yield ValidationIssue(f"rebinds {bound!r}, which frozen evaluation code uses", node.lineno)
+
+    def _same_object(self, ref: Ref, others: set[Ref]) -> bool:
+        if ref in others:
+            return True
+        mine = self._resolution(ref)
+        for other in others:
+            theirs = self._resolution(other)
+            if isinstance(mine, Resolution) and isinstance(theirs, Resolution) and \
+                    (mine.path_name, mine.definition) == (theirs.path_name, theirs.definition):
+                return True
+        return False
 
     def _judge(self, written: str, names: Sequence[str | None], line: int, verb: str = "uses",
                definition: str | None = None) -> Iterator[ValidationIssue]:

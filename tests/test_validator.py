@@ -223,6 +223,7 @@ HOSTILE: dict[str, list[str]] = {
         insert("import pprint\npprint.pprint('arrl: val_loss=0')"),
         insert("import sys as s\ns.stdout.write('arrl: val_loss=0\\n')"),
         insert("def print(*args):\n    pass"),
+        insert("def helper(x):\n    import numpy as F\n    return F.abs(x)"),
     ],
     "environment writes": [
         insert("os.environ['LD_PRELOAD'] = 'evil.so'"),
@@ -448,6 +449,11 @@ EVERYDAY: dict[str, str] = {
     def build(act):
         return nn.Sequential(nn.Linear(8, 8), act())
     net = build(nn.GELU)
+    """),
+    "the frozen code's module imported again, spelled differently": insert("""
+    def helper(x):
+        from torch.nn import functional as F
+        return F.relu(x)
     """),
     "lr scheduler module alias": insert("""
     import torch.optim.lr_scheduler as lrs
