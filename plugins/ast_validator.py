@@ -767,6 +767,7 @@ class AstValidator(arrl.Validator):
         decoded = yield from self._decode(proposed, baseline)
         if decoded is None:
             return
+        raw = proposed.encode("utf-8", "surrogatepass")  # the bytes arrl writes to the workspace
         proposed, baseline = decoded
         try:
             tree = ast.parse(proposed)
@@ -775,6 +776,10 @@ class AstValidator(arrl.Validator):
             return
         except (ValueError, MemoryError, RecursionError) as error:
             yield ValidationIssue(f"cannot parse: {type(error).__name__}")
+            return
+        if not _read_alike(tree, raw):
+            yield ValidationIssue("the interpreter reads this file differently from its text (line endings or "
+                                  "encoding tricks)", 1)
             return
         if self.options.check_ranges:
             yield from self._ranges(proposed)
@@ -896,6 +901,17 @@ def _forbidden(dotted: str, internals: bool = True) -> str | None:
     if dotted in FORBIDDEN_CALLS:
         return FORBIDDEN_CALLS[dotted]
     return None
+
+
+def _read_alike(tree: ast.Module, raw: bytes) -> bool:
+    """Whether the interpreter's own tokenizer, given the file's bytes (coding cookie, BOM and
+    newline rules included), builds the same syntax tree the validator checks. Parsing builds a
+    tree only; nothing is executed."""
+    try:
+        from_bytes = ast.parse(raw)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    return ast.dump(from_bytes) == ast.dump(tree)
 
 
 def _format_walks(template: str) -> bool:
