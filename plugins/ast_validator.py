@@ -87,7 +87,10 @@ FORBIDDEN_MODULES: dict[str, str] = {
                      "torch.multiprocessing", "_posixsubprocess"), "process spawning"),
     **dict.fromkeys(("socket", "ssl", "http", "urllib", "urllib3", "requests", "httpx", "aiohttp", "ftplib",
                      "smtplib", "poplib", "imaplib", "telnetlib", "xmlrpc", "socketserver", "webbrowser",
-                     "grpc", "paramiko", "torch.hub", "antigravity", "torch.distributed.rpc"), "network access"),
+                     "grpc", "paramiko", "torch.hub", "antigravity", "torch.distributed.rpc", "fsspec",
+                     "huggingface_hub", "boto3", "botocore", "s3fs", "gcsfs", "google.cloud", "azure", "wandb",
+                     "mlflow", "comet_ml", "neptune", "kaggle", "gdown", "websocket", "websockets", "zmq", "pika",
+                     "kafka", "redis", "pymongo", "psycopg2", "pycurl", "dns"), "network access"),
     **dict.fromkeys(("numpy.f2py", "numpy.distutils", "distutils", "setuptools", "pip", "ensurepip", "venv"),
                     "building or installing code"),
     **dict.fromkeys(("ctypes", "cffi", "_ctypes", "mmap", "numpy.ctypeslib", "torch.utils.cpp_extension",
@@ -130,6 +133,10 @@ FORBIDDEN_CALLS: dict[str, str] = {
                      "pandas.read_pickle", "yaml.load", "yaml.unsafe_load", "yaml.full_load", "yaml.unsafe_load_all",
                      "yaml.load_all", "numpy.lib.format.read_array"), "unsafe deserialisation"),
     **dict.fromkeys(("torch.ops.load_library", "torch.classes.load_library"), "native code"),
+    **dict.fromkeys(("logging.handlers.SocketHandler", "logging.handlers.DatagramHandler",
+                     "logging.handlers.SysLogHandler", "logging.handlers.SMTPHandler", "logging.handlers.HTTPHandler",
+                     "datasets.load_dataset", "torchvision.datasets.utils.download_url",
+                     "torchvision.datasets.utils.download_and_extract_archive"), "network access"),
     **dict.fromkeys(("pandas.eval", "numexpr.evaluate", "sympy.sympify", "sympy.parse_expr",
                      "sympy.parsing.sympy_parser.parse_expr", "hydra.utils.get_class", "hydra.utils.get_method",
                      "hydra.utils.get_object", "hydra.utils.instantiate", "hydra.utils.call",
@@ -507,6 +514,11 @@ class _Checker:
                     yield ValidationIssue(str(reason), line)
                     return
                 continue  # the workspace's own module
+            private = next((a for a in ref.attrs if a.startswith("_") and a not in ALLOWED_DUNDERS), None)
+            if private and ref.root in STDLIB | {"os", "sys"}:
+                yield ValidationIssue(f"uses {ref.dotted}: private names of the standard library are off limits",
+                                      line)
+                return
             issues = list(self._judge(ref.dotted, [ref.dotted, resolution.path_name], line,
                                       definition=resolution.definition))
             yield from issues

@@ -94,6 +94,8 @@ HOSTILE: dict[str, list[str]] = {
         insert("from http.client import HTTPConnection\nHTTPConnection('example.com').request('GET', '/')"),
         insert("import requests\nrequests.get('http://example.com')"),
         insert("torch.hub.load('pytorch/vision', 'resnet18')"),
+        insert("import logging.handlers\nhandler = logging.handlers.SocketHandler('example.com', 9020)"),
+        insert("import fsspec\ndata = fsspec.open('s3://bucket/key').open().read()"),
     ],
     "file writes": [
         insert("open('/etc/passwd', 'w').write('x')"),
@@ -124,6 +126,8 @@ HOSTILE: dict[str, list[str]] = {
         insert("frame = (x for x in ()).gi_frame.f_globals['__builtins__']"),
         insert("leak = '{0.__init__.__globals__}'.format(model)"),
         insert("leak = '{0.f_globals[os]}'.format(frame)"),
+        insert("import warnings\nwarnings._setoption('ignore::os.PathLike')"),
+        insert("import collections\ncollections._sys.modules['os'].system('id')"),
     ],
     "unsafe deserialisation": [
         insert("import pickle\npickle.loads(b'cos\\nsystem\\n(S\"id\"\\ntR.')"),
@@ -454,6 +458,13 @@ EVERYDAY: dict[str, str] = {
     def helper(x):
         from torch.nn import functional as F
         return F.relu(x)
+    """),
+    "logging to a file and stderr": insert("""
+    import logging
+    import logging.handlers
+    handler = logging.handlers.RotatingFileHandler('train.log', maxBytes=1000)
+    logging.basicConfig(level=logging.INFO)
+    logging.getLogger(__name__).info('starting')
     """),
     "lr scheduler module alias": insert("""
     import torch.optim.lr_scheduler as lrs
