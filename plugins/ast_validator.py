@@ -338,7 +338,7 @@ class _Resolver:
         for entry in table:
             names[entry] = entry
             module, _, attr = entry.rpartition(".")
-            if not module or module.split(".")[0] not in imported_roots | STDLIB:
+            if not module or module.split(".")[0] not in imported_roots:
                 continue
             found = self.resolve(Ref(module, (attr,)))
             if isinstance(found, Resolution):
@@ -367,7 +367,8 @@ class _Checker:
         self.frozen = reserved
         self.readable = readable
         self.baseline_env = baseline_env
-        roots = {m.split(".")[0] for m in scope.imported} | {"builtins", "io", "os", "sys"}
+        # Only libraries the script imports are imported to learn where table entries are defined.
+        roots = {m.split(".")[0] for m in scope.imported} - resolver.workspace_modules
         self.forbidden_calls = resolver.known(FORBIDDEN_CALLS, roots)
         self.allowed = resolver.known(ALLOWED_NAMES, roots)
         self.stdout_writers = resolver.known(STDOUT_WRITERS, roots)
