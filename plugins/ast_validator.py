@@ -354,10 +354,9 @@ STDLIB = frozenset(sys.stdlib_module_names) - set(FORBIDDEN_MODULES)
 class _Checker:
     """Checks the untrusted statements of one proposal."""
 
-    def __init__(self, tree: ast.Module, scope: Scope, baseline_scope: Scope, resolver: _Resolver, frozen_names: set[str],
+    def __init__(self, scope: Scope, baseline_scope: Scope, resolver: _Resolver, frozen_names: set[str],
                  frozen_reads: set[str], frozen_modules: set[str], reserved: bool, readable: list[str],
                  baseline_env: set[str]) -> None:
-        self.tree = tree
         self.scope = scope
         self.baseline_scope = baseline_scope
         self.resolver = resolver
@@ -839,7 +838,7 @@ class AstValidator(arrl.Validator):
         # itself are covered above, and module-level state such as `model` stays the proposal's.
         frozen_reads = _read_names(frozen_statements, baseline_scope) - frozen_names if regions else set()
         resolver = _Resolver(self.names, self._workspace_modules(), baseline_scope.imported, self.workspace is None)
-        checker = _Checker(tree, scope, baseline_scope, resolver, frozen_names, frozen_reads, set(self.options.frozen_modules),
+        checker = _Checker(scope, baseline_scope, resolver, frozen_names, frozen_reads, set(self.options.frozen_modules),
                            bool(regions) or self.reserve_stdout, self._readable(baseline_tree),
                            _environment_names(baseline_tree))
         trusted = Counter(_signature(s) for s in _statements(baseline_tree))
