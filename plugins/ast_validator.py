@@ -531,7 +531,8 @@ class _Checker:
                 yield ValidationIssue(f"uses module {resolution.path_name} as a value; use its attributes "
                                       "directly", line)
                 return
-            if self.frozen and any(n.startswith(("sys.stdout", "sys.__stdout__")) for n in spellings):
+            flush = "sys.stdout.flush" in spellings and isinstance(parent, ast.Call) and parent.func is node
+            if self.frozen and not flush and any(n.startswith(("sys.stdout", "sys.__stdout__")) for n in spellings):
                 yield ValidationIssue(f"uses {ref.dotted}, where only the frozen evaluation code may report "
                                       "metrics", line)
                 return

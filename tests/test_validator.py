@@ -466,6 +466,50 @@ EVERYDAY: dict[str, str] = {
     logging.basicConfig(level=logging.INFO)
     logging.getLogger(__name__).info('starting')
     """),
+    "a long everyday edit": insert('''
+    import torch.nn.init as init
+    from torch.cuda.amp import autocast, GradScaler
+    from functools import partial
+    from typing import Optional, List
+    import itertools
+    import warnings
+    from collections import defaultdict
+    from torch.utils.data import DataLoader, TensorDataset, Dataset
+    warnings.filterwarnings('ignore')
+    act = partial(F.gelu, approximate='tanh')
+    torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', 1)))
+    counts = defaultdict(list)
+    class Pairs(Dataset):
+        def __init__(self, n: int) -> None:
+            self.n = n
+        def __len__(self):
+            return self.n
+        def __getitem__(self, i):
+            return torch.tensor(i), torch.tensor(i * 2)
+    loader = DataLoader(Pairs(8), batch_size=8, num_workers=0, shuffle=True)
+    def init_all(model: nn.Module, gain: Optional[float] = None) -> None:
+        for m in model.modules():
+            if isinstance(m, nn.Linear):
+                init.kaiming_normal_(m.weight, nonlinearity='relu')
+    x = torch.zeros(2, 3, requires_grad=True)
+    x.register_hook(lambda g: g.clamp(-1, 1))
+    torch.autograd.set_detect_anomaly(False)
+    torch._dynamo.config.suppress_errors = True
+    torch._inductor.config.coordinate_descent_tuning = True
+    torch.backends.cuda.enable_flash_sdp(True)
+    torch.set_default_dtype(torch.float32)
+    import numpy as np
+    np.seterr(all='ignore')
+    ok = math.isfinite(float('nan'))
+    import sys
+    sys.stdout.flush()
+    pieces = list(itertools.islice(range(10), 3))
+    from torch.utils.checkpoint import checkpoint
+    y = checkpoint(lambda t: t * 2, x, use_reentrant=False)
+    scripted = torch.jit.script(nn.Linear(2, 2))
+    if __name__ == '__main__':
+        pass
+    '''),
     "lr scheduler module alias": insert("""
     import torch.optim.lr_scheduler as lrs
     def sched(opt):
