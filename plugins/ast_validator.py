@@ -687,7 +687,7 @@ class _Checker:
             yield from self._env_read(fold(node.args[0], self._callee_name), node.lineno)
         opener = self._is(callee, self.openers)
         if opener:
-            yield from _check_open(node, method=False)
+            yield from _check_open(node)
         lookup = self._is(callee, self.lookups)
         if lookup:
             for argument in node.args:
@@ -790,18 +790,18 @@ class AstValidator(arrl.Validator):
         except (ValueError, MemoryError, RecursionError) as error:
             yield ValidationIssue(f"cannot parse: {type(error).__name__}")
             return
-        if not _read_alike(tree, raw):
-            yield ValidationIssue("the interpreter reads this file differently from its text (line endings or "
-                                  "encoding tricks)", 1)
-            return
         if self.options.check_ranges:
             yield from self._ranges(proposed)
         try:
             baseline_tree = ast.parse(baseline)
-        except (SyntaxError, ValueError):
+        except SyntaxError:
             baseline_tree = ast.Module(body=[], type_ignores=[])
         regions = frozen_regions(baseline)
         yield from _frozen_text(regions, frozen_regions(proposed))
+        if not _read_alike(tree, raw):
+            yield ValidationIssue("the interpreter reads this file differently from its text (line endings or "
+                                  "encoding tricks)", 1)
+            return
         yield from self._statements(tree, baseline_tree, regions)
 
     def _decode(self, proposed: str, baseline: str) -> Generator[ValidationIssue, None, tuple[str, str] | None]:
@@ -976,13 +976,12 @@ def _own_nodes(statement: ast.stmt) -> Iterator[tuple[ast.AST, ast.AST | None]]:
         stack.extend((c, node) for c in ast.iter_child_nodes(node) if not isinstance(c, ast.stmt))
 
 
-def _check_open(call: ast.Call, method: bool) -> Iterator[ValidationIssue]:
+def _check_open(call: ast.Call) -> Iterator[ValidationIssue]:
     """A file opened for writing, or a file descriptor (``open(1, 'w')`` is stdout)."""
-    if not method and call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, int):
+    if call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, int):
         yield ValidationIssue(f"opens file descriptor {call.args[0].value!r}", call.lineno)
         return
-    position = 0 if method else 1
-    mode_node = call.args[position] if len(call.args) > position else next(
+    mode_node = call.args[1] if len(call.args) > 1 else next(
         (k.value for k in call.keywords if k.arg == "mode"), None)
     if mode_node is None:
         if any(k.arg is None for k in call.keywords) or any(isinstance(a, ast.Starred) for a in call.args):
