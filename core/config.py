@@ -6,6 +6,7 @@ An example ``arrl.toml``::
     metric = "val_bpb"          # the name the script prints: "arrl: val_bpb=1.23"
     direction = "minimize"
     budget = 300                # seconds of wall clock per experiment, enforced from outside
+    evaluate = "python eval.py" # optional: a trusted evaluation whose metric is the one recorded
 
     [plugins]
     runner = "podman"

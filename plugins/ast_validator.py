@@ -46,6 +46,7 @@ import codecs
 import io
 import os
 import re
+import string
 import sys
 import tokenize
 from collections import Counter
@@ -89,7 +90,10 @@ FORBIDDEN_MODULES: dict[str, str] = {
                      "torch.multiprocessing", "_posixsubprocess"), "process spawning"),
     **dict.fromkeys(("socket", "ssl", "http", "urllib", "urllib3", "requests", "httpx", "aiohttp", "ftplib",
                      "smtplib", "poplib", "imaplib", "telnetlib", "xmlrpc", "socketserver", "webbrowser",
-                     "grpc", "paramiko", "torch.hub", "antigravity", "torch.distributed.rpc"), "network access"),
+                     "grpc", "paramiko", "torch.hub", "antigravity", "torch.distributed.rpc", "fsspec",
+                     "huggingface_hub", "boto3", "botocore", "s3fs", "gcsfs", "google.cloud", "azure", "wandb",
+                     "mlflow", "comet_ml", "neptune", "kaggle", "gdown", "websocket", "websockets", "zmq", "pika",
+                     "kafka", "redis", "pymongo", "psycopg2", "pycurl", "dns"), "network access"),
     **dict.fromkeys(("numpy.f2py", "numpy.distutils", "distutils", "setuptools", "pip", "ensurepip", "venv"),
                     "building or installing code"),
     **dict.fromkeys(("ctypes", "cffi", "_ctypes", "mmap", "numpy.ctypeslib", "torch.utils.cpp_extension",
@@ -132,6 +136,10 @@ FORBIDDEN_CALLS: dict[str, str] = {
                      "pandas.read_pickle", "yaml.load", "yaml.unsafe_load", "yaml.full_load", "yaml.unsafe_load_all",
                      "yaml.load_all", "numpy.lib.format.read_array"), "unsafe deserialisation"),
     **dict.fromkeys(("torch.ops.load_library", "torch.classes.load_library"), "native code"),
+    **dict.fromkeys(("logging.handlers.SocketHandler", "logging.handlers.DatagramHandler",
+                     "logging.handlers.SysLogHandler", "logging.handlers.SMTPHandler", "logging.handlers.HTTPHandler",
+                     "datasets.load_dataset", "torchvision.datasets.utils.download_url",
+                     "torchvision.datasets.utils.download_and_extract_archive"), "network access"),
     **dict.fromkeys(("pandas.eval", "numexpr.evaluate", "sympy.sympify", "sympy.parse_expr",
                      "sympy.parsing.sympy_parser.parse_expr", "hydra.utils.get_class", "hydra.utils.get_method",
                      "hydra.utils.get_object", "hydra.utils.instantiate", "hydra.utils.call",
@@ -178,6 +186,11 @@ ALLOWED_SPECIAL_METHODS = frozenset({"__init__", "__call__", "__len__", "__getit
 VALUE_BASES = frozenset({"torch.Tensor", "torch._C.TensorBase", "torch._C._TensorBase", "numpy.ndarray",
                          "numpy.generic", "builtins.float", "builtins.int", "builtins.complex", "builtins.str",
                          "builtins.bytes"})
+# Attributes of frames, generators, coroutines, tracebacks and code objects: a way to every
+# module's globals and builtins without a dunder (``(x for x in ()).gi_frame.f_globals``).
+FRAME_ATTRIBUTES = frozenset({"gi_frame", "gi_code", "gi_yieldfrom", "cr_frame", "cr_code", "cr_await", "ag_frame",
+                              "ag_code", "f_globals", "f_builtins", "f_locals", "f_back", "f_code", "tb_frame",
+                              "tb_next", "co_code", "co_consts", "func_globals", "func_code"})
 ATTRIBUTE_FUNCTIONS = frozenset({"getattr", "setattr", "hasattr", "delattr"})
 STRING_LOOKUPS = frozenset({"operator.attrgetter", "operator.methodcaller", "operator.itemgetter"})
 WRITE_MODES = frozenset("wax+")
@@ -328,7 +341,7 @@ class _Resolver:
         for entry in table:
             names[entry] = entry
             module, _, attr = entry.rpartition(".")
-            if not module or module.split(".")[0] not in imported_roots | STDLIB:
+            if not module or module.split(".")[0] not in imported_roots:
                 continue
             found = self.resolve(Ref(module, (attr,)))
             if isinstance(found, Resolution):
@@ -344,10 +357,9 @@ STDLIB = frozenset(sys.stdlib_module_names) - set(FORBIDDEN_MODULES)
 class _Checker:
     """Checks the untrusted statements of one proposal."""
 
-    def __init__(self, tree: ast.Module, scope: Scope, baseline_scope: Scope, resolver: _Resolver, frozen_names: set[str],
+    def __init__(self, scope: Scope, baseline_scope: Scope, resolver: _Resolver, frozen_names: set[str],
                  frozen_reads: set[str], frozen_modules: set[str], reserved: bool, readable: list[str],
                  baseline_env: set[str]) -> None:
-        self.tree = tree
         self.scope = scope
         self.baseline_scope = baseline_scope
         self.resolver = resolver
@@ -357,7 +369,8 @@ class _Checker:
         self.frozen = reserved
         self.readable = readable
         self.baseline_env = baseline_env
-        roots = {m.split(".")[0] for m in scope.imported} | {"builtins", "io", "os", "sys"}
+        # Only libraries the script imports are imported to learn where table entries are defined.
+        roots = {m.split(".")[0] for m in scope.imported} - resolver.workspace_modules
         self.forbidden_calls = resolver.known(FORBIDDEN_CALLS, roots)
         self.allowed = resolver.known(ALLOWED_NAMES, roots)
         self.stdout_writers = resolver.known(STDOUT_WRITERS, roots)
@@ -450,10 +463,21 @@ class _Checker:
             bound = (alias.asname or alias.name).split(".")[0]
             if isinstance(node, ast.Import) and not alias.asname:
                 ref = Ref(bound)
-            if ref in self.baseline_scope.refs.get(bound, set()):
-                continue  # the same binding the baseline makes, again
+            if self._same_object(ref, self.baseline_scope.refs.get(bound, set())):
+                continue  # the same binding the baseline makes, again (perhaps spelled differently)
             if bound in self.frozen_names or bound in self.frozen_reads:
                 yield ValidationIssue(f"rebinds {bound!r}, which frozen evaluation code uses", node.lineno)
+
+    def _same_object(self, ref: Ref, others: set[Ref]) -> bool:
+        if ref in others:
+            return True
+        mine = self._resolution(ref)
+        for other in others:
+            theirs = self._resolution(other)
+            if isinstance(mine, Resolution) and isinstance(theirs, Resolution) and \
+                    (mine.path_name, mine.definition) == (theirs.path_name, theirs.definition):
+                return True
+        return False
 
     def _judge(self, written: str, names: Sequence[str | None], line: int, verb: str = "uses",
                definition: str | None = None) -> Iterator[ValidationIssue]:
@@ -471,7 +495,7 @@ class _Checker:
                 return
 
     def _attribute(self, node: ast.Attribute, parent: ast.AST | None) -> Iterator[ValidationIssue]:
-        if node.attr.startswith("__") and node.attr not in ALLOWED_DUNDERS:
+        if node.attr.startswith("__") and node.attr not in ALLOWED_DUNDERS or node.attr in FRAME_ATTRIBUTES:
             yield ValidationIssue(f"accesses {node.attr}, an introspection escape", node.lineno)
             return
         if isinstance(node.ctx, (ast.Store, ast.Del)):
@@ -493,6 +517,11 @@ class _Checker:
                     yield ValidationIssue(str(reason), line)
                     return
                 continue  # the workspace's own module
+            private = next((a for a in ref.attrs if a.startswith("_") and a not in ALLOWED_DUNDERS), None)
+            if private and ref.root in STDLIB | {"os", "sys"}:
+                yield ValidationIssue(f"uses {ref.dotted}: private names of the standard library are off limits",
+                                      line)
+                return
             issues = list(self._judge(ref.dotted, [ref.dotted, resolution.path_name], line,
                                       definition=resolution.definition))
             yield from issues
@@ -505,7 +534,8 @@ class _Checker:
                 yield ValidationIssue(f"uses module {resolution.path_name} as a value; use its attributes "
                                       "directly", line)
                 return
-            if self.frozen and any(n.startswith(("sys.stdout", "sys.__stdout__")) for n in spellings):
+            flush = "sys.stdout.flush" in spellings and isinstance(parent, ast.Call) and parent.func is node
+            if self.frozen and not flush and any(n.startswith(("sys.stdout", "sys.__stdout__")) for n in spellings):
                 yield ValidationIssue(f"uses {ref.dotted}, where only the frozen evaluation code may report "
                                       "metrics", line)
                 return
@@ -628,6 +658,11 @@ class _Checker:
                                   node.lineno)
             return
         names = self._dotted(callee)
+        if isinstance(callee, ast.Attribute) and callee.attr in ("format", "format_map"):
+            template = fold(callee.value, self._callee_name)
+            if isinstance(template, str) and _format_walks(template):
+                yield ValidationIssue("a format string that reads attributes or items of its arguments "
+                                      "('{0.attr}', '{0[key]}'): an introspection escape", node.lineno)
         if isinstance(callee, ast.Attribute):
             if callee.attr in WRITE_METHODS and not names & {"os.environ.replace"}:
                 yield ValidationIssue(f"calls .{callee.attr}(), which changes the file system", node.lineno)
@@ -655,7 +690,7 @@ class _Checker:
             yield from self._env_read(fold(node.args[0], self._callee_name), node.lineno)
         opener = self._is(callee, self.openers)
         if opener:
-            yield from _check_open(node, method=False)
+            yield from _check_open(node)
         lookup = self._is(callee, self.lookups)
         if lookup:
             for argument in node.args:
@@ -699,7 +734,7 @@ class _Checker:
             yield ValidationIssue(f"{name}() with a computed attribute name cannot be checked", node.lineno)
             return
         attribute = fold(node.args[1], self._callee_name)
-        if attribute.startswith("__") and attribute not in ALLOWED_DUNDERS:
+        if attribute.startswith("__") and attribute not in ALLOWED_DUNDERS or attribute in FRAME_ATTRIBUTES:
             yield ValidationIssue(f"{name}() of {attribute}, an introspection escape", node.lineno)
             return
         if name in ("setattr", "delattr"):
@@ -750,6 +785,7 @@ class AstValidator(arrl.Validator):
         decoded = yield from self._decode(proposed, baseline)
         if decoded is None:
             return
+        raw = proposed.encode("utf-8", "surrogatepass")  # the bytes arrl writes to the workspace
         proposed, baseline = decoded
         try:
             tree = ast.parse(proposed)
@@ -763,10 +799,14 @@ class AstValidator(arrl.Validator):
             yield from self._ranges(proposed, baseline)
         try:
             baseline_tree = ast.parse(baseline)
-        except (SyntaxError, ValueError):
+        except SyntaxError:
             baseline_tree = ast.Module(body=[], type_ignores=[])
         regions = frozen_regions(baseline)
         yield from _frozen_text(regions, frozen_regions(proposed))
+        if not _read_alike(tree, raw):
+            yield ValidationIssue("the interpreter reads this file differently from its text (line endings or "
+                                  "encoding tricks)", 1)
+            return
         yield from self._statements(tree, baseline_tree, regions)
 
     def _decode(self, proposed: str, baseline: str) -> Generator[ValidationIssue, None, tuple[str, str] | None]:
@@ -804,7 +844,7 @@ class AstValidator(arrl.Validator):
         # itself are covered above, and module-level state such as `model` stays the proposal's.
         frozen_reads = _read_names(frozen_statements, baseline_scope) - frozen_names if regions else set()
         resolver = _Resolver(self.names, self._workspace_modules(), baseline_scope.imported, self.workspace is None)
-        checker = _Checker(tree, scope, baseline_scope, resolver, frozen_names, frozen_reads, set(self.options.frozen_modules),
+        checker = _Checker(scope, baseline_scope, resolver, frozen_names, frozen_reads, set(self.options.frozen_modules),
                            bool(regions) or self.reserve_stdout, self._readable(baseline_tree),
                            _environment_names(baseline_tree))
         trusted = Counter(_signature(s) for s in _statements(baseline_tree))
@@ -883,6 +923,28 @@ def _forbidden(dotted: str, internals: bool = True) -> str | None:
     return None
 
 
+def _read_alike(tree: ast.Module, raw: bytes) -> bool:
+    """Whether the interpreter's own tokenizer, given the file's bytes (coding cookie, BOM and
+    newline rules included), builds the same syntax tree the validator checks. Parsing builds a
+    tree only; nothing is executed."""
+    try:
+        from_bytes = ast.parse(raw)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    return ast.dump(from_bytes) == ast.dump(tree)
+
+
+def _format_walks(template: str) -> bool:
+    """Whether a format string's replacement fields walk attributes or items (``'{0.__init__}'``)."""
+    try:
+        fields = [f for _, f, spec, _ in string.Formatter().parse(template) if f] + \
+            [f for _, _, spec, _ in string.Formatter().parse(template) if spec
+             for _, f, _, _ in string.Formatter().parse(spec) if f]
+    except ValueError:
+        return True  # not a valid template: it cannot be judged
+    return any("." in f or "[" in f for f in fields)
+
+
 def _alias_position(node: ast.expr, parent: ast.AST | None) -> bool:
     """Whether a module may stand here: as the value of a plain alias (``t = torch``)."""
     if isinstance(parent, ast.Assign) and parent.value is node:
@@ -921,13 +983,12 @@ def _own_nodes(statement: ast.stmt) -> Iterator[tuple[ast.AST, ast.AST | None]]:
         stack.extend((c, node) for c in ast.iter_child_nodes(node) if not isinstance(c, ast.stmt))
 
 
-def _check_open(call: ast.Call, method: bool) -> Iterator[ValidationIssue]:
+def _check_open(call: ast.Call) -> Iterator[ValidationIssue]:
     """A file opened for writing, or a file descriptor (``open(1, 'w')`` is stdout)."""
-    if not method and call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, int):
+    if call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, int):
         yield ValidationIssue(f"opens file descriptor {call.args[0].value!r}", call.lineno)
         return
-    position = 0 if method else 1
-    mode_node = call.args[position] if len(call.args) > position else next(
+    mode_node = call.args[1] if len(call.args) > 1 else next(
         (k.value for k in call.keywords if k.arg == "mode"), None)
     if mode_node is None:
         if any(k.arg is None for k in call.keywords) or any(isinstance(a, ast.Starred) for a in call.args):

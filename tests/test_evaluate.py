@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import make_repo
+from support import make_repo, records, run_arrl
 
 import arrl
 from arrl.assembly import build_components
@@ -147,3 +147,19 @@ def test_bad_evaluate_commands_are_clear_errors(command: str, message: str) -> N
     with pytest.raises(ConfigError, match=message):
         evaluation_script(command, "train.py")
     assert evaluation_script("python3 eval.py", "src/train.py") == "src/eval.py"
+
+
+def test_arrl_run_records_the_trusted_metric_from_arrl_toml(tmp_path: Path, arrl_env) -> None:
+    # A baseline whose own line disagrees with its trusted evaluation: the evaluation wins.
+    lying = TRAIN.replace('print(f"arrl: val_loss={(weight - 1.0) ** 2 + 0.5:.6f}")', 'print("arrl: val_loss=9.5")')
+    config = 'script = "train.py"\nbudget = 60\nevaluate = "python eval.py"\n[early_stopping]\nenabled = false\n'
+    repo = make_repo(tmp_path / "project", {"train.py": lying, "eval.py": EVAL}, config)
+    result = run_arrl("run", "--max-experiments", "1", cwd=repo, env=arrl_env)
+    assert result.returncode == 0, result.output
+    (baseline,) = records(repo)
+    assert float(baseline["value"]) == pytest.approx(TRUE_LOSS)
+    assert baseline["details"]["script_value"] == "9.5" and DISAGREEMENT in baseline["details"]
+    # `arrl validate` reads the same setting: with `evaluate`, stdout belongs to the evaluation.
+    (repo / "proposed.py").write_text(lying + "print('arrl: val_loss=0.1')\n")
+    checked = run_arrl("validate", "--baseline", "train.py", "proposed.py", cwd=repo, env=arrl_env)
+    assert checked.returncode == 1 and "prints to stdout" in checked.stdout
