@@ -289,3 +289,10 @@ def test_one_line_diff_names_what_changed() -> None:
         "LEARNING_RATE = 0.01 → 0.005; …weight_decay=0.1 → 0.05; +torch.backends.cudnn.benchmark = True")
     assert one_line_diff(diff, width=20) == "LEARNING_RATE = 0.0…"
     assert one_line_diff("") == ""
+
+
+def test_new_and_continue_together_is_a_clear_error(tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {"train.py": TOY_SCRIPT}, TOY_CONFIG)
+    result = run_arrl("run", "--new", "--continue", cwd=repo, env=arrl_env)
+    assert result.returncode == 2 and "choose one" in result.stderr
+    assert not (repo / ".arrl").exists()
