@@ -258,3 +258,26 @@ def test_a_failing_metric_subscriber_does_not_stall_the_run(tmp_path: Path, arrl
     # later are called first, so they saw that first point).
     ran = [r.id for r in finished if r.curve]
     assert sorted(e.experiment_id for e in events if e.kind == "metric") == ran
+
+
+def test_time_saved_by_early_stopping_and_experiments_per_hour() -> None:
+    """Saved time: each early-stopped run against the median complete run (capped at the
+    budget); the rate counts this session's experiments over its wall-clock time."""
+    from arrl.display import Progress
+    from arrl.records import Direction, ExperimentRecord, Outcome, converter
+
+    def record(i: int, outcome: Outcome, seconds: float, value: float) -> dict:
+        return converter.unstructure(ExperimentRecord(
+            id=i, parent_id=None, outcome=outcome, config={}, config_hash="", program_hash="",
+            metric_name="val_loss", direction=Direction.MINIMIZE, value=value, wall_clock_seconds=seconds))
+
+    progress = Progress()
+    progress.fold(Event("run_started", "r", 1000.0, {"metric": "val_loss", "direction": "minimize",
+                                                     "budget_seconds": 100.0, "previous": []}))
+    for i, (outcome, seconds, value) in enumerate([(Outcome.OK, 60, 2.0), (Outcome.OK, 80, 1.5),
+                                                   (Outcome.EARLY_STOPPED, 20, 3.0),
+                                                   (Outcome.FAILED, 5, float("inf"))]):
+        progress.fold(Event("experiment_finished", "r", 1000.0 + 90 * (i + 1), {"record": record(i, outcome, seconds, value)}))
+    assert progress.seconds_saved() == 50.0  # median complete run 70 s, the stopped one ran 20 s
+    assert progress.best is not None and progress.best.id == 1
+    assert progress.experiments_per_hour(1000.0 + 360) == 40.0  # 4 experiments in 6 minutes
