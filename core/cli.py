@@ -540,6 +540,8 @@ def apply(inv: Invocation, experiment: str, run_id: str | None, patch: Path | No
     results = _results(inv, run_id)
     record = results.get(experiment)
     repo = Path(results.meta.repo_root)
+    if not repo.is_dir():  # the project was moved since the run: the repository it is in now
+        repo = _repo_root(Path.cwd())
     if patch is not None:
         write_patch(patch, repo, results, record)
         click.echo(f"arrl: wrote experiment {record.id}'s change from the baseline to {patch} (`git apply {patch}`)")

@@ -222,7 +222,8 @@ def console_subscribers(json_stream: bool, stdout: IO[str] | None = None,
     if human.isatty():
         subscribers.append(LiveDisplay(Console(file=human), clock=time.time))
     else:
-        # The run's last line is printed by `arrl run` itself, with its exit.
-        subscribers.append(LineWriter(stream=human, timestamps=False, progress_every=60.0, omit=("run_finished",)))
+        # `arrl run` prints the run's last line itself, with the error or pause that alerted.
+        subscribers.append(LineWriter(stream=human, timestamps=False, progress_every=60.0,
+                                      omit=("run_finished", "alert")))
     return subscribers
 

@@ -177,6 +177,7 @@ class LineWriter(Subscriber):
         self.run_id = run_id
         self.progress_every = progress_every
         self.omit = frozenset(omit)
+        self.write_error = ""
         self._last_progress: dict[int, float] = {}
         self._lock = threading.Lock()
 
@@ -195,8 +196,12 @@ class LineWriter(Subscriber):
         text = f"{event.time_text} {line}\n" if self.timestamps else f"{line}\n"
         with self._lock:
             if self.path is not None:
-                with self.path.open("a") as log:
-                    log.write(text)
+                try:
+                    with self.path.open("a") as log:
+                        log.write(text)
+                except OSError as error:
+                    # The journal is the record; a full disk must not end the run over its log.
+                    self.write_error = f"cannot write {self.path}: {error.strerror or error}"
             if self.stream is not None:
                 self.stream.write(text)
                 self.stream.flush()

@@ -61,12 +61,17 @@ class _Monitor(RunMonitor):
         self.stopper = stopper
         self.abort = abort
         self.on_point = on_point
+        self.subscriber_error = ""  # the first exception of an arrl_metric subscriber
         self.non_finite: MetricPoint | None = None
         self.stopped_early = False
 
     def on_metric(self, point: MetricPoint) -> bool:
         checkpoint("mid-experiment")
-        self.on_point(point)
+        if not self.subscriber_error:
+            try:
+                self.on_point(point)
+            except Exception as error:  # in the runner's thread, it would stop draining the output
+                self.subscriber_error = f"{type(error).__name__}: {error}"
         if point.name != self.metric:
             return True
         if not math.isfinite(point.value):
@@ -505,6 +510,10 @@ class ExperimentLoop:
         self._apply_result(record, result, monitor)
         if self.evaluate_path and record.outcome is Outcome.OK:
             self._evaluate(record, request, lane)
+        if monitor.subscriber_error:
+            self.hooks.arrl_alert(run_id=run_id, level="warning", at=time.time(), message=(
+                f"a subscriber of arrl_metric failed ({monitor.subscriber_error}); the rest of "
+                f"experiment {record.id}'s metric events were not sent"))
 
     def _evaluate(self, record: ExperimentRecord, training: RunRequest, lane: Lane) -> None:
         """Run the trusted evaluation on what the experiment wrote; its metric is recorded."""

@@ -212,6 +212,9 @@ def _plot_quality_vs_time(plt: Any, results: RunResults, label: str, path: Path)
         else:  # no timestamps: the experiments' own seconds, back to back
             elapsed += record.wall_clock_seconds
             hours.append(elapsed / 3600)
+    unit = "hours"
+    if hours and max(hours) < 2:  # a short run reads better in minutes
+        hours, unit = [h * 60 for h in hours], "minutes"
     figure, axes = plt.subplots(figsize=(8, 4.5))
     best = _best_so_far(records, direction)
     steps = [(h, b) for h, b in zip(hours, best) if b is not None]
@@ -223,7 +226,7 @@ def _plot_quality_vs_time(plt: Any, results: RunResults, label: str, path: Path)
                  color=[_COLORS[r.outcome] for _, r in finite], zorder=3, label="experiments")
     _baseline_line(axes, results)
     _failure_marks(axes, hours, records)
-    axes.set_xlabel("wall-clock hours since the run started")
+    axes.set_xlabel(f"wall-clock {unit} since the run started")
     axes.set_ylabel(label)
     axes.set_title("Quality against wall-clock time")
     axes.legend(fontsize=8, loc="best")

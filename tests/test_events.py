@@ -183,9 +183,11 @@ def test_every_concurrent_experiment_shows(recorded) -> None:
         assert f"{last.value:.6g}" in row
 
 
-def test_a_plugin_sees_the_same_events_as_the_display(tmp_path: Path, arrl_env) -> None:
-    """A subscriber is an ordinary plugin: one registered beside the built-in ones receives the
-    events the stream shows, in the same order."""
+def _run_loop(tmp_path: Path, arrl_env: dict[str, str], *plugins: object) -> list[Event]:
+    """Three experiments through a loop assembled as `arrl run` does, with ``plugins``
+    registered beside the built-in ones; the events a Recorder and the JSON stream saw."""
+    import os
+
     from arrl import assembly
     from arrl.config import settings_from
     from arrl.journal import RunDirectory
@@ -198,20 +200,10 @@ def test_a_plugin_sees_the_same_events_as_the_display(tmp_path: Path, arrl_env) 
     context = PluginContext(run_dir=run.path, repo_root=repo, script_path="train.py", metric="val_loss",
                             direction=settings.direction, budget_seconds=20, seed=3)
     manager = _manager()
+    for plugin in plugins:
+        manager.register(plugin)
     recorder = Recorder()
     stream = io.StringIO()
-
-    class Finished:
-        seen: list[int] = []
-
-        @hookimpl
-        def arrl_experiment_finished(self, record):
-            self.seen.append(record.id)
-
-    plugin = Finished()
-    manager.register(plugin)
-    import os
-
     old = {k: os.environ.get(k) for k in arrl_env}
     os.environ.update(arrl_env)
     try:
@@ -225,6 +217,67 @@ def test_a_plugin_sees_the_same_events_as_the_display(tmp_path: Path, arrl_env) 
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    assert plugin.seen == [0, 1, 2]
     assert [e.to_json() for e in recorder.events] == stream.getvalue().splitlines()
     assert [Event.from_json(e.to_json()) for e in recorder.events] == recorder.events
+    return recorder.events
+
+
+def test_a_plugin_sees_the_same_events_as_the_display(tmp_path: Path, arrl_env) -> None:
+    """A subscriber is an ordinary plugin: one registered beside the built-in ones receives the
+    events the stream shows, in the same order."""
+
+    class Finished:
+        def __init__(self) -> None:
+            self.seen: list[int] = []
+
+        @hookimpl
+        def arrl_experiment_finished(self, record):
+            self.seen.append(record.id)
+
+    plugin = Finished()
+    events = _run_loop(tmp_path, arrl_env, plugin)
+    assert plugin.seen == [0, 1, 2]
+    assert [e.record.id for e in events if e.kind == "experiment_finished"] == plugin.seen
+
+
+def test_a_failing_metric_subscriber_does_not_stall_the_run(tmp_path: Path, arrl_env) -> None:
+    """arrl_metric runs in the runner's thread: a subscriber that raises there must not stop the
+    output from being read. The experiment finishes normally and a warning says what happened."""
+
+    class Broken:
+        @hookimpl
+        def arrl_metric(self, point):
+            raise RuntimeError("dashboard unreachable")
+
+    events = _run_loop(tmp_path, arrl_env, Broken())
+    finished = [e.record for e in events if e.kind == "experiment_finished"]
+    assert [r.outcome.value for r in finished][0] == "ok" and len(finished[0].curve) == 6
+    warnings = [e.data["message"] for e in events if e.kind == "alert" and e.data["level"] == "warning"]
+    assert any("dashboard unreachable" in w and "experiment 0" in w for w in warnings)
+    # After the first failure, an experiment's metric events stop (the subscribers registered
+    # later are called first, so they saw that first point).
+    ran = [r.id for r in finished if r.curve]
+    assert sorted(e.experiment_id for e in events if e.kind == "metric") == ran
+
+
+def test_time_saved_by_early_stopping_and_experiments_per_hour() -> None:
+    """Saved time: each early-stopped run against the median complete run (capped at the
+    budget); the rate counts this session's experiments over its wall-clock time."""
+    from arrl.display import Progress
+    from arrl.records import Direction, ExperimentRecord, Outcome, converter
+
+    def record(i: int, outcome: Outcome, seconds: float, value: float) -> dict:
+        return converter.unstructure(ExperimentRecord(
+            id=i, parent_id=None, outcome=outcome, config={}, config_hash="", program_hash="",
+            metric_name="val_loss", direction=Direction.MINIMIZE, value=value, wall_clock_seconds=seconds))
+
+    progress = Progress()
+    progress.fold(Event("run_started", "r", 1000.0, {"metric": "val_loss", "direction": "minimize",
+                                                     "budget_seconds": 100.0, "previous": []}))
+    for i, (outcome, seconds, value) in enumerate([(Outcome.OK, 60, 2.0), (Outcome.OK, 80, 1.5),
+                                                   (Outcome.EARLY_STOPPED, 20, 3.0),
+                                                   (Outcome.FAILED, 5, float("inf"))]):
+        progress.fold(Event("experiment_finished", "r", 1000.0 + 90 * (i + 1), {"record": record(i, outcome, seconds, value)}))
+    assert progress.seconds_saved() == 50.0  # median complete run 70 s, the stopped one ran 20 s
+    assert progress.best is not None and progress.best.id == 1
+    assert progress.experiments_per_hour(1000.0 + 360) == 40.0  # 4 experiments in 6 minutes

@@ -271,3 +271,28 @@ def test_run_after_a_new_commit_of_the_script_refuses_naming_both_commits(tmp_pa
     started = run_arrl("run", "--new", "--max-experiments", "1", cwd=repo, env=arrl_env)
     assert started.returncode == 0, started.output
     assert records(repo)[0]["commit"] == fixed
+
+
+def test_one_line_diff_names_what_changed() -> None:
+    from arrl.results import one_line_diff
+
+    diff = """--- a/train.py
++++ b/train.py
+@@ -1,4 +1,4 @@
+-LEARNING_RATE = 0.01  # tuned by arrl
++LEARNING_RATE = 0.005  # tuned by arrl
+-    opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1)
++    opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.05)
++torch.backends.cudnn.benchmark = True
+"""
+    assert one_line_diff(diff) == (
+        "LEARNING_RATE = 0.01 → 0.005; …weight_decay=0.1 → 0.05; +torch.backends.cudnn.benchmark = True")
+    assert one_line_diff(diff, width=20) == "LEARNING_RATE = 0.0…"
+    assert one_line_diff("") == ""
+
+
+def test_new_and_continue_together_is_a_clear_error(tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {"train.py": TOY_SCRIPT}, TOY_CONFIG)
+    result = run_arrl("run", "--new", "--continue", cwd=repo, env=arrl_env)
+    assert result.returncode == 2 and "choose one" in result.stderr
+    assert not (repo / ".arrl").exists()
