@@ -104,6 +104,9 @@ class DockerRunner(arrl.Runner):
             read_only=True, tmpfs={"/tmp": f"rw,size={o.tmpfs_size},mode=1777"}, cap_drop=["ALL"],
             security_opt=["no-new-privileges"], user=c.NOBODY, working_dir=c.container_workdir(request),
             environment=c.container_env(request, o), device_requests=device_requests,
+            # arrl keeps the output itself (capped); the engine's own copy must not grow unbounded.
+            log_config=self._docker.types.LogConfig(
+                type="json-file", config={"max-size": f"{max(1, o.log_bytes >> 20)}m", "max-file": "1"}),
             volumes={str(request.workspace): {"bind": c.CONTAINER_WORKSPACE, "mode": "ro"},
                      str(request.output_dir): {"bind": c.CONTAINER_OUTPUT, "mode": "rw"},
                      str(c.site_packages(o)): {"bind": c.CONTAINER_ENV, "mode": "ro"}},

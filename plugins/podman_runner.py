@@ -176,6 +176,8 @@ class PodmanRunner(arrl.Runner):
             limits = ["--memory", o.memory, "--memory-swap", o.swap]
         flags = [
             "run", "--name", name,
+            # arrl keeps the output itself (capped); conmon's own log copy would grow unbounded.
+            "--log-driver", "none",
             "--network", "host" if o.network else "none",
             *limits, "--cpus", str(o.cpus),
             "--pids-limit", str(o.pids_limit), "--read-only", "--read-only-tmpfs=false",

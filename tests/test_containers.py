@@ -356,3 +356,46 @@ def test_example_runs_under_each_engine(engine: str, tmp_path: Path, arrl_env) -
     refused = run_arrl("--plugin", f"runner={engine}", "run", cwd=repo, env=arrl_env)
     assert refused.returncode == 1 and "was recorded in another environment" in refused.stderr
     assert _leftovers(engine, Path(recs[0]["stdout_path"]).parts[-4]) == []
+
+
+GIANT_LINE = """
+import os
+chunk = b"y" * (1 << 20)
+for _ in range(1024):
+    os.write(1, chunk)
+os.write(1, b"\\narrl: val_loss=0.25\\n")
+"""
+
+
+@pytest.mark.slow
+def test_a_giant_line_leaves_arrls_memory_alone(engine: str, tmp_path: Path) -> None:
+    # A 1 GiB line with no newline from a container limited to 256 MB: arrl (this process, the
+    # runner) holds at most max_line_size of it, and the log keeps head and tail only.
+    from test_harness_limits import _RssWatch
+
+    with _RssWatch() as rss:
+        result, request = run_script(_runner(engine, memory="256m"), tmp_path, GIANT_LINE, budget=300)
+    assert result.outcome is arrl.Outcome.OK, result.failure_reason
+    assert [p.value for p in result.metrics] == [0.25]
+    assert (request.log_dir / "stdout.log").stat().st_size <= 10 * (1 << 20) + 200
+    assert rss.growth < 64 << 20, f"arrl's resident memory grew by {rss.growth >> 20} MiB"
+    assert _leftovers(engine) == []
+
+
+def test_the_output_quota_holds_in_a_container(engine: str, tmp_path: Path) -> None:
+    script = """
+    import os, time
+    with open("/output/big.bin", "wb") as f:
+        for _ in range(24):
+            f.write(os.urandom(1 << 20))
+            f.flush()
+    print("arrl: val_loss=0.5", flush=True)
+    time.sleep(30)
+    """
+    started = time.monotonic()
+    result, request = run_script(_runner(engine, memory="512m", output_quota="8m"), tmp_path, script, budget=60)
+    assert time.monotonic() - started < 25  # ended at the breach, not at the budget
+    assert result.outcome is arrl.Outcome.FAILED
+    assert "over its quota of 8 MiB" in result.failure_reason
+    assert list(request.output_dir.iterdir()) == []
+    assert _leftovers(engine) == []
