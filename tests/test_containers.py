@@ -7,6 +7,7 @@ Locally these skip when an engine is missing; in CI (`CI=true`) a missing engine
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import socket
 import subprocess
@@ -382,15 +383,23 @@ def test_a_giant_line_leaves_arrls_memory_alone(engine: str, tmp_path: Path) -> 
     assert _leftovers(engine) == []
 
 
-def test_the_output_quota_holds_in_a_container(engine: str, tmp_path: Path) -> None:
-    script = """
+@pytest.mark.parametrize("then", ["time.sleep(30)", "pass"])
+def test_the_output_quota_holds_in_a_container(then: str, engine: str, tmp_path: Path) -> None:
+    script = f"""
     import os, time
-    with open("/output/big.bin", "wb") as f:
-        for _ in range(24):
-            f.write(os.urandom(1 << 20))
-            f.flush()
+    written = 0
+    try:
+        with open("/output/big.bin", "wb") as f:
+            for _ in range(24):
+                f.write(os.urandom(1 << 20))
+                f.flush()
+                os.fsync(f.fileno())
+                written += 1
+    except OSError as error:
+        print(f"stopped by {{error.strerror}}", flush=True)
+    print(f"wrote {{written}} MiB", flush=True)
     print("arrl: val_loss=0.5", flush=True)
-    time.sleep(30)
+    {then}
     """
     started = time.monotonic()
     result, request = run_script(_runner(engine, memory="512m", output_quota="8m"), tmp_path, script, budget=60)
@@ -398,4 +407,28 @@ def test_the_output_quota_holds_in_a_container(engine: str, tmp_path: Path) -> N
     assert result.outcome is arrl.Outcome.FAILED
     assert "over its quota of 8 MiB" in result.failure_reason
     assert list(request.output_dir.iterdir()) == []
+    assert not (request.log_dir / "output.img").exists()
     assert _leftovers(engine) == []
+    log = (request.log_dir / "stdout.log").read_text()
+    from arrl.plugins._sized_output import can_mount
+
+    assert result.details["output_quota"] == ("mount" if can_mount() else "runner")
+    if result.details["output_quota"] == "mount":  # the sized file system stopped the write itself
+        assert "stopped by No space left on device" in log
+        assert int(log.split("wrote ")[1].split()[0]) <= 8
+    else:
+        assert result.details["output_quota"] == "runner"
+
+
+def test_a_sized_output_keeps_what_the_experiment_wrote(engine: str, tmp_path: Path) -> None:
+    script = """
+    import os
+    os.makedirs("/output/ckpt")
+    open("/output/ckpt/model.bin", "wb").write(b"w" * 4096)
+    print("arrl: val_loss=0.5", flush=True)
+    """
+    result, request = run_script(_runner(engine, memory="512m", output_quota="16m"), tmp_path, script)
+    assert result.outcome is arrl.Outcome.OK, result.failure_reason
+    assert (request.output_dir / "ckpt" / "model.bin").read_bytes() == b"w" * 4096
+    assert sorted(p.name for p in request.output_dir.iterdir()) == ["ckpt"]  # no lost+found
+    assert not os.path.ismount(request.output_dir) and not (request.log_dir / "output.img").exists()
