@@ -234,20 +234,22 @@ def test_bad_limits_are_refused(value: str) -> None:
 
 
 @pytest.mark.timing
-def test_arrl_run_is_not_hung_by_a_reaper_killing_daemon(tmp_path: Path, arrl_env) -> None:
+def test_arrl_run_is_not_hung_by_a_reaper_killing_daemon(containment: str, tmp_path: Path, arrl_env) -> None:
     from support import make_repo, records, run_arrl, run_dir
 
     budget = 20
     script = "LEARNING_RATE = 0.01\n" + REAPER_KILLER.format(after="os.kill(os.getppid(), signal.SIGKILL)\n"
                                                                     "time.sleep(1000)")
     repo = make_repo(tmp_path / "project", {"train.py": script},
-                     f'script = "train.py"\nbudget = {budget}\n[plugins]\nproposer = "random"\n')
+                     f'script = "train.py"\nbudget = {budget}\n[plugins]\nproposer = "random"\n'
+                     f'[options.runner]\ncontainment = "{containment}"\n')
     started = time.monotonic()
     result = run_arrl("run", "--max-experiments", "1", cwd=repo, env=arrl_env, timeout=budget + 60)
     elapsed = time.monotonic() - started
     assert result.returncode == 1 and "killed arrl's reaper" in result.stderr, result.output
     (record,) = records(repo)
     assert record["outcome"] == "failed" and record["wall_clock_seconds"] <= budget + 5
+    assert record["details"]["containment"] == containment
     assert elapsed <= budget + 5 + 10, f"arrl took {elapsed:.1f} s"  # + start-up, which imports no torch
     output = run_dir(repo) / "experiments/0/output"
     pids = [int((output / f"{who}.pid").read_text()) for who in ("script", "daemon")]
