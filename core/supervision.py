@@ -9,6 +9,7 @@ differs. :func:`supervise` holds the shared part; a runner passes its process as
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import selectors
@@ -28,6 +29,7 @@ from .roles import RunMonitor, RunRequest
 
 POLL_SECONDS = 0.02
 QUOTA_CHECK_SECONDS = 0.5
+FULL_MARGIN = 1 << 20  # a sized output file system with less room than this is full
 STDERR_TAIL_LINES = 15
 
 
@@ -141,11 +143,18 @@ class _QuotaWatch:
 
     def measure(self) -> int:
         self.used = disk_usage(self.directory)
+        if self.used <= self.quota and os.path.ismount(self.directory):
+            # A file system of the quota's size (a container runner's sized mount): full is over.
+            with contextlib.suppress(OSError):
+                stats = os.statvfs(self.directory)
+                if stats.f_bavail * stats.f_frsize < FULL_MARGIN:
+                    self.used = max(self.used, self.quota + 1)
         return self.used
 
     def reason(self) -> str:
-        return (f"wrote {self.used / (1 << 20):.0f} MiB to the output directory, over its quota of "
-                f"{self.quota / (1 << 20):.0f} MiB (runner option output_quota); the output was removed")
+        return (f"wrote {self.used / (1 << 20):.0f} MiB to the output directory, reaching or going over "
+                f"its quota of {self.quota / (1 << 20):.0f} MiB (runner option output_quota); "
+                "the output was removed")
 
 
 def supervise(

@@ -54,7 +54,8 @@ def cgroup2_base() -> Path | None:
         base.mkdir(exist_ok=True)
     except OSError:
         return None
-    if not (base / "cgroup.procs").exists() or not os.access(base, os.W_OK):
+    # Moving the reaper in needs write access to both ends of the move: our cgroup and the new one.
+    if not all(os.access(path, os.W_OK) for path in (base, base / "cgroup.procs", mount / own / "cgroup.procs")):
         return None
     return base
 

@@ -18,6 +18,7 @@ from arrl.errors import EngineError
 from arrl.supervision import supervise
 
 from . import _container as c
+from ._sized_output import sized_output, unmount_stale
 
 
 @attrs.frozen
@@ -90,6 +91,12 @@ class DockerRunner(arrl.Runner):
         return self._image_id()
 
     def run(self, request: arrl.RunRequest, monitor: arrl.RunMonitor) -> arrl.RunResult:
+        c.prepare_output(request)
+        with sized_output(request, self.options.output_bytes) as enforced:
+            result = self._run_container(request, monitor)
+        return attrs.evolve(result, details={**result.details, "output_quota": enforced})
+
+    def _run_container(self, request: arrl.RunRequest, monitor: arrl.RunMonitor) -> arrl.RunResult:
         o = self.options
         fingerprint = self.fingerprint()
         c.prepare_output(request)
@@ -104,6 +111,9 @@ class DockerRunner(arrl.Runner):
             read_only=True, tmpfs={"/tmp": f"rw,size={o.tmpfs_size},mode=1777"}, cap_drop=["ALL"],
             security_opt=["no-new-privileges"], user=c.NOBODY, working_dir=c.container_workdir(request),
             environment=c.container_env(request, o), device_requests=device_requests,
+            # arrl keeps the output itself (capped); the engine's own copy must not grow unbounded.
+            log_config=self._docker.types.LogConfig(
+                type="json-file", config={"max-size": f"{max(1, o.log_bytes >> 20)}m", "max-file": "1"}),
             volumes={str(request.workspace): {"bind": c.CONTAINER_WORKSPACE, "mode": "ro"},
                      str(request.output_dir): {"bind": c.CONTAINER_OUTPUT, "mode": "rw"},
                      str(c.site_packages(o)): {"bind": c.CONTAINER_ENV, "mode": "ro"}},
@@ -132,6 +142,7 @@ class DockerRunner(arrl.Runner):
         stale = self.client.containers.list(all=True, filters={"label": f"{c.LABEL_RUN}={run_id}"})
         for container in stale:
             container.remove(force=True)
+        unmount_stale(run_id)  # after the containers: nothing writes to the images any more
         return len(stale)
 
     def close(self) -> None:

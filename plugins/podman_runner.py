@@ -23,6 +23,7 @@ from arrl.errors import EngineError
 from arrl.supervision import supervise
 
 from . import _container as c
+from ._sized_output import sized_output, unmount_stale
 
 
 @attrs.frozen
@@ -165,6 +166,12 @@ class PodmanRunner(arrl.Runner):
         return self._image_id()
 
     def run(self, request: arrl.RunRequest, monitor: arrl.RunMonitor) -> arrl.RunResult:
+        c.prepare_output(request)
+        with sized_output(request, self.options.output_bytes) as enforced:
+            result = self._run_container(request, monitor)
+        return attrs.evolve(result, details={**result.details, "output_quota": enforced})
+
+    def _run_container(self, request: arrl.RunRequest, monitor: arrl.RunMonitor) -> arrl.RunResult:
         o = self.options
         fingerprint = self.fingerprint()
         c.prepare_output(request)
@@ -176,6 +183,8 @@ class PodmanRunner(arrl.Runner):
             limits = ["--memory", o.memory, "--memory-swap", o.swap]
         flags = [
             "run", "--name", name,
+            # arrl keeps the output itself (capped); conmon's own log copy would grow unbounded.
+            "--log-driver", "none",
             "--network", "host" if o.network else "none",
             *limits, "--cpus", str(c.cpu_limit(request, o)),
             "--pids-limit", str(o.pids_limit), "--read-only", "--read-only-tmpfs=false",
@@ -228,6 +237,7 @@ class PodmanRunner(arrl.Runner):
             self._podman("rm", "--force", "--time", "0", *ids, check=False)
         for stale in CGROUP_ROOT.glob(f"memory/arrl/arrl-{run_id}-*"):
             remove_cgroups(stale.name)
+        unmount_stale(run_id)  # after the containers: nothing writes to the images any more
         return len(ids)
 
 

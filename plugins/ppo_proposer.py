@@ -15,6 +15,7 @@ torch is imported only when a PPO proposer is built, never by listing plugins.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -200,10 +201,15 @@ class PPOProposer(arrl.Proposer):
     def save(self, path: Path) -> None:
         torch = self.torch
         weights = path.with_suffix(".pt")
+        # Each file written aside and renamed into place: a kill mid-save leaves the previous
+        # state readable, never an empty or half-written file that stops the next start.
         torch.save({"body": self.body.state_dict(), "policy": self.policy.state_dict(),
                     "value": self.value.state_dict(), "optimizer": self.optimizer.state_dict(),
-                    "generator": self.generator.get_state()}, weights)
-        path.write_text(json.dumps({"weights": weights.name, "buffer": self.buffer, "updates": self.updates}))
+                    "generator": self.generator.get_state()}, weights.with_suffix(".pt.tmp"))
+        os.replace(weights.with_suffix(".pt.tmp"), weights)
+        aside = path.with_suffix(path.suffix + ".tmp")
+        aside.write_text(json.dumps({"weights": weights.name, "buffer": self.buffer, "updates": self.updates}))
+        os.replace(aside, path)
 
     def load(self, path: Path) -> None:
         torch = self.torch

@@ -25,4 +25,22 @@ if [ "$status" -eq 5 ]; then
   echo "error: pytest collected no tests" >&2
   exit 1
 fi
+
+# The timing tests once more, with two CPU-bound processes beside them: a kill tolerance must
+# hold on a busy machine too, not only on an idle CI runner.
+busy=()
+for _ in 1 2; do
+  python3 -c 'while True: pass' &
+  busy+=($!)
+done
+trap 'kill "${busy[@]}" 2>/dev/null || true' EXIT
+set +e
+.venv/bin/pytest -rs -m timing "$@"
+loaded=$?
+set -e
+kill "${busy[@]}" 2>/dev/null || true
+if [ "$loaded" -ne 0 ] && [ "$loaded" -ne 5 ]; then  # 5: the selection holds no timing test
+  echo "error: the timing tests failed beside two busy processes" >&2
+  [ "$status" -eq 0 ] && status=$loaded
+fi
 exit "$status"

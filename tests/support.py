@@ -1,13 +1,16 @@
-"""Helpers shared by the tests: real git repositories and the real ``arrl`` command."""
+"""Helpers shared by the tests: real git repositories, the real ``arrl`` command, and a
+calibration of this machine's speed for the budgets of tests that train."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import attrs
@@ -92,3 +95,32 @@ def records(repo: Path, runs_dir: str = ".arrl") -> list[dict]:
     """The journal of the newest run."""
     journal = run_dir(repo, runs_dir) / "journal.jsonl"
     return [json.loads(line) for line in journal.read_text().splitlines()]
+
+
+# What `import torch` took where the tests' budgets were first written (an idle 2-core machine).
+REFERENCE_TORCH_IMPORT_SECONDS = 1.5
+
+
+@functools.cache
+def torch_import_seconds() -> float:
+    """How long a fresh interpreter takes to import torch here, now (measured once per session;
+    the slower of two tries, so that a lucky moment does not set the budgets)."""
+    times = []
+    for _ in range(2):
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-c", "import torch"], check=True, capture_output=True)
+        times.append(time.monotonic() - started)
+    return max(times)
+
+
+def slowness() -> float:
+    """How much slower this machine is, now, than the reference (at least 1)."""
+    return max(1.0, torch_import_seconds() / REFERENCE_TORCH_IMPORT_SECONDS)
+
+
+def scaled(seconds: float) -> float:
+    """A budget or a wait for work that imports torch, scaled to this machine's speed.
+
+    Only what the work needs may be scaled: a tolerance a test asserts (a kill within budget
+    + 1 s) stays what it is, since arrl must meet it on a slow machine too."""
+    return round(seconds * slowness(), 1)

@@ -7,6 +7,7 @@ Locally these skip when an engine is missing; in CI (`CI=true`) a missing engine
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import socket
 import subprocess
@@ -356,3 +357,78 @@ def test_example_runs_under_each_engine(engine: str, tmp_path: Path, arrl_env) -
     refused = run_arrl("--plugin", f"runner={engine}", "run", cwd=repo, env=arrl_env)
     assert refused.returncode == 1 and "was recorded in another environment" in refused.stderr
     assert _leftovers(engine, Path(recs[0]["stdout_path"]).parts[-4]) == []
+
+
+GIANT_LINE = """
+import os
+chunk = b"y" * (1 << 20)
+for _ in range(1024):
+    os.write(1, chunk)
+os.write(1, b"\\narrl: val_loss=0.25\\n")
+"""
+
+
+@pytest.mark.slow
+def test_a_giant_line_leaves_arrls_memory_alone(engine: str, tmp_path: Path) -> None:
+    # A 1 GiB line with no newline from a container limited to 256 MB: arrl (this process, the
+    # runner) holds at most max_line_size of it, and the log keeps head and tail only.
+    from test_harness_limits import _RssWatch
+
+    with _RssWatch() as rss:
+        result, request = run_script(_runner(engine, memory="256m"), tmp_path, GIANT_LINE, budget=300)
+    assert result.outcome is arrl.Outcome.OK, result.failure_reason
+    assert [p.value for p in result.metrics] == [0.25]
+    assert (request.log_dir / "stdout.log").stat().st_size <= 10 * (1 << 20) + 200
+    assert rss.growth < 64 << 20, f"arrl's resident memory grew by {rss.growth >> 20} MiB"
+    assert _leftovers(engine) == []
+
+
+@pytest.mark.parametrize("then", ["time.sleep(30)", "pass"])
+def test_the_output_quota_holds_in_a_container(then: str, engine: str, tmp_path: Path) -> None:
+    script = f"""
+    import os, time
+    written = 0
+    try:
+        with open("/output/big.bin", "wb") as f:
+            for _ in range(24):
+                f.write(os.urandom(1 << 20))
+                f.flush()
+                os.fsync(f.fileno())
+                written += 1
+    except OSError as error:
+        print(f"stopped by {{error.strerror}}", flush=True)
+    print(f"wrote {{written}} MiB", flush=True)
+    print("arrl: val_loss=0.5", flush=True)
+    {then}
+    """
+    started = time.monotonic()
+    result, request = run_script(_runner(engine, memory="512m", output_quota="8m"), tmp_path, script, budget=60)
+    assert time.monotonic() - started < 25  # ended at the breach, not at the budget
+    assert result.outcome is arrl.Outcome.FAILED
+    assert "over its quota of 8 MiB" in result.failure_reason
+    assert list(request.output_dir.iterdir()) == []
+    assert not (request.log_dir / "output.img").exists()
+    assert _leftovers(engine) == []
+    log = (request.log_dir / "stdout.log").read_text()
+    from arrl.plugins._sized_output import can_mount
+
+    assert result.details["output_quota"] == ("mount" if can_mount() else "runner")
+    if result.details["output_quota"] == "mount":  # the sized file system stopped the write itself
+        assert "stopped by No space left on device" in log
+        assert int(log.split("wrote ")[1].split()[0]) <= 8
+    else:
+        assert result.details["output_quota"] == "runner"
+
+
+def test_a_sized_output_keeps_what_the_experiment_wrote(engine: str, tmp_path: Path) -> None:
+    script = """
+    import os
+    os.makedirs("/output/ckpt")
+    open("/output/ckpt/model.bin", "wb").write(b"w" * 4096)
+    print("arrl: val_loss=0.5", flush=True)
+    """
+    result, request = run_script(_runner(engine, memory="512m", output_quota="16m"), tmp_path, script)
+    assert result.outcome is arrl.Outcome.OK, result.failure_reason
+    assert (request.output_dir / "ckpt" / "model.bin").read_bytes() == b"w" * 4096
+    assert sorted(p.name for p in request.output_dir.iterdir()) == ["ckpt"]  # no lost+found
+    assert not os.path.ismount(request.output_dir) and not (request.log_dir / "output.img").exists()

@@ -66,15 +66,31 @@ def _start(repo: Path, env: dict, *args: str, crash_at: str = "") -> subprocess.
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def _seconds_to_first_record(repo: Path, env: dict) -> float:
+    started = time.monotonic()
+    process = _start(repo, env, "--max-experiments", "100000")
+    journal = repo / ".arrl"
+    while not any(j.stat().st_size for j in journal.glob("*/journal.jsonl")):
+        assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+        assert time.monotonic() - started < 300, "no experiment recorded in 5 minutes"
+        time.sleep(0.02)
+    elapsed = time.monotonic() - started
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return elapsed
+
+
 @pytest.mark.slow
 def test_sigkill_at_fifty_random_moments(tmp_path: Path, arrl_env) -> None:
     repo = make_repo(tmp_path / "project", {"train.py": SCRIPT}, CONFIG)
     rng = random.Random(20261125)
+    # Seeded moments from start-up to several experiments in. Start-up (importing torch and
+    # building the PPO proposer) takes 1.5 s on an idle machine and ten times that on a busy
+    # one, so the window is twice what it takes here, now, measured by a first run.
+    window = 2 * _seconds_to_first_record(repo, arrl_env)
     for _ in range(50):
         process = _start(repo, arrl_env, "--max-experiments", "100000")
-        # Seeded moments from start-up (importing torch for the PPO proposer takes about 1.5 s
-        # here) to several experiments in.
-        time.sleep(rng.uniform(0.0, 3.0))
+        time.sleep(rng.uniform(0.0, window))
         assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
         process.send_signal(signal.SIGKILL)
         process.wait()

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support import ROOT, git, make_repo, records, run_arrl
+from support import ROOT, git, make_repo, records, run_arrl, scaled
 
 from arrl.script import extract
 
@@ -25,13 +25,19 @@ def test_tinygpt_runs_through_arrl(tmp_path: Path, arrl_env) -> None:
         shutil.copy(EXAMPLE / name, repo / name)
     git(repo, "add", "-A")
     git(repo, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "example")
-    # A 12 s budget: the script trains for 6 s, so two experiments take well under a minute.
-    result = run_arrl("run", "--max-experiments", "2", "--budget", "12", cwd=repo, env=arrl_env, timeout=120)
+    # An 18 s budget on an idle machine, scaled to this one's speed: the script trains for half of
+    # it; start-up (importing torch, 1.5 s idle and 4 s on a busy small machine, then as much
+    # again for the optimizer's first use) and the final evaluation take the rest.
+    budget = scaled(18)
+    result = run_arrl("run", "--max-experiments", "2", "--budget", str(budget), cwd=repo, env=arrl_env,
+                      timeout=max(120, 10 * budget))
     assert result.returncode == 0, result.output
     baseline, proposal = records(repo)
     assert baseline["outcome"] == "ok" and baseline["metric_name"] == "val_bpb"
-    # A byte-level model that learned anything beats 8 bits per byte (uniform guessing).
-    assert 1.0 < float(baseline["value"]) < 7.0
+    # A byte-level model that learned anything beats 8 bits per byte (uniform guessing). How far
+    # it gets depends on the CPU time its wall-clock training gets: on a machine at load 10, 20 s
+    # of training reached 7.3, so the bound is the one the sentence above states.
+    assert 1.0 < float(baseline["value"]) < 8.0
     assert len(baseline["curve"]) >= 3
-    assert baseline["wall_clock_seconds"] < 12
+    assert baseline["wall_clock_seconds"] < budget
     assert proposal["edit"]["changes"] and proposal["outcome"] in ("ok", "early_stopped", "failed")

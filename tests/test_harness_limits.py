@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support import skip_or_fail
 
 import arrl
@@ -229,3 +231,60 @@ def test_bad_limits_are_refused(value: str) -> None:
     registration = Registry(plugin_manager()).get("runner", "subprocess")
     with pytest.raises(ConfigError, match="max_log_size"):
         build_options(registration, {"max_log_size": value})
+
+
+@pytest.mark.timing
+def test_arrl_run_is_not_hung_by_a_reaper_killing_daemon(containment: str, tmp_path: Path, arrl_env) -> None:
+    from support import make_repo, records, run_arrl, run_dir
+
+    budget = 20
+    script = "LEARNING_RATE = 0.01\n" + REAPER_KILLER.format(after="os.kill(os.getppid(), signal.SIGKILL)\n"
+                                                                    "time.sleep(1000)")
+    repo = make_repo(tmp_path / "project", {"train.py": script},
+                     f'script = "train.py"\nbudget = {budget}\n[plugins]\nproposer = "random"\n'
+                     f'[options.runner]\ncontainment = "{containment}"\n')
+    started = time.monotonic()
+    result = run_arrl("run", "--max-experiments", "1", cwd=repo, env=arrl_env, timeout=budget + 60)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1 and "killed arrl's reaper" in result.stderr, result.output
+    (record,) = records(repo)
+    assert record["outcome"] == "failed" and record["wall_clock_seconds"] <= budget + 5
+    assert record["details"]["containment"] == containment
+    assert elapsed <= budget + 5 + 10, f"arrl took {elapsed:.1f} s"  # + start-up, which imports no torch
+    output = run_dir(repo) / "experiments/0/output"
+    pids = [int((output / f"{who}.pid").read_text()) for who in ("script", "daemon")]
+    assert [p for p in pids if _alive(p)] == []
+
+
+@given(data=st.binary(max_size=400), cuts=st.lists(st.integers(0, 400), max_size=8),
+       limit=st.integers(1, 40))
+def test_lines_split_anywhere_come_out_whole_and_bounded(data: bytes, cuts: list[int], limit: int) -> None:
+    from arrl.output import LineSplitter
+
+    bounds = sorted({0, len(data), *(c for c in cuts if c <= len(data))})
+    splitter = LineSplitter(limit)
+    lines = [out for a, b in zip(bounds, bounds[1:]) for out in splitter.feed(data[a:b])]
+    lines += list(splitter.finish())
+    expected = data.splitlines(keepends=True) if b"\r" not in data else None
+    if expected is not None:
+        assert [line for line, _ in lines] == [e[:limit] for e in expected]
+        assert [cut for _, cut in lines] == [len(e) > limit for e in expected]
+
+
+@given(chunks=st.lists(st.binary(min_size=1, max_size=300), max_size=30), limit=st.integers(4096, 5000))
+@settings(max_examples=30)
+def test_a_capped_log_keeps_exactly_its_head_and_tail(chunks: list[bytes], limit: int, tmp_path_factory) -> None:
+    from arrl.output import CappedLog
+
+    path = tmp_path_factory.mktemp("log") / "stdout.log"
+    log = CappedLog(path, limit, [])
+    for chunk in chunks:
+        log.write(chunk)
+    log.close()
+    data, kept = b"".join(chunks), path.read_bytes()
+    head, tail = limit // 2, limit - limit // 2
+    if len(data) <= limit:
+        assert kept == data
+    else:
+        assert kept.startswith(data[:head]) and kept.endswith(data[-tail:])
+        assert f"[arrl: {len(data) - limit} bytes left out here".encode() in kept
