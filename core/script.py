@@ -133,6 +133,10 @@ class Extraction:
     invalid: dict[str, str] = attrs.Factory(dict)  # values of the wrong type: read, never moved
     knobs: tuple[str, ...] = ()  # the declared knobs found (their values are in ``values``)
     overridden: dict[str, Site] = attrs.Factory(dict)  # values replaced before use: shown, never proposed
+    # Every literal the script assigns where a configuration lives (module constants, config
+    # classes, argparse defaults, config dicts), the last assignment of each: what
+    # arrl.candidates picks tunable knobs from.
+    literals: tuple[Site, ...] = ()
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -799,8 +803,13 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
     sites = {f: attrs.evolve(s, value=values[f],
                              lines=tuple(sorted({n for t in targets[f] for n in span(t)})))
              for f, s in sites.items()}
+    last_of: dict[str, _Candidate] = {}
+    for literal in sorted(live, key=lambda c: c.order):
+        if literal.aliasable:
+            last_of[literal.path] = literal
+    literals = tuple(Site("", c.value, c.line, c.style, c.path) for c in last_of.values())
     extraction = Extraction(values, sites, out_of_range, problems, choices, filename, invalid, tuple(found_knobs),
-                            overridden)
+                            overridden, literals)
     return _Analysis(extraction, targets, module, collector.torch_optim_prefix)
 
 

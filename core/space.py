@@ -157,7 +157,7 @@ def _default_bounds(value: float, kind: str) -> tuple[float, float, bool]:
             low, high = max(1, math.floor(low)), math.ceil(high)
         return low, high, True
     if value == 0:
-        return 0.0, 1.0 if kind == "float" else 10, False
+        return (0.0, 1.0, False) if kind == "float" else (0, 10, False)
     return value * 10, -value * 10, False
 
 
