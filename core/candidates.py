@@ -24,12 +24,9 @@ from typing import Sequence
 
 import attrs
 
-from .script import Extraction
+from .script import EVALUATION_WORDS, Extraction, words
 from .space import SpaceEntry, suggested_entry
 
-# Name parts that mark evaluation: tuning them changes what the metric measures.
-EVALUATION_WORDS = frozenset({"eval", "evals", "evaluation", "evaluate", "val", "valid", "validation", "test",
-                              "tests", "seed", "split", "holdout", "metric", "metrics", "bpb"})
 # Name parts that mark plumbing, not hyperparameters.
 PLUMBING_WORDS = frozenset({
     "log", "logs", "logging", "logger", "wandb", "tensorboard", "print", "save", "saving", "checkpoint",
@@ -44,6 +41,9 @@ PLUMBING_WORDS = frozenset({
 STRING_KNOB_WORDS = frozenset({"act", "activation", "optim", "optimizer", "opt", "sched", "scheduler", "schedule",
                                "dtype", "precision", "pattern", "norm", "pooling", "pool", "attention", "attn",
                                "init"})
+RATE_WORDS = frozenset({"lr", "rate", "eps", "epsilon", "decay"})
+FRACTION_WORDS = frozenset({"ratio", "frac", "fraction", "beta", "beta1", "beta2", "momentum", "smoothing",
+                            "prob", "p", "dropout", "gamma", "ema"})
 _KNOWN_STRINGS = frozenset({
     "adam", "adamw", "sgd", "lion", "rmsprop", "adagrad", "muon", "relu", "gelu", "silu", "tanh", "swish",
     "leaky_relu", "elu", "mish", "relu2", "cosine", "linear", "constant", "warmup_cosine", "step", "exponential",
@@ -74,17 +74,6 @@ class HandsOff:
     value: object
     line: int
     reason: str
-
-
-def words(name: str) -> list[str]:
-    """The parts of a name, lower case: ``EVAL_ITERS`` -> eval, iters; ``--log-interval``,
-    ``Config.warmupRatio`` and ``CFG['val_split']`` likewise."""
-    last = name.lstrip("-")
-    if last.endswith("']") or last.endswith('"]'):
-        last = last[last.rfind("[") + 2:-2]
-    last = last.rsplit(".", 1)[-1]
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", last)
-    return [w for w in re.split(r"[_\-\s]+", spaced.lower()) if w]
 
 
 def hands_off_reason(name: str) -> str:
@@ -156,5 +145,8 @@ def find_candidates(source: str, extraction: Extraction,
         if isinstance(value, str) and not _string_is_knob(name, value):
             continue
         alternatives = _ALTERNATIVES.get(value.lower(), ()) if isinstance(value, str) else ()
-        found.append(Candidate(name, value, site.line, site.style, suggested_entry(value, alternatives)))  # type: ignore[arg-type]
+        parts = set(words(name))
+        scale = "rate" if parts & RATE_WORDS else "fraction" if parts & FRACTION_WORDS else ""
+        entry = suggested_entry(value, alternatives, scale)  # type: ignore[arg-type]
+        found.append(Candidate(name, value, site.line, site.style, entry))
     return found, hands_off

@@ -42,18 +42,23 @@ if TYPE_CHECKING:
     from .space import Space
 
 ALIASES: Mapping[str, tuple[str, ...]] = {
-    "num_layers": ("num_layers", "n_layers", "n_layer", "layers", "depth", "num_blocks", "n_blocks"),
-    "hidden_dim": ("hidden_dim", "hidden_size", "d_model", "n_embd", "embed_dim", "width", "dim", "hidden"),
-    "attention_heads": ("attention_heads", "num_heads", "n_heads", "n_head", "heads", "nhead"),
-    "activation": ("activation", "act", "activation_fn", "nonlinearity"),
-    "dropout_rate": ("dropout_rate", "dropout", "p_dropout", "drop_rate"),
-    "optimizer": ("optimizer", "optimizer_type", "optim", "opt"),
+    "num_layers": ("num_layers", "n_layers", "n_layer", "layers", "depth", "num_blocks", "n_blocks",
+                   "num_hidden_layers"),
+    "hidden_dim": ("hidden_dim", "hidden_size", "d_model", "n_embd", "n_embed", "embed_dim", "width", "dim",
+                   "hidden", "model_dim"),
+    "attention_heads": ("attention_heads", "num_heads", "n_heads", "n_head", "heads", "nhead",
+                        "num_attention_heads"),
+    "activation": ("activation", "act", "activation_fn", "nonlinearity", "hidden_act"),
+    "dropout_rate": ("dropout_rate", "dropout", "p_dropout", "drop_rate", "hidden_dropout_prob", "dropout_prob"),
+    "optimizer": ("optimizer", "optimizer_type", "optim", "opt", "optimizer_name", "opt_name"),
     "learning_rate": ("learning_rate", "lr", "base_lr", "max_lr"),
     "weight_decay": ("weight_decay", "wd"),
-    "scheduler": ("scheduler", "lr_scheduler", "lr_schedule", "schedule"),
-    "batch_size": ("batch_size", "bs", "train_batch_size"),
-    "gradient_clip": ("gradient_clip", "grad_clip", "clip_grad_norm", "max_grad_norm", "clip"),
-    "mixed_precision": ("mixed_precision", "amp", "use_amp", "autocast"),
+    "scheduler": ("scheduler", "lr_scheduler", "lr_schedule", "schedule", "lr_scheduler_type", "scheduler_type"),
+    "batch_size": ("batch_size", "bs", "train_batch_size", "per_device_train_batch_size", "device_batch_size",
+                   "micro_batch_size"),
+    "gradient_clip": ("gradient_clip", "grad_clip", "clip_grad_norm", "max_grad_norm", "clip", "clip_norm",
+                      "gradient_clip_val", "grad_norm_clip"),
+    "mixed_precision": ("mixed_precision", "amp", "use_amp", "autocast", "fp16", "bf16", "use_fp16", "use_bf16"),
 }
 _FIELD_FOR_ALIAS = {alias: field for field, names in ALIASES.items() for alias in names}
 
@@ -100,6 +105,28 @@ _SCHEDULER_CLASSES = {"CosineAnnealingLR": "cosine", "LinearLR": "linear", "Cons
 _STRING_ACTIVATIONS_OF = {"TransformerEncoderLayer": ("relu", "gelu"),
                           "TransformerDecoderLayer": ("relu", "gelu")}
 _CONFIG_CLASS = re.compile(r"(config|conf|cfg|args|hparams|hyperparameters|settings|params)$", re.I)
+
+
+# Name parts that mark evaluation: a value named so is never tuned (it would game the metric),
+# and a call site fed by one (DataLoader(test_set, batch_size=args.test_batch_size)) is not
+# where a training field lives.
+EVALUATION_WORDS = frozenset({"eval", "evals", "evaluation", "evaluate", "val", "valid", "validation", "test",
+                              "tests", "seed", "split", "holdout", "metric", "metrics", "bpb"})
+
+
+def words(name: str) -> list[str]:
+    """The parts of a name, lower case: ``EVAL_ITERS`` -> eval, iters; ``--log-interval``,
+    ``Config.warmupRatio`` and ``CFG['val_split']`` likewise."""
+    last = name.lstrip("-")
+    if last.endswith("']") or last.endswith('"]'):
+        last = last[last.rfind("[") + 2:-2]
+    last = last.rsplit(".", 1)[-1]
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", last)
+    return [w for w in re.split(r"[_\-\s]+", spaced.lower()) if w]
+
+
+def is_evaluation_name(name: str) -> bool:
+    return bool(set(words(name)) & EVALUATION_WORDS)
 
 
 class ScriptError(ValueError):
@@ -643,7 +670,7 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
     calls = list(collector.calls)
     for field, base, attr, label, order in collector.attribute_uses:
         target = attribute(base, attr)
-        if target is not None and field != "activation":
+        if target is not None and field != "activation" and not is_evaluation_name(attr):
             calls.append(_CallSite(field, target.node, target.value, target.line or _position(wrapper, target.node),
                                    target.path or f"{base}.{attr}", order, target.style, f"{base}.{attr} passed to {label}"))
     for short, keywords, star, line in collector.instantiations:
@@ -658,6 +685,8 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
                                        target.style, f"passed to {short}({keyword}=)"))
     by_field: dict[str, list[_CallSite]] = {}
     for call in calls:
+        if call.style == "constant" and is_evaluation_name(call.path):
+            continue  # EVAL_BATCH_SIZE passed to a DataLoader is evaluation, not training
         by_field.setdefault(call.field, []).append(call)
     for site, callee in collector.string_kwargs:
         if isinstance(site.value, str) and site.value.lower() in _STRING_ACTIVATIONS_OF.get(callee, ()):
