@@ -439,6 +439,9 @@ class _Collector(cst.CSTVisitor):
             self.code.append(_CodeChoice("activation", short, node, line, f"{callee}()", True))
         elif short in _SCHEDULER_CLASSES:
             self.code.append(_CodeChoice("scheduler", _SCHEDULER_CLASSES[short], node, line, f"{callee}(...)", False))
+        elif short == "autocast" and "enabled" not in passed:
+            # torch.autocast(...) without enabled=: mixed precision is on; turning it off adds enabled=False.
+            self.code.append(_CodeChoice("mixed_precision", True, node, line, f"{callee}(...)", True))  # type: ignore[arg-type]
         table = _CALL_ARGUMENTS.get(short)
         if table is None:
             return
@@ -928,6 +931,19 @@ def _switch_optimizer(call: cst.Call, target: str, prefix: str | None) -> cst.Ca
     return call.with_changes(func=func, args=_filter_keywords(call, _OPTIMIZER_KEYWORDS[target]))
 
 
+def _set_enabled(call: cst.Call, enabled: bool) -> cst.Call:
+    args = [a for a in call.args if not (a.keyword is not None and a.keyword.value == "enabled")]
+    if enabled:
+        return call.with_changes(args=_filter_keywords(call, {a.keyword.value for a in args if a.keyword}))
+    comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    if args:
+        args[-1] = args[-1].with_changes(comma=comma)
+    flag = cst.Arg(value=cst.Name("False"), keyword=cst.Name("enabled"),
+                   equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
+                                         whitespace_after=cst.SimpleWhitespace("")))
+    return call.with_changes(args=[*args, flag])
+
+
 def _switch_activation(node: cst.Call, target: str) -> cst.Call:
     current = _dotted(node.func).split(".")[-1]
     name = next(k for k, v in _ACTIVATION_CLASSES.items() if v == target) if current in _ACTIVATION_CLASSES else target
@@ -970,6 +986,8 @@ def apply_values(source: str, changes: Mapping[str, Value], filename: str = "<sc
                 if field == "optimizer":
                     rewrites[id(target.node)] = functools.partial(
                         _switch_optimizer, target=str(value), prefix=analysis.optimizer_prefix)
+                elif field == "mixed_precision":
+                    rewrites[id(target.node)] = functools.partial(_set_enabled, enabled=bool(value))
                 else:
                     rewrites[id(target.node)] = functools.partial(_switch_activation, target=str(value))
             elif isinstance(target, _Mapped):

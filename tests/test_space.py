@@ -281,6 +281,11 @@ def test_dtype_string_is_mixed_precision_and_schedule_flag_is_the_scheduler() ->
     assert found.values["scheduler"] == "cosine" and found.choices["scheduler"] == ("cosine", "constant")
     edited = apply_values(NANOGPT, {"mixed_precision": False, "scheduler": "constant"})
     assert "dtype = 'float32'" in edited and "decay_lr = False" in edited
+    autocast = "import torch\nLR = 0.1\nctx = torch.autocast(device_type='cuda', dtype=torch.bfloat16)\n"
+    assert extract(autocast).values["mixed_precision"] is True
+    off = apply_values(autocast, {"mixed_precision": False})
+    assert off.endswith("torch.autocast(device_type='cuda', dtype=torch.bfloat16, enabled=False)\n")
+    assert extract(off).values["mixed_precision"] is False
     lightning = extract((STYLES / "lightning" / "train.py").read_text())
     assert lightning.values["mixed_precision"] is False
     assert '"bf16-mixed"' in apply_values((STYLES / "lightning" / "train.py").read_text(), {"mixed_precision": True})
