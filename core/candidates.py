@@ -36,6 +36,7 @@ PLUMBING_WORDS = frozenset({
     "budget", "time", "seconds", "timeout", "dry", "profile", "profiler", "vocab", "sample", "samples",
     "generate", "tokenizer", "cache", "download", "host", "pin", "ddp", "distributed", "local", "only",
     "push", "hub", "token", "report", "overwrite", "progress", "bar", "deterministic", "benchmark", "version",
+    "flops", "peak", "mfu", "h100", "a100", "tflops", "wall",
 })
 # Name parts under which a string is a hyperparameter (an activation, a window pattern).
 STRING_KNOB_WORDS = frozenset({"act", "activation", "optim", "optimizer", "opt", "sched", "scheduler", "schedule",
@@ -94,22 +95,23 @@ def _frozen_lines(source: str) -> set[int]:
 
 
 def _state_names(source: str) -> set[str]:
-    """Names the script changes as it runs (``step += 1``, assigned in a loop or through
-    ``global``): counters and state, not configuration."""
+    """Names the script changes as it runs (``step += 1`` in the training loop, assigned in a
+    loop or through ``global``): counters and state, not configuration. A one-off adjustment
+    outside loops (``gradient_accumulation_steps //= world_size``) leaves a knob a knob."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return set()
     names: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-            names.add(node.target.id)
-        elif isinstance(node, ast.Global):
+        if isinstance(node, ast.Global):
             names.update(node.names)
         elif isinstance(node, (ast.For, ast.While)):
             for inner in ast.walk(node):
                 if isinstance(inner, ast.Assign):
                     names.update(t.id for t in inner.targets if isinstance(t, ast.Name))
+                elif isinstance(inner, ast.AugAssign) and isinstance(inner.target, ast.Name):
+                    names.add(inner.target.id)
     return names
 
 
