@@ -35,9 +35,11 @@ class SpaceEntry:
     high: float | None = None
     log: bool | None = None
     choices: list[Any] | None = None
-    type: str | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.in_(KNOB_TYPES)))
+    type: str | None = None
 
     def __attrs_post_init__(self) -> None:
+        if self.type is not None and self.type not in KNOB_TYPES:
+            raise ValueError(f"type must be one of {', '.join(KNOB_TYPES)}, got {self.type!r}")
         if self.low is not None and self.high is not None and self.low > self.high:
             raise ValueError(f"low {self.low:g} is above high {self.high:g}")
         if self.choices is not None and not self.choices:

@@ -5,6 +5,7 @@ public training scripts with labelled knobs."""
 from __future__ import annotations
 
 import json
+import re
 import random
 import shutil
 import tomllib
@@ -448,3 +449,19 @@ def test_ppo_state_saved_on_tiny_gpt_loads_into_a_run_with_three_extra_knobs(tmp
     probabilities = second.probabilities(wider)
     knob_actions = [i for i in probabilities if i >= len(ACTIONS)]
     assert len(knob_actions) >= 5 and all(probabilities[i] > 0 for i in knob_actions)
+
+
+def test_bad_space_entries_and_exclude_are_clear_config_errors() -> None:
+    from arrl.config import settings_from
+
+    cases = {"unknown key(s) hgh @ arrl.space['X']": {"space": {"X": {"low": 1, "hgh": 2}}},
+             "log = true needs low > 0": {"space": {"X": {"low": 0, "high": 1, "log": True}}},
+             "type must be one of int, float, bool, str, got 'complex'": {"space": {"X": {"type": "complex"}}},
+             "low 2 is above high 1": {"space": {"X": {"low": 2, "high": 1}}},
+             "expected a list of names, got 'lr' @ arrl.exclude": {"exclude": "lr"}}
+    for message, data in cases.items():
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            settings_from(data)
+    settings = settings_from({"exclude": ["lr"], "space": {"MATRIX_LR": {"low": 0.01, "high": 0.1, "log": True}}})
+    assert settings.space_settings() == SpaceSettings({"MATRIX_LR": SpaceEntry(low=0.01, high=0.1, log=True)},
+                                                      ("lr",))
