@@ -24,7 +24,7 @@ from typing import Sequence
 
 import attrs
 
-from .script import EVALUATION_WORDS, Extraction, words
+from .script import EVALUATION_WORDS, Extraction, spells_a_field, words
 from .space import SpaceEntry, suggested_entry
 
 # Name parts that mark plumbing, not hyperparameters.
@@ -146,6 +146,8 @@ def find_candidates(source: str, extraction: Extraction,
             continue
         if isinstance(value, str) and not _string_is_knob(name, value):
             continue
+        if spells_a_field(name):
+            continue  # another spelling of a schema field (bf16 next to precision): inspect shows the field
         alternatives = _ALTERNATIVES.get(value.lower(), ()) if isinstance(value, str) else ()
         parts = set(words(name))
         scale = "rate" if parts & RATE_WORDS else "fraction" if parts & FRACTION_WORDS else ""

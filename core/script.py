@@ -104,7 +104,9 @@ _SCHEDULER_CLASSES = {"CosineAnnealingLR": "cosine", "LinearLR": "linear", "Cons
 # Transformer layers take only these activation names as strings.
 _STRING_ACTIVATIONS_OF = {"TransformerEncoderLayer": ("relu", "gelu"),
                           "TransformerDecoderLayer": ("relu", "gelu")}
-_CONFIG_CLASS = re.compile(r"(config|conf|cfg|args|hparams|hyperparameters|settings|params)$", re.I)
+_CONFIG_CLASS = re.compile(r"(config|conf|cfg|args|hparams|hyperparameters|settings|params|arguments)$", re.I)
+# Calls whose keywords are a run's settings although their names do not say "config".
+_CONFIG_CALLS = frozenset({"Trainer", "TrainingArguments", "Seq2SeqTrainingArguments"})
 
 
 # Name parts that mark evaluation: a value named so is never tuned (it would game the metric),
@@ -118,11 +120,24 @@ def words(name: str) -> list[str]:
     """The parts of a name, lower case: ``EVAL_ITERS`` -> eval, iters; ``--log-interval``,
     ``Config.warmupRatio`` and ``CFG['val_split']`` likewise."""
     last = name.lstrip("-")
+    if last.endswith("=)"):  # a keyword of a configuration call: TrainingArguments(output_dir=)
+        last = last[last.rfind("(") + 1:-2]
     if last.endswith("']") or last.endswith('"]'):
         last = last[last.rfind("[") + 2:-2]
     last = last.rsplit(".", 1)[-1]
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", last)
     return [w for w in re.split(r"[_\-\s]+", spaced.lower()) if w]
+
+
+def spells_a_field(name: str) -> bool:
+    """Whether ``name`` is one of the spellings arrl reads as a schema field (``lr``,
+    ``bf16``, ``dtype``, ``decay_lr``): another place of a field, not a separate knob."""
+    key = _normal_name(words_joined(name))
+    return key in _FIELD_FOR_ALIAS or key in _PRECISION_NAMES or key in _SCHEDULE_FLAGS
+
+
+def words_joined(name: str) -> str:
+    return "_".join(words(name))
 
 
 def is_evaluation_name(name: str) -> bool:
@@ -427,6 +442,11 @@ class _Collector(cst.CSTVisitor):
         passed = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
         if short[:1].isupper() and passed:
             self.instantiations.append((short, passed, any(a.star == "**" for a in node.args), line))
+        if short in _CONFIG_CALLS or (short[:1].isupper() and _CONFIG_CLASS.search(short)):
+            # TrainingArguments(learning_rate=2e-5, ...), L.Trainer(precision="bf16-mixed", ...):
+            # literal keywords of a configuration call are settings like any other.
+            for keyword, value in passed.items():
+                self._add(f"{short}({keyword}=)", keyword, value, "call")
         if short == "add_argument":
             self._argparse(node)
         if short in _OPTIMIZER_CLASSES:
@@ -754,6 +774,8 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
         if aliased == "scheduler":  # a flag can only turn the schedule on or off
             if mapped is not None:
                 choices[aliased] = ("cosine", "constant")
+            elif candidate.key == "lr_scheduler_type":  # Hugging Face's names: no "warmup_cosine"
+                choices[aliased] = ("cosine", "linear", "constant")
             else:
                 choices.pop(aliased, None)
 

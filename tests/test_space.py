@@ -465,3 +465,39 @@ def test_bad_space_entries_and_exclude_are_clear_config_errors() -> None:
     settings = settings_from({"exclude": ["lr"], "space": {"MATRIX_LR": {"low": 0.01, "high": 0.1, "log": True}}})
     assert settings.space_settings() == SpaceSettings({"MATRIX_LR": SpaceEntry(low=0.01, high=0.1, log=True)},
                                                       ("lr",))
+
+
+CONFIG_CALLS = '''
+from transformers import Trainer, TrainingArguments
+import lightning as L
+
+def main(model):
+    args = TrainingArguments(output_dir="out", learning_rate=2e-5, per_device_train_batch_size=16,
+                             per_device_eval_batch_size=64, num_train_epochs=3, warmup_ratio=0.1,
+                             eval_strategy="epoch", logging_steps=10, seed=42, bf16=True,
+                             lr_scheduler_type="cosine", report_to="none")
+    Trainer(model=model, args=args).train()
+    L.Trainer(max_epochs=10, precision="bf16-mixed", gradient_clip_val=1.0, accumulate_grad_batches=4,
+              devices=1).fit(model)
+'''
+
+
+def test_literal_keywords_of_configuration_calls_are_fields_knobs_and_candidates() -> None:
+    found = extract(CONFIG_CALLS)
+    assert found.sites["learning_rate"].path == "TrainingArguments(learning_rate=)"
+    assert found.values["batch_size"] == 16 and found.values["gradient_clip"] == 1.0
+    assert found.values["mixed_precision"] is True and found.sites["mixed_precision"].path == "Trainer(precision=)"
+    assert found.choices["scheduler"] == ("cosine", "linear", "constant")  # names Hugging Face accepts
+    candidates, hands_off = find_candidates(CONFIG_CALLS, found)
+    assert {c.name for c in candidates} == {"TrainingArguments(num_train_epochs=)",
+                                            "TrainingArguments(warmup_ratio=)", "Trainer(max_epochs=)",
+                                            "Trainer(accumulate_grad_batches=)"}
+    assert {"TrainingArguments(seed=)", "TrainingArguments(eval_strategy=)",
+            "TrainingArguments(per_device_eval_batch_size=)", "Trainer(devices=)"} <= {h.name for h in hands_off}
+    knob = "TrainingArguments(num_train_epochs=)"
+    settings = SpaceSettings({knob: SpaceEntry(low=1, high=10)})
+    with_knob = extract(CONFIG_CALLS, knobs=settings.knobs)
+    space = build_space(with_knob.values, settings, tuple(with_knob.editable), strict=True)
+    edited = apply_values(CONFIG_CALLS, {knob: 4, "learning_rate": 4e-5}, space=space)
+    assert "num_train_epochs=4," in edited and "learning_rate=4e-05," in edited
+    assert AstValidator(space=settings).validate(edited, CONFIG_CALLS).accepted
