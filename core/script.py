@@ -633,6 +633,7 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
         if short in class_names:
             builds.setdefault(short, []).append((keywords, star, line))
     replaced: dict[int, str] = {}  # id(candidate) -> why
+    winning: dict[int, Any] = {}  # id(candidate) -> the value that replaces it, where known
     for candidate in collector.candidates:
         if candidate.style == "class":
             cls, attr = candidate.path.split(".", 1)
@@ -643,6 +644,7 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
         for candidate in collector.candidates:
             if candidate.style == "constant" and candidate.path == name and candidate.line < exec_line:
                 replaced[id(candidate)] = f"set again in {file}:{line} (to {value!r}), whose value wins"
+                winning[id(candidate)] = value
     for candidate in collector.candidates:
         if id(candidate) in replaced:
             overridden[candidate.path] = Site("", candidate.value, candidate.line, candidate.style, candidate.path,
@@ -778,6 +780,17 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
                 choices[aliased] = ("cosine", "linear", "constant")
             else:
                 choices.pop(aliased, None)
+
+    # A field whose only site an override file replaces: shown with the winning value, read-only
+    # (arrl edits the training script alone).
+    for candidate in sorted(collector.candidates, key=lambda c: c.order):
+        aliased = _FIELD_FOR_ALIAS.get(candidate.key) if candidate.aliasable else None
+        if id(candidate) in winning and aliased is not None and aliased not in values:
+            value = normalise(aliased, winning[id(candidate)])
+            values[aliased] = value
+            sites[aliased] = Site(aliased, value, candidate.line, candidate.style, candidate.path, False,
+                                  replaced[id(candidate)] + "; arrl edits only the training script")
+            targets[aliased] = [candidate.node]
 
     # 5. Choices written as code, when no name or string says it.
     code_by_field: dict[str, list[_CodeChoice]] = {}

@@ -501,3 +501,19 @@ def test_literal_keywords_of_configuration_calls_are_fields_knobs_and_candidates
     edited = apply_values(CONFIG_CALLS, {knob: 4, "learning_rate": 4e-5}, space=space)
     assert "num_train_epochs=4," in edited and "learning_rate=4e-05," in edited
     assert AstValidator(space=settings).validate(edited, CONFIG_CALLS).accepted
+
+
+def test_a_field_an_override_file_sets_is_shown_with_the_winning_value_and_read_only(tmp_path: Path) -> None:
+    (tmp_path / "override.py").write_text("learning_rate = 1e-3  # wins\n")
+    source = "learning_rate = 6e-4\nweight_decay = 0.1\nexec(open('override.py').read())\nprint(learning_rate)\n"
+    found = extract(source, directory=tmp_path)
+    assert found.values["learning_rate"] == 1e-3
+    assert not found.sites["learning_rate"].editable and "override.py:1" in found.sites["learning_rate"].note
+    assert set(found.editable) == {"weight_decay"}
+    with pytest.raises(SchemaError, match="set again in override.py:1"):
+        apply_values(source, {"learning_rate": 2e-3}, directory=tmp_path)
+    # An assignment after the override is the site whose value wins: arrl edits it.
+    after = source + "learning_rate = 3e-4\n"
+    assert extract(after, directory=tmp_path).sites["learning_rate"].editable
+    edited = apply_values(after, {"learning_rate": 5e-4}, directory=tmp_path)
+    assert edited == after.replace("learning_rate = 3e-4\n", "learning_rate = 0.0005\n")
