@@ -96,7 +96,7 @@ def step(field_name: str, value: Value, direction: str, space: Domains = None) -
         real = float(value) * (LOG_STEP if sign > 0 else 1 / LOG_STEP)
     else:
         real = float(value) + sign * LINEAR_STEP * (field.high - field.low)
-    return round(min(max(real, field.low), field.high), 12)
+    return min(max(round(real, 12), field.low), field.high)  # round first: rounding must not leave the bounds
 
 
 def apply_move(config: Mapping[str, Value], move: Move, space: Domains = None) -> dict[str, Value]:

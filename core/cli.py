@@ -311,11 +311,15 @@ def image_build(inv: Invocation) -> None:
 @main.command()
 @click.argument("script", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--space", "space_only", is_flag=True,
+              help="Print only a ready [space] table for the candidates (append it to arrl.toml).")
 @click.pass_obj
-def inspect(inv: Invocation, script: Path | None, as_json: bool) -> None:
-    """Show which schema fields SCRIPT sets, where, and which are missing or out of range."""
+def inspect(inv: Invocation, script: Path | None, as_json: bool, space_only: bool) -> None:
+    """Show the fields and knobs SCRIPT sets, where, and what else looks tunable."""
+    from .candidates import find_candidates
     from .schema import FIELD_NAMES
     from .script import ScriptError, extract
+    from .space import build_space, space_toml
 
     settings, base = _settings(inv)
     path = script if script is not None else (base / settings.script if settings.script else None)
@@ -325,31 +329,79 @@ def inspect(inv: Invocation, script: Path | None, as_json: bool) -> None:
         source = path.read_text()
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    space_settings = settings.space_settings()
     try:
-        found = extract(source, str(path), settings.fields)
+        found = extract(source, str(path), settings.fields, space_settings.knobs, path.parent)
     except (ScriptError, ValueError) as error:
         raise ArrlError(str(error)) from None
+    space = build_space(found.values, space_settings, tuple(found.editable))
+    candidates, hands_off = find_candidates(source, found, space_settings.exclude)
+    toml = space_toml({c.name: c.entry for c in candidates},
+                      {c.name: f"{os.path.relpath(path)}:{c.line}, now {c.value!r}" for c in candidates})
+    if space_only:
+        click.echo(toml, nl=False)
+        return
+    where_of = lambda line: f"{os.path.relpath(path)}:{line}"  # noqa: E731
     rows: list[dict[str, Any]] = []
-    for name in FIELD_NAMES:
+    for name in (*FIELD_NAMES, *space_settings.knobs):
         site = found.sites.get(name)
+        kind = "field" if name in FIELD_NAMES else "knob"
         if site is None:
-            status = found.problems.get(name, "missing")
-            rows.append({"field": name, "value": None, "where": "", "as": "", "style": "", "status": status})
+            status = found.problems.get(name, "missing" if kind == "field" else "not found in the script")
+            rows.append({"field": name, "kind": kind, "value": None, "where": "", "as": "", "style": "",
+                         "status": status})
             continue
-        status = found.out_of_range.get(name) or ("ok" if site.editable else f"read-only: {site.note}")
-        if status == "ok" and site.note:
-            status = f"ok ({site.note})"
-        where = f"{os.path.relpath(path)}:{site.line}"
-        rows.append({"field": name, "value": site.value, "where": where, "as": site.path,
-                     "style": site.style, "status": status})
+        if name in space_settings.exclude:
+            status = "excluded in the config"
+        elif name in found.invalid:
+            status = found.invalid[name]
+        elif not site.editable:
+            status = f"read-only: {site.note}"
+        elif name in space:
+            status = "ok" if kind == "field" else f"tunable ({_describe_domain(space[name])})"
+            if name in found.out_of_range:
+                status = f"ok (outside the design range; the domain grows to {_describe_domain(space[name])})"
+            elif site.note:
+                status = f"{status} ({site.note})"
+        else:
+            status = "ok"
+        rows.append({"field": name, "kind": kind, "value": site.value, "where": where_of(site.line),
+                     "as": site.path, "style": site.style, "status": status})
+    for site in sorted(found.overridden.values(), key=lambda s: s.line):
+        rows.append({"field": site.path, "kind": "overridden", "value": site.value, "where": where_of(site.line),
+                     "as": site.path, "style": site.style, "status": f"overridden: {site.note}; never proposed"})
+    for candidate in candidates:
+        rows.append({"field": candidate.name, "kind": "candidate", "value": candidate.value,
+                     "where": where_of(candidate.line), "as": candidate.name, "style": candidate.style,
+                     "status": "candidate"})
+    for item in hands_off:
+        rows.append({"field": item.name, "kind": "hands-off", "value": item.value, "where": where_of(item.line),
+                     "as": item.name, "style": "", "status": f"hands off: {item.reason}"})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    table = [r for r in rows if r["kind"] in ("field", "knob")]
     _print_table(("FIELD", "VALUE", "WHERE", "AS", "STATUS"),
                  [(str(r["field"]), "-" if r["value"] is None else repr(r["value"]), r["where"] or "-",
-                   r["as"] or "-", str(r["status"])) for r in rows])
-    present = sum(1 for r in rows if r["value"] is not None)
-    click.echo(f"{present} of {len(rows)} fields found; arrl proposes changes only to those marked ok.")
+                   r["as"] or "-", str(r["status"])) for r in table])
+    present = sum(1 for r in table if r["value"] is not None and r["kind"] == "field")
+    click.echo(f"{present} of {len(FIELD_NAMES)} fields found; arrl proposes changes only to those marked ok.")
+    others = [r for r in rows if r["kind"] not in ("field", "knob")]
+    if others:
+        click.echo("\nOther constants:")
+        _print_table(("NAME", "VALUE", "WHERE", "STATUS"),
+                     [(str(r["field"]), repr(r["value"]), r["where"], str(r["status"])) for r in others])
+    if candidates:
+        click.echo("\nTo tune the candidates, add this to arrl.toml (or run `arrl inspect --space >> arrl.toml`):\n")
+        click.echo(toml, nl=False)
+
+
+def _describe_domain(field: Any) -> str:
+    if field.kind == "bool":
+        return "true/false"
+    if field.kind == "choice":
+        return "one of " + ", ".join(map(str, field.choices))
+    return f"{field.low:g}..{field.high:g}{' log' if field.log else ''}"
 
 
 # --- plugins -----------------------------------------------------------------------------

@@ -154,6 +154,12 @@ def _strict_str(value: Any, _: type) -> str:
     raise ValueError(f"expected a string, got {value!r}")
 
 
+def _strict_str_list(value: Any, _: type) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ValueError(f"expected a list of names, got {value!r}")
+    return [_strict_str(v, str) for v in value]
+
+
 def _enum(cls: type[enum.Enum], value: Any) -> Any:
     try:
         return cls(value)
@@ -176,6 +182,8 @@ def make_strict_converter() -> cattrs.Converter:
         str | list[str], lambda v, _: v if isinstance(v, str) else [_strict_str(x, str) for x in v]
     )
     converter.register_structure_hook_func(lambda t: t == dict[str, Any], lambda v, _: dict(v))
+    # A lone string is not a list of names ("lr" is not ["l", "r"]).
+    converter.register_structure_hook_func(lambda t: t == list[str], _strict_str_list)
     return converter
 
 

@@ -10,7 +10,15 @@ updates):
 - each of the 32 history slots, oldest first, padded with zeros: a presence bit, how close the
   result came to the best (best/value when minimising, value/best when maximising, clipped to
   [0, 1]; 0 for failures), the fraction of the budget used, the early-stop bit, and the outcome
-  one-hot.
+  one-hot;
+- then, after the fixed part, two entries per declared knob of the observation's space, in
+  ``[space]`` order: a presence bit and the value scaled over the knob's own domain.
+
+The encoding is versioned (``OBSERVATION_VERSION``; docs/actions.md keeps the change log): a
+learner's weights are only meaningful for the encoding they were trained on. Version 2 keeps
+version 1's fixed layout (so saved policies load) and changes two things: a value the design
+document's ordered choices lack (width 768) is spread over its two neighbours (0.5 on 512 and
+on 1024) instead of encoding as absent, and knob slots are appended.
 """
 
 from __future__ import annotations
@@ -19,6 +27,9 @@ import math
 
 from .records import Direction, HistoryEntry, Observation, Outcome
 from .schema import FIELDS, HISTORY_WINDOW, Field
+from .space import Space
+
+OBSERVATION_VERSION = 2
 
 # Weight decay may be 0: its log scale starts here.
 _LOG_FLOOR = 1e-6
@@ -31,7 +42,13 @@ def _width(field: Field) -> int:
 
 FIELD_SIZE = sum(1 + _width(f) for f in FIELDS)
 SLOT_SIZE = 4 + len(_OUTCOMES)
-OBSERVATION_SIZE = FIELD_SIZE + HISTORY_WINDOW * SLOT_SIZE
+OBSERVATION_SIZE = FIELD_SIZE + HISTORY_WINDOW * SLOT_SIZE  # the fixed part, without knobs
+KNOB_SIZE = 2
+
+
+def observation_size(space: Space | None = None) -> int:
+    """The length of :func:`encode`'s vector for observations of ``space``."""
+    return OBSERVATION_SIZE + KNOB_SIZE * (len(space.knobs) if space is not None else 0)
 
 
 def _clip(x: float) -> float:
@@ -56,11 +73,60 @@ def encode_config(config: dict, editable: tuple[str, ...] | None = None) -> list
             continue
         vector.append(1.0)
         if field.kind == "choice":
-            vector += [1.0 if value == choice else 0.0 for choice in field.choices]
+            vector += _one_hot(field, value)
         elif field.kind == "bool":
             vector.append(1.0 if value else 0.0)
         else:
             vector.append(_scaled(field, float(value)))
+    return vector
+
+
+def _one_hot(field: Field, value: object) -> list[float]:
+    hot = [1.0 if value == choice and type(value) is not bool else 0.0 for choice in field.choices]
+    if any(hot) or not field.ordinal or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return hot
+    # An ordered value between two design choices: spread over both neighbours (linear in log
+    # space, as widths and batch sizes are), saturating at the ends.
+    numbers = [float(c) for c in field.choices]  # type: ignore[arg-type]
+    if value <= numbers[0]:
+        hot[0] = 1.0
+    elif value >= numbers[-1]:
+        hot[-1] = 1.0
+    else:
+        upper = next(i for i, c in enumerate(numbers) if c > value)
+        low, high = numbers[upper - 1], numbers[upper]
+        weight = (math.log(value) - math.log(low)) / (math.log(high) - math.log(low)) if low > 0 else (
+            (value - low) / (high - low))
+        hot[upper - 1], hot[upper] = 1.0 - weight, weight
+    return hot
+
+
+def _knob_value(field: Field, value: object) -> float:
+    if field.kind == "bool":
+        return 1.0 if value else 0.0
+    if field.kind == "choice":
+        if value not in field.choices or len(field.choices) < 2:
+            return 0.0
+        return field.choices.index(value) / (len(field.choices) - 1)  # type: ignore[arg-type]
+    if not isinstance(value, (int, float)) or field.low is None or field.high is None or field.high <= field.low:
+        return 0.0
+    if field.log and field.low > 0:
+        return _clip((math.log(max(value, field.low)) - math.log(field.low)) / (math.log(field.high) - math.log(field.low)))
+    return _clip((value - field.low) / (field.high - field.low))
+
+
+def encode_knobs(observation: Observation) -> list[float]:
+    """Two entries per knob of the observation's space: presence, scaled value."""
+    vector: list[float] = []
+    if observation.space is None:
+        return vector
+    present = set(observation.config if observation.editable is None else observation.editable)
+    for field in observation.space.knobs:
+        value = observation.config.get(field.name)
+        if field.name not in present or value is None:
+            vector += [0.0, 0.0]
+        else:
+            vector += [1.0, _knob_value(field, value)]
     return vector
 
 
@@ -76,7 +142,8 @@ def _closeness(entry: HistoryEntry, best: float | None, direction: Direction) ->
 
 
 def encode(observation: Observation, budget_seconds: float) -> list[float]:
-    """The fixed-length vector (``OBSERVATION_SIZE`` entries, all in [0, 1]) of an observation."""
+    """The vector (``observation_size(observation.space)`` entries, all in [0, 1]) of an
+    observation: ``OBSERVATION_SIZE`` fixed entries, then the knob slots."""
     vector = encode_config(observation.config, observation.editable)
     history = list(observation.history)[-HISTORY_WINDOW:]
     for entry in history:
@@ -88,4 +155,4 @@ def encode(observation: Observation, budget_seconds: float) -> list[float]:
             *[1.0 if entry.outcome is outcome else 0.0 for outcome in _OUTCOMES],
         ]
     vector += [0.0] * (SLOT_SIZE * (HISTORY_WINDOW - len(history)))
-    return vector
+    return vector + encode_knobs(observation)

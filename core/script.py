@@ -42,18 +42,23 @@ if TYPE_CHECKING:
     from .space import Space
 
 ALIASES: Mapping[str, tuple[str, ...]] = {
-    "num_layers": ("num_layers", "n_layers", "n_layer", "layers", "depth", "num_blocks", "n_blocks"),
-    "hidden_dim": ("hidden_dim", "hidden_size", "d_model", "n_embd", "embed_dim", "width", "dim", "hidden"),
-    "attention_heads": ("attention_heads", "num_heads", "n_heads", "n_head", "heads", "nhead"),
-    "activation": ("activation", "act", "activation_fn", "nonlinearity"),
-    "dropout_rate": ("dropout_rate", "dropout", "p_dropout", "drop_rate"),
-    "optimizer": ("optimizer", "optimizer_type", "optim", "opt"),
+    "num_layers": ("num_layers", "n_layers", "n_layer", "layers", "depth", "num_blocks", "n_blocks",
+                   "num_hidden_layers"),
+    "hidden_dim": ("hidden_dim", "hidden_size", "d_model", "n_embd", "n_embed", "embed_dim", "width", "dim",
+                   "hidden", "model_dim"),
+    "attention_heads": ("attention_heads", "num_heads", "n_heads", "n_head", "heads", "nhead",
+                        "num_attention_heads"),
+    "activation": ("activation", "act", "activation_fn", "nonlinearity", "hidden_act"),
+    "dropout_rate": ("dropout_rate", "dropout", "p_dropout", "drop_rate", "hidden_dropout_prob", "dropout_prob"),
+    "optimizer": ("optimizer", "optimizer_type", "optim", "opt", "optimizer_name", "opt_name"),
     "learning_rate": ("learning_rate", "lr", "base_lr", "max_lr"),
     "weight_decay": ("weight_decay", "wd"),
-    "scheduler": ("scheduler", "lr_scheduler", "lr_schedule", "schedule"),
-    "batch_size": ("batch_size", "bs", "train_batch_size"),
-    "gradient_clip": ("gradient_clip", "grad_clip", "clip_grad_norm", "max_grad_norm", "clip"),
-    "mixed_precision": ("mixed_precision", "amp", "use_amp", "autocast"),
+    "scheduler": ("scheduler", "lr_scheduler", "lr_schedule", "schedule", "lr_scheduler_type", "scheduler_type"),
+    "batch_size": ("batch_size", "bs", "train_batch_size", "per_device_train_batch_size", "device_batch_size",
+                   "micro_batch_size"),
+    "gradient_clip": ("gradient_clip", "grad_clip", "clip_grad_norm", "max_grad_norm", "clip", "clip_norm",
+                      "gradient_clip_val", "grad_norm_clip"),
+    "mixed_precision": ("mixed_precision", "amp", "use_amp", "autocast", "fp16", "bf16", "use_fp16", "use_bf16"),
 }
 _FIELD_FOR_ALIAS = {alias: field for field, names in ALIASES.items() for alias in names}
 
@@ -99,7 +104,44 @@ _SCHEDULER_CLASSES = {"CosineAnnealingLR": "cosine", "LinearLR": "linear", "Cons
 # Transformer layers take only these activation names as strings.
 _STRING_ACTIVATIONS_OF = {"TransformerEncoderLayer": ("relu", "gelu"),
                           "TransformerDecoderLayer": ("relu", "gelu")}
-_CONFIG_CLASS = re.compile(r"(config|conf|cfg|args|hparams|hyperparameters|settings|params)$", re.I)
+_CONFIG_CLASS = re.compile(r"(config|conf|cfg|args|hparams|hyperparameters|settings|params|arguments)$", re.I)
+# Calls whose keywords are a run's settings although their names do not say "config".
+_CONFIG_CALLS = frozenset({"Trainer", "TrainingArguments", "Seq2SeqTrainingArguments"})
+
+
+# Name parts that mark evaluation: a value named so is never tuned (it would game the metric),
+# and a call site fed by one (DataLoader(test_set, batch_size=args.test_batch_size)) is not
+# where a training field lives.
+EVALUATION_WORDS = frozenset({"eval", "evals", "evaluation", "evaluate", "val", "valid", "validation", "test",
+                              "tests", "seed", "split", "holdout", "metric", "metrics", "bpb"})
+
+
+def words(name: str) -> list[str]:
+    """The parts of a name, lower case: ``EVAL_ITERS`` -> eval, iters; ``--log-interval``,
+    ``Config.warmupRatio`` and ``CFG['val_split']`` likewise."""
+    last = name.lstrip("-")
+    if last.endswith("=)"):  # a keyword of a configuration call: TrainingArguments(output_dir=)
+        last = last[last.rfind("(") + 1:-2]
+    if last.endswith("']") or last.endswith('"]'):
+        last = last[last.rfind("[") + 2:-2]
+    last = last.rsplit(".", 1)[-1]
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", last)
+    return [w for w in re.split(r"[_\-\s]+", spaced.lower()) if w]
+
+
+def spells_a_field(name: str) -> bool:
+    """Whether ``name`` is one of the spellings arrl reads as a schema field (``lr``,
+    ``bf16``, ``dtype``, ``decay_lr``): another place of a field, not a separate knob."""
+    key = _normal_name(words_joined(name))
+    return key in _FIELD_FOR_ALIAS or key in _PRECISION_NAMES or key in _SCHEDULE_FLAGS
+
+
+def words_joined(name: str) -> str:
+    return "_".join(words(name))
+
+
+def is_evaluation_name(name: str) -> bool:
+    return bool(set(words(name)) & EVALUATION_WORDS)
 
 
 class ScriptError(ValueError):
@@ -133,6 +175,10 @@ class Extraction:
     invalid: dict[str, str] = attrs.Factory(dict)  # values of the wrong type: read, never moved
     knobs: tuple[str, ...] = ()  # the declared knobs found (their values are in ``values``)
     overridden: dict[str, Site] = attrs.Factory(dict)  # values replaced before use: shown, never proposed
+    # Every literal the script assigns where a configuration lives (module constants, config
+    # classes, argparse defaults, config dicts), the last assignment of each: what
+    # arrl.candidates picks tunable knobs from.
+    literals: tuple[Site, ...] = ()
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -396,6 +442,11 @@ class _Collector(cst.CSTVisitor):
         passed = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
         if short[:1].isupper() and passed:
             self.instantiations.append((short, passed, any(a.star == "**" for a in node.args), line))
+        if short in _CONFIG_CALLS or (short[:1].isupper() and _CONFIG_CLASS.search(short)):
+            # TrainingArguments(learning_rate=2e-5, ...), L.Trainer(precision="bf16-mixed", ...):
+            # literal keywords of a configuration call are settings like any other.
+            for keyword, value in passed.items():
+                self._add(f"{short}({keyword}=)", keyword, value, "call")
         if short == "add_argument":
             self._argparse(node)
         if short in _OPTIMIZER_CLASSES:
@@ -408,6 +459,9 @@ class _Collector(cst.CSTVisitor):
             self.code.append(_CodeChoice("activation", short, node, line, f"{callee}()", True))
         elif short in _SCHEDULER_CLASSES:
             self.code.append(_CodeChoice("scheduler", _SCHEDULER_CLASSES[short], node, line, f"{callee}(...)", False))
+        elif short == "autocast" and "enabled" not in passed:
+            # torch.autocast(...) without enabled=: mixed precision is on; turning it off adds enabled=False.
+            self.code.append(_CodeChoice("mixed_precision", True, node, line, f"{callee}(...)", True))  # type: ignore[arg-type]
         table = _CALL_ARGUMENTS.get(short)
         if table is None:
             return
@@ -579,6 +633,7 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
         if short in class_names:
             builds.setdefault(short, []).append((keywords, star, line))
     replaced: dict[int, str] = {}  # id(candidate) -> why
+    winning: dict[int, Any] = {}  # id(candidate) -> the value that replaces it, where known
     for candidate in collector.candidates:
         if candidate.style == "class":
             cls, attr = candidate.path.split(".", 1)
@@ -589,6 +644,7 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
         for candidate in collector.candidates:
             if candidate.style == "constant" and candidate.path == name and candidate.line < exec_line:
                 replaced[id(candidate)] = f"set again in {file}:{line} (to {value!r}), whose value wins"
+                winning[id(candidate)] = value
     for candidate in collector.candidates:
         if id(candidate) in replaced:
             overridden[candidate.path] = Site("", candidate.value, candidate.line, candidate.style, candidate.path,
@@ -639,7 +695,7 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
     calls = list(collector.calls)
     for field, base, attr, label, order in collector.attribute_uses:
         target = attribute(base, attr)
-        if target is not None and field != "activation":
+        if target is not None and field != "activation" and not is_evaluation_name(attr):
             calls.append(_CallSite(field, target.node, target.value, target.line or _position(wrapper, target.node),
                                    target.path or f"{base}.{attr}", order, target.style, f"{base}.{attr} passed to {label}"))
     for short, keywords, star, line in collector.instantiations:
@@ -654,6 +710,8 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
                                        target.style, f"passed to {short}({keyword}=)"))
     by_field: dict[str, list[_CallSite]] = {}
     for call in calls:
+        if call.style == "constant" and is_evaluation_name(call.path):
+            continue  # EVAL_BATCH_SIZE passed to a DataLoader is evaluation, not training
         by_field.setdefault(call.field, []).append(call)
     for site, callee in collector.string_kwargs:
         if isinstance(site.value, str) and site.value.lower() in _STRING_ACTIVATIONS_OF.get(callee, ()):
@@ -718,8 +776,21 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
         if aliased == "scheduler":  # a flag can only turn the schedule on or off
             if mapped is not None:
                 choices[aliased] = ("cosine", "constant")
+            elif candidate.key == "lr_scheduler_type":  # Hugging Face's names: no "warmup_cosine"
+                choices[aliased] = ("cosine", "linear", "constant")
             else:
                 choices.pop(aliased, None)
+
+    # A field whose only site an override file replaces: shown with the winning value, read-only
+    # (arrl edits the training script alone).
+    for candidate in sorted(collector.candidates, key=lambda c: c.order):
+        aliased = _FIELD_FOR_ALIAS.get(candidate.key) if candidate.aliasable else None
+        if id(candidate) in winning and aliased is not None and aliased not in values:
+            value = normalise(aliased, winning[id(candidate)])
+            values[aliased] = value
+            sites[aliased] = Site(aliased, value, candidate.line, candidate.style, candidate.path, False,
+                                  replaced[id(candidate)] + "; arrl edits only the training script")
+            targets[aliased] = [candidate.node]
 
     # 5. Choices written as code, when no name or string says it.
     code_by_field: dict[str, list[_CodeChoice]] = {}
@@ -799,8 +870,13 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
     sites = {f: attrs.evolve(s, value=values[f],
                              lines=tuple(sorted({n for t in targets[f] for n in span(t)})))
              for f, s in sites.items()}
+    last_of: dict[str, _Candidate] = {}
+    for literal in sorted(live, key=lambda c: c.order):
+        if literal.aliasable:
+            last_of[literal.path] = literal
+    literals = tuple(Site("", c.value, c.line, c.style, c.path) for c in last_of.values())
     extraction = Extraction(values, sites, out_of_range, problems, choices, filename, invalid, tuple(found_knobs),
-                            overridden)
+                            overridden, literals)
     return _Analysis(extraction, targets, module, collector.torch_optim_prefix)
 
 
@@ -890,6 +966,19 @@ def _switch_optimizer(call: cst.Call, target: str, prefix: str | None) -> cst.Ca
     return call.with_changes(func=func, args=_filter_keywords(call, _OPTIMIZER_KEYWORDS[target]))
 
 
+def _set_enabled(call: cst.Call, enabled: bool) -> cst.Call:
+    args = [a for a in call.args if not (a.keyword is not None and a.keyword.value == "enabled")]
+    if enabled:
+        return call.with_changes(args=_filter_keywords(call, {a.keyword.value for a in args if a.keyword}))
+    comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    if args:
+        args[-1] = args[-1].with_changes(comma=comma)
+    flag = cst.Arg(value=cst.Name("False"), keyword=cst.Name("enabled"),
+                   equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
+                                         whitespace_after=cst.SimpleWhitespace("")))
+    return call.with_changes(args=[*args, flag])
+
+
 def _switch_activation(node: cst.Call, target: str) -> cst.Call:
     current = _dotted(node.func).split(".")[-1]
     name = next(k for k, v in _ACTIVATION_CLASSES.items() if v == target) if current in _ACTIVATION_CLASSES else target
@@ -932,6 +1021,8 @@ def apply_values(source: str, changes: Mapping[str, Value], filename: str = "<sc
                 if field == "optimizer":
                     rewrites[id(target.node)] = functools.partial(
                         _switch_optimizer, target=str(value), prefix=analysis.optimizer_prefix)
+                elif field == "mixed_precision":
+                    rewrites[id(target.node)] = functools.partial(_set_enabled, enabled=bool(value))
                 else:
                     rewrites[id(target.node)] = functools.partial(_switch_activation, target=str(value))
             elif isinstance(target, _Mapped):

@@ -35,9 +35,11 @@ class SpaceEntry:
     high: float | None = None
     log: bool | None = None
     choices: list[Any] | None = None
-    type: str | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.in_(KNOB_TYPES)))
+    type: str | None = None
 
     def __attrs_post_init__(self) -> None:
+        if self.type is not None and self.type not in KNOB_TYPES:
+            raise ValueError(f"type must be one of {', '.join(KNOB_TYPES)}, got {self.type!r}")
         if self.low is not None and self.high is not None and self.low > self.high:
             raise ValueError(f"low {self.low:g} is above high {self.high:g}")
         if self.choices is not None and not self.choices:
@@ -157,7 +159,7 @@ def _default_bounds(value: float, kind: str) -> tuple[float, float, bool]:
             low, high = max(1, math.floor(low)), math.ceil(high)
         return low, high, True
     if value == 0:
-        return 0.0, 1.0 if kind == "float" else 10, False
+        return (0.0, 1.0, False) if kind == "float" else (0, 10, False)
     return value * 10, -value * 10, False
 
 
@@ -236,20 +238,31 @@ def _toml_value(value: Any) -> str:
     return str(value)
 
 
-def suggested_entry(value: Value, alternatives: Sequence[Value] = ()) -> SpaceEntry:
-    """A sensible ``[space]`` entry for a knob whose baseline value is ``value``."""
+def _round(x: float) -> float:
+    return float(f"{x:.3g}")
+
+
+def suggested_entry(value: Value, alternatives: Sequence[Value] = (), scale: str = "") -> SpaceEntry:
+    """A sensible ``[space]`` entry for a knob whose baseline value is ``value``. ``scale`` is
+    what its name says: "rate" (learning rates: a decade either way, log scale), "fraction"
+    (ratios, betas, fractions: a real in [0, 1]) or "" (guess from the value)."""
     if isinstance(value, bool):
         return SpaceEntry(type="bool")
     if isinstance(value, str):
         return SpaceEntry(choices=list(dict.fromkeys([value, *alternatives])))
-    kind = "int" if isinstance(value, int) else "float"
-    low, high, log = _default_bounds(float(value), kind)
-    if kind == "float" and 0 <= value <= 1 and not log:
-        low, high = 0.0, 1.0
-    if kind == "float" and 0 < value < 1 and value >= 0.05:  # ratios and fractions: linear in [0, 1]
-        low, high, log = 0.0, min(1.0, max(value * 2, 0.5)), False
-    return SpaceEntry(low=low, high=high, log=log if log else None,
-                      type="float" if kind == "float" and float(value).is_integer() else None)
+    if scale == "fraction" and 0 <= value <= 1:
+        return SpaceEntry(low=0.0, high=1.0, type="float" if isinstance(value, int) else None)
+    if isinstance(value, int):
+        if value >= 2 and value & (value - 1) == 0:  # powers of two stay powers of two
+            return SpaceEntry(low=max(1, value // 8), high=value * 8, log=True)
+        low, high, log = _default_bounds(float(value), "int")
+        return SpaceEntry(low=low, high=high, log=log or None)
+    if value > 0 and (scale == "rate" or value < 0.05 or value > 1):
+        return SpaceEntry(low=_round(value / 10), high=_round(value * 10), log=True)
+    if 0 <= value <= 1:
+        return SpaceEntry(low=0.0, high=1.0)
+    low, high, log = _default_bounds(value, "float")
+    return SpaceEntry(low=_round(low), high=_round(high), log=log or None)
 
 
 def space_toml(entries: Mapping[str, SpaceEntry], comments: Mapping[str, str] | None = None) -> str:

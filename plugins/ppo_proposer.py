@@ -23,8 +23,8 @@ import attrs
 
 import arrl
 from arrl.actions import Move, apply_move
-from arrl.observation import OBSERVATION_SIZE, encode
-from arrl.schema import FIELDS, SchemaError, config_hash
+from arrl.observation import OBSERVATION_SIZE, encode, observation_size
+from arrl.schema import FIELDS, Field, SchemaError, config_hash
 from arrl.script import apply_values
 
 
@@ -39,10 +39,10 @@ class PPOOptions:
     hidden: int = attrs.field(default=128, validator=attrs.validators.ge(8))
 
 
-def action_list() -> list[Move]:
-    """Every move the schema allows, in a fixed order: the policy's output layer."""
+def action_list(fields: tuple[Field, ...] = FIELDS) -> list[Move]:
+    """Every move ``fields`` allow, in a fixed order: the policy's output layer."""
     actions: list[Move] = []
-    for field in FIELDS:
+    for field in fields:
         if field.kind == "bool":
             actions += [Move(field.name, "switch", True), Move(field.name, "switch", False)]
         elif field.ordinal:
@@ -53,6 +53,13 @@ def action_list() -> list[Move]:
 
 
 ACTIONS = action_list()
+
+
+def actions_for(observation: arrl.Observation) -> list[Move]:
+    """The schema's moves, then the moves of the run's knobs (``[space]`` order): the output
+    layer grows with the knobs and the schema's actions keep their indices."""
+    space = observation.space
+    return ACTIONS if space is None or not space.knobs else ACTIONS + action_list(space.knobs)
 
 
 class PPOProposer(arrl.Proposer):
@@ -69,14 +76,49 @@ class PPOProposer(arrl.Proposer):
         self.body = nn.Sequential(nn.Linear(OBSERVATION_SIZE, width), nn.Tanh(), nn.Linear(width, width), nn.Tanh())
         self.policy = nn.Linear(width, len(ACTIONS))
         self.value = nn.Linear(width, 1)
-        self.parameters = [*self.body.parameters(), *self.policy.parameters(), *self.value.parameters()]
-        self.optimizer = torch.optim.Adam(self.parameters, lr=options.learning_rate)
+        self._new_optimizer()
         self.buffer: list[dict[str, Any]] = []
         # Actions awaiting their result, by proposal id: with several workers results arrive in
         # any order, and each must be learned against the action that produced it.
         self.pending: dict[str, dict[str, Any]] = {}
         self.proposed = 0
         self.updates = 0
+
+    def _new_optimizer(self) -> None:
+        self.parameters = [*self.body.parameters(), *self.policy.parameters(), *self.value.parameters()]
+        self.optimizer = self.torch.optim.Adam(self.parameters, lr=self.options.learning_rate)
+
+    def _inputs(self) -> int:
+        first: Any = self.body[0]
+        return int(first.in_features)
+
+    def _grow(self, inputs: int, outputs: int) -> None:
+        """Widen the input layer to ``inputs`` and the output layer to ``outputs`` with zero
+        weights (a run with more knobs than the saved policy saw): the learned part behaves as
+        before and new entries start neutral. The optimizer restarts on the new shapes."""
+        torch = self.torch
+        first: Any = self.body[0]
+        policy = self.policy
+        if first.in_features >= inputs and policy.out_features >= outputs:
+            return
+        with torch.no_grad():
+            if first.in_features < inputs:
+                grown = torch.nn.Linear(inputs, first.out_features)
+                grown.weight.zero_()
+                grown.weight[:, :first.in_features] = first.weight
+                grown.bias.copy_(first.bias)
+                self.body[0] = grown
+            if policy.out_features < outputs:
+                wider = torch.nn.Linear(policy.in_features, outputs)
+                wider.weight.zero_()
+                wider.bias.zero_()
+                wider.weight[:policy.out_features] = policy.weight
+                wider.bias[:policy.out_features] = policy.bias
+                self.policy = wider
+        self._new_optimizer()
+        for transition in self.buffer:  # transitions recorded before growing: pad them
+            transition["state"] += [0.0] * (inputs - len(transition["state"]))
+            transition["mask"] += [False] * (outputs - len(transition["mask"]))
 
     # -- acting -----------------------------------------------------------------------------
     def _forward(self, observations: Any, masks: Any) -> tuple[Any, Any]:
@@ -96,14 +138,14 @@ class PPOProposer(arrl.Proposer):
         editable = set(observation.editable if observation.editable is not None else observation.config)
         tried = {entry.config_hash for entry in observation.history} if skip_tried else set()
         found: dict[int, dict] = {}
-        for index, move in enumerate(ACTIONS):
+        for index, move in enumerate(actions_for(observation)):
             if move.field not in editable:
                 continue
             allowed = observation.choices.get(move.field)
             if move.direction == "switch" and allowed is not None and move.target not in allowed:
                 continue
             try:
-                new = apply_move(observation.config, move)
+                new = apply_move(observation.config, move, observation.space)
             except SchemaError:
                 continue
             changes = {k: v for k, v in new.items() if observation.config.get(k) != v}
@@ -115,8 +157,11 @@ class PPOProposer(arrl.Proposer):
     def _policy(self, observation: arrl.Observation, candidates: dict[int, Any]) -> tuple[Any, Any, Any, float]:
         """(state, mask, action probabilities, value) of an observation, without gradients."""
         torch = self.torch
+        actions = len(actions_for(observation))
+        self._grow(observation_size(observation.space), actions)
         state = torch.tensor(encode(observation, self.context.budget_seconds), dtype=torch.float32)
-        mask = torch.zeros(len(ACTIONS), dtype=torch.bool)
+        state = torch.nn.functional.pad(state, (0, self._inputs() - len(state)))
+        mask = torch.zeros(self.policy.out_features, dtype=torch.bool)
         mask[list(candidates)] = True
         with torch.no_grad():
             logits, value = self._forward(state.unsqueeze(0), mask.unsqueeze(0))
@@ -135,7 +180,8 @@ class PPOProposer(arrl.Proposer):
             try:
                 # Only the chosen move is rendered; one the script cannot take after all (a site
                 # arrl cannot rewrite to that value) is masked and the policy samples again.
-                script = apply_values(observation.script, changes, self.context.script_path, self.context.field_map)
+                script = apply_values(observation.script, changes, self.context.script_path, self.context.field_map,
+                                      observation.space)
             except SchemaError:
                 del candidates[action]
                 continue
@@ -215,6 +261,12 @@ class PPOProposer(arrl.Proposer):
         torch = self.torch
         state = json.loads(path.read_text())
         saved = torch.load(path.with_name(state["weights"]), weights_only=True)
+        # Take the saved shapes (a policy saved with fewer knobs); the first proposal grows them.
+        inputs, outputs = saved["body"]["0.weight"].shape[1], saved["policy"]["weight"].shape[0]
+        if inputs != self._inputs() or outputs != self.policy.out_features:
+            self.body[0] = torch.nn.Linear(inputs, self.options.hidden)
+            self.policy = torch.nn.Linear(self.policy.in_features, outputs)
+            self._new_optimizer()
         self.body.load_state_dict(saved["body"])
         self.policy.load_state_dict(saved["policy"])
         self.value.load_state_dict(saved["value"])

@@ -1,4 +1,4 @@
-"""The random proposer: one or two in-bounds moves of the schema values the script exposes.
+"""The random proposer: one or two in-bounds moves of the fields and knobs the script exposes.
 
 A baseline every learning proposer must beat, and the simplest way to exercise the loop.
 """
@@ -33,9 +33,9 @@ class RandomProposer(arrl.Proposer):
         tried = {entry.program_hash for entry in observation.history}
         for _ in range(self.options.redraws + 1):
             edit = random_edit(observation.config, self.rng, self.options.max_moves,
-                               observation.editable, observation.choices)
+                               observation.editable, observation.choices, observation.space)
             script = apply_values(observation.script, edit.changes, self.context.script_path,
-                                  self.context.field_map)
+                                  self.context.field_map, observation.space)
             if program_hash(script) not in tried:
                 break
         return arrl.Proposal(script=script, edit=edit, proposer="random")

@@ -167,7 +167,11 @@ def test_tinygpt_inspect_lists_all_twelve_with_lines() -> None:
     rows = [line.split() for line in result.stdout.splitlines()[1:13]]
     assert [r[0] for r in rows] == [f.name for f in FIELDS]
     assert all(re.fullmatch(r"train\.py:\d+", r[2]) for r in rows)
-    assert result.stdout.rstrip().endswith("12 of 12 fields found; arrl proposes changes only to those marked ok.")
+    assert "\n12 of 12 fields found; arrl proposes changes only to those marked ok.\n" in result.stdout
+    # Then the other constants: the context length is a candidate, the evaluation cadence is not.
+    assert re.search(r"^BLOCK_SIZE\s+64\s+train\.py:\d+\s+candidate$", result.stdout, re.M)
+    assert re.search(r"^EVAL_BATCHES .* hands off: evaluation", result.stdout, re.M)
+    assert result.stdout.rstrip().endswith("# train.py:34, now 64")
 
 
 def test_digits_inspect_marks_what_is_missing() -> None:
