@@ -165,6 +165,8 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
         meta = run_dir.load_meta()
         stored = {k: v for k, v in meta.settings.items()
                   if k not in ("max_experiments", "max_hours", "target")}
+        # Trackers only watch, so a continued run takes them from the configuration as it is now.
+        stored["tracking"] = data.get("tracking", {})
         settings = settings_from(merge_cli({**stored, **explicit}, inv.plugins, inv.options),
                                  f"settings of run {meta.run_id}")
     manager = plugin_manager()

@@ -78,6 +78,8 @@ class Settings:
     plugins: dict[str, str | list[str]] = attrs.Factory(dict)
     options: dict[str, dict[str, Any]] = attrs.Factory(dict)
     early_stopping: EarlyStoppingSettings = EarlyStoppingSettings()
+    # Trackers to attach to the run, each with its options: [tracking.mlflow] (see arrl.tracking).
+    tracking: dict[str, dict[str, Any]] = attrs.Factory(dict)
 
     def plugin_names(self, role: str) -> tuple[str, ...]:
         chosen = self.plugins.get(role, DEFAULT_PLUGINS[role])
