@@ -26,6 +26,7 @@ from .errors import ArrlError
 from .faults import checkpoint
 from .journal import RunDirectory, RunStatus, now_iso
 from .metrics import final_value
+from .noise import BASELINE, baseline_runs_done, noise_floor, within_noise
 from .manager import PluginManager
 from .records import (
     ExperimentRecord,
@@ -86,6 +87,7 @@ class _State:
     best: float | None = None
     best_curve: list[float] = attrs.Factory(list)  # the best run's metric values, in order
     consecutive_failures: int = 0
+    noise_floor: float | None = None  # arrl.noise: the metric's spread over baseline seeds
 
 
 class ExperimentLoop:
@@ -120,10 +122,16 @@ class ExperimentLoop:
         return state
 
     def _count(self, state: _State, record: ExperimentRecord) -> None:
-        """Fold one record into the best result and the consecutive-failure count."""
-        if record.outcome is Outcome.OK and self.direction.better(record.value, state.best):
+        """Fold one record into the best result, the noise floor and the consecutive-failure count."""
+        refused = record.within_noise and self.settings.refuse_noise
+        # The baseline's repeats ran with other seeds; proposals run with the first one's, and
+        # are compared with it, like with like.
+        repeat = record.proposer == BASELINE and state.best is not None
+        if record.outcome is Outcome.OK and not (refused or repeat) and self.direction.better(record.value, state.best):
             state.best = record.value
             state.best_curve = [p.value for p in record.curve]
+        if record.proposer == BASELINE:
+            state.noise_floor = noise_floor(state.records)
         if record.outcome.is_failure:
             state.consecutive_failures += 1
         elif record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
@@ -176,7 +184,7 @@ class ExperimentLoop:
             record = self._experiment(state)
             if record.outcome is Outcome.INTERRUPTED:
                 return self._interrupted()
-            if record.proposer == "baseline" and not record.kept:
+            if record.proposer == BASELINE and state.last_good_id is None:
                 message = (
                     f"the unmodified script failed ({record.outcome.value}: "
                     f"{record.failure_reason}); fix it, commit, and start again with `arrl run --new`"
@@ -248,8 +256,12 @@ class ExperimentLoop:
         # Until the unmodified script has succeeded once (an interrupted first try does not
         # count) there is no best to improve on, so the baseline runs again.
         is_baseline = state.last_good_id is None
-        if is_baseline:
-            proposal = Proposal(script=self.baseline_script, proposer="baseline")
+        # Then it runs again with other seeds, to measure the noise floor (arrl.noise).
+        runs_done = baseline_runs_done(state.records)
+        repeat = not is_baseline and runs_done < self.settings.baseline_runs
+        unmodified = is_baseline or repeat
+        if unmodified:
+            proposal = Proposal(script=self.baseline_script, proposer=BASELINE)
         else:
             extraction = self._extract(parent_script)
             observation = Observation(
@@ -260,6 +272,7 @@ class ExperimentLoop:
                 history=self.c.memory.window()[-HISTORY_WINDOW:],
                 best_value=state.best,
                 direction=self.direction,
+                noise_floor=state.noise_floor,
             )
             try:
                 proposal = self.c.proposer.propose(observation)
@@ -289,17 +302,18 @@ class ExperimentLoop:
             diff_parent=unified_diff(parent_script, proposal.script, path),
             diff_baseline=unified_diff(self.baseline_script, proposal.script, path),
             started_at=now_iso(),
+            seed=self.settings.seed + (runs_done if repeat else 0),
         )
         commit = ""
-        if not is_baseline and self.c.memory.contains(record.program_hash):
+        if not unmodified and self.c.memory.contains(record.program_hash):
             record.outcome = Outcome.DUPLICATE
             record.failure_reason = "the same program is already in the memory window"
         else:
-            verdict = ValidationResult() if is_baseline else self.c.validate(proposal.script, self.baseline_script)
+            verdict = ValidationResult() if unmodified else self.c.validate(proposal.script, self.baseline_script)
             if not verdict.accepted:
                 record.outcome, record.failure_reason = Outcome.REJECTED, str(verdict)
             else:
-                if not is_baseline:
+                if not unmodified:
                     commit, record.ref = self.c.rollback.snapshot(
                         proposal.script, experiment_id,
                         f"arrl {self.run_dir.run_id} experiment {experiment_id}: "
@@ -314,7 +328,10 @@ class ExperimentLoop:
         record.reward = self.c.reward.score(
             record, RewardContext(state.best, self.settings.budget, self.direction)
         )
-        if record.outcome is Outcome.OK and (
+        if record.outcome is Outcome.OK and not unmodified:
+            record.within_noise = within_noise(record.value, state.best, state.noise_floor, self.direction)
+        refused = record.within_noise and self.settings.refuse_noise
+        if record.outcome is Outcome.OK and not repeat and not refused and (
             self.settings.keep == "any" or self.direction.better(record.value, state.best)
         ):
             record.kept = True
@@ -330,7 +347,7 @@ class ExperimentLoop:
             self.c.rollback.restore(state.last_good_commit)
         if record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
             self.c.memory.add(record.history_entry())
-        if not is_baseline and record.outcome is not Outcome.INTERRUPTED:
+        if not unmodified and record.outcome is not Outcome.INTERRUPTED:
             self.c.proposer.learn(record, record.reward)
             self.c.proposer.save(self.run_dir.proposer_state)
         self._log(_summary(record))
@@ -354,18 +371,20 @@ class ExperimentLoop:
             output_dir=output,
             log_dir=directory,
             budget_seconds=self.settings.budget,
-            seed=self.settings.seed,
+            seed=record.seed if record.seed is not None else self.settings.seed,
             silence_timeout=self.settings.silence_timeout,
             env={
                 "ARRL_RUN_ID": self.run_dir.run_id,
                 "ARRL_EXPERIMENT_ID": str(record.id),
                 "ARRL_BUDGET_SECONDS": f"{self.settings.budget:g}",
                 "ARRL_OUTPUT_DIR": str(output),
-                "ARRL_SEED": str(self.settings.seed),
+                "ARRL_SEED": str(record.seed if record.seed is not None else self.settings.seed),
                 "ARRL_METRIC": self.settings.metric,
             },
         )
-        stopper = TrendStopper(self.settings.early_stopping, state.best, self.direction, state.best_curve)
+        # A run of the unmodified script measures the noise floor: it must run to its end.
+        best = None if record.proposer == BASELINE else state.best
+        stopper = TrendStopper(self.settings.early_stopping, best, self.direction, state.best_curve)
         monitor = _Monitor(self.settings.metric, stopper, self.abort)
         self.hooks.arrl_experiment_started(experiment_id=record.id, run_id=self.run_dir.run_id)
         try:
@@ -410,6 +429,8 @@ def _summary(record: ExperimentRecord) -> str:
         parts.append(f"reward={record.reward:+.3f}")
     if record.kept:
         parts.append("kept")
+    if record.within_noise:
+        parts.append("noise")
     if record.edit and record.edit.description:
         parts.append(f"[{record.edit.description}]")
     if record.failure_reason:

@@ -145,6 +145,9 @@ class Observation:
     # choices; None means every field of ``config`` with the schema's choices.
     editable: tuple[str, ...] | None = None
     choices: dict[str, tuple[Value, ...]] = attrs.Factory(dict)
+    # The standard deviation of the unmodified script's metric over seeds (arrl.noise); an
+    # improvement under twice it is noise. None until measured.
+    noise_floor: float | None = None
 
 
 @attrs.define
@@ -177,6 +180,9 @@ class ExperimentRecord:
     started_at: str = ""
     finished_at: str = ""
     details: dict[str, str] = attrs.Factory(dict)
+    seed: int | None = None  # ARRL_SEED of its run (None in records older than the field)
+    # Better than the best by less than 2 sigma of the noise floor (arrl.noise): luck, not skill.
+    within_noise: bool = False
 
     def history_entry(self) -> HistoryEntry:
         return HistoryEntry(
