@@ -247,3 +247,36 @@ def test_failing_tracker_warns_and_the_run_goes_on(tmp_path: Path, capsys) -> No
     assert err.count("arrl: warning: tracker 'flaky' failed in arrl_experiment_finished: "
                      "ConnectionError: tracking server unreachable") == 2
     assert manager.get_plugin("tracker:flaky") is None  # detached with the run
+
+
+def test_pauses_and_alerts_reach_both_trackers(tracked_run, tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from arrl.contrib.mlflow_tracking import MlflowOptions, MlflowTracker
+    from arrl.contrib.tensorboard_tracking import TensorBoardOptions, TensorBoardTracker
+
+    repo, store = tracked_run
+    run = RunDirectory(run_dir(repo))
+    uri = f"sqlite:///{store}/mlflow.db"
+    context = arrl.PluginContext(run.path, repo, "train.py", "val_loss", arrl.Direction.MINIMIZE, 20, 3)
+    mlflow = MlflowTracker(MlflowOptions(tracking_uri=uri, experiment="alerts",
+                                         artifact_location=str(store / "a")), context)
+    board = TensorBoardTracker(TensorBoardOptions(log_dir=str(tmp_path / "tb")), context)
+    message = "run paused: 3 consecutive failures (last: failed: boom)"
+    for tracker in (mlflow, board):
+        tracker.arrl_alert(run_id=run.run_id, level="error", message=message)
+    mlflow.arrl_run_paused(run_id=run.run_id, reason="3 consecutive failures (last: failed: boom)")
+    mlflow.close()
+    board.close()
+
+    parent = MlflowClient(tracking_uri=uri).get_run(mlflow.parent)
+    assert parent.data.tags["arrl.paused"] == "3 consecutive failures (last: failed: boom)"
+    assert parent.data.tags["arrl.last_alert"] == f"[error] {message}"
+    assert parent.info.status == "FINISHED"  # the run's journal says finished
+    events = EventAccumulator(str(tmp_path / "tb" / run.run_id))
+    events.Reload()
+    (text,) = events.Tensors("arrl/alerts/text_summary")
+    assert text.tensor_proto.string_val[0].decode() == f"[error] {message}"
+    # The best so far was read from the journal when the tracker was built.
+    assert board.best == min(r.value for r in run.records() if r.outcome is arrl.Outcome.OK)
