@@ -15,8 +15,9 @@ from support import ROOT, make_repo, records, run_arrl
 
 PACKAGES = ("arrl-relative-reward", "arrl-limits-validator")
 
-# The batch size moves in both directions under the random proposer; the limit below refuses
-# every increase, and the loss rewards a learning rate near 3e-3.
+# The random proposer moves each value up or down; the limits below refuse every increase of the
+# batch size or the dropout, so some proposals are refused and the others (learning-rate moves
+# among them) run. The loss rewards a learning rate near 3e-3.
 SCRIPT = """
 import math
 LEARNING_RATE = 0.01
@@ -40,7 +41,7 @@ validator = ["ast", "limits"]
 [options.reward]
 scale = 2
 [options.validator.limits]
-rules = ["batch_size <= 32"]
+rules = ["batch_size <= 32", "dropout_rate <= 0.1"]
 [early_stopping]
 enabled = false
 """
@@ -85,17 +86,17 @@ def test_chosen_by_name_their_scores_and_rejections_are_recorded(site: Path, tmp
     recs = records(repo)
     assert len(recs) == 10
 
-    # The validator: every proposal that raised the batch size was refused, with its name and
-    # line, and never ran; every other one ran.
-    rejected = [r for r in recs if r["outcome"] == "rejected"]
-    assert rejected, "seed 7 makes the random proposer raise the batch size at least once"
+    # The validator: every proposal that raised a value was refused, each broken limit named
+    # with the validator's name and its line, and never ran; every other one ran.
+    limits = [("batch_size", 3, 32), ("dropout_rate", 4, 0.1)]
+    assert any(r["outcome"] == "rejected" for r in recs), "some proposal raises a value"
     for record in recs:
-        raised = record["config"]["batch_size"] > 32
-        assert (record["outcome"] == "rejected") == raised, record
-        if raised:
-            assert record["failure_reason"] == (
-                f"[limits] line 3: batch_size = {record['config']['batch_size']} "
-                "breaks the limit batch_size <= 32")
+        broken = [(field, line, limit) for field, line, limit in limits if record["config"][field] > limit]
+        assert (record["outcome"] == "rejected") == bool(broken), record
+        if broken:
+            assert record["failure_reason"] == "; ".join(
+                f"[limits] line {line}: {field} = {record['config'][field]!r} breaks the limit {field} <= {limit:g}"
+                for field, line, limit in broken)
             assert record["commit"] == "" and record["curve"] == []
 
     # The reward: 0 for the baseline, -1 for a refusal, else 2 x the relative gain, clipped.
