@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from support import ROOT, git, make_repo, records, run_arrl
 
+from arrl.config import Settings
+
 PAGE = ROOT / "docs" / "getting-started.md"
 
 
@@ -36,10 +38,12 @@ def test_getting_started_works_as_written(tmp_path: Path, arrl_env) -> None:
                         ("num_layers", "NUM_LAYERS"), ("batch_size", "BATCH_SIZE")]:
         assert name in rows[field] and " ok" in rows[field], rows[field]
 
-    result = run_arrl("run", "--max-experiments", "3", cwd=repo, env=arrl_env)
+    # The unmodified script's runs (the baseline, and its noise-floor repeats), then two proposals.
+    count = Settings().baseline_runs + 2
+    result = run_arrl("run", "--max-experiments", str(count), cwd=repo, env=arrl_env)
     assert result.returncode == 0, result.output
     recs = records(repo)
-    assert [r["outcome"] for r in recs][0] == "ok" and len(recs) == 3
+    assert [r["outcome"] for r in recs][0] == "ok" and len(recs) == count
     history = run_arrl("history", cwd=repo, env=arrl_env)
     assert history.returncode == 0 and "baseline" in history.stdout
 

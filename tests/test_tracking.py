@@ -113,8 +113,8 @@ def test_mlflow_holds_every_experiment_as_the_journal_does(tracked_run) -> None:
             assert record["failure_reason"].startswith(tags["arrl.failure_reason"][:40])
         assert child.data.metrics["reward"] == pytest.approx(record["reward"])
         artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
-        if record["id"] == 0:
-            assert artifacts == set()  # the baseline changes nothing
+        if record["proposer"] == "baseline":
+            assert artifacts == set()  # the unmodified script changes nothing
             continue
         assert tags["arrl.edit"] == record["edit"]["description"]
         assert artifacts == {"diff_parent.patch", "diff_baseline.patch"}
