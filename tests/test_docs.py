@@ -63,9 +63,10 @@ def test_cli_check_fails_on_a_missing_entry() -> None:
     text = (DOCS / "cli.md").read_text()
     without_history = re.sub(r"^## `arrl history`.*?(?=^## |\Z)", "", text, flags=re.MULTILINE | re.DOTALL)
     without_option = text.replace("`--max-experiments N` — stop once the run holds N experiments (all", "")
-    assert missing_cli_entries(without_history) == [
+    already = missing_cli_entries(text)
+    assert [m for m in missing_cli_entries(without_history) if m not in already] == [
         "command `arrl history`: add a section '## `arrl history`'"]
-    assert missing_cli_entries(without_option) == [
+    assert [m for m in missing_cli_entries(without_option) if m not in already] == [
         "option `--max-experiments` of `arrl run`: mention it (in backticks) in its section"]
 
 
@@ -113,9 +114,10 @@ def test_configuration_check_fails_on_a_missing_entry() -> None:
     text = (DOCS / "configuration.md").read_text()
     without_setting = text.replace("| `early_stopping.patience` |", "| patience |")
     without_option = text.replace("| `term_grace` |", "| term grace |")
-    assert missing_configuration_entries(without_setting) == [
+    already = missing_configuration_entries(text)
+    assert [m for m in missing_configuration_entries(without_setting) if m not in already] == [
         "setting `early_stopping.patience`: add a row with `early_stopping.patience`"]
-    assert missing_configuration_entries(without_option) == [
+    assert [m for m in missing_configuration_entries(without_option) if m not in already] == [
         "option `term_grace` of runner `subprocess`: add a row with `term_grace` to its section"]
 
 

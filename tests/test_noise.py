@@ -166,7 +166,7 @@ def test_reproduce_reruns_an_experiment_and_refuses_another_environment(tmp_path
     meta_path.write_text(json.dumps(meta))
     refused = run_arrl("reproduce", "1", cwd=repo, env=arrl_env)
     assert refused.returncode == 1
-    assert refused.stderr.strip() == (
+    assert refused.stderr.strip().splitlines()[-1] == (
         f"arrl: error: cannot reproduce: run {meta['run_id']} was recorded in another environment "
         "(image_id: recorded 'sha256:0123', now '-'). Restore that environment (the same runner "
         "and image) and try again.")

@@ -185,7 +185,7 @@ def test_unknown_tracker_or_option_is_refused_before_anything_runs(tmp_path: Pat
     repo = make_repo(tmp_path / "p", {"train.py": SCRIPT}, _config("[tracking.mlflw]\n"))
     result = run_arrl("run", "--max-experiments", "1", cwd=repo, env=arrl_env)
     assert result.returncode == 2
-    assert result.stderr.strip() == ("arrl: error: unknown tracker 'mlflw' in [tracking]; "
+    assert result.stderr.strip().splitlines()[-1] == ("arrl: error: unknown tracker 'mlflw' in [tracking]; "
                                      "choose one of: mlflow, tensorboard")
     assert not (repo / ".arrl").exists()
     registry = Registry(make_plugin_manager(entry_points=False))
