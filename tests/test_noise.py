@@ -173,3 +173,12 @@ def test_reproduce_reruns_an_experiment_and_refuses_another_environment(tmp_path
 
     missing = run_arrl("reproduce", "99", cwd=repo, env=arrl_env)
     assert missing.returncode == 1 and "has no experiment 99 (it holds 0 to 4)" in missing.stderr
+
+
+def test_with_workers_the_repeats_run_before_any_proposal(tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {"train.py": SCRIPT}, REPRODUCE_CONFIG)
+    result = run_arrl("run", "--workers", "2", "--max-experiments", "6", cwd=repo, env=arrl_env)
+    assert result.returncode == 0, result.output
+    recs = sorted(records(repo), key=lambda r: r["id"])
+    assert [(r["proposer"], r["seed"]) for r in recs[:3]] == [("baseline", 0), ("baseline", 1), ("baseline", 2)]
+    assert all(r["proposer"] != "baseline" for r in recs[3:]) and len(recs) == 6
