@@ -16,6 +16,7 @@ from .errors import ConfigError
 from .manager import CHAINED_ROLES, ROLES, PluginManager, Registry, build_options
 from .records import ValidationIssue, ValidationResult
 from .roles import Memory, PluginContext, Proposer, Reward, Rollback, Runner, Validator
+from .tracking import AttachedTrackers, attach_trackers, chosen_trackers
 
 if TYPE_CHECKING:
     from .journal import RunDirectory
@@ -33,6 +34,7 @@ class Components:
     reward: Reward
     rollback: Rollback
     names: dict[str, str]
+    trackers: AttachedTrackers | None = None
 
     def validate(self, proposed: str, baseline: str) -> ValidationResult:
         return validate_chain(self.validators, proposed, baseline)
@@ -41,6 +43,8 @@ class Components:
         """Release what the runner and the memory hold (engine and server connections)."""
         self.runner.close()
         self.memory.close()
+        if self.trackers is not None:
+            self.trackers.close()
 
 
 def check_choices(registry: Registry, settings: Settings) -> None:
@@ -61,6 +65,7 @@ def check_choices(registry: Registry, settings: Settings) -> None:
             # created (or continued) with it stored in its settings.
             raw = settings.options.get(role, {})
             build_options(registration, _member_options(raw, name) if role in CHAINED_ROLES else raw)
+    chosen_trackers(registry.manager, settings)
 
 
 def build_components(registry: Registry, settings: Settings, context: PluginContext) -> Components:
@@ -126,4 +131,9 @@ def assemble_loop(manager: PluginManager, settings: Settings, run: RunDirectory,
     from .loop import ExperimentLoop  # the loop imports this module's Components
 
     components = build_components(Registry(manager), settings, context)
+    try:
+        components = attrs.evolve(components, trackers=attach_trackers(manager, settings, context))
+    except BaseException:
+        components.close()
+        raise
     return ExperimentLoop(settings, run, components, manager, context, report)

@@ -192,6 +192,8 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
         meta = run_dir.load_meta()
         stored = {k: v for k, v in meta.settings.items()
                   if k not in ("max_experiments", "max_hours", "target")}
+        # Trackers only watch, so a continued run takes them from the configuration as it is now.
+        stored["tracking"] = data.get("tracking", {})
         settings = settings_from(merge_cli({**stored, **explicit}, inv.plugins, inv.options),
                                  f"settings of run {meta.run_id}")
     check_choices(registry, settings)
@@ -248,6 +250,42 @@ def _on_stop_signals(request_stop: Callable[[], None]) -> Callable[[], None]:
             signal.signal(signum, old)
 
     return restore
+
+
+# --- reproduce ---------------------------------------------------------------------------
+
+@main.command()
+@click.argument("experiment_id", metavar="ID", type=click.IntRange(min=0))
+@click.option("--run", "run_id", help="Run id (default: the latest run).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def reproduce(inv: Invocation, experiment_id: int, run_id: str | None, as_json: bool) -> None:
+    """Run experiment ID again from its commit, with its seed, in the run's environment, and
+    report the difference from the recorded result in noise floors."""
+    from .assembly import build_one
+    from .manager import Registry, plugin_manager
+    from .reproduce import as_dict, check_environment, find_record, pick_run
+    from .reproduce import reproduce as reproduce_experiment
+
+    current, base = _settings(inv)
+    run = pick_run(base / current.runs_dir, run_id)
+    meta = run.load_meta()
+    # The run's own settings (metric, budget, runner and its options), as when it ran.
+    settings = settings_from(merge_cli(dict(meta.settings), inv.plugins, inv.options), f"settings of run {meta.run_id}")
+    record = find_record(run, experiment_id)
+    _, repo_root, relative = _resolve_script(settings, base)
+    context = _context(settings, run.path, repo_root, relative)
+    (runner_name,) = settings.plugin_names("runner")
+    runner = build_one(Registry(plugin_manager()), settings, context, "runner")
+    try:
+        check_environment(run, runner_name, runner)
+        click.echo(f"arrl: reproducing experiment {record.id} of run {run.run_id} "
+                   f"(budget {settings.budget:g}s)...", err=True)
+        result = reproduce_experiment(run, record, settings, context, runner)
+    finally:
+        runner.close()
+    click.echo(json.dumps(as_dict(result), indent=2) if as_json else result.summary())
+    sys.exit(0 if result.outcome.value == "ok" else 1)
 
 
 # --- validate ----------------------------------------------------------------------------

@@ -116,6 +116,26 @@ def arrl_rollbacks() -> Iterable[Registration]:
 
 
 @hookspec
+def arrl_trackers() -> Iterable[Registration]:
+    """Offer trackers: observers a user attaches to a run by name, with options, through a
+    ``[tracking.NAME]`` table in ``arrl.toml`` (see :mod:`arrl.tracking`).
+
+    The factory returns an object whose methods, marked ``@arrl.hookimpl``, implement any of the
+    event hooks below; arrl registers it for the run and calls its ``close()`` at the end::
+
+        class Printer:
+            @arrl.hookimpl
+            def arrl_experiment_finished(self, record, run_id):
+                print(run_id, record.id, record.value)
+
+        @arrl.hookimpl
+        def arrl_trackers():
+            yield arrl.Registration(name="printer", summary="print every record",
+                                    factory=lambda options, context: Printer())
+    """
+
+
+@hookspec
 def arrl_run_started(run_id: str, metric: str, direction: str, budget_seconds: float,
                      previous: list[ExperimentRecord], at: float) -> None:
     """A run starts or continues; ``previous`` holds what it recorded before (empty when new)::

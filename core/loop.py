@@ -33,6 +33,7 @@ from .evaluation import DISAGREEMENT, evaluation_script, judge
 from .faults import checkpoint
 from .journal import RunDirectory, RunStatus, memory_from_journal, now_iso
 from .metrics import final_value
+from .noise import BASELINE, baseline_runs_done, noise_floor, within_noise
 from .manager import PluginManager
 from .records import (
     ExperimentRecord,
@@ -115,6 +116,7 @@ class _State:
     best: float | None = None
     best_curve: list[float] = attrs.Factory(list)  # the best run's metric values, in order
     consecutive_failures: int = 0
+    noise_floor: float | None = None  # arrl.noise: the metric's spread over baseline seeds
 
 
 class ExperimentLoop:
@@ -150,11 +152,17 @@ class ExperimentLoop:
         return state
 
     def _count(self, state: _State, record: ExperimentRecord) -> None:
-        """Fold one record into the best result and the consecutive-failure count."""
-        if record.outcome is Outcome.OK and self.direction.better(record.value, state.best):
+        """Fold one record into the best result, the noise floor and the consecutive-failure count."""
+        refused = record.within_noise and self.settings.refuse_noise
+        # The baseline's repeats ran with other seeds; proposals run with the first one's, and
+        # are compared with it, like with like.
+        repeat = record.proposer == BASELINE and state.best is not None
+        if record.outcome is Outcome.OK and not (refused or repeat) and self.direction.better(record.value, state.best):
             state.best = record.value
             if DISAGREEMENT not in record.details:  # a curve its trusted value contradicts is no model
                 state.best_curve = [p.value for p in record.curve]
+        if record.proposer == BASELINE:
+            state.noise_floor = noise_floor(state.records)
         if record.outcome.is_failure:
             state.consecutive_failures += 1
         elif record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
@@ -264,7 +272,7 @@ class ExperimentLoop:
         run = self.run_dir
         if record.outcome is Outcome.INTERRUPTED:
             return self._interrupted()
-        if record.proposer == "baseline" and not record.kept:
+        if record.proposer == BASELINE and state.last_good_id is None:
             message = (
                 f"the unmodified script failed ({record.outcome.value}: "
                 f"{record.failure_reason}); fix it, commit, and start again with `arrl run --new`"
@@ -350,8 +358,11 @@ class ExperimentLoop:
         # Until the unmodified script has succeeded once (an interrupted first try does not
         # count) there is no best to improve on, so the baseline runs again.
         is_baseline = state.last_good_id is None
-        if is_baseline:
-            proposal = Proposal(script=self.baseline_script, proposer="baseline")
+        # Then it runs again with other seeds, to measure the noise floor (arrl.noise).
+        runs_done = baseline_runs_done(state.records)
+        repeat = not is_baseline and runs_done < self.settings.baseline_runs
+        if is_baseline or repeat:
+            proposal = Proposal(script=self.baseline_script, proposer=BASELINE)
         else:
             extraction = self._extract(parent_script)
             observation = Observation(
@@ -363,6 +374,7 @@ class ExperimentLoop:
                 history=self.c.memory.window()[-HISTORY_WINDOW:],
                 best_value=state.best,
                 direction=self.direction,
+                noise_floor=state.noise_floor,
             )
             try:
                 proposal = self.c.proposer.propose(observation)
@@ -393,6 +405,7 @@ class ExperimentLoop:
             diff_baseline=unified_diff(self.baseline_script, proposal.script, path),
             started_at=now_iso(),
             proposal_id=proposal.id,
+            seed=self.settings.seed + (runs_done if repeat else 0),
         )
         self.hooks.arrl_experiment_proposed(record=record, run_id=self.run_dir.run_id, at=time.time())
         return record, proposal, parent_commit
@@ -442,7 +455,11 @@ class ExperimentLoop:
         record.reward = self.c.reward.score(
             record, RewardContext(state.best, self.settings.budget, self.direction)
         )
-        if record.outcome is Outcome.OK and (
+        repeat = is_baseline and state.last_good_id is not None
+        if record.outcome is Outcome.OK and not is_baseline:
+            record.within_noise = within_noise(record.value, state.best, state.noise_floor, self.direction)
+        refused = record.within_noise and self.settings.refuse_noise
+        if record.outcome is Outcome.OK and not repeat and not refused and (
             self.settings.keep == "any" or self.direction.better(record.value, state.best)
         ):
             record.kept = True
@@ -482,21 +499,23 @@ class ExperimentLoop:
             output_dir=output,
             log_dir=directory,
             budget_seconds=self.settings.budget,
-            seed=self.settings.seed,
+            seed=record.seed if record.seed is not None else self.settings.seed,
             silence_timeout=self.settings.silence_timeout,
             env={
                 "ARRL_RUN_ID": self.run_dir.run_id,
                 "ARRL_EXPERIMENT_ID": str(record.id),
                 "ARRL_BUDGET_SECONDS": f"{self.settings.budget:g}",
                 "ARRL_OUTPUT_DIR": str(output),
-                "ARRL_SEED": str(self.settings.seed),
+                "ARRL_SEED": str(record.seed if record.seed is not None else self.settings.seed),
                 "ARRL_METRIC": self.settings.metric,
                 **thread_env(lane.cpus),
                 **({"CUDA_VISIBLE_DEVICES": lane.gpu} if lane.gpu is not None else {}),
             },
             cpus=lane.cpus,
         )
-        stopper = TrendStopper(self.settings.early_stopping, state.best, self.direction, state.best_curve)
+        # A run of the unmodified script measures the noise floor: it must run to its end.
+        best = None if record.proposer == BASELINE else state.best
+        stopper = TrendStopper(self.settings.early_stopping, best, self.direction, state.best_curve)
         run_id = self.run_dir.run_id
         monitor = _Monitor(self.settings.metric, stopper, self.abort, on_point=lambda point: self.hooks.arrl_metric(
             run_id=run_id, experiment_id=record.id, point=point, at=time.time()))

@@ -46,6 +46,9 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "arrl.plugins.redis_memory",
     "arrl.plugins.composite_reward",
     "arrl.plugins.git_rollback",
+    # Trackers (arrl_trackers): cheap to import; each imports its library only when turned on.
+    "arrl.contrib.mlflow_tracking",
+    "arrl.contrib.tensorboard_tracking",
 )
 
 

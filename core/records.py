@@ -155,6 +155,9 @@ class Observation:
     # see arrl.space). None: the design document's fields as they are. Pass it to
     # arrl.actions and arrl.script.apply_values; arrl.observation encodes its knobs.
     space: Space | None = None
+    # The standard deviation of the unmodified script's metric over seeds (arrl.noise); an
+    # improvement under twice it is noise. None until measured.
+    noise_floor: float | None = None
 
 
 @attrs.define
@@ -188,6 +191,9 @@ class ExperimentRecord:
     finished_at: str = ""
     details: dict[str, str] = attrs.Factory(dict)
     proposal_id: str = ""  # the Proposal.id this experiment ran
+    seed: int | None = None  # ARRL_SEED of its run (None in records older than the field)
+    # Better than the best by less than 2 sigma of the noise floor (arrl.noise): luck, not skill.
+    within_noise: bool = False
 
     def history_entry(self) -> HistoryEntry:
         return HistoryEntry(

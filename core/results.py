@@ -196,7 +196,8 @@ def history_rows(results: RunResults) -> list[tuple[str, ...]]:
             str(r.id), "" if r.parent_id is None else str(r.parent_id), r.outcome.value,
             r.metric_name, f"{r.value:.6g}" if math.isfinite(r.value) else str(r.value),
             f"{r.wall_clock_seconds:.1f}", "" if r.reward is None else f"{r.reward:+.4f}",
-            "yes" if r.kept else "", "*" if best is not None and r.id == best.id else "",
+            " ".join(m for m in ("yes" if r.kept else "", "noise" if r.within_noise else "") if m),
+            "*" if best is not None and r.id == best.id else "",
             r.commit[:10], what,
         ))
     return rows
@@ -247,7 +248,8 @@ def run_summaries(runs_dir: Path) -> list[dict[str, Any]]:
 def show_lines(results: RunResults, record: ExperimentRecord) -> list[str]:
     """``arrl show``: every fact of one experiment, then its diff against its parent."""
     best = results.best
-    tags = [t for t in ("kept" if record.kept else "", "best" if best is not None and best.id == record.id else "") if t]
+    tags = [t for t in ("kept" if record.kept else "", "best" if best is not None and best.id == record.id else "",
+                        "noise" if record.within_noise else "") if t]
     lines = [
         f"experiment {record.id} of run {results.run_id}" + (f" ({', '.join(tags)})" if tags else ""),
         f"  outcome    {record.outcome.value}",

@@ -26,6 +26,7 @@ import attrs
 from .assembly import build_one
 from .errors import ConfigError
 from .manager import Registry
+from .noise import baseline_runs_done
 from .resources import cpu_share, gpu_ids
 
 if TYPE_CHECKING:
@@ -76,7 +77,8 @@ class WorkerPool:
     def run(self) -> LoopResult:
         loop, state = self.loop, self.state
         started = time.monotonic()
-        while state.last_good_id is None:  # the baseline, alone
+        # The baseline, alone, and its noise-floor repeats (arrl.noise), one after the other.
+        while state.last_good_id is None or baseline_runs_done(state.records) < loop.settings.baseline_runs:
             stop = loop._stop_reason(state, started)
             if stop:
                 return loop._finished(state, stop)
