@@ -9,6 +9,9 @@ Experiment 0 runs the unmodified script and sets the first best. Each later expe
 
 All state that matters is derived from the journal, so the loop can be killed at any moment and
 continued: the workspace is restored to the last good version recorded there.
+
+Every step is announced through the event hooks (:mod:`arrl.events`); the loop prints nothing
+itself: ``run.log`` and any display are subscribers.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import math
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import attrs
 
@@ -25,6 +28,8 @@ from .assembly import Components
 from .config import Settings
 from .early_stopping import TrendStopper
 from .errors import ArrlError
+from .events import Event, LineWriter, Subscriber, plain_line, subscribed, summary
+from .evaluation import DISAGREEMENT, evaluation_script, judge
 from .faults import checkpoint
 from .journal import RunDirectory, RunStatus, memory_from_journal, now_iso
 from .metrics import final_value
@@ -42,6 +47,7 @@ from .roles import PluginContext, RewardContext, Rollback, RunMonitor, RunReques
 from .resources import cpu_share, gpu_ids, thread_env
 from .schema import HISTORY_WINDOW, SchemaError, config_hash
 from .script import Extraction, ScriptError, extract, program_hash, unified_diff
+from .space import build_space
 
 EXIT_OK, EXIT_PAUSED, EXIT_INTERRUPTED = 0, 3, 130
 
@@ -49,15 +55,23 @@ EXIT_OK, EXIT_PAUSED, EXIT_INTERRUPTED = 0, 3, 130
 class _Monitor(RunMonitor):
     """Feeds metric points to the early stopper; fails fast on a non-finite loss."""
 
-    def __init__(self, metric: str, stopper: TrendStopper, abort: threading.Event) -> None:
+    def __init__(self, metric: str, stopper: TrendStopper, abort: threading.Event,
+                 on_point: Callable[[MetricPoint], None] = lambda point: None) -> None:
         self.metric = metric
         self.stopper = stopper
         self.abort = abort
+        self.on_point = on_point
+        self.subscriber_error = ""  # the first exception of an arrl_metric subscriber
         self.non_finite: MetricPoint | None = None
         self.stopped_early = False
 
     def on_metric(self, point: MetricPoint) -> bool:
         checkpoint("mid-experiment")
+        if not self.subscriber_error:
+            try:
+                self.on_point(point)
+            except Exception as error:  # in the runner's thread, it would stop draining the output
+                self.subscriber_error = f"{type(error).__name__}: {error}"
         if point.name != self.metric:
             return True
         if not math.isfinite(point.value):
@@ -111,7 +125,7 @@ class ExperimentLoop:
         components: Components,
         manager: PluginManager,
         context: PluginContext,
-        report: Callable[[str], None] = print,
+        report: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.run_dir = run
@@ -139,7 +153,8 @@ class ExperimentLoop:
         """Fold one record into the best result and the consecutive-failure count."""
         if record.outcome is Outcome.OK and self.direction.better(record.value, state.best):
             state.best = record.value
-            state.best_curve = [p.value for p in record.curve]
+            if DISAGREEMENT not in record.details:  # a curve its trusted value contradicts is no model
+                state.best_curve = [p.value for p in record.curve]
         if record.outcome.is_failure:
             state.consecutive_failures += 1
         elif record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
@@ -150,11 +165,34 @@ class ExperimentLoop:
         self.c.close()
 
     def _log(self, message: str) -> None:
-        with (self.run_dir.path / "run.log").open("a") as log:
-            log.write(f"{now_iso()} {message}\n")
+        self.hooks.arrl_note(run_id=self.run_dir.run_id, message=message, at=time.time())
+
+    def _subscribers(self) -> Iterator[Subscriber]:
+        """The loop's own subscribers: run.log always; the plain lines of ``report`` if given."""
+        yield LineWriter(path=self.run_dir.log_path, run_id=self.run_dir.run_id)
+        if self.report is not None:
+            yield _Lines(self.report)
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> LoopResult:
+        """Run until a stop condition, a pause, Ctrl-C or an error; announce the end."""
+        run_id = self.run_dir.run_id
+        with subscribed(self.manager, *self._subscribers()):
+            try:
+                result = self._loop()
+            except BaseException as error:
+                try:
+                    status = self.run_dir.load_meta().status.value
+                except ArrlError:
+                    status = "unknown"
+                self.hooks.arrl_run_finished(run_id=run_id, status=status, message=str(error) or type(error).__name__,
+                                             exit_code=getattr(error, "exit_code", 1), at=time.time())
+                raise
+            self.hooks.arrl_run_finished(run_id=run_id, status=result.status.value, message=result.message,
+                                         exit_code=result.exit_code, at=time.time())
+            return result
+
+    def _loop(self) -> LoopResult:
         state = self.start()
         if self.settings.workers > 1:
             from .workers import WorkerPool
@@ -180,6 +218,8 @@ class ExperimentLoop:
         run.repair()
         meta = run.load_meta()
         state = self._derive_state(run.records(), reset_failures=meta.status is RunStatus.PAUSED)
+        # An experiment journaled just before a kill has no run.log line yet: the journal rules.
+        run.complete_log([(r.id, r.finished_at or r.started_at, summary(r)) for r in state.records])
         self._check_fingerprint()
         run.set_status(RunStatus.RUNNING)
         removed = self.c.runner.cleanup_stale(run.run_id)
@@ -188,16 +228,27 @@ class ExperimentLoop:
         self.workspace = self.c.rollback.open(run.run_id)
         self.baseline_commit, self.baseline_script = self.c.rollback.baseline()
         try:
-            self._extract(self.baseline_script)
+            baseline = self._extract(self.baseline_script)
         except (ScriptError, SchemaError) as error:
             raise ArrlError(f"the training script cannot be read: {error}") from None
+        # The space is the baseline's: its values are always inside, and every proposal is
+        # judged against it (arrl.space).
+        self.space = build_space(baseline.values, self.context.space, tuple(baseline.editable), strict=True)
+        self.evaluate_path = evaluation_script(self.settings.evaluate, self.context.script_path) \
+            if self.settings.evaluate else ""
         if not state.last_good_commit:
             state.last_good_commit = self.baseline_commit
         # The journal, not the rollback's own bookkeeping, says what the last good version is.
         self.c.rollback.mark_good(state.last_good_commit)
         self.c.rollback.restore(state.last_good_commit)
+        if self.evaluate_path and not (self.workspace / self.evaluate_path).is_file():
+            raise ArrlError(f"the evaluation script {self.evaluate_path} is not among the repository's committed "
+                            "files; commit it or unset `evaluate`")
         if run.proposer_state.exists():
             self.c.proposer.load(run.proposer_state)
+        self.hooks.arrl_run_started(run_id=run.run_id, metric=self.settings.metric, direction=self.direction.value,
+                                    budget_seconds=self.settings.budget, previous=list(state.records),
+                                    at=time.time())
         self.c.memory.refill(*memory_from_journal(state.records))
         self.lane = Lane(self.c.rollback, self.c.runner, self.workspace,
                          cpu_share(self.settings.workers, self.settings.cpus_per_worker),
@@ -219,7 +270,7 @@ class ExperimentLoop:
                 f"{record.failure_reason}); fix it, commit, and start again with `arrl run --new`"
             )
             run.set_status(RunStatus.FINISHED, message)
-            self.hooks.arrl_alert(run_id=run.run_id, level="error", message=message)
+            self.hooks.arrl_alert(run_id=run.run_id, level="error", message=message, at=time.time())
             raise ArrlError(message)
         if state.consecutive_failures >= self.settings.failure_limit:
             reason = (
@@ -227,9 +278,9 @@ class ExperimentLoop:
                 f"{record.outcome.value}: {record.failure_reason})"
             )
             run.set_status(RunStatus.PAUSED, reason)
-            self._log(f"paused: {reason}")
-            self.hooks.arrl_run_paused(run_id=run.run_id, reason=reason)
-            self.hooks.arrl_alert(run_id=run.run_id, level="error", message=f"run paused: {reason}")
+            self.hooks.arrl_run_paused(run_id=run.run_id, reason=reason, at=time.time())
+            self.hooks.arrl_alert(run_id=run.run_id, level="error", message=f"run paused: {reason}",
+                                  at=time.time())
             return LoopResult(
                 RunStatus.PAUSED,
                 EXIT_PAUSED,
@@ -243,8 +294,12 @@ class ExperimentLoop:
         if not best:
             return "no successful experiment"
         top = best[0]
+        if top.proposer == "baseline":
+            # Its commit is the user's own: pointing there would suggest a change that is not one.
+            return (f"best {top.metric_name}={top.value:.6g} is still the unmodified script "
+                    f"(experiment {top.id}); no edit beat it")
         return (f"best {top.metric_name}={top.value:.6g} from experiment {top.id} "
-                f"(see `git show {top.commit[:12]}`)")
+                f"(see `arrl show {top.id}`; `arrl apply best` puts it on your branch)")
 
     def _check_fingerprint(self) -> None:
         """Refuse to mix experiments run in different environments into one run: their
@@ -302,8 +357,9 @@ class ExperimentLoop:
             observation = Observation(
                 script=parent_script,
                 config=dict(extraction.values),
-                editable=tuple(extraction.editable),
+                editable=tuple(n for n in extraction.editable if n in self.space),
                 choices=dict(extraction.choices),
+                space=self.space,
                 history=self.c.memory.window()[-HISTORY_WINDOW:],
                 best_value=state.best,
                 direction=self.direction,
@@ -338,6 +394,7 @@ class ExperimentLoop:
             started_at=now_iso(),
             proposal_id=proposal.id,
         )
+        self.hooks.arrl_experiment_proposed(record=record, run_id=self.run_dir.run_id, at=time.time())
         return record, proposal, parent_commit
 
     def _attempt(self, record: ExperimentRecord, proposal: Proposal, parent_commit: str, state: _State,
@@ -346,15 +403,20 @@ class ExperimentLoop:
         it did not run)."""
         is_baseline = proposal.proposer == "baseline"
         experiment_id = record.id
+        run_id = self.run_dir.run_id
         commit = ""
         # The baseline is claimed too (so no proposal repeats it) but runs whatever the claim says.
         if not self.c.memory.claim(record.program_hash) and not is_baseline:
             record.outcome = Outcome.DUPLICATE
             record.failure_reason = "the same program was already run (or is running) in this run"
+            self.hooks.arrl_proposal_rejected(record=record, run_id=run_id, reason=record.failure_reason,
+                                              at=time.time())
         else:
             verdict = ValidationResult() if is_baseline else self.c.validate(proposal.script, self.baseline_script)
             if not verdict.accepted:
                 record.outcome, record.failure_reason = Outcome.REJECTED, str(verdict)
+                self.hooks.arrl_proposal_rejected(record=record, run_id=run_id, reason=record.failure_reason,
+                                                  at=time.time())
             else:
                 if not is_baseline:
                     commit, record.ref = lane.rollback.snapshot(
@@ -365,6 +427,7 @@ class ExperimentLoop:
                     )
                 else:
                     commit = self.baseline_commit
+                    record.ref = self.c.rollback.keep(commit, experiment_id)
                 record.commit = commit
                 self._execute(record, state, lane)
                 if record.outcome is Outcome.INTERRUPTED:
@@ -398,13 +461,13 @@ class ExperimentLoop:
         if not is_baseline and record.outcome is not Outcome.INTERRUPTED:
             self.c.proposer.learn(record, record.reward)
             self.c.proposer.save(self.run_dir.proposer_state)
-        self._log(_summary(record))
-        self.report(_summary(record))
-        self.hooks.arrl_experiment_finished(record=record, run_id=self.run_dir.run_id)
+        self.hooks.arrl_experiment_finished(record=record, run_id=self.run_dir.run_id, at=time.time())
         return record
 
     def _extract(self, script: str) -> Extraction:
-        return extract(script, self.context.script_path, self.context.field_map)
+        path = self.context.script_path
+        return extract(script, path, self.context.field_map, self.context.space.knobs,
+                       (self.context.repo_root / path).parent)
 
     def _execute(self, record: ExperimentRecord, state: _State, lane: Lane) -> None:
         directory = self.run_dir.experiment_dir(record.id)
@@ -434,14 +497,47 @@ class ExperimentLoop:
             cpus=lane.cpus,
         )
         stopper = TrendStopper(self.settings.early_stopping, state.best, self.direction, state.best_curve)
-        monitor = _Monitor(self.settings.metric, stopper, self.abort)
-        self.hooks.arrl_experiment_started(experiment_id=record.id, run_id=self.run_dir.run_id)
+        run_id = self.run_dir.run_id
+        monitor = _Monitor(self.settings.metric, stopper, self.abort, on_point=lambda point: self.hooks.arrl_metric(
+            run_id=run_id, experiment_id=record.id, point=point, at=time.time()))
+        self.hooks.arrl_experiment_started(experiment_id=record.id, run_id=run_id, record=record,
+                                           budget_seconds=self.settings.budget, at=time.time())
         try:
             result = lane.runner.run(request, monitor)
         except OSError as error:
             raise ArrlError(f"cannot run experiment {record.id}: {error.strerror or error} "
                             f"({error.filename or 'runner'}); nothing recorded before is lost") from None
         self._apply_result(record, result, monitor)
+        if self.evaluate_path and record.outcome is Outcome.OK:
+            self._evaluate(record, request, lane)
+        if monitor.subscriber_error:
+            self.hooks.arrl_alert(run_id=run_id, level="warning", at=time.time(), message=(
+                f"a subscriber of arrl_metric failed ({monitor.subscriber_error}); the rest of "
+                f"experiment {record.id}'s metric events were not sent"))
+
+    def _evaluate(self, record: ExperimentRecord, training: RunRequest, lane: Lane) -> None:
+        """Run the trusted evaluation on what the experiment wrote; its metric is recorded."""
+        # The experiment's commit, exactly: nothing the run wrote into the workspace survives.
+        lane.rollback.restore(record.commit)
+        script = lane.workspace / self.evaluate_path
+        request = attrs.evolve(training, script=script, workdir=script.parent,
+                               log_dir=training.log_dir / "evaluate",
+                               env={**training.env, "ARRL_EVALUATING": "1"})
+        request.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            result = lane.runner.run(request, _Evaluating(self.abort))
+        except OSError as error:
+            raise ArrlError(f"cannot run the evaluation of experiment {record.id}: {error}") from None
+        if result.outcome is Outcome.INTERRUPTED:
+            record.outcome, record.failure_reason = Outcome.INTERRUPTED, "interrupted during the trusted evaluation"
+            return
+        verdict = judge(record, result, self.settings.metric)
+        record.outcome, record.value = verdict.outcome, verdict.value
+        record.failure_reason = verdict.failure_reason or record.failure_reason
+        record.details.update(verdict.details)
+        if DISAGREEMENT in verdict.details:
+            self.hooks.arrl_alert(run_id=self.run_dir.run_id, level="warning",
+                                  message=f"experiment {record.id}: {verdict.details[DISAGREEMENT]}", at=time.time())
 
     def _apply_result(self, record: ExperimentRecord, result: RunResult, monitor: _Monitor) -> None:
         metric = self.settings.metric
@@ -471,15 +567,26 @@ class ExperimentLoop:
         record.value = value
 
 
-def _summary(record: ExperimentRecord) -> str:
-    value = f"{record.metric_name}={record.value:.6g}" if math.isfinite(record.value) else ""
-    parts = [f"#{record.id}", record.outcome.value, value, f"{record.wall_clock_seconds:.1f}s"]
-    if record.reward is not None:
-        parts.append(f"reward={record.reward:+.3f}")
-    if record.kept:
-        parts.append("kept")
-    if record.edit and record.edit.description:
-        parts.append(f"[{record.edit.description}]")
-    if record.failure_reason:
-        parts.append(f"({record.failure_reason.splitlines()[0][:160]})")
-    return " ".join(p for p in parts if p)
+class _Evaluating(RunMonitor):
+    """The trusted evaluation's monitor: it runs to the end unless the user stops arrl."""
+
+    def __init__(self, abort: threading.Event) -> None:
+        self.abort = abort
+
+    def on_metric(self, point: MetricPoint) -> bool:
+        return True
+
+    def should_abort(self) -> bool:
+        return self.abort.is_set()
+
+
+class _Lines(Subscriber):
+    """The plain lines of one run passed to a callable (the loop's ``report`` argument)."""
+
+    def __init__(self, report: Callable[[str], None]) -> None:
+        self.report = report
+
+    def handle(self, event: Event) -> None:
+        line = plain_line(event)
+        if line is not None:
+            self.report(line)

@@ -37,6 +37,7 @@ HOOK_FOR_ROLE: Mapping[str, str] = {
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "arrl.plugins.random_proposer",
     "arrl.plugins.ppo_proposer",
+    "arrl.plugins.grid_proposer",
     "arrl.plugins.ast_validator",
     "arrl.plugins.subprocess_runner",
     "arrl.plugins.podman_runner",

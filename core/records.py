@@ -15,6 +15,7 @@ import attrs
 import cattrs
 
 from .schema import HISTORY_WINDOW, Value
+from .space import Space
 
 
 class Outcome(str, enum.Enum):
@@ -150,6 +151,10 @@ class Observation:
     # choices; None means every field of ``config`` with the schema's choices.
     editable: tuple[str, ...] | None = None
     choices: dict[str, tuple[Value, ...]] = attrs.Factory(dict)
+    # The run's domains (design fields grown around the baseline, overrides, declared knobs;
+    # see arrl.space). None: the design document's fields as they are. Pass it to
+    # arrl.actions and arrl.script.apply_values; arrl.observation encodes its knobs.
+    space: Space | None = None
 
 
 @attrs.define

@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Sequence
 import attrs
 
 from .errors import ArrlError
+from .space import SpaceSettings
 from .records import (
     Direction,
     ExperimentRecord,
@@ -46,6 +47,10 @@ class PluginContext:
     # Schema field -> the script's name for it, for scripts arrl cannot read by itself
     # ({"learning_rate": "TrainConfig.base_lr"}); see arrl.script.
     field_map: dict[str, str] = attrs.Factory(dict)
+    # The [space] table and exclude list (arrl.space): knobs, overrides, hands-off names.
+    space: SpaceSettings = SpaceSettings()
+    # The trusted evaluation command, when one is set: validators then reserve stdout for it.
+    evaluate: str = ""
 
     def rng(self, salt: str) -> random.Random:
         """A generator seeded from the run's seed and the caller's name, so two plugins never
@@ -227,6 +232,11 @@ class Rollback(abc.ABC):
     @abc.abstractmethod
     def read(self, commit: str) -> str:
         """The script's text at ``commit``."""
+
+    def keep(self, commit: str, experiment_id: int) -> str:
+        """Keep an existing commit retrievable as experiment ``experiment_id``'s version (the
+        baseline runs its own commit, not a snapshot); return the ref that keeps it, or ''."""
+        return ""
 
 
 # The signature every factory has; named so hookspec docs can refer to it.

@@ -27,6 +27,7 @@ from typing import Iterable, Iterator
 import attrs
 
 import arrl
+from arrl.output import OutputLimits
 from arrl.resources import thread_env
 
 DEFAULT_IMAGE = "arrl-runner:latest"
@@ -42,9 +43,9 @@ INNER_TIMEOUT_SLACK = 2
 
 
 @attrs.frozen
-class ContainerOptions:
+class ContainerOptions(OutputLimits):
     """Resource limits and isolation of every experiment container (the design document's
-    defaults: 16 GB of memory with as much swap, 2 CPUs, no network)."""
+    defaults: 16 GB of memory with as much swap, 2 CPUs, no network), and the output limits."""
 
     image: str = DEFAULT_IMAGE
     memory: str = "16g"
@@ -209,15 +210,3 @@ def container_name(request: arrl.RunRequest) -> str:
 
 def labels(request: arrl.RunRequest) -> dict[str, str]:
     return {LABEL_RUN: request.run_id, LABEL_EXPERIMENT: str(request.experiment_id)}
-
-
-def lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Whole lines out of a stream of arbitrary chunks (engine log streams split anywhere)."""
-    pending = b""
-    for chunk in chunks:
-        pending += chunk
-        *complete, pending = pending.split(b"\n")
-        for line in complete:
-            yield line + b"\n"
-    if pending:
-        yield pending

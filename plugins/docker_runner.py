@@ -114,8 +114,8 @@ class DockerRunner(arrl.Runner):
             stderr = container.attach(stdout=False, stderr=True, stream=True, logs=True)
             container.start()
             watched = _Container(container)
-            result = supervise(request, monitor, watched, c.lines(stdout), c.lines(stderr),
-                               request.silence_timeout, started)
+            result = supervise(request, monitor, watched, stdout, stderr,
+                               request.silence_timeout, started, o)
             details = {**result.details, **fingerprint}
             container.reload()
             if container.attrs["State"].get("OOMKilled") and not watched.killed:

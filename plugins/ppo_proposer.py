@@ -23,8 +23,8 @@ import attrs
 import arrl
 from arrl.actions import Move, apply_move
 from arrl.observation import OBSERVATION_SIZE, encode
-from arrl.schema import FIELDS, SchemaError
-from arrl.script import apply_values, program_hash
+from arrl.schema import FIELDS, SchemaError, config_hash
+from arrl.script import apply_values
 
 
 @attrs.frozen
@@ -83,11 +83,18 @@ class PPOProposer(arrl.Proposer):
         logits = self.policy(hidden).masked_fill(~masks, float("-inf"))
         return logits, self.value(hidden).squeeze(-1)
 
-    def _candidates(self, observation: arrl.Observation, skip_tried: bool = True) -> dict[int, tuple[dict, str]]:
-        """Valid actions -> (changes, proposed script)."""
+    def _candidates(self, observation: arrl.Observation, skip_tried: bool = True) -> dict[int, dict]:
+        """Valid actions -> the changes they make, judged at the schema level alone.
+
+        Nothing is rendered here: applying every move to the script with libcst cost seconds per
+        proposal on a real script. A move is valid when the field is editable, the target is a
+        value the script can take and the resulting config passes the schema; a program already
+        in the window is recognised by its config hash (the loop hashes the config it reads back
+        from the proposed script, and moves change nothing but config values).
+        """
         editable = set(observation.editable if observation.editable is not None else observation.config)
-        tried = {entry.program_hash for entry in observation.history} if skip_tried else set()
-        found: dict[int, tuple[dict, str]] = {}
+        tried = {entry.config_hash for entry in observation.history} if skip_tried else set()
+        found: dict[int, dict] = {}
         for index, move in enumerate(ACTIONS):
             if move.field not in editable:
                 continue
@@ -99,15 +106,9 @@ class PPOProposer(arrl.Proposer):
             except SchemaError:
                 continue
             changes = {k: v for k, v in new.items() if observation.config.get(k) != v}
-            if not changes:
+            if not changes or (tried and config_hash(new) in tried):
                 continue
-            try:
-                script = apply_values(observation.script, changes, self.context.script_path, self.context.field_map)
-            except SchemaError:
-                continue
-            if program_hash(script) in tried:
-                continue
-            found[index] = (changes, script)
+            found[index] = changes
         return found
 
     def _policy(self, observation: arrl.Observation, candidates: dict[int, Any]) -> tuple[Any, Any, Any, float]:
@@ -126,18 +127,25 @@ class PPOProposer(arrl.Proposer):
         # tried, they are allowed again: the loop records such a proposal as a duplicate (not
         # run, penalised) and the policy learns to leave this neighbourhood.
         candidates = self._candidates(observation) or self._candidates(observation, skip_tried=False)
-        if not candidates:
-            raise SchemaError("no field can be moved: the script exposes no editable schema value")
-        state, mask, probabilities, value = self._policy(observation, candidates)
-        action = int(torch.multinomial(probabilities, 1, generator=self.generator))
-        log_probability = float(torch.log(probabilities[action]))
-        changes, script = candidates[action]
-        self.proposed += 1
-        proposal_id = f"ppo-{self.proposed}"
-        self.pending[proposal_id] = {"state": state.tolist(), "mask": mask.tolist(), "action": action,
-                                     "log_probability": log_probability, "value": value}
-        description = "; ".join(f"{k} {observation.config[k]} -> {v}" for k, v in changes.items())
-        return arrl.Proposal(script, arrl.Edit(changes, description), "ppo", id=proposal_id)
+        while candidates:
+            state, mask, probabilities, value = self._policy(observation, candidates)
+            action = int(torch.multinomial(probabilities, 1, generator=self.generator))
+            changes = candidates[action]
+            try:
+                # Only the chosen move is rendered; one the script cannot take after all (a site
+                # arrl cannot rewrite to that value) is masked and the policy samples again.
+                script = apply_values(observation.script, changes, self.context.script_path, self.context.field_map)
+            except SchemaError:
+                del candidates[action]
+                continue
+            log_probability = float(torch.log(probabilities[action]))
+            self.proposed += 1
+            proposal_id = f"ppo-{self.proposed}"
+            self.pending[proposal_id] = {"state": state.tolist(), "mask": mask.tolist(), "action": action,
+                                         "log_probability": log_probability, "value": value}
+            description = "; ".join(f"{k} {observation.config[k]} -> {v}" for k, v in changes.items())
+            return arrl.Proposal(script, arrl.Edit(changes, description), "ppo", id=proposal_id)
+        raise SchemaError("no field can be moved: the script exposes no editable schema value")
 
     # -- learning ---------------------------------------------------------------------------
     def learn(self, record: arrl.ExperimentRecord, reward: float) -> None:

@@ -9,6 +9,7 @@ from support import make_repo, records, run_arrl
 
 import arrl
 from arrl.plugins.ppo_proposer import ACTIONS, PPOOptions, PPOProposer
+from arrl.schema import config_hash
 from arrl.script import extract, program_hash
 
 SCRIPT = "LEARNING_RATE = 0.01\nDROPOUT = 0.1\nBATCH_SIZE = 32\nACTIVATION = 'relu'\n" \
@@ -56,8 +57,11 @@ def test_masks_keep_proposals_valid_and_new(tmp_path: Path) -> None:
         seen.add(tuple(sorted(proposal.edit.changes.items())))
     assert len(seen) >= 5  # it explores many moves, not one
     # A program already in the window is never proposed again.
-    proposed = {program_hash(proposer.propose(observation).script) for _ in range(40)}
-    history = tuple(arrl.HistoryEntry("c", 1.0, 1.0, False, program_hash=h) for h in sorted(proposed))
+    scripts = {proposer.propose(observation).script for _ in range(40)}
+    proposed = {program_hash(s) for s in scripts}
+    # The loop records the config it reads back from each proposed script, and its program.
+    history = tuple(arrl.HistoryEntry(config_hash(extract(s).values), 1.0, 1.0, False, program_hash=program_hash(s))
+                    for s in sorted(scripts))
     crowded = arrl.Observation(SCRIPT, observation.config, history, editable=observation.editable)
     fresh = [m for m in proposer._candidates(crowded)]
     for _ in range(10):

@@ -170,14 +170,16 @@ def test_composite_reward_matches_the_design_document() -> None:
     context = RewardContext(best_value=2.0, budget_seconds=100.0, direction=Direction.MINIMIZE)
     curve = [MetricPoint("val_loss", 1.0), MetricPoint("val_loss", 1.0)]
     got = reward.score(_record(Outcome.OK, 1.0, 25.0, curve), context)
-    assert got == pytest.approx(0.7 * math.log(2.0) + 0.2 * 0.75 + 0.1 * 1.0)
+    assert got == pytest.approx(0.1 + 0.7 * math.log(2.0) + 0.2 * 0.75 + 0.1 * 1.0)
+    # Not an improvement: 0.7 x shortfall (2 behind a best of 2: 0.5), and the budget spent is
+    # charged at efficiency + early-stop bonus (0.5 per budget).
     early = reward.score(_record(Outcome.EARLY_STOPPED, 4.0, 25.0, curve), context)
-    assert early == pytest.approx(0.7 * math.log(0.5) + 0.2 * 0.75 + 0.1 + 0.3)
-    assert reward.score(_record(Outcome.TIMED_OUT), context) == -2.0
-    assert reward.score(_record(Outcome.REJECTED), context) == -1.0
-    assert reward.score(_record(Outcome.FAILED, math.inf), context) == -2.0
+    assert early == pytest.approx(-0.7 * 0.5 - 0.5 * 0.25)
+    assert reward.score(_record(Outcome.TIMED_OUT, seconds=100.0), context) == -2.5
+    assert reward.score(_record(Outcome.REJECTED, seconds=0.0), context) == -1.0
+    assert reward.score(_record(Outcome.FAILED, math.inf, 0.0), context) == -2.0
     flipped = RewardContext(best_value=0.5, budget_seconds=100.0, direction=Direction.MAXIMIZE)
-    assert reward.score(_record(Outcome.OK, 1.0, 100.0), flipped) == pytest.approx(0.7 * math.log(2.0) + 0.1)
+    assert reward.score(_record(Outcome.OK, 1.0, 100.0), flipped) == pytest.approx(0.1 + 0.7 * math.log(2.0) + 0.1)
 
 
 @settings(max_examples=200, deadline=None)
