@@ -100,27 +100,32 @@ def main() -> None:
     parser.add_argument("--sleep", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workloads", nargs="+", default=["digits", "sleep"])
+    parser.add_argument("--setups", nargs="+", default=["1x2", "2x1"], help="WORKERSxTHREADS, e.g. 1x1")
     args = parser.parse_args()
+    chosen = [tuple(int(n) for n in setup.split("x")) for setup in args.setups]
     scripts = {"digits": DIGITS.format(epochs=args.epochs), "sleep": SLEEP.format(seconds=args.sleep)}
     print(f"cpus: {os.cpu_count()}, experiments per run: {args.experiments}\n")
     print("| workload | round | set-up | ran | wall s | mean experiment s | experiments/hour | load avg (1 min) |")
     print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
-    rates: dict[tuple[str, int], list[float]] = {}
+    rates: dict[tuple[str, tuple[int, int]], list[float]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         for workload in args.workloads:
             for round_ in range(args.rounds):
                 # Alternate the order, so that a change in the machine's load favours neither.
-                setups = [(1, 2), (2, 1)] if round_ % 2 == 0 else [(2, 1), (1, 2)]
+                setups = chosen if round_ % 2 == 0 else chosen[::-1]
                 for workers, threads in setups:
                     result = measure(scripts[workload], workers, threads, args.experiments, Path(scratch), seed=1)
-                    rates.setdefault((workload, workers), []).append(result["per_hour"])
+                    rates.setdefault((workload, (workers, threads)), []).append(result["per_hour"])
                     print(f"| {workload} | {round_ + 1} | {workers} worker(s) x {threads} thread(s) | {result['ran']} "
                           f"| {result['wall']:.1f} | {result['mean_experiment']:.2f} | {result['per_hour']:.0f} "
                           f"| {result['load']:.1f} |", flush=True)
     print()
     for workload in args.workloads:
-        one, two = (sum(rates[(workload, w)]) / len(rates[(workload, w)]) for w in (1, 2))
-        print(f"{workload}: 2 workers x 1 thread / 1 worker x 2 threads = {two / one:.2f}x experiments per hour")
+        mean = {setup: sum(rates[(workload, setup)]) / len(rates[(workload, setup)]) for setup in chosen}
+        first = chosen[0]
+        for setup in chosen[1:]:
+            print(f"{workload}: {setup[0]} worker(s) x {setup[1]} thread(s) / {first[0]} worker(s) x {first[1]} "
+                  f"thread(s) = {mean[setup] / mean[first]:.2f}x experiments per hour")
 
 
 if __name__ == "__main__":

@@ -117,10 +117,13 @@ def main() -> None:
             for workers in args.workers:
                 r = simulate(workers, args.experiments, proposer, Path(scratch))
                 ideal = r["ran"] * args.seconds / workers
+                if workers > 1:
+                    serial = (f"| {r['propose']:.1f} ({100 * r['propose'] / r['pool_wall']:.0f} %) "
+                              f"| {r['conclude']:.1f} ({100 * r['conclude'] / r['pool_wall']:.0f} %) ")
+                else:  # one worker is the plain loop: everything is one at a time
+                    serial = "| - | - "
                 print(f"| {proposer} | {workers} | {r['records']} | {r['ran']} | {r['pool_wall']:.1f} | {ideal:.1f} "
-                      f"| {r['propose']:.1f} ({100 * r['propose'] / r['pool_wall']:.0f} %) "
-                      f"| {r['conclude']:.1f} ({100 * r['conclude'] / r['pool_wall']:.0f} %) | {r['best']:.4f} |",
-                      flush=True)
+                      f"{serial}| {r['best']:.4f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -138,10 +138,14 @@ class WorkerPool:
                     self.in_flight += 1
                 try:
                     commit = loop._attempt(record, proposal, parent, state, lane)
-                finally:
+                except BaseException:
                     with self.lock:
                         self.in_flight -= 1
+                    raise
                 with self.lock:
+                    # In the same hold as the record's append: between the two, another worker
+                    # would count neither and start an experiment past --max-experiments.
+                    self.in_flight -= 1
                     began = time.perf_counter()
                     loop._conclude(record, commit, state, lane)
                     self.serial_seconds["conclude"] += time.perf_counter() - began

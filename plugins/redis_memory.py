@@ -4,11 +4,12 @@ run (threads, processes or machines) through one ``redis-server``.
 Keys, namespaced per run (``<prefix>:<run id>:...``)::
 
     window   sorted set: the newest 32 history entries, scored by experiment id
-    claims   set: every program hash claimed in this run (SADD: exactly one caller wins)
+    claims   hash: program hash -> the token of the claim that won it (exactly one caller wins)
     alive    marker written with the data; its absence means Redis lost this run's keys
 
 Each operation is one Lua script, so it is atomic on the server and checks the marker in the
-same step. The journal, not Redis, is the source of truth: when Redis comes back without this
+same step. A claim carries a token of its own, so retrying it after a lost reply (the server ran
+it, then the connection dropped) finds its own token and still wins, instead of losing to itself. The journal, not Redis, is the source of truth: when Redis comes back without this
 run's keys (restarted without persistence, or flushed) the window and the claims are refilled
 from the journal, together with the claims this process holds for experiments still running.
 A lost connection is retried with exponential backoff for ``reconnect_seconds``; Redis
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
@@ -36,6 +38,7 @@ from arrl.records import from_json, to_json
 from arrl.schema import HISTORY_WINDOW
 
 T = TypeVar("T")
+JOURNAL_TOKEN = "journal"  # the owner of a claim whose experiment is in the journal
 
 # KEYS: window, claims, alive, sequence. Every script returns -1 when the marker is missing.
 _ADD = """
@@ -48,7 +51,13 @@ return 1
 """
 _CLAIM = """
 if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
-return redis.call('SADD', KEYS[2], ARGV[1])
+local owner = redis.call('HGET', KEYS[2], ARGV[1])
+if not owner then
+    redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+    return 1
+end
+if owner == ARGV[2] then return 1 end
+return 0
 """
 _WINDOW = """
 if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
@@ -85,7 +94,7 @@ class RedisMemory(arrl.Memory):
         self._add = self.client.register_script(_ADD)
         self._claim = self.client.register_script(_CLAIM)
         self._window = self.client.register_script(_WINDOW)
-        self._held: set[str] = set()  # claimed here, experiment not yet added or released
+        self._held: dict[str, str] = {}  # program hash -> token, claimed here, not yet added or released
         self._lock = threading.Lock()
         self.reconnects = 0
         self.refills = 0
@@ -130,11 +139,12 @@ class RedisMemory(arrl.Memory):
         records = RunDirectory(self.run_dir).records() if (self.run_dir / "journal.jsonl").exists() else []
         entries, claimed = memory_from_journal(records)
         with self._lock:
-            held = set(self._held)
-        self._write(entries, claimed | held, replace=False)
+            held = dict(self._held)
+        self._write(entries, claimed, replace=False, held=held)
         self.refills += 1
 
-    def _write(self, entries: Sequence[arrl.HistoryEntry], claimed: Iterable[str], replace: bool) -> None:
+    def _write(self, entries: Sequence[arrl.HistoryEntry], claimed: Iterable[str], replace: bool,
+               held: dict[str, str] | None = None) -> None:
         window, claims, alive, sequence = self.keys
         members: dict[str, float] = {}
         for position, entry in enumerate(entries[-self.options.size:]):
@@ -151,7 +161,9 @@ class RedisMemory(arrl.Memory):
                 pipe.zadd(window, members)
                 pipe.zremrangebyrank(window, 0, -(self.options.size + 1))
             if hashes:
-                pipe.sadd(claims, *hashes)
+                pipe.hset(claims, mapping={h: JOURNAL_TOKEN for h in hashes})
+            for program, token in (held or {}).items():
+                pipe.hsetnx(claims, program, token)  # never take a claim another process won since
             pipe.set(alive, "1")
             pipe.execute()
 
@@ -162,7 +174,7 @@ class RedisMemory(arrl.Memory):
         score = "" if entry.experiment_id is None else str(entry.experiment_id)
         self._scripted(self._add, to_json(entry), score, self.options.size)
         with self._lock:
-            self._held.discard(entry.program_hash)
+            self._held.pop(entry.program_hash, None)
 
     def window(self) -> tuple[arrl.HistoryEntry, ...]:
         members = self._scripted(self._window)
@@ -172,20 +184,22 @@ class RedisMemory(arrl.Memory):
         return any(entry.program_hash == program_hash for entry in self.window())
 
     def claim(self, program_hash: str) -> bool:
+        token = uuid.uuid4().hex
         with self._lock:
+            if program_hash in self._held:
+                return False  # this process holds it already
             # Held before asking, so that a refill racing this call re-asserts it.
-            was_held = program_hash in self._held
-            self._held.add(program_hash)
-        won = self._scripted(self._claim, program_hash) == 1
-        if not won and not was_held:
+            self._held[program_hash] = token
+        won = self._scripted(self._claim, program_hash, token) == 1
+        if not won:
             with self._lock:
-                self._held.discard(program_hash)
+                self._held.pop(program_hash, None)
         return won
 
     def release(self, program_hash: str) -> None:
         with self._lock:
-            self._held.discard(program_hash)
-        self._call(lambda: self.client.srem(self.keys[1], program_hash))
+            self._held.pop(program_hash, None)
+        self._call(lambda: self.client.hdel(self.keys[1], program_hash))
 
     def refill(self, entries: Sequence[arrl.HistoryEntry], claimed: Iterable[str]) -> None:
         with self._lock:

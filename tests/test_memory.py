@@ -247,3 +247,16 @@ def test_window_is_refilled_from_the_journal_after_redis_lost_it(volatile_redis_
     assert [e.experiment_id for e in memory.window()] == list(range(40 - HISTORY_WINDOW, 40))
     assert not memory.claim("p3") and not memory.claim("running") and memory.claim("new")
     assert memory.refills == 1  # type: ignore[attr-defined]
+
+
+def test_a_claim_retried_after_a_lost_reply_still_wins(redis_server, tmp_path: Path) -> None:
+    # The server ran the claim, then the connection dropped before the reply: the retry carries
+    # the same token and must win, not lose to itself (it did, before claims had tokens).
+    memory = redis_memory(redis_server.url, tmp_path / "run")
+    memory.refill([], [])
+    run_claim = memory._claim  # type: ignore[attr-defined]
+    keys = memory.keys  # type: ignore[attr-defined]
+    assert run_claim(keys=keys, args=["p", "token-1"]) == 1
+    assert run_claim(keys=keys, args=["p", "token-1"]) == 1  # the retry
+    assert run_claim(keys=keys, args=["p", "token-2"]) == 0  # anyone else
+    assert not memory.claim("p")

@@ -85,6 +85,17 @@ def test_two_workers_run_experiments_at_once(tmp_path: Path, arrl_env) -> None:
     assert any(b_start < a_end for (_, a_end), (b_start, _) in zip(spans, spans[1:])), "no two experiments overlapped"
 
 
+def test_many_workers_stop_exactly_at_the_limit(tmp_path: Path, arrl_env) -> None:
+    # Short experiments on four workers: results arrive while others start, and no experiment
+    # may start once the recorded plus the running ones reach --max-experiments.
+    repo = make_repo(tmp_path / "project", {"train.py": SLEEPER}, CONFIG)
+    result = run_arrl("run", "--workers", "4", "--max-experiments", "14", cwd=repo,
+                      env={**arrl_env, "STEP_SECONDS": "0.01"})
+    assert result.returncode == 0, result.output
+    check_journal(records(repo), 14)
+    assert len(stdout_logs(repo)) <= 14
+
+
 def test_default_ppo_learns_with_two_workers(tmp_path: Path, arrl_env) -> None:
     repo = make_repo(tmp_path / "project", {"train.py": SLEEPER}, CONFIG.replace('proposer = "random"', 'proposer = "ppo"'))
     result = run_arrl("run", "--workers", "2", "--max-experiments", "7", cwd=repo, env=arrl_env)
