@@ -25,7 +25,7 @@ from typing import Sequence
 import attrs
 
 from .script import EVALUATION_WORDS, Extraction, spells_a_field, words
-from .space import SpaceEntry, suggested_entry
+from .space import SpaceEntry, space_toml, suggested_entry
 
 # Name parts that mark plumbing, not hyperparameters.
 PLUMBING_WORDS = frozenset({
@@ -154,3 +154,10 @@ def find_candidates(source: str, extraction: Extraction,
         entry = suggested_entry(value, alternatives, scale)  # type: ignore[arg-type]
         found.append(Candidate(name, value, site.line, site.style, entry))
     return found, hands_off
+
+
+def candidates_toml(candidates: Sequence[Candidate], path: str) -> str:
+    """The ``[space]`` table that tunes ``candidates``, each entry noting where it is and its
+    value now: the one writer behind ``arrl inspect --space`` and ``arrl init``."""
+    return space_toml({c.name: c.entry for c in candidates},
+                      {c.name: f"{path}:{c.line}, now {c.value!r}" for c in candidates})

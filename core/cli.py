@@ -344,6 +344,44 @@ def image_build(inv: Invocation) -> None:
     runner.close()
 
 
+# --- init --------------------------------------------------------------------------------
+
+@main.command()
+@click.argument("script", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--metric", help="The metric the script prints (default: guessed from its `arrl:` lines).")
+@click.option("--maximize/--minimize", default=None, help="The metric's direction (default: guessed from its name).")
+@click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=300.0, show_default=True,
+              help="Wall-clock seconds per experiment.")
+@click.option("--force", is_flag=True, help="Overwrite an existing arrl.toml.")
+def init(script: Path, metric: str | None, maximize: bool | None, budget: float, force: bool) -> None:
+    """Write arrl.toml for SCRIPT: metric, direction, budget and the [space] `arrl inspect` finds."""
+    from .scaffold import guess_direction, guess_metric, scaffold
+    from .script import ScriptError
+
+    target = Path("arrl.toml")
+    if target.exists() and not force:
+        raise ConfigError(f"{target.resolve()} exists; edit it, or pass --force to replace it")
+    if not math.isfinite(budget):
+        raise ConfigError(f"--budget must be finite, got {budget:g}")
+    try:
+        source = script.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read {script}: {getattr(error, 'strerror', None) or error}") from None
+    metric = metric or guess_metric(source)
+    if metric is None:
+        raise ConfigError(f"{script} prints no `arrl: NAME=<number>` line, so the metric cannot be guessed: "
+                          "add one (see docs/script-contract.md) or pass --metric")
+    direction = ("maximize" if maximize else "minimize") if maximize is not None else guess_direction(metric)
+    relative = os.path.relpath(script.resolve(), Path.cwd().resolve())
+    try:
+        text = scaffold(source, Path(relative).as_posix(), metric, direction, budget)
+    except (ScriptError, ValueError) as error:
+        raise ArrlError(str(error)) from None
+    target.write_text(text)
+    click.echo(text, nl=False)
+    click.echo(f"arrl: wrote {target}; check it with `arrl inspect`, commit it, then `arrl run`", err=True)
+
+
 # --- inspect -----------------------------------------------------------------------------
 
 @main.command()
@@ -354,10 +392,10 @@ def image_build(inv: Invocation) -> None:
 @click.pass_obj
 def inspect(inv: Invocation, script: Path | None, as_json: bool, space_only: bool) -> None:
     """Show the fields and knobs SCRIPT sets, where, and what else looks tunable."""
-    from .candidates import find_candidates
+    from .candidates import candidates_toml, find_candidates
     from .schema import FIELD_NAMES
     from .script import ScriptError, extract
-    from .space import build_space, space_toml
+    from .space import build_space
 
     settings, base = _settings(inv)
     path = script if script is not None else (base / settings.script if settings.script else None)
@@ -374,8 +412,7 @@ def inspect(inv: Invocation, script: Path | None, as_json: bool, space_only: boo
         raise ArrlError(str(error)) from None
     space = build_space(found.values, space_settings, tuple(found.editable))
     candidates, hands_off = find_candidates(source, found, space_settings.exclude)
-    toml = space_toml({c.name: c.entry for c in candidates},
-                      {c.name: f"{os.path.relpath(path)}:{c.line}, now {c.value!r}" for c in candidates})
+    toml = candidates_toml(candidates, os.path.relpath(path))
     if space_only:
         click.echo(toml, nl=False)
         return

@@ -1,0 +1,52 @@
+"""``arrl init``: a ready ``arrl.toml`` for a user's own script.
+
+It says what a run needs and what arrl can guess from the script: the metric (the name the
+script prints after ``arrl:``), its direction (accuracy-like names are maximised), the budget, and
+the ``[space]`` of tunable-looking constants that ``arrl inspect`` finds (the same writer,
+:func:`arrl.candidates.candidates_toml`). Everything it writes is plain TOML the user can edit.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .candidates import candidates_toml, find_candidates
+from .script import extract
+
+# A metric line of the script contract: ``print(f"arrl: step={step} val_loss={loss:.4f}")``.
+_NAME = re.compile(r"(?<![\w.{])([A-Za-z_][A-Za-z0-9_.]*)=(?!=)")
+# Names of metrics that are better when higher; anything else is taken as a loss.
+_HIGHER_IS_BETTER = re.compile(r"(acc|accuracy|f1|auc|auroc|precision|recall|bleu|rouge|score|map|iou|reward)$", re.I)
+
+
+def guess_metric(source: str) -> str | None:
+    """The name the script's ``arrl:`` lines print most often, other than a step counter (a
+    training loss printed once beside the validation metric loses); on a tie, the first."""
+    names = [m.group(1) for line in source.splitlines() if "arrl:" in line
+             for m in _NAME.finditer(line.split("arrl:", 1)[1])]
+    names = [n for n in names if n.lower() not in ("step", "epoch", "iter", "it")]
+    if not names:
+        return None
+    return max(dict.fromkeys(names), key=names.count)
+
+
+def guess_direction(metric: str) -> str:
+    return "maximize" if _HIGHER_IS_BETTER.search(metric.split(".")[-1]) else "minimize"
+
+
+def scaffold(source: str, script: str, metric: str, direction: str, budget: float) -> str:
+    """The text of an ``arrl.toml`` for ``source`` (found at ``script``, relative to the file)."""
+    found = extract(source, script)
+    candidates, _ = find_candidates(source, found)
+    lines = [
+        "# Written by `arrl init`; see docs/configuration.md for every setting.",
+        f'script = "{script}"',
+        f'metric = "{metric}"  # the name the script prints: arrl: {metric}=<number>',
+        f'direction = "{direction}"',
+        f"budget = {budget:g}  # seconds of wall clock per experiment, enforced from outside",
+        "",
+    ]
+    if candidates:
+        lines += ["# Other constants that look tunable, by the script's own names; delete what should stay.",
+                  candidates_toml(candidates, script).rstrip("\n"), ""]
+    return "\n".join(lines)
