@@ -544,7 +544,7 @@ class ExperimentLoop:
                                env={**training.env, "ARRL_EVALUATING": "1"})
         request.log_dir.mkdir(parents=True, exist_ok=True)
         try:
-            result = lane.runner.run(request, _Evaluating(self.abort))
+            result = lane.runner.run(request, RunToEnd(self.abort))
         except OSError as error:
             raise ArrlError(f"cannot run the evaluation of experiment {record.id}: {error}") from None
         if result.outcome is Outcome.INTERRUPTED:
@@ -586,8 +586,9 @@ class ExperimentLoop:
         record.value = value
 
 
-class _Evaluating(RunMonitor):
-    """The trusted evaluation's monitor: it runs to the end unless the user stops arrl."""
+class RunToEnd(RunMonitor):
+    """A monitor that never stops a run early, only on the user's Ctrl-C: for the trusted
+    evaluation, and for a reproduction, which measures the whole run as the original did."""
 
     def __init__(self, abort: threading.Event) -> None:
         self.abort = abort

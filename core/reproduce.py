@@ -25,8 +25,9 @@ from .errors import ArrlError
 from .journal import RunDirectory, now_iso
 from .metrics import final_value
 from .noise import NOISE_SIGMAS, in_noise_units, noise_floor
-from .records import ExperimentRecord, MetricPoint, Outcome, converter
-from .roles import PluginContext, RunMonitor, RunRequest, Runner
+from .loop import RunToEnd
+from .records import ExperimentRecord, Outcome, converter
+from .roles import PluginContext, RunRequest, Runner
 
 
 @attrs.frozen
@@ -69,20 +70,6 @@ class Reproduction:
         verdict = "reproduced" if self.reproduced else "NOT reproduced"
         return (line + f" = {self.in_noise_floors:+.2f} noise floors (floor {self.noise_floor:.3g}); "
                 f"{verdict} (within {NOISE_SIGMAS:g} floors counts as the same result)")
-
-
-class _Collect(RunMonitor):
-    """Lets the run go to its end: a reproduction measures the whole run, as the original did
-    when it was not stopped early."""
-
-    def __init__(self, abort: threading.Event) -> None:
-        self.abort = abort
-
-    def on_metric(self, point: MetricPoint) -> bool:
-        return True
-
-    def should_abort(self) -> bool:
-        return self.abort.is_set()
 
 
 def find_record(run: RunDirectory, experiment_id: int) -> ExperimentRecord:
@@ -132,7 +119,7 @@ def reproduce(run: RunDirectory, record: ExperimentRecord, settings: Settings, c
                  "ARRL_BUDGET_SECONDS": f"{settings.budget:g}", "ARRL_OUTPUT_DIR": str(output),
                  "ARRL_SEED": str(seed), "ARRL_METRIC": settings.metric},
         )
-        result = runner.run(request, _Collect(abort or threading.Event()))
+        result = runner.run(request, RunToEnd(abort or threading.Event()))
     finally:
         repo.git.worktree("remove", "--force", str(workspace))
         shutil.rmtree(workspace, ignore_errors=True)
