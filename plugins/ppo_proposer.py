@@ -36,6 +36,13 @@ class PPOOptions:
     entropy: float = attrs.field(default=0.01, validator=attrs.validators.ge(0))
     value_coefficient: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
     hidden: int = attrs.field(default=128, validator=attrs.validators.ge(8))
+    # Probability mass spread uniformly over the valid moves: an exploration floor, so a policy
+    # that has converged (or a prior learned elsewhere) still tries every move now and then.
+    exploration: float = attrs.field(default=0.1, validator=[attrs.validators.ge(0.0), attrs.validators.lt(1.0)])
+    # Starting weights: "builtin" (the prior shipped with arrl, pre-trained on the simulated
+    # family of benchmarks/simfamily.py), "none" (learn from scratch), or a path to a prior file
+    # (see arrl.plugins.ppo_prior for making one from your own runs).
+    prior: str = "none"
 
 
 def action_list() -> list[Move]:
@@ -73,12 +80,22 @@ class PPOProposer(arrl.Proposer):
         self.buffer: list[dict[str, Any]] = []
         self.pending: dict[str, Any] | None = None
         self.updates = 0
+        if options.prior != "none":
+            from arrl.plugins.ppo_prior import load_prior
+
+            load_prior(self, options.prior)
 
     # -- acting -----------------------------------------------------------------------------
     def _forward(self, observations: Any, masks: Any) -> tuple[Any, Any]:
+        """(probabilities over the actions, value): the masked softmax mixed with the uniform
+        distribution over valid moves (the exploration floor), used to act and to learn alike."""
+        torch = self.torch
         hidden = self.body(observations)
         logits = self.policy(hidden).masked_fill(~masks, float("-inf"))
-        return logits, self.value(hidden).squeeze(-1)
+        uniform = masks.float() / masks.float().sum(-1, keepdim=True)
+        floor = self.options.exploration
+        probabilities = (1 - floor) * torch.softmax(logits, dim=-1) + floor * uniform
+        return probabilities, self.value(hidden).squeeze(-1)
 
     def _candidates(self, observation: arrl.Observation, skip_tried: bool = True) -> dict[int, dict]:
         """Valid actions -> the changes they make, judged at the schema level alone.
@@ -115,8 +132,8 @@ class PPOProposer(arrl.Proposer):
         mask = torch.zeros(len(ACTIONS), dtype=torch.bool)
         mask[list(candidates)] = True
         with torch.no_grad():
-            logits, value = self._forward(state.unsqueeze(0), mask.unsqueeze(0))
-        return state, mask, torch.softmax(logits[0], dim=-1), float(value[0])
+            probabilities, value = self._forward(state.unsqueeze(0), mask.unsqueeze(0))
+        return state, mask, probabilities[0], float(value[0])
 
     def propose(self, observation: arrl.Observation) -> arrl.Proposal:
         torch = self.torch
@@ -165,8 +182,8 @@ class PPOProposer(arrl.Proposer):
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         losses: dict[str, float] = {}
         for _ in range(o.epochs):
-            logits, values = self._forward(states, masks)
-            distribution = torch.distributions.Categorical(logits=logits)
+            probabilities, values = self._forward(states, masks)
+            distribution = torch.distributions.Categorical(probs=probabilities)
             ratio = torch.exp(distribution.log_prob(actions) - old_log_probabilities)
             clipped = torch.clamp(ratio, 1 - o.clip, 1 + o.clip)
             policy_loss = -torch.min(ratio * advantages, clipped * advantages).mean()

@@ -100,3 +100,64 @@ def test_ppo_runs_through_arrl(tmp_path: Path, arrl_env) -> None:
     assert all(r["outcome"] in ("ok", "duplicate") for r in recs)
     state = repo / ".arrl" / Path(recs[0]["stdout_path"]).parts[-4]
     assert (state / "proposer.state").exists() and (state / "proposer.pt").exists()
+
+
+def test_a_prior_starts_the_policy_and_none_learns_from_scratch(tmp_path: Path) -> None:
+    import torch
+
+    from arrl.plugins.ppo_prior import save_prior
+
+    trained = _proposer(tmp_path)
+    observation = _observation()
+    for step in range(16):
+        proposal = trained.propose(observation)
+        trained.learn(arrl.ExperimentRecord(id=step, parent_id=0, outcome=arrl.Outcome.OK, config={}, config_hash="",
+                                            program_hash="", metric_name="m", direction=arrl.Direction.MINIMIZE,
+                                            value=1.0), 1.0 if "dropout_rate" in proposal.edit.changes else -1.0)
+    prior = tmp_path / "prior.pt"
+    save_prior(trained, prior, "a test")
+    assert torch.load(prior, weights_only=True)["format"] == "arrl-ppo-prior"  # plain tensors and a header
+    context = arrl.PluginContext(tmp_path, tmp_path, "train.py", "val_loss", arrl.Direction.MINIMIZE, 60, 7)
+    started = PPOProposer(PPOOptions(prior=str(prior)), context)
+    scratch = PPOProposer(PPOOptions(prior="none"), context)
+    assert started.probabilities(observation) == pytest.approx(trained.probabilities(observation))
+    assert scratch.probabilities(observation) != pytest.approx(trained.probabilities(observation))
+    wider = PPOOptions(prior=str(prior), hidden=64)
+    with pytest.raises(arrl.ConfigError, match="does not fit this arrl \\(different hidden\\)"):
+        PPOProposer(wider, context)
+    with pytest.raises(arrl.ConfigError, match="does not exist"):
+        PPOProposer(PPOOptions(prior=str(tmp_path / "missing.pt")), context)
+
+
+def test_the_shipped_prior_loads_with_weights_only() -> None:
+    import torch
+
+    from arrl.observation import OBSERVATION_SIZE
+    from arrl.plugins.ppo_prior import BUILTIN
+
+    if not BUILTIN.exists():
+        pytest.skip("no prior shipped in this build")
+    saved = torch.load(BUILTIN, weights_only=True)
+    assert saved["format"] == "arrl-ppo-prior" and saved["version"] == 1
+    assert saved["observation_size"] == OBSERVATION_SIZE and saved["actions"] == [
+        f"{m.field}:{m.direction}:{m.target}" for m in ACTIONS]
+
+
+def test_a_prior_made_from_a_users_runs_is_used_by_the_next_run(tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {"train.py": SCRIPT}, 'script = "train.py"\nbudget = 20\n')
+    first = run_arrl("--plugin", "proposer=ppo", "run", "--max-experiments", "6", cwd=repo, env=arrl_env)
+    assert first.returncode == 0, first.output
+    journal = next((repo / ".arrl").glob("*/journal.jsonl"))
+    import subprocess
+    import sys
+
+    made = subprocess.run([sys.executable, "-m", "arrl.plugins.ppo_prior", str(journal), "--out",
+                           str(tmp_path / "mine.pt")], capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    assert "from 5 proposals" in made.stdout
+    second = run_arrl("--plugin", "proposer=ppo", "-o", f"proposer.prior={tmp_path / 'mine.pt'}", "run", "--new",
+                      "--max-experiments", "2", cwd=repo, env=arrl_env)
+    assert second.returncode == 0, second.output
+    bad = run_arrl("--plugin", "proposer=ppo", "-o", f"proposer.prior={tmp_path / 'nothing.pt'}", "run", "--new",
+                   "--max-experiments", "2", cwd=repo, env=arrl_env)
+    assert bad.returncode != 0 and "nothing.pt' does not exist" in bad.output
