@@ -138,6 +138,8 @@ def climb(member_seed: int, experiments: int, stopper: Stopper) -> dict[str, flo
 STOPPERS: dict[str, Callable[[], Stopper]] = {
     "none": NoStopping,
     "arrl trend (default)": Trend,
+    "arrl trend, margin 1.05": lambda: Trend(EarlyStoppingSettings(margin=1.05)),
+    "arrl trend, margin 1.02": lambda: Trend(EarlyStoppingSettings(margin=1.02)),
     "optuna MedianPruner": lambda: OptunaPruner(optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=9)),
     "optuna HyperbandPruner": lambda: OptunaPruner(optuna.pruners.HyperbandPruner(min_resource=3,
                                                                                   max_resource=simfamily.POINTS)),

@@ -159,3 +159,18 @@ def test_search_proposer_runs_the_tiny_gpt_end_to_end(tmp_path: Path, arrl_env, 
         assert recs[1]["edit"]["changes"]["learning_rate"] == pytest.approx(3e-3 / math.sqrt(10))
     listing = run_arrl("plugins", cwd=repo, env=arrl_env)
     assert any(line.split()[:3] == ["proposer", proposer, "arrl"] for line in listing.stdout.splitlines())
+
+
+def test_without_optuna_the_plugin_is_reported_and_everything_else_works(tmp_path: Path, arrl_env) -> None:
+    # An optuna that cannot be imported, first on the path: what a machine without the extra sees.
+    shadow = tmp_path / "shadow" / "optuna"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('No module named optuna')\n")
+    env = {**arrl_env, "PYTHONPATH": str(shadow.parent)}
+    listing = run_arrl("plugins", cwd=tmp_path, env=env)
+    assert listing.returncode == 0, listing.output
+    assert "optuna" in listing.output and "No module named optuna" in listing.output
+    assert any(line.split()[:2] == ["proposer", "grid"] for line in listing.stdout.splitlines())
+    repo = make_repo(tmp_path / "project", {"train.py": SCRIPT}, 'script = "train.py"\nbudget = 20\n')
+    chosen = run_arrl("--plugin", "proposer=optuna", "run", "--max-experiments", "2", cwd=repo, env=env)
+    assert chosen.returncode != 0 and "installed but failed to load" in chosen.output
