@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 
 import arrl
-from arrl.actions import Move, apply_move
+from arrl.actions import Move, apply_move, random_edit
 from arrl.observation import OBSERVATION_SIZE, encode
 from arrl.schema import FIELDS, SchemaError, config_hash
 from arrl.script import apply_values
@@ -43,6 +43,10 @@ class PPOOptions:
     # family of benchmarks/simfamily.py), "none" (learn from scratch), or a path to a prior file
     # (see arrl.plugins.ppo_prior for making one from your own runs).
     prior: str = "none"
+    # Once every single move from the current script is in the window: "repeat" lets the policy
+    # repeat one (the loop records a duplicate and the policy learns to leave); "two_moves"
+    # proposes a random two-move edit not in the window instead (a hill-climb step, not learned).
+    exhausted: str = attrs.field(default="repeat", validator=attrs.validators.in_(("repeat", "two_moves")))
 
 
 def action_list() -> list[Move]:
@@ -80,6 +84,7 @@ class PPOProposer(arrl.Proposer):
         self.buffer: list[dict[str, Any]] = []
         self.pending: dict[str, Any] | None = None
         self.updates = 0
+        self.hill_rng = context.rng("ppo-hill-climb")
         if options.prior != "none":
             from arrl.plugins.ppo_prior import load_prior
 
@@ -140,7 +145,12 @@ class PPOProposer(arrl.Proposer):
         # Moves to programs already in the window are masked; once every move from here has been
         # tried, they are allowed again: the loop records such a proposal as a duplicate (not
         # run, penalised) and the policy learns to leave this neighbourhood.
-        candidates = self._candidates(observation) or self._candidates(observation, skip_tried=False)
+        candidates = self._candidates(observation)
+        if not candidates and self.options.exhausted == "two_moves":
+            step = self._two_moves(observation)
+            if step is not None:
+                return step
+        candidates = candidates or self._candidates(observation, skip_tried=False)
         while candidates:
             state, mask, probabilities, value = self._policy(observation, candidates)
             action = int(torch.multinomial(probabilities, 1, generator=self.generator))
@@ -158,6 +168,21 @@ class PPOProposer(arrl.Proposer):
             description = "; ".join(f"{k} {observation.config[k]} -> {v}" for k, v in changes.items())
             return arrl.Proposal(script, arrl.Edit(changes, description), "ppo")
         raise SchemaError("no field can be moved: the script exposes no editable schema value")
+
+    def _two_moves(self, observation: arrl.Observation) -> arrl.Proposal | None:
+        tried = {entry.config_hash for entry in observation.history}
+        for _ in range(20):
+            edit = random_edit(observation.config, self.hill_rng, 2, observation.editable, observation.choices)
+            if config_hash({**observation.config, **edit.changes}) in tried:
+                continue
+            try:
+                script = apply_values(observation.script, edit.changes, self.context.script_path,
+                                      self.context.field_map)
+            except SchemaError:
+                continue
+            self.pending = None  # not the policy's choice: nothing to learn from
+            return arrl.Proposal(script, arrl.Edit(edit.changes, f"{edit.description} (hill climb)"), "ppo")
+        return None
 
     # -- learning ---------------------------------------------------------------------------
     def learn(self, record: arrl.ExperimentRecord, reward: float) -> None:

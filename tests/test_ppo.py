@@ -161,3 +161,21 @@ def test_a_prior_made_from_a_users_runs_is_used_by_the_next_run(tmp_path: Path, 
     bad = run_arrl("--plugin", "proposer=ppo", "-o", f"proposer.prior={tmp_path / 'nothing.pt'}", "run", "--new",
                    "--max-experiments", "2", cwd=repo, env=arrl_env)
     assert bad.returncode != 0 and "nothing.pt' does not exist" in bad.output
+
+
+def test_an_exhausted_neighbourhood_gets_a_two_move_step_instead_of_a_duplicate(tmp_path: Path) -> None:
+    observation = _observation()
+    context = arrl.PluginContext(tmp_path, tmp_path, "train.py", "val_loss", arrl.Direction.MINIMIZE, 60, 0)
+    proposer = PPOProposer(PPOOptions(exhausted="two_moves"), context)
+    neighbours = proposer._candidates(observation)
+    history = tuple(arrl.HistoryEntry(config_hash({**observation.config, **changes}), 1.0, 1.0, False)
+                    for changes in neighbours.values())
+    crowded = arrl.Observation(SCRIPT, observation.config, history, editable=observation.editable)
+    assert not proposer._candidates(crowded)
+    for _ in range(5):
+        proposal = proposer.propose(crowded)
+        config = extract(proposal.script).values
+        assert config_hash(config) not in {h.config_hash for h in history}
+        assert "hill climb" in proposal.edit.description and proposer.pending is None  # two moves, new
+    repeating = PPOProposer(PPOOptions(), context)  # the default repeats a move: a duplicate
+    assert config_hash(extract(repeating.propose(crowded).script).values) in {h.config_hash for h in history}
