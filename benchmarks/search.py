@@ -133,7 +133,7 @@ def best_fixed_config() -> dict[str, Any]:
 
 
 def command_report(args: argparse.Namespace) -> None:
-    rows = [json.loads(line) for line in Path(args.out).read_text().splitlines()]
+    rows = [json.loads(line) for out in args.out for line in Path(out).read_text().splitlines()]
     by_proposer: dict[str, dict[int, list[dict[str, Any]]]] = {}
     seconds: dict[str, list[float]] = {}
     for row in rows:
@@ -207,7 +207,7 @@ def main() -> None:
     run.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) // 2))
     run.add_argument("--out", default="benchmarks/results/search.jsonl")
     report = sub.add_parser("report")
-    report.add_argument("--out", default="benchmarks/results/search.jsonl")
+    report.add_argument("--out", nargs="+", default=["benchmarks/results/search.jsonl"])
     args = parser.parse_args()
     command_run(args) if args.command == "run" else command_report(args)
 
