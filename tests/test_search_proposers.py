@@ -162,14 +162,20 @@ def test_search_proposer_runs_the_tiny_gpt_end_to_end(tmp_path: Path, arrl_env, 
 
 
 def test_without_optuna_the_plugin_is_reported_and_everything_else_works(tmp_path: Path, arrl_env) -> None:
-    # An optuna that cannot be imported, first on the path: what a machine without the extra sees.
-    shadow = tmp_path / "shadow" / "optuna"
-    shadow.mkdir(parents=True)
-    (shadow / "__init__.py").write_text("raise ImportError('No module named optuna')\n")
-    env = {**arrl_env, "PYTHONPATH": str(shadow.parent)}
+    # A machine without the extra: an import hook, first on the path, that finds no optuna.
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class NoOptuna:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'optuna':\n"
+        "            raise ModuleNotFoundError(\"No module named 'optuna'\")\n"
+        "sys.meta_path.insert(0, NoOptuna())\n")
+    env = {**arrl_env, "PYTHONPATH": str(site)}
     listing = run_arrl("plugins", cwd=tmp_path, env=env)
     assert listing.returncode == 0, listing.output
-    assert "optuna" in listing.output and "No module named optuna" in listing.output
+    assert "No module named 'optuna'" in listing.output and "arrl[optuna]" in listing.output
     assert any(line.split()[:2] == ["proposer", "grid"] for line in listing.stdout.splitlines())
     repo = make_repo(tmp_path / "project", {"train.py": SCRIPT}, 'script = "train.py"\nbudget = 20\n')
     chosen = run_arrl("--plugin", "proposer=optuna", "run", "--max-experiments", "2", cwd=repo, env=env)
