@@ -56,7 +56,11 @@ def check_choices(registry: Registry, settings: Settings) -> None:
         if len(chosen) > 1 and role not in CHAINED_ROLES:
             raise ConfigError(f"choose one {role}, not {len(chosen)}: {', '.join(chosen)}")
         for name in chosen:
-            registry.get(role, name)
+            registration = registry.get(role, name)
+            # Structured here too, not only when built: a bad -o must fail before a run is
+            # created (or continued) with it stored in its settings.
+            raw = settings.options.get(role, {})
+            build_options(registration, _member_options(raw, name) if role in CHAINED_ROLES else raw)
 
 
 def build_components(registry: Registry, settings: Settings, context: PluginContext) -> Components:
@@ -96,9 +100,13 @@ def build_chain(registry: Registry, settings: Settings, context: PluginContext,
     chain = []
     for name in settings.plugin_names(role):
         registration = registry.get(role, name)
-        own = {k: v for k, v in raw.get(name, raw).items() if not isinstance(v, dict)}
+        own = _member_options(raw, name)
         chain.append((name, registration.factory(build_options(registration, own), context)))
     return tuple(chain)
+
+
+def _member_options(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    return {k: v for k, v in raw.get(name, raw).items() if not isinstance(v, dict)}
 
 
 def validate_chain(chain: tuple[tuple[str, Validator], ...], proposed: str, baseline: str) -> ValidationResult:
@@ -111,9 +119,10 @@ def validate_chain(chain: tuple[tuple[str, Validator], ...], proposed: str, base
 
 
 def assemble_loop(manager: PluginManager, settings: Settings, run: RunDirectory, context: PluginContext,
-                  report: Callable[[str], None] = print) -> ExperimentLoop:
+                  report: Callable[[str], None] | None = None) -> ExperimentLoop:
     """A loop ready to :meth:`~arrl.loop.ExperimentLoop.run`, with every role built; close it
-    with :meth:`~arrl.loop.ExperimentLoop.close`."""
+    with :meth:`~arrl.loop.ExperimentLoop.close`. ``report`` receives the run's plain lines;
+    displays subscribe to the event hooks instead (:mod:`arrl.events`)."""
     from .loop import ExperimentLoop  # the loop imports this module's Components
 
     components = build_components(Registry(manager), settings, context)

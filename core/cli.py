@@ -20,7 +20,7 @@ import click
 from . import __version__
 from .config import Settings, find_config, load_file, merge_cli, settings_from
 from .errors import ArrlError, ConfigError
-from .journal import RunDirectory
+from .journal import RunDirectory, RunsLock
 from .records import converter
 
 
@@ -90,7 +90,8 @@ def _context(settings: Settings, run_dir: Path, repo_root: Path, script_path: st
 
     return PluginContext(run_dir=run_dir, repo_root=repo_root, script_path=script_path, metric=settings.metric,
                          direction=settings.direction, budget_seconds=settings.budget, seed=settings.seed,
-                         field_map=dict(settings.fields))
+                         field_map=dict(settings.fields), space=settings.space_settings(),
+                         evaluate=settings.evaluate)
 
 
 def _repo_root(directory: Path) -> Path:
@@ -109,6 +110,11 @@ def _resolve_script(settings: Settings, base: Path) -> tuple[Path, Path, str]:
     if not script.is_file():
         raise ConfigError(f"script {script} does not exist")
     repo_root = _repo_root(script.parent)
+    # Refs and a worktree are written into the script's repository: it must be this project's.
+    project_root = _repo_root(base.resolve())
+    if not (script.is_relative_to(project_root) and repo_root.is_relative_to(project_root)):
+        raise ConfigError(f"script {settings.script!r} resolves to {script}, outside this project's "
+                          f"repository {project_root}; arrl runs only a script of the project it is run in")
     return script, repo_root, script.relative_to(repo_root).as_posix()
 
 
@@ -124,38 +130,59 @@ def _resolve_script(settings: Settings, base: Path) -> tuple[Path, Path, str]:
 @click.option("--metric", help="Metric name the script prints (default val_loss).")
 @click.option("--maximize", is_flag=True, default=None, help="The metric is better when higher.")
 @click.option("--seed", type=int, help="Seed of the proposer and of the scripts (ARRL_SEED).")
+@click.option("--skip-damaged", is_flag=True, default=None,
+              help="Continue a run whose journal has unreadable lines: move them aside and report them.")
+@click.option("--continue", "continue_run", is_flag=True,
+              help="Continue the latest unfinished run even though the script was committed again since it began.")
+@click.option("--json", "json_events", is_flag=True, help="Stream every event as a JSON line on standard output.")
+@click.option("--workers", type=click.IntRange(min=1), help="Experiments run at once, each in its own worktree (default 1).")
+@click.option("--cpus-per-worker", type=click.FloatRange(min=0, min_open=True),
+              help="CPUs (and threads) each experiment gets (default: the CPUs divided by --workers).")
+@click.option("--gpus", help="GPU ids, one per worker, e.g. 0,1 (sets CUDA_VISIBLE_DEVICES).")
 @click.pass_obj
-def run(inv: Invocation, script: str | None, new: bool, **overrides: Any) -> None:
+def run(inv: Invocation, script: str | None, new: bool, continue_run: bool, json_events: bool,
+        **overrides: Any) -> None:
     """Run experiments: continues the latest unfinished run unless --new."""
-    _run(inv, script, new, overrides, must_continue=False)
+    if new and continue_run:
+        raise ConfigError("--new starts a run and --continue continues one: choose one")
+    _run(inv, script, new, overrides, must_continue=False, allow_changed_script=continue_run,
+         json_events=json_events)
 
 
 @main.command()
 @click.option("--max-experiments", type=click.IntRange(min=1), help="Stop once the run holds this many experiments.")
 @click.option("--max-hours", type=float, help="Stop after this many hours.")
 @click.option("--target", type=float, help="Stop once the metric reaches this value.")
+@click.option("--json", "json_events", is_flag=True, help="Stream every event as a JSON line on standard output.")
 @click.pass_obj
-def resume(inv: Invocation, **overrides: Any) -> None:
-    """Continue the latest paused or interrupted run."""
-    _run(inv, None, False, overrides, must_continue=True)
+def resume(inv: Invocation, json_events: bool, **overrides: Any) -> None:
+    """Continue the latest paused or interrupted run (even if the script was committed again)."""
+    _run(inv, None, False, overrides, must_continue=True, allow_changed_script=True, json_events=json_events)
 
 
 def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, Any],
-         must_continue: bool) -> None:
+         must_continue: bool, allow_changed_script: bool = False, json_events: bool = False) -> None:
     from .assembly import assemble_loop, check_choices
     from .manager import Registry, plugin_manager
 
     data, base = _project_data(inv)
+    skip_damaged = bool(overrides.pop("skip_damaged", False))
     explicit: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     if explicit.pop("maximize", None):
         explicit["direction"] = "maximize"
-    if "budget" in explicit and not explicit["budget"] > 0:
-        raise ConfigError(f"--budget must be greater than 0, got {explicit['budget']:g}")
+    if "budget" in explicit and not (explicit["budget"] > 0 and math.isfinite(explicit["budget"])):
+        raise ConfigError(f"--budget must be greater than 0 and finite, got {explicit['budget']:g}")
     if script:
         explicit["script"] = script
         base = Path.cwd()
     settings = settings_from(merge_cli({**data, **explicit}, inv.plugins, inv.options))
     runs_dir = base / settings.runs_dir
+    manager = plugin_manager()
+    registry = Registry(manager)
+    check_choices(registry, settings)  # before anything is created, continued or locked
+    lock = RunsLock(runs_dir)
+    lock.acquire()  # held until this command ends; everything below runs under it
+    click.get_current_context().call_on_close(lock.release)
     run_dir = None if new else RunDirectory.latest_unfinished(runs_dir)
     if run_dir is None and must_continue:
         raise ArrlError(f"no paused or interrupted run in {runs_dir}; start one with `arrl run`")
@@ -167,10 +194,16 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
                   if k not in ("max_experiments", "max_hours", "target")}
         settings = settings_from(merge_cli({**stored, **explicit}, inv.plugins, inv.options),
                                  f"settings of run {meta.run_id}")
-    manager = plugin_manager()
-    registry = Registry(manager)
     check_choices(registry, settings)
     script_path, repo_root, relative = _resolve_script(settings, base)
+    if run_dir is not None and skip_damaged:
+        for line in run_dir.set_aside_damaged():
+            click.echo(f"arrl: skipped damaged journal line {line.line_number} ({line.reason}); "
+                       f"kept in {run_dir.damaged_path}", err=True)
+    if run_dir is not None and not allow_changed_script:
+        from .continuation import check_script_unchanged
+
+        check_script_unchanged(repo_root, relative, run_dir)
     if run_dir is None:
         run_dir = RunDirectory.create(runs_dir, converter.unstructure(settings), repo_root)
         click.echo(f"arrl: run {run_dir.run_id} in {run_dir.path}", err=True)
@@ -179,10 +212,14 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
         click.echo(f"arrl: continuing run {meta.run_id} ({meta.status.value}"
                    f"{': ' + meta.status_reason if meta.status_reason else ''})", err=True)
     context = _context(settings, run_dir.path, repo_root, relative)
-    loop = assemble_loop(manager, settings, run_dir, context, report=lambda line: click.echo(line))
+    from .display import console_subscribers
+    from .events import subscribed
+
+    loop = assemble_loop(manager, settings, run_dir, context)
     restore = _on_stop_signals(loop.abort.set)
     try:
-        result = loop.run()
+        with subscribed(manager, *console_subscribers(json_events)):
+            result = loop.run()
     finally:
         restore()
         loop.close()
@@ -319,65 +356,213 @@ def inspect(inv: Invocation, script: Path | None, as_json: bool) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def plugins(as_json: bool) -> None:
-    """List the installed implementations of each role."""
+@click.option("--options", "with_options", is_flag=True, help="List each plugin's options with their defaults.")
+def plugins(as_json: bool, with_options: bool) -> None:
+    """List the installed implementations of each role; * marks the default."""
+    from .catalog import is_default, options_of
     from .manager import Registry, plugin_manager
 
     manager = plugin_manager()
     registrations = Registry(manager).all()
     failed = list(manager.load_errors.values())
     if as_json:
-        rows = [{"role": r.role, "name": r.name, "package": r.package, "version": r.version,
-                 "plugin": r.plugin, "summary": r.summary} for r in registrations]
+        rows = [{"role": r.role, "name": r.name, "default": is_default(r), "package": r.package,
+                 "version": r.version, "plugin": r.plugin, "summary": r.summary, "options": options_of(r)}
+                for r in registrations]
         broken = [{"plugin": f.name, "package": f.package, "version": f.version, "error": f.error}
                   for f in failed]
         click.echo(json.dumps({"implementations": rows, "failed": broken}, indent=2))
         return
-    table = [(r.role, r.name, r.package, r.version, r.summary) for r in registrations]
+    table = [(r.role, r.name + (" *" if is_default(r) else ""), r.package, r.version, r.summary)
+             for r in registrations]
     _print_table(("ROLE", "NAME", "PACKAGE", "VERSION", "SUMMARY"), table)
+    click.echo("* the default of its role; choose another with --plugin ROLE=NAME")
+    if with_options:
+        for r in registrations:
+            options = options_of(r)
+            click.echo(f"\n{r.role} {r.name}: " + ("no options" if not options else f"-o {r.role}.OPTION=VALUE"))
+            for o in options:
+                click.echo(f"  {o['name']} = {json.dumps(o['default'])}  ({o['type']})")
     for f in failed:
         click.echo(f"failed to load: plugin {f.name!r} from {f.package} {f.version}: {f.error}", err=True)
 
 
-# --- history -----------------------------------------------------------------------------
+# --- reading results -------------------------------------------------------------------------
+
+_run_option = click.option("--run", "run_id", metavar="RUN", help="Run id or a prefix of it (default: the latest run).")
+_json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+def _results(inv: Invocation, run_id: str | None) -> Any:
+    from .results import RunResults, pick_run
+
+    settings, base = _settings(inv)
+    return RunResults.load(pick_run(base / settings.runs_dir, run_id))
+
 
 @main.command()
-@click.option("--run", "run_id", help="Run id (default: the latest run).")
+@_run_option
 @click.option("--tsv", is_flag=True, help="Tab-separated output with a header row.")
+@_json_option
 @click.pass_obj
-def history(inv: Invocation, run_id: str | None, tsv: bool) -> None:
-    """Show the experiments of a run."""
-    settings, base = _settings(inv)
-    runs_dir = base / settings.runs_dir
-    runs = RunDirectory.all(runs_dir)
-    if run_id:
-        runs = [r for r in runs if r.run_id == run_id]
-        if not runs:
-            names = ", ".join(r.run_id for r in RunDirectory.all(runs_dir)) or "none"
-            raise ArrlError(f"no run {run_id!r} in {runs_dir}; runs: {names}")
-    if not runs:
-        raise ArrlError(f"no runs in {runs_dir}; start one with `arrl run`")
-    run = runs[-1]
-    headers = ("ID", "PARENT", "OUTCOME", "METRIC", "VALUE", "SECONDS", "REWARD", "KEPT", "COMMIT", "WHAT")
-    rows = []
-    for r in run.records():
-        what = r.edit.description if r.edit else ("baseline" if r.id == 0 else r.proposer)
-        if r.failure_reason:
-            what = f"{what}: {r.failure_reason.splitlines()[0][:120]}"
-        rows.append((
-            str(r.id), "" if r.parent_id is None else str(r.parent_id), r.outcome.value,
-            r.metric_name, f"{r.value:.6g}" if math.isfinite(r.value) else str(r.value),
-            f"{r.wall_clock_seconds:.1f}", "" if r.reward is None else f"{r.reward:+.4f}",
-            "yes" if r.kept else "", r.commit[:10], what,
-        ))
+def history(inv: Invocation, run_id: str | None, tsv: bool, as_json: bool) -> None:
+    """Show the experiments of a run; * marks the best."""
+    from .results import HISTORY_HEADERS, history_rows
+
+    results = _results(inv, run_id)
+    if as_json:
+        click.echo(json.dumps(results.as_dict(), indent=2))
+        return
+    rows = history_rows(results)
     if tsv:
-        click.echo("\t".join(headers))
+        click.echo("\t".join(HISTORY_HEADERS))
         for row in rows:
             click.echo("\t".join(c.replace("\t", " ") for c in row))
         return
-    meta = run.load_meta()
+    meta = results.meta
     click.echo(f"run {meta.run_id} ({meta.status.value}{': ' + meta.status_reason if meta.status_reason else ''})")
-    _print_table(headers, rows)
+    _print_table(HISTORY_HEADERS, rows)
+
+
+@main.command()
+@_json_option
+@click.pass_obj
+def runs(inv: Invocation, as_json: bool) -> None:
+    """List every run, oldest first, with its best result."""
+    from .results import run_summaries
+
+    settings, base = _settings(inv)
+    summaries = run_summaries(base / settings.runs_dir)
+    if as_json:
+        click.echo(json.dumps(summaries, indent=2))
+        return
+    if not summaries:
+        raise ArrlError(f"no runs in {base / settings.runs_dir}; start one with `arrl run`")
+
+    def number(value: float | None) -> str:
+        return "-" if value is None else f"{value:.6g}"
+
+    _print_table(("RUN", "STATUS", "SCRIPT", "EXPERIMENTS", "BASELINE", "BEST", "BEST ID"),
+                 [(s["run_id"], s["status"], s["script"], str(s["experiments"]), number(s["baseline_value"]),
+                   number(s["best_value"]), "-" if s["best_id"] is None else str(s["best_id"]))
+                  for s in summaries])
+
+
+@main.command()
+@click.argument("experiment")
+@_run_option
+@_json_option
+@click.pass_obj
+def show(inv: Invocation, experiment: str, run_id: str | None, as_json: bool) -> None:
+    """Show one experiment (an id, or `best`), failed ones included, with its diff."""
+    from .results import record_dict, show_lines
+
+    results = _results(inv, run_id)
+    record = results.get(experiment)
+    if as_json:
+        click.echo(json.dumps(record_dict(record, results.best), indent=2))
+        return
+    click.echo("\n".join(show_lines(results, record)))
+
+
+@main.command()
+@click.argument("experiment")
+@click.option("--baseline", "against_baseline", is_flag=True, help="Against the run's baseline instead of the parent.")
+@_run_option
+@click.pass_obj
+def diff(inv: Invocation, experiment: str, against_baseline: bool, run_id: str | None) -> None:
+    """The diff of one experiment (an id, or `best`) against its parent, or the baseline."""
+    results = _results(inv, run_id)
+    record = results.get(experiment)
+    text = record.diff_baseline if against_baseline else record.diff_parent
+    if text:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+@main.command()
+@_run_option
+@_json_option
+@click.pass_obj
+def best(inv: Invocation, run_id: str | None, as_json: bool) -> None:
+    """The best experiment of a run, and how to take it home."""
+    from .results import format_value, record_dict, show_lines
+
+    results = _results(inv, run_id)
+    record = results.get("best")
+    if as_json:
+        click.echo(json.dumps(record_dict(record, record), indent=2))
+        return
+    if record.proposer == "baseline":
+        click.echo(f"the unmodified script (experiment {record.id}) is still the best: "
+                   f"{record.metric_name} {format_value(record.value)}; no edit beat it")
+        return
+    click.echo("\n".join(show_lines(results, record)))
+    click.echo("\n`arrl diff best --baseline` shows the whole change; `arrl apply best` commits it on your branch")
+
+
+@main.command()
+@_run_option
+@click.option("--output", "-O", "output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write to this file (default: standard output).")
+@click.option("--format", "fmt", type=click.Choice(["tsv", "csv"]), default=None,
+              help="Default: from the file's extension, else tsv.")
+@click.pass_obj
+def export(inv: Invocation, run_id: str | None, output: Path | None, fmt: str | None) -> None:
+    """Write a run's experiments as TSV or CSV (autoresearch's results.tsv columns first)."""
+    from .results import export_table, write_delimited
+
+    results = _results(inv, run_id)
+    if fmt is None:
+        fmt = "csv" if output is not None and output.suffix.lower() == ".csv" else "tsv"
+    headers, rows = export_table(results)
+    text = write_delimited(headers, rows, "," if fmt == "csv" else "\t")
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text)
+    except OSError as error:
+        raise ArrlError(f"cannot write {output}: {error.strerror or error}") from None
+    click.echo(f"arrl: wrote {len(rows)} experiments to {output}", err=True)
+
+
+@main.command()
+@click.argument("experiment")
+@_run_option
+@click.option("--patch", "patch", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the change to this patch file instead of committing it.")
+@click.pass_obj
+def apply(inv: Invocation, experiment: str, run_id: str | None, patch: Path | None) -> None:
+    """Commit an experiment's change from the baseline (an id, or `best`) on your current
+    branch, applied three-way; on a conflict or uncommitted changes nothing is touched."""
+    from .apply import apply_to_branch, write_patch
+
+    results = _results(inv, run_id)
+    record = results.get(experiment)
+    repo = Path(results.meta.repo_root)
+    if not repo.is_dir():  # the project was moved since the run: the repository it is in now
+        repo = _repo_root(Path.cwd())
+    if patch is not None:
+        write_patch(patch, repo, results, record)
+        click.echo(f"arrl: wrote experiment {record.id}'s change from the baseline to {patch} (`git apply {patch}`)")
+        return
+    applied = apply_to_branch(repo, results, record)
+    click.echo(f"arrl: committed experiment {record.id} on {applied.branch} as {applied.commit[:10]} "
+               f"({', '.join(applied.files)})")
+
+
+@main.command()
+@_run_option
+@click.option("--output", "-O", "output", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for report.html and the PNG plots (default: the run's report/ folder).")
+@click.pass_obj
+def report(inv: Invocation, run_id: str | None, output: Path | None) -> None:
+    """Write a self-contained HTML report and PNG plots of a run (needs the `report` extra)."""
+    from .report import write_report
+
+    results = _results(inv, run_id)
+    made = write_report(results, output if output is not None else results.run.path / "report")
+    click.echo(f"arrl: wrote {made.html} and {len(made.plots)} plots beside it")
 
 
 def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

@@ -6,6 +6,7 @@ An example ``arrl.toml``::
     metric = "val_bpb"          # the name the script prints: "arrl: val_bpb=1.23"
     direction = "minimize"
     budget = 300                # seconds of wall clock per experiment, enforced from outside
+    evaluate = "python eval.py" # optional: a trusted evaluation whose metric is the one recorded
 
     [plugins]
     runner = "podman"
@@ -20,6 +21,7 @@ Command-line ``--plugin ROLE=NAME`` and ``-o ROLE.OPTION=VALUE`` override the fi
 from __future__ import annotations
 
 import enum
+import math
 import tomllib
 from pathlib import Path
 from typing import Any, Mapping
@@ -31,6 +33,7 @@ from cattrs.v import format_exception
 from .early_stopping import EarlyStoppingSettings
 from .errors import ConfigError
 from .records import Direction
+from .space import SpaceEntry, SpaceSettings
 
 CONFIG_NAMES = ("arrl.toml", "pyproject.toml")
 
@@ -49,6 +52,12 @@ def _positive(_: object, attribute: attrs.Attribute, value: float) -> None:
         raise ValueError(f"{attribute.name} must be greater than 0, got {value!r}")
 
 
+def _finite_positive(_: object, attribute: attrs.Attribute, value: float) -> None:
+    # inf would lift the per-experiment cap that the whole harness is built around.
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{attribute.name} must be greater than 0 and finite (seconds), got {value!r}")
+
+
 def _non_negative(_: object, attribute: attrs.Attribute, value: float) -> None:
     if not value >= 0:
         raise ValueError(f"{attribute.name} must be 0 or more, got {value!r}")
@@ -61,7 +70,7 @@ class Settings:
     script: str = ""
     metric: str = "val_loss"
     direction: Direction = Direction.MINIMIZE
-    budget: float = attrs.field(default=300.0, validator=_positive)
+    budget: float = attrs.field(default=300.0, validator=_finite_positive)
     # A run that prints nothing for this long is hung: end it early (0 turns this off).
     silence_timeout: float = attrs.field(default=120.0, validator=_non_negative)
     # "improve": a success becomes the new base only when it beats the best; "any": every success.
@@ -75,9 +84,25 @@ class Settings:
     # Schema field -> the script's own name for it, where arrl cannot find it by itself:
     # a constant (LR), a class field (Config.lr), a dict key (CFG['lr']) or a flag (--lr).
     fields: dict[str, str] = attrs.Factory(dict)
+    # Per-field bounds/choices overrides and knobs by the script's own name (arrl.space), and
+    # names never to tune.
+    space: dict[str, SpaceEntry] = attrs.Factory(dict)
+    exclude: list[str] = attrs.Factory(list)
     plugins: dict[str, str | list[str]] = attrs.Factory(dict)
     options: dict[str, dict[str, Any]] = attrs.Factory(dict)
     early_stopping: EarlyStoppingSettings = EarlyStoppingSettings()
+    # Experiments run at once (arrl.workers); each gets its own worktree, runner and CPU share.
+    workers: int = attrs.field(default=1, validator=attrs.validators.ge(1))
+    # CPUs (and threads) per experiment; None: the CPUs arrl may use divided by `workers`.
+    cpus_per_worker: float | None = attrs.field(default=None, validator=attrs.validators.optional(_positive))
+    # GPU ids, one per worker ("0,1"); each worker sees only its own (CUDA_VISIBLE_DEVICES).
+    gpus: str = ""
+
+    def space_settings(self) -> SpaceSettings:
+        return SpaceSettings(dict(self.space), tuple(self.exclude))
+    # A trusted evaluation command ("python eval.py"), run after training on what the experiment
+    # wrote to ARRL_OUTPUT_DIR; its metric is the one recorded (see arrl.evaluation).
+    evaluate: str = ""
 
     def plugin_names(self, role: str) -> tuple[str, ...]:
         chosen = self.plugins.get(role, DEFAULT_PLUGINS[role])

@@ -6,6 +6,12 @@ clashes and looked up without building anything. Keep imports of heavy libraries
 ``factory``, never at module level: ``arrl plugins`` imports every plugin module.
 
 Event hooks are notifications: every implementation is called, return values are ignored.
+They are the run's one event model: the live display, the plain log (``run.log``) and the
+``arrl run --json`` stream are ordinary subscribers of them (:mod:`arrl.events`). Each carries
+the ``run_id`` and, where it concerns one experiment, that experiment's id, so the events of
+several experiments running at once stay apart; ``at`` is when it happened (``time.time()``).
+An implementation takes only the arguments it names. ``arrl_metric`` is called from the
+runner's thread: keep it quick and thread-safe.
 
 A plugin is any module (or object) with functions marked ``@arrl.hookimpl``, registered through
 the ``arrl`` entry-point group::
@@ -21,7 +27,7 @@ from typing import TYPE_CHECKING, Iterable
 import pluggy
 
 if TYPE_CHECKING:
-    from .records import ExperimentRecord
+    from .records import ExperimentRecord, MetricPoint
     from .registration import Registration
 
 PROJECT = "arrl"
@@ -110,8 +116,44 @@ def arrl_rollbacks() -> Iterable[Registration]:
 
 
 @hookspec
-def arrl_experiment_started(experiment_id: int, run_id: str) -> None:
-    """An experiment is about to run (after validation and the snapshot commit)::
+def arrl_run_started(run_id: str, metric: str, direction: str, budget_seconds: float,
+                     previous: list[ExperimentRecord], at: float) -> None:
+    """A run starts or continues; ``previous`` holds what it recorded before (empty when new)::
+
+        @arrl.hookimpl
+        def arrl_run_started(run_id, metric, previous):
+            print(f"{run_id}: tuning {metric}, {len(previous)} experiments so far")
+    """
+
+
+@hookspec
+def arrl_experiment_proposed(record: ExperimentRecord, run_id: str, at: float) -> None:
+    """A proposal became an experiment: ``record`` holds its id, parent, edit and diffs, not
+    yet its outcome (duplicate check and validation come next)::
+
+        @arrl.hookimpl
+        def arrl_experiment_proposed(record, run_id):
+            print(f"{run_id}: proposed #{record.id}: {record.edit.description if record.edit else ''}")
+    """
+
+
+@hookspec
+def arrl_proposal_rejected(record: ExperimentRecord, run_id: str, reason: str, at: float) -> None:
+    """A proposal will not run: a validator refused it (``record.outcome`` is rejected) or the
+    same program is in the memory window (duplicate). Its record follows in
+    ``arrl_experiment_finished``::
+
+        @arrl.hookimpl
+        def arrl_proposal_rejected(record, reason):
+            audit.write(f"#{record.id} {record.outcome.value}: {reason}")
+    """
+
+
+@hookspec
+def arrl_experiment_started(experiment_id: int, run_id: str, record: ExperimentRecord,
+                            budget_seconds: float, at: float) -> None:
+    """An experiment is about to run (after validation and the snapshot commit); ``record``
+    is as proposed, ``budget_seconds`` its hard wall-clock cap::
 
         @arrl.hookimpl
         def arrl_experiment_started(experiment_id, run_id):
@@ -120,7 +162,17 @@ def arrl_experiment_started(experiment_id: int, run_id: str) -> None:
 
 
 @hookspec
-def arrl_experiment_finished(record: ExperimentRecord, run_id: str) -> None:
+def arrl_metric(run_id: str, experiment_id: int, point: MetricPoint, at: float) -> None:
+    """A running experiment printed a metric point (every metric name it prints)::
+
+        @arrl.hookimpl
+        def arrl_metric(experiment_id, point):
+            tensorboard.add_scalar(point.name, point.value, point.step)
+    """
+
+
+@hookspec
+def arrl_experiment_finished(record: ExperimentRecord, run_id: str, at: float) -> None:
     """An experiment's record was written to the journal (every outcome, rejections too)::
 
         @arrl.hookimpl
@@ -130,7 +182,7 @@ def arrl_experiment_finished(record: ExperimentRecord, run_id: str) -> None:
 
 
 @hookspec
-def arrl_run_paused(run_id: str, reason: str) -> None:
+def arrl_run_paused(run_id: str, reason: str, at: float) -> None:
     """The run paused itself (e.g. three consecutive failures); ``arrl run`` continues it::
 
         @arrl.hookimpl
@@ -140,10 +192,33 @@ def arrl_run_paused(run_id: str, reason: str) -> None:
 
 
 @hookspec
-def arrl_alert(run_id: str, level: str, message: str) -> None:
+def arrl_alert(run_id: str, level: str, message: str, at: float) -> None:
     """Something a human should see (``level`` is "warning" or "error")::
 
         @arrl.hookimpl
         def arrl_alert(run_id, level, message):
             slack.post(f"[{level}] {run_id}: {message}")
+    """
+
+
+@hookspec
+def arrl_note(run_id: str, message: str, at: float) -> None:
+    """A line for the operator that is no other event, e.g. leftovers of a killed earlier
+    arrl process removed at start::
+
+        @arrl.hookimpl
+        def arrl_note(run_id, message):
+            print(f"{run_id}: {message}")
+    """
+
+
+@hookspec
+def arrl_run_finished(run_id: str, status: str, message: str, exit_code: int, at: float) -> None:
+    """The loop returned or failed: ``status`` is the run's status now (finished, paused,
+    interrupted, or running when an error ended the process), ``message`` says why, and
+    ``exit_code`` is what ``arrl run`` exits with::
+
+        @arrl.hookimpl
+        def arrl_run_finished(run_id, status, message):
+            pager.page(f"arrl {run_id} {status}: {message}")
     """

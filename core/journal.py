@@ -16,8 +16,10 @@ from __future__ import annotations
 import datetime
 import enum
 import errno
+import fcntl
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,8 @@ from typing import Any
 import attrs
 
 from .errors import ArrlError
-from .records import ExperimentRecord, converter, from_dict, to_json
+from .records import ExperimentRecord, HistoryEntry, Outcome, converter, from_dict, to_json
+from .schema import HISTORY_WINDOW
 
 
 class RunStatus(str, enum.Enum):
@@ -51,6 +54,14 @@ class RunMeta:
     fingerprint: dict[str, str] = attrs.Factory(dict)
 
 
+def memory_from_journal(records: list[ExperimentRecord]) -> tuple[list[HistoryEntry], set[str]]:
+    """What a memory holds according to the journal: the window's entries (oldest first) and
+    every program with a result. Duplicates and interrupted experiments have no result."""
+    with_result = [r for r in records if r.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED)]
+    return ([r.history_entry() for r in with_result[-HISTORY_WINDOW:]],
+            {r.program_hash for r in with_result})
+
+
 def now_iso(timespec: str = "seconds") -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec=timespec)
 
@@ -61,11 +72,15 @@ def new_run_id() -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write-then-rename: a reader sees the old text or the new, never a mix."""
+    _write_atomic_bytes(path, text.encode())
+
+
+def _write_atomic_bytes(path: Path, data: bytes) -> None:
+    """Write-then-rename: a reader sees the old bytes or the new, never a mix."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     try:
-        with tmp.open("w") as handle:
-            handle.write(text)
+        with tmp.open("wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -75,12 +90,91 @@ def _write_atomic(path: Path, text: str) -> None:
         raise ArrlError(f"cannot write {path}: {error.strerror or error}; the previous version is intact") from None
 
 
+class JournalDamaged(ArrlError):
+    """A whole line of the journal is not a readable record."""
+
+
+@attrs.frozen
+class DamagedLine:
+    line_number: int
+    reason: str
+    text: bytes
+
+
+def _damage_reason(error: Exception) -> str:
+    if isinstance(error, (UnicodeDecodeError, json.JSONDecodeError)):
+        return f"not valid JSON ({error})"
+    return f"not an experiment record ({type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''})"
+
+
+# The lines ExperimentLoop._log writes for an experiment: "<time> #<id> ...".
+# A finished experiment's line (arrl.events.summary), not its "started" line.
+_LOGGED_EXPERIMENT = re.compile(r"^\S+ #(\d+) (?!started:)")
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def prepare_runs_dir(runs_dir: Path) -> None:
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    ignore = runs_dir / ".gitignore"
+    if not ignore.exists():
+        # Keeps the user's `git status` clean without touching their own .gitignore.
+        ignore.write_text("# created by arrl: run directories are not source\n*\n")
+
+
+class RunsDirectoryBusy(ArrlError):
+    """Another arrl process holds the runs directory."""
+
+
+class RunsLock:
+    """One ``arrl run`` at a time per runs directory.
+
+    Two processes continuing one run would write the same experiment ids twice, and one's
+    stale-process cleanup would kill the other's experiment. ``flock`` on ``<runs_dir>/lock``
+    is released by the kernel when the holder dies, even by SIGKILL, so a crash never leaves
+    the directory locked. The file holds the holder's pid, for the refusal message only.
+    """
+
+    FILE = "lock"
+
+    def __init__(self, runs_dir: Path) -> None:
+        self.path = runs_dir / self.FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        prepare_runs_dir(self.path.parent)
+        # O_CLOEXEC (Python's default): experiments never inherit the lock, so a process an
+        # experiment leaves behind cannot keep the directory locked.
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise RunsDirectoryBusy(
+                f"another arrl (pid {holder}) is running in {self.path.parent}; wait for it to "
+                f"finish or stop it (Ctrl-C there, or `kill {holder}`), then run again") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the last descriptor drops the flock
+            self._fd = None
+
+    def __enter__(self) -> RunsLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
 
 
 class RunDirectory:
@@ -92,11 +186,7 @@ class RunDirectory:
 
     @classmethod
     def create(cls, runs_dir: Path, settings: dict[str, Any], repo_root: Path) -> RunDirectory:
-        runs_dir.mkdir(parents=True, exist_ok=True)
-        ignore = runs_dir / ".gitignore"
-        if not ignore.exists():
-            # Keeps the user's `git status` clean without touching their own .gitignore.
-            ignore.write_text("# created by arrl: run directories are not source\n*\n")
+        prepare_runs_dir(runs_dir)
         run_id = new_run_id()
         run = cls(runs_dir / run_id)
         run.path.mkdir()
@@ -172,12 +262,71 @@ class RunDirectory:
             pass  # repair() does the same on the next start
 
     def records(self) -> list[ExperimentRecord]:
-        records = []
-        for line in self.journal.read_bytes().splitlines(keepends=True):
-            if not line.endswith(b"\n"):
-                break  # torn by a crash mid-write: that record was never complete
-            records.append(from_dict(json.loads(line), ExperimentRecord))
+        """Every record of the journal; :class:`JournalDamaged` if a whole line is unreadable."""
+        records, damaged = self.read()
+        if damaged:
+            first = damaged[0]
+            more = f" (and {len(damaged) - 1} more damaged line(s))" if len(damaged) > 1 else ""
+            raise JournalDamaged(
+                f"{self.journal}:{first.line_number}: damaged record: {first.reason}{more}. The "
+                f"{len(records)} other records are intact. `arrl run --skip-damaged` continues the run "
+                f"without the damaged line(s), which are moved to {self.damaged_path.name} and reported")
         return records
+
+    def read(self) -> tuple[list[ExperimentRecord], list[DamagedLine]]:
+        """The readable records, and the whole lines that are not (bit rot, a hand edit).
+
+        A torn last line (no newline: a crash mid-write) is neither: that record never existed."""
+        records: list[ExperimentRecord] = []
+        damaged: list[DamagedLine] = []
+        for number, line in enumerate(self.journal.read_bytes().splitlines(keepends=True), start=1):
+            if not line.endswith(b"\n"):
+                break
+            try:
+                records.append(from_dict(json.loads(line), ExperimentRecord))
+            except Exception as error:  # any way a line can fail to be a record is damage
+                damaged.append(DamagedLine(number, _damage_reason(error), line))
+        return records, damaged
+
+    @property
+    def damaged_path(self) -> Path:
+        return self.path / "journal.damaged.jsonl"
+
+    def set_aside_damaged(self) -> list[DamagedLine]:
+        """Move damaged lines out of the journal into ``journal.damaged.jsonl``; the rest stays
+        byte for byte. Returns what was moved, for the caller to report."""
+        _, damaged = self.read()
+        if not damaged:
+            return []
+        with self.damaged_path.open("ab") as aside:
+            for entry in damaged:
+                aside.write(entry.text)
+            aside.flush()
+            os.fsync(aside.fileno())
+        skip = {entry.line_number for entry in damaged}
+        lines = self.journal.read_bytes().splitlines(keepends=True)
+        kept = b"".join(line for number, line in enumerate(lines, start=1) if number not in skip)
+        _write_atomic_bytes(self.journal, kept)
+        return damaged
+
+    def complete_log(self, entries: list[tuple[int, str, str]]) -> int:
+        """Rebuild ``run.log`` from the journal: add the experiments it lacks (``(id, time,
+        summary)``; those recorded just before a kill), in time order. Returns how many."""
+        try:
+            lines = self.log_path.read_text().splitlines(keepends=True)
+        except FileNotFoundError:
+            lines = []
+        logged = {int(m.group(1)) for line in lines if (m := _LOGGED_EXPERIMENT.match(line))}
+        missing = [f"{when} {summary}\n" for id_, when, summary in entries if id_ not in logged]
+        if missing:
+            # ISO times of one format sort as text; the sort is stable for equal times.
+            merged = sorted(lines + missing, key=lambda line: line.split(" ", 1)[0])
+            _write_atomic(self.log_path, "".join(merged))
+        return len(missing)
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / "run.log"
 
     def repair(self) -> None:
         """Drop a torn last line so that the next append starts on a line of its own."""

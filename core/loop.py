@@ -2,12 +2,16 @@
 
 Experiment 0 runs the unmodified script and sets the first best. Each later experiment:
 
-    propose -> duplicate? (not run) -> validator chain (rejected: not run) -> snapshot commit
+    propose -> claim the program (lost: a duplicate, not run) -> validator chain (rejected: not
+    run) -> snapshot commit
     -> run under the budget, streaming metrics to the early stopper -> record -> reward
     -> journal -> keep as last good, or restore the last good -> memory -> proposer learns
 
 All state that matters is derived from the journal, so the loop can be killed at any moment and
 continued: the workspace is restored to the last good version recorded there.
+
+Every step is announced through the event hooks (:mod:`arrl.events`); the loop prints nothing
+itself: ``run.log`` and any display are subscribers.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Iterator
 
 import attrs
 
@@ -23,8 +28,10 @@ from .assembly import Components
 from .config import Settings
 from .early_stopping import TrendStopper
 from .errors import ArrlError
+from .events import Event, LineWriter, Subscriber, plain_line, subscribed, summary
+from .evaluation import DISAGREEMENT, evaluation_script, judge
 from .faults import checkpoint
-from .journal import RunDirectory, RunStatus, now_iso
+from .journal import RunDirectory, RunStatus, memory_from_journal, now_iso
 from .metrics import final_value
 from .manager import PluginManager
 from .records import (
@@ -36,9 +43,11 @@ from .records import (
     RunResult,
     ValidationResult,
 )
-from .roles import PluginContext, RewardContext, RunMonitor, RunRequest
+from .roles import PluginContext, RewardContext, Rollback, RunMonitor, RunRequest, Runner
+from .resources import cpu_share, gpu_ids, thread_env
 from .schema import HISTORY_WINDOW, SchemaError, config_hash
 from .script import Extraction, ScriptError, extract, program_hash, unified_diff
+from .space import build_space
 
 EXIT_OK, EXIT_PAUSED, EXIT_INTERRUPTED = 0, 3, 130
 
@@ -46,15 +55,23 @@ EXIT_OK, EXIT_PAUSED, EXIT_INTERRUPTED = 0, 3, 130
 class _Monitor(RunMonitor):
     """Feeds metric points to the early stopper; fails fast on a non-finite loss."""
 
-    def __init__(self, metric: str, stopper: TrendStopper, abort: threading.Event) -> None:
+    def __init__(self, metric: str, stopper: TrendStopper, abort: threading.Event,
+                 on_point: Callable[[MetricPoint], None] = lambda point: None) -> None:
         self.metric = metric
         self.stopper = stopper
         self.abort = abort
+        self.on_point = on_point
+        self.subscriber_error = ""  # the first exception of an arrl_metric subscriber
         self.non_finite: MetricPoint | None = None
         self.stopped_early = False
 
     def on_metric(self, point: MetricPoint) -> bool:
         checkpoint("mid-experiment")
+        if not self.subscriber_error:
+            try:
+                self.on_point(point)
+            except Exception as error:  # in the runner's thread, it would stop draining the output
+                self.subscriber_error = f"{type(error).__name__}: {error}"
         if point.name != self.metric:
             return True
         if not math.isfinite(point.value):
@@ -74,6 +91,18 @@ class LoopResult:
     status: RunStatus
     exit_code: int
     message: str
+
+
+@attrs.frozen
+class Lane:
+    """Where one experiment runs: a worker's own rollback (its worktree), runner, CPU share
+    and GPU. The loop has one; a worker pool one per worker."""
+
+    rollback: Rollback
+    runner: Runner
+    workspace: Path
+    cpus: float
+    gpu: str | None = None
 
 
 @attrs.define
@@ -96,11 +125,12 @@ class ExperimentLoop:
         components: Components,
         manager: PluginManager,
         context: PluginContext,
-        report: Callable[[str], None] = print,
+        report: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.run_dir = run
         self.c = components
+        self.manager = manager
         self.hooks = manager.hook
         self.context = context
         self.report = report
@@ -123,7 +153,8 @@ class ExperimentLoop:
         """Fold one record into the best result and the consecutive-failure count."""
         if record.outcome is Outcome.OK and self.direction.better(record.value, state.best):
             state.best = record.value
-            state.best_curve = [p.value for p in record.curve]
+            if DISAGREEMENT not in record.details:  # a curve its trusted value contradicts is no model
+                state.best_curve = [p.value for p in record.curve]
         if record.outcome.is_failure:
             state.consecutive_failures += 1
         elif record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
@@ -134,15 +165,61 @@ class ExperimentLoop:
         self.c.close()
 
     def _log(self, message: str) -> None:
-        with (self.run_dir.path / "run.log").open("a") as log:
-            log.write(f"{now_iso()} {message}\n")
+        self.hooks.arrl_note(run_id=self.run_dir.run_id, message=message, at=time.time())
+
+    def _subscribers(self) -> Iterator[Subscriber]:
+        """The loop's own subscribers: run.log always; the plain lines of ``report`` if given."""
+        yield LineWriter(path=self.run_dir.log_path, run_id=self.run_dir.run_id)
+        if self.report is not None:
+            yield _Lines(self.report)
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> LoopResult:
+        """Run until a stop condition, a pause, Ctrl-C or an error; announce the end."""
+        run_id = self.run_dir.run_id
+        with subscribed(self.manager, *self._subscribers()):
+            try:
+                result = self._loop()
+            except BaseException as error:
+                try:
+                    status = self.run_dir.load_meta().status.value
+                except ArrlError:
+                    status = "unknown"
+                self.hooks.arrl_run_finished(run_id=run_id, status=status, message=str(error) or type(error).__name__,
+                                             exit_code=getattr(error, "exit_code", 1), at=time.time())
+                raise
+            self.hooks.arrl_run_finished(run_id=run_id, status=result.status.value, message=result.message,
+                                         exit_code=result.exit_code, at=time.time())
+            return result
+
+    def _loop(self) -> LoopResult:
+        state = self.start()
+        if self.settings.workers > 1:
+            from .workers import WorkerPool
+
+            return WorkerPool(self, state).run()
+        started = time.monotonic()
+        while True:
+            stop = self._stop_reason(state, started)
+            if stop:
+                return self._finished(state, stop)
+            if self.abort.is_set():
+                return self._interrupted()
+            record = self._experiment(state)
+            verdict = self._verdict(record, state)
+            if verdict is not None:
+                return verdict
+
+    def start(self) -> _State:
+        """Everything before the first experiment: the state from the journal, stale processes
+        removed (once, before any worker starts), the workspace at the last good version, the
+        proposer and the memory restored."""
         run = self.run_dir
         run.repair()
         meta = run.load_meta()
         state = self._derive_state(run.records(), reset_failures=meta.status is RunStatus.PAUSED)
+        # An experiment journaled just before a kill has no run.log line yet: the journal rules.
+        run.complete_log([(r.id, r.finished_at or r.started_at, summary(r)) for r in state.records])
         self._check_fingerprint()
         run.set_status(RunStatus.RUNNING)
         removed = self.c.runner.cleanup_stale(run.run_id)
@@ -151,62 +228,78 @@ class ExperimentLoop:
         self.workspace = self.c.rollback.open(run.run_id)
         self.baseline_commit, self.baseline_script = self.c.rollback.baseline()
         try:
-            self._extract(self.baseline_script)
+            baseline = self._extract(self.baseline_script)
         except (ScriptError, SchemaError) as error:
             raise ArrlError(f"the training script cannot be read: {error}") from None
+        # The space is the baseline's: its values are always inside, and every proposal is
+        # judged against it (arrl.space).
+        self.space = build_space(baseline.values, self.context.space, tuple(baseline.editable), strict=True)
+        self.evaluate_path = evaluation_script(self.settings.evaluate, self.context.script_path) \
+            if self.settings.evaluate else ""
         if not state.last_good_commit:
             state.last_good_commit = self.baseline_commit
         # The journal, not the rollback's own bookkeeping, says what the last good version is.
         self.c.rollback.mark_good(state.last_good_commit)
         self.c.rollback.restore(state.last_good_commit)
+        if self.evaluate_path and not (self.workspace / self.evaluate_path).is_file():
+            raise ArrlError(f"the evaluation script {self.evaluate_path} is not among the repository's committed "
+                            "files; commit it or unset `evaluate`")
         if run.proposer_state.exists():
             self.c.proposer.load(run.proposer_state)
-        if len(self.c.memory) == 0:
-            for record in state.records[-HISTORY_WINDOW * 4 :]:
-                if record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
-                    self.c.memory.add(record.history_entry())
-        started = time.monotonic()
-        while True:
-            stop = self._stop_reason(state, started)
-            if stop:
-                run.set_status(RunStatus.FINISHED, stop)
-                return LoopResult(RunStatus.FINISHED, EXIT_OK, f"{stop}; {self._best_line(state)}")
-            if self.abort.is_set():
-                return self._interrupted()
-            record = self._experiment(state)
-            if record.outcome is Outcome.INTERRUPTED:
-                return self._interrupted()
-            if record.proposer == "baseline" and not record.kept:
-                message = (
-                    f"the unmodified script failed ({record.outcome.value}: "
-                    f"{record.failure_reason}); fix it, commit, and start again with `arrl run --new`"
-                )
-                run.set_status(RunStatus.FINISHED, message)
-                self.hooks.arrl_alert(run_id=run.run_id, level="error", message=message)
-                raise ArrlError(message)
-            if state.consecutive_failures >= self.settings.failure_limit:
-                reason = (
-                    f"{state.consecutive_failures} consecutive failures (last: "
-                    f"{record.outcome.value}: {record.failure_reason})"
-                )
-                run.set_status(RunStatus.PAUSED, reason)
-                self._log(f"paused: {reason}")
-                self.hooks.arrl_run_paused(run_id=run.run_id, reason=reason)
-                self.hooks.arrl_alert(run_id=run.run_id, level="error", message=f"run paused: {reason}")
-                return LoopResult(
-                    RunStatus.PAUSED,
-                    EXIT_PAUSED,
-                    f"run {run.run_id} paused after {reason}. Look at `arrl history`, then "
-                    "continue it with `arrl run` (or `arrl resume`).",
-                )
+        self.hooks.arrl_run_started(run_id=run.run_id, metric=self.settings.metric, direction=self.direction.value,
+                                    budget_seconds=self.settings.budget, previous=list(state.records),
+                                    at=time.time())
+        self.c.memory.refill(*memory_from_journal(state.records))
+        self.lane = Lane(self.c.rollback, self.c.runner, self.workspace,
+                         cpu_share(self.settings.workers, self.settings.cpus_per_worker),
+                         next(iter(gpu_ids(self.settings.gpus)), None))
+        return state
+
+    def _finished(self, state: _State, stop: str) -> LoopResult:
+        self.run_dir.set_status(RunStatus.FINISHED, stop)
+        return LoopResult(RunStatus.FINISHED, EXIT_OK, f"{stop}; {self._best_line(state)}")
+
+    def _verdict(self, record: ExperimentRecord, state: _State) -> LoopResult | None:
+        """Whether the run must end after ``record``: interrupted, failed baseline, or paused."""
+        run = self.run_dir
+        if record.outcome is Outcome.INTERRUPTED:
+            return self._interrupted()
+        if record.proposer == "baseline" and not record.kept:
+            message = (
+                f"the unmodified script failed ({record.outcome.value}: "
+                f"{record.failure_reason}); fix it, commit, and start again with `arrl run --new`"
+            )
+            run.set_status(RunStatus.FINISHED, message)
+            self.hooks.arrl_alert(run_id=run.run_id, level="error", message=message, at=time.time())
+            raise ArrlError(message)
+        if state.consecutive_failures >= self.settings.failure_limit:
+            reason = (
+                f"{state.consecutive_failures} consecutive failures (last: "
+                f"{record.outcome.value}: {record.failure_reason})"
+            )
+            run.set_status(RunStatus.PAUSED, reason)
+            self.hooks.arrl_run_paused(run_id=run.run_id, reason=reason, at=time.time())
+            self.hooks.arrl_alert(run_id=run.run_id, level="error", message=f"run paused: {reason}",
+                                  at=time.time())
+            return LoopResult(
+                RunStatus.PAUSED,
+                EXIT_PAUSED,
+                f"run {run.run_id} paused after {reason}. Look at `arrl history`, then "
+                "continue it with `arrl run` (or `arrl resume`).",
+            )
+        return None
 
     def _best_line(self, state: _State) -> str:
         best = [r for r in state.records if r.outcome is Outcome.OK and r.value == state.best]
         if not best:
             return "no successful experiment"
         top = best[0]
+        if top.proposer == "baseline":
+            # Its commit is the user's own: pointing there would suggest a change that is not one.
+            return (f"best {top.metric_name}={top.value:.6g} is still the unmodified script "
+                    f"(experiment {top.id}); no edit beat it")
         return (f"best {top.metric_name}={top.value:.6g} from experiment {top.id} "
-                f"(see `git show {top.commit[:12]}`)")
+                f"(see `arrl show {top.id}`; `arrl apply best` puts it on your branch)")
 
     def _check_fingerprint(self) -> None:
         """Refuse to mix experiments run in different environments into one run: their
@@ -243,8 +336,17 @@ class ExperimentLoop:
 
     # -- one experiment ---------------------------------------------------------------------
     def _experiment(self, state: _State) -> ExperimentRecord:
-        experiment_id = state.records[-1].id + 1 if state.records else 0
-        parent_script = self.c.rollback.read(state.last_good_commit)
+        experiment_id = max((r.id for r in state.records), default=-1) + 1
+        record, proposal, parent_commit = self._propose(state, experiment_id)
+        commit = self._attempt(record, proposal, parent_commit, state, self.lane)
+        return self._conclude(record, commit, state, self.lane)
+
+    # The three phases of an experiment, so that a worker pool (arrl.workers) runs the middle
+    # one on several workers at once while proposing and concluding stay one at a time.
+    def _propose(self, state: _State, experiment_id: int) -> tuple[ExperimentRecord, Proposal, str]:
+        """The next proposal and its record (not yet run), made against the last good version."""
+        parent_commit = state.last_good_commit
+        parent_script = self.c.rollback.read(parent_commit)
         # Until the unmodified script has succeeded once (an interrupted first try does not
         # count) there is no best to improve on, so the baseline runs again.
         is_baseline = state.last_good_id is None
@@ -255,8 +357,9 @@ class ExperimentLoop:
             observation = Observation(
                 script=parent_script,
                 config=dict(extraction.values),
-                editable=tuple(extraction.editable),
+                editable=tuple(n for n in extraction.editable if n in self.space),
                 choices=dict(extraction.choices),
+                space=self.space,
                 history=self.c.memory.window()[-HISTORY_WINDOW:],
                 best_value=state.best,
                 direction=self.direction,
@@ -289,27 +392,52 @@ class ExperimentLoop:
             diff_parent=unified_diff(parent_script, proposal.script, path),
             diff_baseline=unified_diff(self.baseline_script, proposal.script, path),
             started_at=now_iso(),
+            proposal_id=proposal.id,
         )
+        self.hooks.arrl_experiment_proposed(record=record, run_id=self.run_dir.run_id, at=time.time())
+        return record, proposal, parent_commit
+
+    def _attempt(self, record: ExperimentRecord, proposal: Proposal, parent_commit: str, state: _State,
+                 lane: Lane) -> str:
+        """Claim, validate, snapshot and run ``proposal`` in ``lane``; return its commit ("" when
+        it did not run)."""
+        is_baseline = proposal.proposer == "baseline"
+        experiment_id = record.id
+        run_id = self.run_dir.run_id
         commit = ""
-        if not is_baseline and self.c.memory.contains(record.program_hash):
+        # The baseline is claimed too (so no proposal repeats it) but runs whatever the claim says.
+        if not self.c.memory.claim(record.program_hash) and not is_baseline:
             record.outcome = Outcome.DUPLICATE
-            record.failure_reason = "the same program is already in the memory window"
+            record.failure_reason = "the same program was already run (or is running) in this run"
+            self.hooks.arrl_proposal_rejected(record=record, run_id=run_id, reason=record.failure_reason,
+                                              at=time.time())
         else:
             verdict = ValidationResult() if is_baseline else self.c.validate(proposal.script, self.baseline_script)
             if not verdict.accepted:
                 record.outcome, record.failure_reason = Outcome.REJECTED, str(verdict)
+                self.hooks.arrl_proposal_rejected(record=record, run_id=run_id, reason=record.failure_reason,
+                                                  at=time.time())
             else:
                 if not is_baseline:
-                    commit, record.ref = self.c.rollback.snapshot(
+                    commit, record.ref = lane.rollback.snapshot(
                         proposal.script, experiment_id,
                         f"arrl {self.run_dir.run_id} experiment {experiment_id}: "
                         f"{proposal.edit.description if proposal.edit else 'proposal'}",
-                        state.last_good_commit,
+                        parent_commit,
                     )
                 else:
                     commit = self.baseline_commit
+                    record.ref = self.c.rollback.keep(commit, experiment_id)
                 record.commit = commit
-                self._execute(record, state)
+                self._execute(record, state, lane)
+                if record.outcome is Outcome.INTERRUPTED:
+                    self.c.memory.release(record.program_hash)  # no result: it may run again
+        return commit
+
+    def _conclude(self, record: ExperimentRecord, commit: str, state: _State, lane: Lane) -> ExperimentRecord:
+        """Score, journal, keep or roll back, remember and learn. A result is kept only when it
+        beats the best known now, so a late result never overwrites a better one."""
+        is_baseline = record.proposer == "baseline"
         record.finished_at = now_iso()
         record.reward = self.c.reward.score(
             record, RewardContext(state.best, self.settings.budget, self.direction)
@@ -324,32 +452,32 @@ class ExperimentLoop:
         state.records.append(record)
         if record.kept:
             state.last_good_id, state.last_good_commit = record.id, record.commit
-            self.c.rollback.mark_good(record.commit)
+            lane.rollback.mark_good(record.commit)
         self._count(state, record)
         if commit and not record.kept:
-            self.c.rollback.restore(state.last_good_commit)
+            lane.rollback.restore(state.last_good_commit)
         if record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
             self.c.memory.add(record.history_entry())
         if not is_baseline and record.outcome is not Outcome.INTERRUPTED:
             self.c.proposer.learn(record, record.reward)
             self.c.proposer.save(self.run_dir.proposer_state)
-        self._log(_summary(record))
-        self.report(_summary(record))
-        self.hooks.arrl_experiment_finished(record=record, run_id=self.run_dir.run_id)
+        self.hooks.arrl_experiment_finished(record=record, run_id=self.run_dir.run_id, at=time.time())
         return record
 
     def _extract(self, script: str) -> Extraction:
-        return extract(script, self.context.script_path, self.context.field_map)
+        path = self.context.script_path
+        return extract(script, path, self.context.field_map, self.context.space.knobs,
+                       (self.context.repo_root / path).parent)
 
-    def _execute(self, record: ExperimentRecord, state: _State) -> None:
+    def _execute(self, record: ExperimentRecord, state: _State, lane: Lane) -> None:
         directory = self.run_dir.experiment_dir(record.id)
-        script = self.workspace / self.context.script_path
+        script = lane.workspace / self.context.script_path
         output = directory / "output"
         request = RunRequest(
             run_id=self.run_dir.run_id,
             experiment_id=record.id,
             script=script,
-            workspace=self.workspace,
+            workspace=lane.workspace,
             workdir=script.parent,
             output_dir=output,
             log_dir=directory,
@@ -363,17 +491,53 @@ class ExperimentLoop:
                 "ARRL_OUTPUT_DIR": str(output),
                 "ARRL_SEED": str(self.settings.seed),
                 "ARRL_METRIC": self.settings.metric,
+                **thread_env(lane.cpus),
+                **({"CUDA_VISIBLE_DEVICES": lane.gpu} if lane.gpu is not None else {}),
             },
+            cpus=lane.cpus,
         )
         stopper = TrendStopper(self.settings.early_stopping, state.best, self.direction, state.best_curve)
-        monitor = _Monitor(self.settings.metric, stopper, self.abort)
-        self.hooks.arrl_experiment_started(experiment_id=record.id, run_id=self.run_dir.run_id)
+        run_id = self.run_dir.run_id
+        monitor = _Monitor(self.settings.metric, stopper, self.abort, on_point=lambda point: self.hooks.arrl_metric(
+            run_id=run_id, experiment_id=record.id, point=point, at=time.time()))
+        self.hooks.arrl_experiment_started(experiment_id=record.id, run_id=run_id, record=record,
+                                           budget_seconds=self.settings.budget, at=time.time())
         try:
-            result = self.c.runner.run(request, monitor)
+            result = lane.runner.run(request, monitor)
         except OSError as error:
             raise ArrlError(f"cannot run experiment {record.id}: {error.strerror or error} "
                             f"({error.filename or 'runner'}); nothing recorded before is lost") from None
         self._apply_result(record, result, monitor)
+        if self.evaluate_path and record.outcome is Outcome.OK:
+            self._evaluate(record, request, lane)
+        if monitor.subscriber_error:
+            self.hooks.arrl_alert(run_id=run_id, level="warning", at=time.time(), message=(
+                f"a subscriber of arrl_metric failed ({monitor.subscriber_error}); the rest of "
+                f"experiment {record.id}'s metric events were not sent"))
+
+    def _evaluate(self, record: ExperimentRecord, training: RunRequest, lane: Lane) -> None:
+        """Run the trusted evaluation on what the experiment wrote; its metric is recorded."""
+        # The experiment's commit, exactly: nothing the run wrote into the workspace survives.
+        lane.rollback.restore(record.commit)
+        script = lane.workspace / self.evaluate_path
+        request = attrs.evolve(training, script=script, workdir=script.parent,
+                               log_dir=training.log_dir / "evaluate",
+                               env={**training.env, "ARRL_EVALUATING": "1"})
+        request.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            result = lane.runner.run(request, _Evaluating(self.abort))
+        except OSError as error:
+            raise ArrlError(f"cannot run the evaluation of experiment {record.id}: {error}") from None
+        if result.outcome is Outcome.INTERRUPTED:
+            record.outcome, record.failure_reason = Outcome.INTERRUPTED, "interrupted during the trusted evaluation"
+            return
+        verdict = judge(record, result, self.settings.metric)
+        record.outcome, record.value = verdict.outcome, verdict.value
+        record.failure_reason = verdict.failure_reason or record.failure_reason
+        record.details.update(verdict.details)
+        if DISAGREEMENT in verdict.details:
+            self.hooks.arrl_alert(run_id=self.run_dir.run_id, level="warning",
+                                  message=f"experiment {record.id}: {verdict.details[DISAGREEMENT]}", at=time.time())
 
     def _apply_result(self, record: ExperimentRecord, result: RunResult, monitor: _Monitor) -> None:
         metric = self.settings.metric
@@ -403,15 +567,26 @@ class ExperimentLoop:
         record.value = value
 
 
-def _summary(record: ExperimentRecord) -> str:
-    value = f"{record.metric_name}={record.value:.6g}" if math.isfinite(record.value) else ""
-    parts = [f"#{record.id}", record.outcome.value, value, f"{record.wall_clock_seconds:.1f}s"]
-    if record.reward is not None:
-        parts.append(f"reward={record.reward:+.3f}")
-    if record.kept:
-        parts.append("kept")
-    if record.edit and record.edit.description:
-        parts.append(f"[{record.edit.description}]")
-    if record.failure_reason:
-        parts.append(f"({record.failure_reason.splitlines()[0][:160]})")
-    return " ".join(p for p in parts if p)
+class _Evaluating(RunMonitor):
+    """The trusted evaluation's monitor: it runs to the end unless the user stops arrl."""
+
+    def __init__(self, abort: threading.Event) -> None:
+        self.abort = abort
+
+    def on_metric(self, point: MetricPoint) -> bool:
+        return True
+
+    def should_abort(self) -> bool:
+        return self.abort.is_set()
+
+
+class _Lines(Subscriber):
+    """The plain lines of one run passed to a callable (the loop's ``report`` argument)."""
+
+    def __init__(self, report: Callable[[str], None]) -> None:
+        self.report = report
+
+    def handle(self, event: Event) -> None:
+        line = plain_line(event)
+        if line is not None:
+            self.report(line)

@@ -43,6 +43,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "arrl.plugins.podman_runner",
     "arrl.plugins.docker_runner",
     "arrl.plugins.deque_memory",
+    "arrl.plugins.redis_memory",
     "arrl.plugins.composite_reward",
     "arrl.plugins.git_rollback",
 )

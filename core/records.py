@@ -15,6 +15,7 @@ import attrs
 import cattrs
 
 from .schema import HISTORY_WINDOW, Value
+from .space import Space
 
 
 class Outcome(str, enum.Enum):
@@ -78,6 +79,9 @@ class Proposal:
     script: str
     edit: Edit | None = None
     proposer: str = ""
+    # Set by a proposer that learns per proposal; the loop copies it into the record, so that
+    # learn() matches a result to its proposal whatever order results arrive in.
+    id: str = ""
 
 
 @attrs.frozen
@@ -128,6 +132,8 @@ class HistoryEntry:
     early_stopped: bool
     program_hash: str = ""
     outcome: Outcome = Outcome.OK
+    # Orders a shared window when results of concurrent workers arrive out of order.
+    experiment_id: int | None = None
 
 
 @attrs.frozen
@@ -145,6 +151,10 @@ class Observation:
     # choices; None means every field of ``config`` with the schema's choices.
     editable: tuple[str, ...] | None = None
     choices: dict[str, tuple[Value, ...]] = attrs.Factory(dict)
+    # The run's domains (design fields grown around the baseline, overrides, declared knobs;
+    # see arrl.space). None: the design document's fields as they are. Pass it to
+    # arrl.actions and arrl.script.apply_values; arrl.observation encodes its knobs.
+    space: Space | None = None
 
 
 @attrs.define
@@ -177,6 +187,7 @@ class ExperimentRecord:
     started_at: str = ""
     finished_at: str = ""
     details: dict[str, str] = attrs.Factory(dict)
+    proposal_id: str = ""  # the Proposal.id this experiment ran
 
     def history_entry(self) -> HistoryEntry:
         return HistoryEntry(
@@ -186,6 +197,7 @@ class ExperimentRecord:
             early_stopped=self.outcome is Outcome.EARLY_STOPPED,
             program_hash=self.program_hash,
             outcome=self.outcome,
+            experiment_id=self.id,
         )
 
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 import abc
 import random
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Sequence
 
 import attrs
 
 from .errors import ArrlError
+from .space import SpaceSettings
 from .records import (
     Direction,
     ExperimentRecord,
@@ -46,6 +47,10 @@ class PluginContext:
     # Schema field -> the script's name for it, for scripts arrl cannot read by itself
     # ({"learning_rate": "TrainConfig.base_lr"}); see arrl.script.
     field_map: dict[str, str] = attrs.Factory(dict)
+    # The [space] table and exclude list (arrl.space): knobs, overrides, hands-off names.
+    space: SpaceSettings = SpaceSettings()
+    # The trusted evaluation command, when one is set: validators then reserve stdout for it.
+    evaluate: str = ""
 
     def rng(self, salt: str) -> random.Random:
         """A generator seeded from the run's seed and the caller's name, so two plugins never
@@ -96,6 +101,9 @@ class RunRequest:
     seed: int
     silence_timeout: float = 0.0  # end a run that prints nothing for this long; 0: never
     env: dict[str, str] = attrs.Factory(dict)  # the ARRL_* variables of the script contract
+    # The experiment's CPU share (its thread variables are in env); a container runner limits
+    # the container to it. 0: not set (the runner's own limit applies).
+    cpus: float = 0.0
 
 
 class RunMonitor(abc.ABC):
@@ -155,6 +163,24 @@ class Memory(abc.ABC):
     def contains(self, program_hash: str) -> bool:
         """Whether an experiment of that program is in the window."""
 
+    @abc.abstractmethod
+    def claim(self, program_hash: str) -> bool:
+        """Reserve the right to run this program; True for exactly one caller per hash, across
+        every worker sharing this memory. A claim lasts for the run: a program with a recorded
+        result (same script, same seed) is never run again. The loop claims before it runs a
+        proposal and records a lost claim as a duplicate."""
+
+    @abc.abstractmethod
+    def release(self, program_hash: str) -> None:
+        """Give up a claim whose experiment produced no result (interrupted, its worker killed),
+        so that the program may be run again."""
+
+    @abc.abstractmethod
+    def refill(self, entries: Sequence[HistoryEntry], claimed: Iterable[str]) -> None:
+        """Replace the window and the claims with what the journal (the source of truth) holds:
+        ``entries`` oldest first, ``claimed`` every program hash with a result. Called once when
+        a run starts or continues."""
+
     def __len__(self) -> int:
         return len(self.window())
 
@@ -206,6 +232,11 @@ class Rollback(abc.ABC):
     @abc.abstractmethod
     def read(self, commit: str) -> str:
         """The script's text at ``commit``."""
+
+    def keep(self, commit: str, experiment_id: int) -> str:
+        """Keep an existing commit retrievable as experiment ``experiment_id``'s version (the
+        baseline runs its own commit, not a snapshot); return the ref that keeps it, or ''."""
+        return ""
 
 
 # The signature every factory has; named so hookspec docs can refer to it.

@@ -38,6 +38,38 @@ class Field:
     choices: tuple[Value, ...] = ()
     log: bool = False
     description: str = ""
+    # How far an integer moves in one step (a knob spanning 1000 values should not crawl by 1).
+    int_step: int = 1
+
+    @property
+    def knob(self) -> bool:
+        """A knob the user declared in ``[space]`` by the script's own name, not a schema field."""
+        return self.group == "knob"
+
+    def grown(self, value: Any) -> "Field":
+        """This field with its domain grown to include ``value``: the baseline is always inside.
+
+        Numbers widen the range; an ordinal choice gets the value inserted in order (768 sits
+        between 512 and 1024); a categorical choice gets it appended. A value of the wrong type
+        is not grown into: :meth:`check` still refuses it.
+        """
+        if self.kind == "bool" or isinstance(value, bool):
+            return self
+        if self.kind == "choice":
+            if value in self.choices or not isinstance(value, (int, float, str)):
+                return self
+            if self.ordinal and isinstance(value, (int, float)) and math.isfinite(value):
+                return attrs.evolve(self, choices=tuple(sorted((*self.choices, value))))
+            if all(isinstance(c, str) for c in self.choices) and isinstance(value, str):
+                return attrs.evolve(self, choices=(*self.choices, value))
+            return self
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            return self
+        if self.kind == "int" and not float(value).is_integer():
+            return self
+        low = value if self.low is None else min(self.low, value)
+        high = value if self.high is None else max(self.high, value)
+        return attrs.evolve(self, low=low, high=high)
 
     @property
     def ordinal(self) -> bool:
@@ -103,21 +135,29 @@ FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
 HISTORY_WINDOW = 32
 
 
-def check_config(config: Mapping[str, Any]) -> dict[str, Value]:
+def check_config(config: Mapping[str, Any], fields: Mapping[str, Field] | None = None) -> dict[str, Value]:
     """Validate every value of ``config`` and the cross-field constraint; return it coerced.
 
-    Unknown field names are an error too: a typo must not silently become a no-op.
+    ``fields`` are the domains to judge by (a run's space, grown around its baseline); by
+    default the design document's. Unknown field names are an error too: a typo must not
+    silently become a no-op.
     """
+    domains = FIELDS_BY_NAME if fields is None else fields
     checked: dict[str, Value] = {}
     for name, value in config.items():
-        field = FIELDS_BY_NAME.get(name)
+        field = domains.get(name)
         if field is None:
-            raise SchemaError(f"unknown field {name!r}; fields are: {', '.join(FIELD_NAMES)}")
+            raise SchemaError(f"unknown field {name!r}; fields are: {', '.join(domains)}")
         checked[name] = field.check(value)
-    heads, width = checked.get("attention_heads"), checked.get("hidden_dim")
-    if isinstance(heads, int) and isinstance(width, int) and width % heads:
-        raise SchemaError(f"attention_heads: {heads} does not divide hidden_dim {width}")
+    check_heads(checked)
     return checked
+
+
+def check_heads(config: Mapping[str, Any]) -> None:
+    """The one cross-field constraint: attention heads divide the width."""
+    heads, width = config.get("attention_heads"), config.get("hidden_dim")
+    if isinstance(heads, int) and isinstance(width, int) and not isinstance(heads, bool) and heads and width % heads:
+        raise SchemaError(f"attention_heads: {heads} does not divide hidden_dim {width}")
 
 
 def config_hash(config: Mapping[str, Any]) -> str:

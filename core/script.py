@@ -29,13 +29,17 @@ import difflib
 import functools
 import hashlib
 import re
-from typing import Any, Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import attrs
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from .schema import FIELDS_BY_NAME, SchemaError, Value, check_config
+from .schema import FIELDS_BY_NAME, SchemaError, Value, check_heads
+
+if TYPE_CHECKING:
+    from .space import Space
 
 ALIASES: Mapping[str, tuple[str, ...]] = {
     "num_layers": ("num_layers", "n_layers", "n_layer", "layers", "depth", "num_blocks", "n_blocks"),
@@ -122,10 +126,13 @@ class Extraction:
 
     values: dict[str, Value]
     sites: dict[str, Site]
-    out_of_range: dict[str, str]
+    out_of_range: dict[str, str]  # outside the design document's domain: the run's domain grows
     problems: dict[str, str]  # fields seen but unusable (ambiguous, a mapping that points nowhere)
     choices: dict[str, tuple[Value, ...]]  # categorical values the script can take, per field
     filename: str = "<script>"
+    invalid: dict[str, str] = attrs.Factory(dict)  # values of the wrong type: read, never moved
+    knobs: tuple[str, ...] = ()  # the declared knobs found (their values are in ``values``)
+    overridden: dict[str, Site] = attrs.Factory(dict)  # values replaced before use: shown, never proposed
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -133,9 +140,9 @@ class Extraction:
 
     @property
     def editable(self) -> dict[str, Value]:
-        """The in-range values arrl may change: what proposers get to move."""
-        return {f: v for f, v in self.values.items()
-                if self.sites[f].editable and f not in self.out_of_range}
+        """The values arrl may change: what proposers get to move. A value outside the design
+        document's domain is editable too (its domain grows); one of the wrong type is not."""
+        return {f: v for f, v in self.values.items() if self.sites[f].editable and f not in self.invalid}
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -153,6 +160,11 @@ def parse(source: str, filename: str = "<script>") -> cst.Module:
 
 
 def _literal(module: cst.Module, node: cst.CSTNode) -> Any:
+    if isinstance(node, cst.BinaryOperation):  # 2**19, 3 * 1024: read as their value
+        try:
+            return _arithmetic(ast.parse(module.code_for_node(node).strip(), mode="eval").body)
+        except (SyntaxError, ValueError, OverflowError, ZeroDivisionError, RecursionError):
+            return None
     if not isinstance(node, (cst.Integer, cst.Float, cst.SimpleString, cst.Name,
                              cst.UnaryOperation, cst.ConcatenatedString)):
         return None
@@ -161,6 +173,29 @@ def _literal(module: cst.Module, node: cst.CSTNode) -> Any:
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return None
     return value if isinstance(value, (int, float, str, bool)) else None
+
+
+_ARITHMETIC = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+               ast.Div: lambda a, b: a / b, ast.FloorDiv: lambda a, b: a // b}
+
+
+def _arithmetic(node: ast.expr) -> int | float | None:
+    """The value of constant arithmetic (numbers, + - * / // and small powers); None otherwise.
+    Nothing is executed: the tree is walked, and powers are bounded so 10**10**10 cannot hang."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        inner = _arithmetic(node.operand)
+        return None if inner is None else (-inner if isinstance(node.op, ast.USub) else inner)
+    if isinstance(node, ast.BinOp):
+        left, right = _arithmetic(node.left), _arithmetic(node.right)
+        if left is None or right is None:
+            return None
+        if isinstance(node.op, ast.Pow):
+            return left**right if abs(right) <= 64 and abs(left) <= 1e6 else None
+        operation = _ARITHMETIC.get(type(node.op))
+        return operation(left, right) if operation else None
+    return None
 
 
 def _dotted(node: cst.BaseExpression) -> str:
@@ -236,6 +271,13 @@ class _Collector(cst.CSTVisitor):
         self._depth = 0  # function/class nesting: only module-level assignments are constants
         self._class: list[tuple[str, bool]] = []  # the enclosing module-level class, if any
         self._order = 0
+        # Deeper reading: calls with keywords (class instantiations), module-level instances
+        # (H = HParams()), config attributes passed to calls (nn.Dropout(H.p_drop)), and
+        # string dispatch (if cfg.opt == "adam").
+        self.instantiations: list[tuple[str, dict[str, cst.BaseExpression], bool, int]] = []
+        self.instances: dict[str, cst.Call] = {}
+        self.attribute_uses: list[tuple[str, str, str, str, int]] = []  # field, base, attr, label, order
+        self.comparisons: list[tuple[str, str]] = []  # (compared name, string)
 
     def _line(self, node: cst.CSTNode) -> int:
         return self.get_metadata(PositionProvider, node).start.line
@@ -286,6 +328,8 @@ class _Collector(cst.CSTVisitor):
 
     def _assignment(self, name: str, value: cst.BaseExpression) -> None:
         if self._depth == 0 and not self._class:
+            if isinstance(value, cst.Call):
+                self.instances[name] = value
             self._add(name, name, value, "constant")
         elif self._class and self._depth == 1:
             # Any module-level class can be mapped by name; only config-like ones are guessed.
@@ -336,10 +380,22 @@ class _Collector(cst.CSTVisitor):
             elif name == "torch.optim":
                 self.torch_optim_prefix = f"{local}." if alias.asname else "torch.optim."
 
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        subject = _dotted(node.left)
+        for target in node.comparisons:
+            if isinstance(target.operator, (cst.Equal, cst.In)) and subject:
+                strings = [_string_value(target.comparator)]
+                if isinstance(target.comparator, (cst.Tuple, cst.List, cst.Set)):
+                    strings = [_string_value(e.value) for e in target.comparator.elements]
+                self.comparisons += [(subject, v) for v in strings if v]
+
     def visit_Call(self, node: cst.Call) -> None:
         callee = _dotted(node.func)
         short = callee.split(".")[-1]
         line = self._line(node)
+        passed = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
+        if short[:1].isupper() and passed:
+            self.instantiations.append((short, passed, any(a.star == "**" for a in node.args), line))
         if short == "add_argument":
             self._argparse(node)
         if short in _OPTIMIZER_CLASSES:
@@ -380,6 +436,10 @@ class _Collector(cst.CSTVisitor):
             target = self.module_literals[value.value]
             site = _CallSite(field, target.node, target.value, target.line, target.path, self._next(),
                              "constant", f"passed to {label}")
+        elif isinstance(value, cst.Attribute) and isinstance(value.value, cst.Name):
+            # A config attribute (H.p_drop, args.clip): resolved once every class is known.
+            self.attribute_uses.append((field, value.value.value, value.attr.value, label, self._next()))
+            return
         else:
             return
         if field == "activation":
@@ -405,7 +465,93 @@ class _Analysis:
     optimizer_prefix: str | None  # how the script reaches torch.optim ("torch.optim.", "optim.")
 
 
-def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None) -> _Analysis:
+# Words that say which field a string dispatch chooses (``if cfg.opt == "adam": ...``).
+_DISPATCH_VOCABULARY: Mapping[str, frozenset[str]] = {
+    "optimizer": frozenset({"adam", "adamw", "sgd", "lion", "rmsprop", "adagrad", "adafactor", "muon", "lamb",
+                            "adamax", "nadam", "radam", "sophia"}),
+    "activation": frozenset({"relu", "gelu", "silu", "tanh", "swish", "leaky_relu", "elu", "sigmoid", "mish",
+                             "relu2", "relu_squared", "squared_relu", "selu", "softplus", "gelu_new"}),
+    "scheduler": frozenset({"cosine", "linear", "constant", "warmup_cosine", "step", "exponential", "onecycle",
+                            "one_cycle", "polynomial", "cosine_with_restarts", "constant_with_warmup", "wsd",
+                            "plateau", "multistep"}),
+}
+# Mixed precision written as a dtype or precision string: its full- and half-precision spellings.
+_PRECISION_NAMES = frozenset({"dtype", "precision", "amp_dtype", "autocast_dtype", "mixed_precision", "compute_dtype",
+                              "train_dtype", "ptdtype"})
+_FULL_FOR_HALF = {"bfloat16": "float32", "float16": "float32", "half": "float32", "bf16": "fp32", "fp16": "fp32",
+                  "16": "32", "16-mixed": "32-true", "bf16-mixed": "32-true"}
+_HALF_FOR_FULL = {"float32": "bfloat16", "float": "bfloat16", "fp32": "bf16", "32": "bf16-mixed",
+                  "32-true": "bf16-mixed", "no": "bf16"}
+# Flags that turn a learning-rate schedule on or off (nanoGPT's decay_lr).
+_SCHEDULE_FLAGS = frozenset({"decay_lr", "lr_decay", "use_scheduler", "use_lr_scheduler", "use_lr_schedule",
+                             "cosine_decay", "use_cosine", "use_cosine_schedule", "schedule_lr", "anneal_lr"})
+
+
+@attrs.frozen
+class _Mapped:
+    """A literal that spells a field another way: a dtype string for mixed precision, a
+    schedule flag for the scheduler. ``texts`` gives the literal to write for each value."""
+
+    node: cst.BaseExpression
+    texts: Mapping[Value, Value]
+
+
+def _precision_texts(original: str) -> dict[Value, Value] | None:
+    lower = original.lower()
+    if lower in _FULL_FOR_HALF:
+        return {True: original, False: _FULL_FOR_HALF[lower]}
+    if lower in _HALF_FOR_FULL:
+        return {True: _HALF_FOR_FULL[lower], False: original}
+    return None
+
+
+def _override_file_sets(source: str, directory: Path | None) -> dict[str, tuple[Any, str, int, int]]:
+    """Names an override file sets (nanoGPT's ``exec(open('configurator.py').read())``):
+    name -> (value, file, line there, line of the exec in the script)."""
+    if directory is None:
+        return {}
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    found: dict[str, tuple[Any, str, int, int]] = {}
+    for statement in tree.body:
+        call = statement.value if isinstance(statement, ast.Expr) else None
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "exec"
+                and call.args and isinstance(call.args[0], ast.Call)):
+            continue
+        read = call.args[0].func
+        opened = read.value if isinstance(read, ast.Attribute) and read.attr == "read" else None
+        if not (isinstance(opened, ast.Call) and isinstance(opened.func, ast.Name) and opened.func.id == "open"
+                and opened.args and isinstance(opened.args[0], ast.Constant) and isinstance(opened.args[0].value, str)):
+            continue
+        name = opened.args[0].value
+        try:
+            other = ast.parse((directory / name).read_text())
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        for assignment in other.body:
+            if isinstance(assignment, ast.Assign) and len(assignment.targets) == 1 and \
+                    isinstance(assignment.targets[0], ast.Name):
+                try:
+                    value: Any = ast.literal_eval(assignment.value)
+                except (ValueError, SyntaxError, TypeError, RecursionError):
+                    value = _arithmetic(assignment.value)
+                if isinstance(value, (int, float, str, bool)):
+                    found[assignment.targets[0].id] = (value, name, assignment.lineno, statement.lineno)
+    return found
+
+
+def _last_name(path: str) -> str:
+    if path.startswith("-"):
+        return path.lstrip("-").replace("-", "_")
+    if path.endswith("']"):
+        return path[path.rfind("['") + 2:-2]
+    return path.rsplit(".", 1)[-1]
+
+
+def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knobs: Sequence[str] = (),
+             directory: Path | None = None) -> _Analysis:
     module = parse(source, filename)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     collector = _Collector(module)
@@ -420,9 +566,61 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None) -> _
     values: dict[str, Value] = {}
     problems: dict[str, str] = {}
     choices: dict[str, tuple[Value, ...]] = {}
+    overridden: dict[str, Site] = {}
 
     def normalise(field: str, value: Any) -> Any:
         return value.lower() if isinstance(value, str) and FIELDS_BY_NAME[field].kind == "choice" else value
+
+    # 0. Values replaced before use are shown, never proposed: a config-class default that every
+    #    instantiation passes explicitly, a constant an override file sets again.
+    class_names = {c.path.split(".")[0] for c in collector.candidates if c.style == "class"}
+    builds: dict[str, list[tuple[dict[str, cst.BaseExpression], bool, int]]] = {}
+    for short, keywords, star, line in collector.instantiations:
+        if short in class_names:
+            builds.setdefault(short, []).append((keywords, star, line))
+    replaced: dict[int, str] = {}  # id(candidate) -> why
+    for candidate in collector.candidates:
+        if candidate.style == "class":
+            cls, attr = candidate.path.split(".", 1)
+            made = builds.get(cls, [])
+            if made and all(attr in keywords and not star for keywords, star, _ in made):
+                replaced[id(candidate)] = f"overridden where {cls} is built (line {made[0][2]})"
+    for name, (value, file, line, exec_line) in _override_file_sets(source, directory).items():
+        for candidate in collector.candidates:
+            if candidate.style == "constant" and candidate.path == name and candidate.line < exec_line:
+                replaced[id(candidate)] = f"set again in {file}:{line} (to {value!r}), whose value wins"
+    for candidate in collector.candidates:
+        if id(candidate) in replaced:
+            overridden[candidate.path] = Site("", candidate.value, candidate.line, candidate.style, candidate.path,
+                                              False, replaced[id(candidate)])
+    live = [c for c in collector.candidates if id(c) not in replaced]
+
+    def traced(node: cst.BaseExpression) -> _Candidate | None:
+        """The live literal a value node stands for: itself, or the constant a name refers to."""
+        if isinstance(node, cst.Name) and node.value not in ("True", "False", "None"):
+            found = [c for c in live if c.style == "constant" and c.path == node.value]
+            return max(found, key=lambda c: c.order) if found else None
+        literal = _literal(module, node)
+        if literal is None:
+            return None
+        return _Candidate("", "", literal, node, 0, "call", 0)
+
+    def attribute(base: str, attr: str) -> _Candidate | None:
+        """The live literal behind ``base.attr``: a keyword of the instance's construction, a
+        config-class default, or an argparse default."""
+        built = collector.instances.get(base)
+        cls = None
+        if built is not None:
+            for arg in built.args:
+                if arg.keyword is not None and arg.keyword.value == attr:
+                    return traced(arg.value)
+            cls = _dotted(built.func).split(".")[-1]
+        found = [c for c in live if c.style == "class" and c.path.split(".", 1)[-1] == attr
+                 and (c.aliasable if cls is None else c.path.split(".")[0] == cls)]
+        if cls is None:
+            found += [c for c in live if c.style == "argparse" and _normal_name(_last_name(c.path)) == attr.lower()]
+        paths = {c.path for c in found}
+        return max(found, key=lambda c: c.order) if len(paths) == 1 else None
 
     # 1. Fields the user mapped by name.
     for field, path in mapping.items():
@@ -435,38 +633,95 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None) -> _
         sites[field] = Site(field, values[field], last.line, last.style, last.path, note="mapped in the config")
         targets[field] = [last.node]
 
-    # 2. Arguments of well-known calls: what the code really uses.
+    # 2. Arguments of well-known calls: what the code really uses. A config attribute passed
+    #    there (nn.Dropout(H.p_drop)) and a keyword of a config class's construction
+    #    (GPTConfig(n_head=N_HEAD)) count too.
+    calls = list(collector.calls)
+    for field, base, attr, label, order in collector.attribute_uses:
+        target = attribute(base, attr)
+        if target is not None and field != "activation":
+            calls.append(_CallSite(field, target.node, target.value, target.line or _position(wrapper, target.node),
+                                   target.path or f"{base}.{attr}", order, target.style, f"{base}.{attr} passed to {label}"))
+    for short, keywords, star, line in collector.instantiations:
+        if short not in class_names:
+            continue
+        for keyword, node in keywords.items():
+            aliased = _FIELD_FOR_ALIAS.get(_normal_name(keyword))
+            target = traced(node)
+            if aliased is not None and target is not None:
+                calls.append(_CallSite(aliased, target.node, target.value, target.line or line,
+                                       target.path or f"{short}({keyword}=)", target.order or line,
+                                       target.style, f"passed to {short}({keyword}=)"))
     by_field: dict[str, list[_CallSite]] = {}
-    for call in collector.calls:
+    for call in calls:
         by_field.setdefault(call.field, []).append(call)
     for site, callee in collector.string_kwargs:
         if isinstance(site.value, str) and site.value.lower() in _STRING_ACTIVATIONS_OF.get(callee, ()):
             by_field.setdefault("activation", []).append(site)
             choices["activation"] = _STRING_ACTIVATIONS_OF[callee]
-    for field, calls in by_field.items():
+    for field, found_calls in by_field.items():
         if field in values:
             continue
-        nodes = list({id(c.node): c.node for c in calls}.values())
-        latest = max(calls, key=lambda c: c.order)
-        earliest = min(calls, key=lambda c: c.line)
-        distinct = {repr(c.value) for c in calls}
+        nodes = list({id(c.node): c.node for c in found_calls}.values())
+        latest = max(found_calls, key=lambda c: c.order)
+        earliest = min(found_calls, key=lambda c: c.line)
+        distinct = {repr(c.value) for c in found_calls}
         note = earliest.note if len(distinct) == 1 else f"set differently in {len(nodes)} places; an edit sets them all"
         values[field] = normalise(field, latest.value)
         sites[field] = Site(field, values[field], earliest.line, earliest.style, earliest.path, note=note)
         targets[field] = nodes
 
-    # 3. Names and keys that match an alias; the last assignment wins.
-    for candidate in sorted(collector.candidates, key=lambda c: c.order):
-        aliased = _FIELD_FOR_ALIAS.get(candidate.key) if candidate.aliasable else None
-        if aliased is None or aliased in mapping or aliased in by_field:
+    # 3. String dispatch: ``if cfg.opt == "adam": ... elif cfg.opt == "sgd": ...`` says both
+    #    where the optimizer is chosen and which values the script can take.
+    settled = set(mapping) | set(by_field)
+    dispatched: dict[str, list[str]] = {}
+    for subject, text in collector.comparisons:
+        dispatched.setdefault(subject, [])
+        if text not in dispatched[subject]:
+            dispatched[subject].append(text)
+    for subject, words in dispatched.items():
+        chosen = next((f for f, vocabulary in _DISPATCH_VOCABULARY.items() if set(words) <= vocabulary), None)
+        if chosen is None or chosen in settled:
             continue
-        if FIELDS_BY_NAME[aliased].kind == "choice" and isinstance(candidate.value, bool):
+        base, _, attr = subject.rpartition(".")
+        target = attribute(base, attr) if base else traced(cst.Name(subject))
+        if target is None or not isinstance(target.value, str) or target.value not in words:
             continue
-        values[aliased] = normalise(aliased, candidate.value)
-        sites[aliased] = Site(aliased, values[aliased], candidate.line, candidate.style, candidate.path)
-        targets[aliased] = [candidate.node]
+        values[chosen] = target.value
+        sites[chosen] = Site(chosen, target.value, target.line, target.style, target.path,
+                             note=f"dispatched on {subject} (one of {', '.join(words)})")
+        targets[chosen] = [target.node]
+        choices[chosen] = tuple(words)
+        settled.add(chosen)
 
-    # 4. Choices written as code, when no name or string says it.
+    # 4. Names and keys that match an alias; the last assignment wins. Dtype strings count as
+    #    mixed precision, schedule flags as the scheduler.
+    for candidate in sorted(live, key=lambda c: c.order):
+        mapped: _Mapped | None = None
+        aliased = _FIELD_FOR_ALIAS.get(candidate.key) if candidate.aliasable else None
+        if candidate.aliasable and candidate.key in _PRECISION_NAMES and isinstance(candidate.value, str):
+            spellings = _precision_texts(candidate.value)
+            if spellings is None:
+                continue
+            aliased, mapped = "mixed_precision", _Mapped(candidate.node, spellings)
+        elif candidate.aliasable and candidate.key in _SCHEDULE_FLAGS and isinstance(candidate.value, bool):
+            aliased, mapped = "scheduler", _Mapped(candidate.node, {"cosine": True, "constant": False})
+        if aliased is None or aliased in settled:
+            continue
+        if FIELDS_BY_NAME[aliased].kind == "choice" and isinstance(candidate.value, bool) and mapped is None:
+            continue
+        value = candidate.value if mapped is None else next(k for k, v in mapped.texts.items() if v == candidate.value)
+        values[aliased] = normalise(aliased, value)
+        note = "" if mapped is None else f"{candidate.path} = {candidate.value!r}"
+        sites[aliased] = Site(aliased, values[aliased], candidate.line, candidate.style, candidate.path, note=note)
+        targets[aliased] = [candidate.node if mapped is None else mapped]
+        if aliased == "scheduler":  # a flag can only turn the schedule on or off
+            if mapped is not None:
+                choices[aliased] = ("cosine", "constant")
+            else:
+                choices.pop(aliased, None)
+
+    # 5. Choices written as code, when no name or string says it.
     code_by_field: dict[str, list[_CodeChoice]] = {}
     for choice in collector.code:
         code_by_field.setdefault(choice.field, []).append(choice)
@@ -496,23 +751,64 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None) -> _
             available.append(str(values["optimizer"]))
         choices["optimizer"] = tuple(c for c in FIELDS_BY_NAME["optimizer"].choices if c in available)
 
+    # A value outside the design document's domain is a valid starting point (the run's domain
+    # grows to include it); only a value of the wrong type is unusable.
     out_of_range: dict[str, str] = {}
+    invalid: dict[str, str] = {}
     for field, value in list(values.items()):
+        design = FIELDS_BY_NAME[field]
         try:
-            values[field] = FIELDS_BY_NAME[field].check(value)
+            values[field] = design.grown(value).check(value)
+        except SchemaError as error:
+            invalid[field] = str(error)
+            continue
+        try:
+            design.check(value)
         except SchemaError as error:
             out_of_range[field] = str(error)
+            if design.kind == "choice" and not design.ordinal and field not in choices:
+                # A name the design document does not know: nothing says what else the code takes.
+                choices[field] = (values[field],)
+
+    # 6. Declared knobs, by the script's own name.
+    found_knobs: list[str] = []
+    for name in knobs:
+        if name in FIELDS_BY_NAME:
+            continue
+        matches = [c for c in collector.candidates if c.path in (name, _normal_path(name))]
+        if not matches:
+            matches = [c for c in collector.candidates if _last_name(c.path) == name]
+            if len({c.path for c in matches}) > 1:
+                problems[name] = f"{name} names several places ({', '.join(sorted({c.path for c in matches}))})"
+                continue
+        if not matches:
+            continue
+        last = max(matches, key=lambda c: c.order)
+        why = replaced.get(id(last), "")
+        values[name] = last.value
+        sites[name] = Site(name, last.value, last.line, last.style, last.path, editable=not why, note=why)
+        targets[name] = [last.node]
+        found_knobs.append(name)
+
     positions = wrapper.resolve(PositionProvider)
 
     def span(target: Any) -> range:
-        where = positions[target.node if isinstance(target, _CodeChoice) else target]
+        where = positions[target.node if isinstance(target, (_CodeChoice, _Mapped)) else target]
         return range(where.start.line, where.end.line + 1)
 
     sites = {f: attrs.evolve(s, value=values[f],
                              lines=tuple(sorted({n for t in targets[f] for n in span(t)})))
              for f, s in sites.items()}
-    extraction = Extraction(values, sites, out_of_range, problems, choices, filename)
+    extraction = Extraction(values, sites, out_of_range, problems, choices, filename, invalid, tuple(found_knobs),
+                            overridden)
     return _Analysis(extraction, targets, module, collector.torch_optim_prefix)
+
+
+def _position(wrapper: MetadataWrapper, node: cst.CSTNode) -> int:
+    try:
+        return wrapper.resolve(PositionProvider)[node].start.line
+    except KeyError:
+        return 0
 
 
 def _normal_path(path: str) -> str:
@@ -520,9 +816,12 @@ def _normal_path(path: str) -> str:
     return path.replace('"', "'")
 
 
-def extract(source: str, filename: str = "<script>", mapping: Mapping[str, str] | None = None) -> Extraction:
-    """Find every schema field the script sets, and where."""
-    return _analyse(source, filename, mapping).extraction
+def extract(source: str, filename: str = "<script>", mapping: Mapping[str, str] | None = None,
+            knobs: Sequence[str] = (), directory: Path | None = None) -> Extraction:
+    """Find every schema field the script sets, and where; and the declared ``knobs`` (the
+    script's own names, from ``[space]``). ``directory`` is where the script lives, to read the
+    override files it loads."""
+    return _analyse(source, filename, mapping, knobs, directory).extraction
 
 
 # --- writing -----------------------------------------------------------------------------
@@ -531,6 +830,9 @@ def format_value(value: Value, original: str = "") -> str:
     """Source text for ``value``, keeping the original's quote style for strings."""
     if isinstance(value, bool):
         return "True" if value else "False"
+    if isinstance(value, int) and re.fullmatch(r"\s*2\s*\*\*\s*\d+\s*", original) and value > 0 \
+            and value & (value - 1) == 0:
+        return f"2**{value.bit_length() - 1}"  # 2**19 stays written as a power of two
     if isinstance(value, str):
         quote = "'" if original.lstrip().startswith("'") else '"'
         return f"{quote}{value}{quote}"
@@ -598,20 +900,27 @@ def _switch_activation(node: cst.Call, target: str) -> cst.Call:
 
 
 def apply_values(source: str, changes: Mapping[str, Value], filename: str = "<script>",
-                 mapping: Mapping[str, str] | None = None) -> str:
-    """``source`` with each changed field rewritten and nothing else touched.
+                 mapping: Mapping[str, str] | None = None, space: Space | None = None,
+                 directory: Path | None = None) -> str:
+    """``source`` with each changed field or knob rewritten and nothing else touched.
 
-    Raises :class:`SchemaError` for a value outside the schema or a field arrl cannot edit here.
+    A name that is not a schema field is a knob, found by the script's own name (``MATRIX_LR``).
+    Values are judged against ``space`` (the run's domains) when given, else against the design
+    document's domains grown around the script's current values. Raises :class:`SchemaError`
+    for a value outside its domain or a name arrl cannot edit here.
     """
-    analysis = _analyse(source, filename, mapping)
+    knobs = tuple(k for k in changes if k not in FIELDS_BY_NAME)
+    analysis = _analyse(source, filename, mapping, knobs, directory)
     extraction = analysis.extraction
-    current = {k: v for k, v in extraction.values.items() if k not in extraction.out_of_range}
-    check_config({**current, **changes})
+    for field, value in changes.items():
+        if field not in extraction.sites:
+            raise SchemaError(f"{field}: not present in {filename}, so it cannot be edited")
+        _check_change(field, value, extraction.values[field], space)
+    if {"attention_heads", "hidden_dim"} & set(changes):
+        check_heads({**extraction.values, **changes})
     rewrites: dict[int, Callable[[Any], cst.CSTNode]] = {}
     for field, value in changes.items():
-        site = extraction.sites.get(field)
-        if site is None:
-            raise SchemaError(f"{field}: not present in {filename}, so it cannot be edited")
+        site = extraction.sites[field]
         if not site.editable:
             raise SchemaError(f"{field}: {site.note} ({filename}:{site.line})")
         allowed = extraction.choices.get(field)
@@ -625,10 +934,25 @@ def apply_values(source: str, changes: Mapping[str, Value], filename: str = "<sc
                         _switch_optimizer, target=str(value), prefix=analysis.optimizer_prefix)
                 else:
                     rewrites[id(target.node)] = functools.partial(_switch_activation, target=str(value))
+            elif isinstance(target, _Mapped):
+                text = format_value(target.texts[value], analysis.module.code_for_node(target.node))
+                rewrites[id(target.node)] = functools.partial(_literal_node, text)
             else:
                 text = format_value(value, analysis.module.code_for_node(target))
                 rewrites[id(target)] = functools.partial(_literal_node, text)
     return analysis.module.visit(_Rewriter(rewrites)).code
+
+
+def _check_change(name: str, value: Value, current: Value, space: Space | None) -> None:
+    field = space.domain(name) if space is not None else None
+    if field is None and name in FIELDS_BY_NAME:
+        field = FIELDS_BY_NAME[name].grown(current)
+    if field is not None:
+        field.check(value)
+        return
+    # A knob with no declared domain: at least the type must be the one the script uses.
+    if isinstance(current, bool) != isinstance(value, bool) or isinstance(current, str) != isinstance(value, str):
+        raise SchemaError(f"{name}: {value!r} is not of the type the script uses ({current!r})")
 
 
 def unified_diff(before: str, after: str, path: str) -> str:

@@ -27,6 +27,8 @@ from typing import Iterable, Iterator
 import attrs
 
 import arrl
+from arrl.output import OutputLimits
+from arrl.resources import thread_env
 
 DEFAULT_IMAGE = "arrl-runner:latest"
 CONTAINER_WORKSPACE = "/workspace"
@@ -41,9 +43,9 @@ INNER_TIMEOUT_SLACK = 2
 
 
 @attrs.frozen
-class ContainerOptions:
+class ContainerOptions(OutputLimits):
     """Resource limits and isolation of every experiment container (the design document's
-    defaults: 16 GB of memory with as much swap, 2 CPUs, no network)."""
+    defaults: 16 GB of memory with as much swap, 2 CPUs, no network), and the output limits."""
 
     image: str = DEFAULT_IMAGE
     memory: str = "16g"
@@ -174,9 +176,14 @@ def rootfs_tar(packages: Path) -> Iterator[Path]:
         yield archive
 
 
+def cpu_limit(request: arrl.RunRequest, options: ContainerOptions) -> float:
+    """The container's CPUs: the runner's limit, narrowed to the experiment's share (a worker's)."""
+    return min(options.cpus, request.cpus) if request.cpus > 0 else options.cpus
+
+
 def container_env(request: arrl.RunRequest, options: ContainerOptions) -> dict[str, str]:
     env = {**request.env, "ARRL_OUTPUT_DIR": CONTAINER_OUTPUT, "PYTHONUNBUFFERED": "1", "HOME": "/tmp",
-           "OMP_NUM_THREADS": str(max(int(options.cpus), 1))}
+           **thread_env(cpu_limit(request, options), inherited={})}
     return env
 
 
@@ -203,15 +210,3 @@ def container_name(request: arrl.RunRequest) -> str:
 
 def labels(request: arrl.RunRequest) -> dict[str, str]:
     return {LABEL_RUN: request.run_id, LABEL_EXPERIMENT: str(request.experiment_id)}
-
-
-def lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Whole lines out of a stream of arbitrary chunks (engine log streams split anywhere)."""
-    pending = b""
-    for chunk in chunks:
-        pending += chunk
-        *complete, pending = pending.split(b"\n")
-        for line in complete:
-            yield line + b"\n"
-    if pending:
-        yield pending

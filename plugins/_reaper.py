@@ -1,6 +1,7 @@
 """Runs one experiment command and guarantees that no process of it outlives it.
 
-Started by the subprocess runner as ``python _reaper.py GRACE -- COMMAND...``. It is a plain
+Started by the subprocess runner as ``python _reaper.py GRACE [--cgroup PATH] -- COMMAND...``
+(with ``--cgroup`` it first moves itself into that cgroup v2; see ``_containment.py``). It is a plain
 script (standard library only, no arrl import) so that it starts in milliseconds.
 
 Why a separate process: a process-group or session kill misses children that called
@@ -25,7 +26,7 @@ PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 
 
-def descendants(root: int) -> list[int]:
+def children_by_parent() -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -38,6 +39,11 @@ def descendants(root: int) -> list[int]:
         # The command name may hold spaces and parentheses: the fields after the last ')'.
         fields = stat[stat.rfind(b")") + 2 :].split()
         children.setdefault(int(fields[1]), []).append(int(entry))
+    return children
+
+
+def descendants(root: int) -> list[int]:
+    children = children_by_parent()
     found: list[int] = []
     frontier = [root]
     while frontier:
@@ -73,9 +79,22 @@ def kill_all() -> None:
         time.sleep(0.005)
 
 
+def join_cgroup(path: str) -> None:
+    """Move this process into the experiment's cgroup: its every descendant is born there."""
+    with open(os.path.join(path, "cgroup.procs"), "w") as handle:
+        handle.write(str(os.getpid()))
+
+
 def main() -> int:
     grace = float(sys.argv[1])
-    command = sys.argv[sys.argv.index("--") + 1 :]
+    split = sys.argv.index("--")
+    options, command = sys.argv[2:split], sys.argv[split + 1 :]
+    if options[:1] == ["--cgroup"]:
+        try:
+            join_cgroup(options[1])
+        except OSError as error:
+            print(f"arrl reaper: cannot join the experiment's cgroup {options[1]}: {error}", file=sys.stderr)
+            return 125
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)

@@ -100,7 +100,7 @@ class DockerRunner(arrl.Runner):
         container = self.client.containers.create(
             o.image, c.container_command(request), name=c.container_name(request), labels=c.labels(request),
             network_mode="host" if o.network else "none", mem_limit=o.memory,
-            memswap_limit=o.swap, nano_cpus=int(o.cpus * 1e9), pids_limit=o.pids_limit,
+            memswap_limit=o.swap, nano_cpus=int(c.cpu_limit(request, o) * 1e9), pids_limit=o.pids_limit,
             read_only=True, tmpfs={"/tmp": f"rw,size={o.tmpfs_size},mode=1777"}, cap_drop=["ALL"],
             security_opt=["no-new-privileges"], user=c.NOBODY, working_dir=c.container_workdir(request),
             environment=c.container_env(request, o), device_requests=device_requests,
@@ -114,8 +114,8 @@ class DockerRunner(arrl.Runner):
             stderr = container.attach(stdout=False, stderr=True, stream=True, logs=True)
             container.start()
             watched = _Container(container)
-            result = supervise(request, monitor, watched, c.lines(stdout), c.lines(stderr),
-                               request.silence_timeout, started)
+            result = supervise(request, monitor, watched, stdout, stderr,
+                               request.silence_timeout, started, o)
             details = {**result.details, **fingerprint}
             container.reload()
             if container.attrs["State"].get("OOMKilled") and not watched.killed:

@@ -4,7 +4,8 @@ Layout in the user's repository (nothing else is written there)::
 
     refs/arrl/<run>/baseline      the commit the run started from
     refs/arrl/<run>/last-good     the version proposals are made against
-    refs/arrl/<run>/exp/<id>      every experiment's proposal, failed ones included
+    refs/arrl/<run>/exp/<id>      every experiment's proposal, failed ones included; the
+                                  baseline's experiment (exp/0) is the baseline commit itself
 
 Commits are made with plumbing (``hash-object``, a private index file, ``commit-tree``) so the
 user's branch, index and working tree are never touched; the worktree lives in the run directory.
@@ -130,6 +131,11 @@ class GitRollback(arrl.Rollback):
 
     def read(self, commit: str) -> str:
         return self.repo.git.show(f"{commit}:{self.path}", strip_newline_in_stdout=False)
+
+    def keep(self, commit: str, experiment_id: int) -> str:
+        ref = self._ref(f"exp/{experiment_id}")
+        self.repo.git.update_ref(ref, commit)
+        return ref
 
 
 @arrl.hookimpl

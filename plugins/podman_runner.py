@@ -177,7 +177,7 @@ class PodmanRunner(arrl.Runner):
         flags = [
             "run", "--name", name,
             "--network", "host" if o.network else "none",
-            *limits, "--cpus", str(o.cpus),
+            *limits, "--cpus", str(c.cpu_limit(request, o)),
             "--pids-limit", str(o.pids_limit), "--read-only", "--read-only-tmpfs=false",
             "--tmpfs", f"/tmp:rw,size={o.tmpfs_size},mode=1777",
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--user", c.NOBODY,
@@ -200,7 +200,7 @@ class PodmanRunner(arrl.Runner):
         try:
             assert popen.stdout is not None and popen.stderr is not None
             result = supervise(request, monitor, container, popen.stdout, popen.stderr,
-                               request.silence_timeout, started)
+                               request.silence_timeout, started, o)
             out_of_memory = oom.fired() if oom is not None else self._podman(
                 "inspect", "--format", "{{.State.OOMKilled}}", name, check=False).stdout.strip() == "true"
             return self._finish(result, out_of_memory, container.killed, fingerprint)

@@ -82,7 +82,10 @@ class PPOProposer(arrl.Proposer):
         self.parameters = [*self.body.parameters(), *self.policy.parameters(), *self.value.parameters()]
         self.optimizer = torch.optim.Adam(self.parameters, lr=options.learning_rate)
         self.buffer: list[dict[str, Any]] = []
-        self.pending: dict[str, Any] | None = None
+        # Actions awaiting their result, by proposal id: with several workers results arrive in
+        # any order, and each must be learned against the action that produced it.
+        self.pending: dict[str, dict[str, Any]] = {}
+        self.proposed = 0
         self.updates = 0
         self.hill_rng = context.rng("ppo-hill-climb")
         if options.prior != "none":
@@ -163,10 +166,12 @@ class PPOProposer(arrl.Proposer):
                 del candidates[action]
                 continue
             log_probability = float(torch.log(probabilities[action]))
-            self.pending = {"state": state.tolist(), "mask": mask.tolist(), "action": action,
-                            "log_probability": log_probability, "value": value}
+            self.proposed += 1
+            proposal_id = f"ppo-{self.proposed}"
+            self.pending[proposal_id] = {"state": state.tolist(), "mask": mask.tolist(), "action": action,
+                                         "log_probability": log_probability, "value": value}
             description = "; ".join(f"{k} {observation.config[k]} -> {v}" for k, v in changes.items())
-            return arrl.Proposal(script, arrl.Edit(changes, description), "ppo")
+            return arrl.Proposal(script, arrl.Edit(changes, description), "ppo", id=proposal_id)
         raise SchemaError("no field can be moved: the script exposes no editable schema value")
 
     def _two_moves(self, observation: arrl.Observation) -> arrl.Proposal | None:
@@ -180,16 +185,19 @@ class PPOProposer(arrl.Proposer):
                                       self.context.field_map)
             except SchemaError:
                 continue
-            self.pending = None  # not the policy's choice: nothing to learn from
-            return arrl.Proposal(script, arrl.Edit(edit.changes, f"{edit.description} (hill climb)"), "ppo")
+            # Not the policy's choice: an id with no pending action, so learn() skips its result.
+            self.proposed += 1
+            return arrl.Proposal(script, arrl.Edit(edit.changes, f"{edit.description} (hill climb)"), "ppo",
+                                 id=f"ppo-hill-climb-{self.proposed}")
         return None
 
     # -- learning ---------------------------------------------------------------------------
     def learn(self, record: arrl.ExperimentRecord, reward: float) -> None:
-        if self.pending is None:
+        # A record without an id (a caller running one proposal at a time) is the oldest's.
+        pending = self.pending.pop(record.proposal_id or next(iter(self.pending), ""), None)
+        if pending is None:
             return
-        self.buffer.append({**self.pending, "reward": float(reward)})
-        self.pending = None
+        self.buffer.append({**pending, "reward": float(reward)})
         if len(self.buffer) >= self.options.batch_size:
             self.update()
 

@@ -11,3 +11,87 @@ def arrl_env(tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "home"
     home.mkdir()
     return {"HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+# --- a real redis-server on a free loopback port ---------------------------------------------
+
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from typing import Iterator  # noqa: E402
+
+from support import skip_or_fail  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RedisServer:
+    """A redis-server of the test's own, which a test may kill and start again on the same port
+    and data directory (with the append-only file on, or with no persistence at all)."""
+
+    def __init__(self, directory: Path, persistent: bool = True) -> None:
+        self.directory = directory
+        self.persistent = persistent
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        persistence = (["--appendonly", "yes", "--appendfsync", "always"] if self.persistent
+                       else ["--appendonly", "no"])
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--dir", str(self.directory), *persistence],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(64).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def kill(self) -> None:
+        """As a crash would stop it: SIGKILL, no save."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+
+def _redis_server(tmp_path: Path, persistent: bool) -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        skip_or_fail("redis-server is not installed")
+    directory = tmp_path / ("redis" if persistent else "redis-volatile")
+    directory.mkdir()
+    server = RedisServer(directory, persistent)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """redis-server with the append-only file (fsync always), as docs/scaling.md advises."""
+    yield from _redis_server(tmp_path, persistent=True)
+
+
+@pytest.fixture
+def volatile_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """redis-server without persistence: a restart loses everything."""
+    yield from _redis_server(tmp_path, persistent=False)

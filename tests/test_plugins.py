@@ -179,8 +179,18 @@ def test_installed_plugin_is_listed_with_its_package(hello_site: Path, tmp_path:
     rows = json.loads(result.stdout)["implementations"]
     hello = [r for r in rows if r["name"] == "hello"]
     assert hello == [{"role": "proposer", "name": "hello", "package": "arrl-hello", "version": "0.1.0",
-                      "plugin": "hello", "summary": "halve the learning rate each time (example plugin)"}]
+                      "plugin": "hello", "summary": "halve the learning rate each time (example plugin)",
+                      "default": False, "options": hello[0]["options"]}]
+    assert {o["name"] for o in hello[0]["options"]} >= {"factor"}
     assert {r["role"] for r in rows} == set(ROLES)
+    # Exactly one default per single-implementation role, and it is the built-in one.
+    defaults = {(r["role"], r["name"]) for r in rows if r["default"]}
+    assert defaults == {("proposer", "ppo"), ("validator", "ast"), ("runner", "subprocess"),
+                        ("memory", "deque"), ("reward", "composite"), ("rollback", "git")}
+    subprocess_options = next(r["options"] for r in rows if r["name"] == "subprocess")
+    assert {"name": "term_grace", "type": "float", "default": 0.3} in subprocess_options
+    text = run_arrl("plugins", "--options", cwd=tmp_path, env=env).stdout
+    assert "subprocess *" in text and "random *" not in text and "term_grace = 0.3" in text
 
 
 def test_installed_plugin_proposes_through_its_entry_point(hello_site: Path, tmp_path: Path, arrl_env) -> None:

@@ -181,6 +181,6 @@ def test_an_exhausted_neighbourhood_gets_a_two_move_step_instead_of_a_duplicate(
         proposal = proposer.propose(crowded)
         config = extract(proposal.script).values
         assert config_hash(config) not in {h.config_hash for h in history}
-        assert "hill climb" in proposal.edit.description and proposer.pending is None  # two moves, new
+        assert "hill climb" in proposal.edit.description and proposal.id not in proposer.pending  # two moves, new
     repeating = PPOProposer(PPOOptions(), context)  # the default repeats a move: a duplicate
     assert config_hash(extract(repeating.propose(crowded).script).values) in {h.config_hash for h in history}

@@ -161,3 +161,81 @@ def test_workspace_is_always_the_last_good_and_failures_stay_retrievable(plan, t
             continue
         # Every experiment that ran, failed ones included, is retrievable by its own ref.
         assert git(repo, "show", f"{record.ref}:train.py") == proposer.sent[recs.index(record)]
+
+
+# --- the validator resolves names, whatever their spelling (issue 11) ----------------------
+
+# (import statement, expression reaching the module os from a library that holds it)
+OS_CARRIERS = [("import torch", "torch.os"), ("import pathlib", "pathlib.os"), ("import glob", "glob.os"),
+               ("import logging", "logging.os"), ("import random", "random._os"),
+               ("import torch.serialization as ser", "ser.os"), ("from torch import serialization", "serialization.os")]
+OS_TARGETS = [("system", "'id'"), ("popen", "'id'"), ("execv", "'/bin/sh', ['sh']"), ("kill", "1, 9"),
+              ("remove", "'data.txt'"), ("fork", "")]
+
+
+@st.composite
+def os_reached_through_a_library(draw: st.DrawFn) -> str:
+    """``os.<danger>`` reached as an attribute of a library, through aliases and getattr with
+    folded names, without ever importing os."""
+    statement, carrier = draw(st.sampled_from(OS_CARRIERS))
+    function, args = draw(st.sampled_from(OS_TARGETS))
+    lines = [statement]
+    expression = carrier
+    for index in range(draw(st.integers(0, 3))):  # a chain of aliases
+        lines.append(f"alias{index} = {expression}")
+        expression = f"alias{index}"
+    cut = draw(st.integers(0, len(function)))
+    style = draw(st.integers(0, 2))
+    if style == 0:
+        callee = f"{expression}.{function}"
+    elif style == 1:
+        callee = f"getattr({expression}, {function[:cut]!r} + {function[cut:]!r})"
+    else:
+        lines.append(f"handle = getattr({expression}, {function!r})")
+        callee = "handle"
+    lines.append(f"{callee}({args})")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=150, deadline=None)
+@given(os_reached_through_a_library(), st.integers(0, 2))
+def test_os_reached_through_any_library_is_always_rejected(snippet: str, where: int) -> None:
+    lines = BASE.splitlines(keepends=True)
+    proposed = "".join(lines[:where + 1]) + snippet + "".join(lines[where + 1:])
+    result = VALIDATOR.validate(proposed, BASE)
+    assert not result.accepted, f"accepted:\n{proposed}"
+
+
+TORCH_BASE = ("import torch\nLEARNING_RATE = 0.01\nloss = torch.ones(3, requires_grad=True).sum()\n"
+              "print(f'arrl: val_loss={LEARNING_RATE}')\n")
+OPERANDS = st.sampled_from(["loss", "2.0", "LEARNING_RATE", "loss.detach()", "torch.ones(3)"])
+
+
+@st.composite
+def computed_values(draw: st.DrawFn, depth: int = 3) -> str:
+    if depth == 0 or draw(st.booleans()):
+        return draw(OPERANDS)
+    operator = draw(st.sampled_from(["+", "-", "*", "/", "**"]))
+    return f"({draw(computed_values(depth - 1))} {operator} {draw(computed_values(depth - 1))})"
+
+
+@settings(max_examples=100, deadline=None)
+@given(computed_values(), st.sampled_from(["detach", "item", "mean", "clone", "float", "abs", "sqrt", "tolist",
+                                           "backward"]))
+def test_methods_of_computed_values_are_accepted(value: str, method: str) -> None:
+    proposed = TORCH_BASE.replace("print(", f"result = ({value}).{method}()\nprint(", 1)
+    result = VALIDATOR.validate(proposed, TORCH_BASE)
+    assert result.accepted, f"{proposed}\n{result}"
+
+
+TEXT_CODECS = ["raw_unicode_escape", "unicode_escape", "utf-7", "latin-1", "utf-16", "cp1252", "ascii", "koi8-r"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(TEXT_CODECS), st.sampled_from(["# coding: {}", "# -*- coding: {} -*-",
+                                                      "# vim: set fileencoding={} :"]), st.booleans())
+def test_a_different_encoding_declaration_is_always_rejected(codec: str, form: str, shebang: bool) -> None:
+    declaration = form.format(codec) + "\n"
+    proposed = ("#!/usr/bin/env python\n" if shebang else "") + declaration + BASE
+    result = VALIDATOR.validate(proposed, BASE)
+    assert not result.accepted and "source encoding" in str(result), proposed

@@ -94,6 +94,8 @@ HOSTILE: dict[str, list[str]] = {
         insert("from http.client import HTTPConnection\nHTTPConnection('example.com').request('GET', '/')"),
         insert("import requests\nrequests.get('http://example.com')"),
         insert("torch.hub.load('pytorch/vision', 'resnet18')"),
+        insert("import logging.handlers\nhandler = logging.handlers.SocketHandler('example.com', 9020)"),
+        insert("import fsspec\ndata = fsspec.open('s3://bucket/key').open().read()"),
     ],
     "file writes": [
         insert("open('/etc/passwd', 'w').write('x')"),
@@ -121,6 +123,11 @@ HOSTILE: dict[str, list[str]] = {
         insert("fn = train.__globals__"),
         insert("vars(os)['system']('id')"),
         insert("(lambda: 0)()"),
+        insert("frame = (x for x in ()).gi_frame.f_globals['__builtins__']"),
+        insert("leak = '{0.__init__.__globals__}'.format(model)"),
+        insert("leak = '{0.f_globals[os]}'.format(frame)"),
+        insert("import warnings\nwarnings._setoption('ignore::os.PathLike')"),
+        insert("import collections\ncollections._sys.modules['os'].system('id')"),
     ],
     "unsafe deserialisation": [
         insert("import pickle\npickle.loads(b'cos\\nsystem\\n(S\"id\"\\ntR.')"),
@@ -150,6 +157,119 @@ HOSTILE: dict[str, list[str]] = {
         insert("import sys\nsys.stdout.write('arrl: val_loss=0.0001\\n')"),
         replace("# arrl: end frozen\n\n\nmodel", "# arrl: end frozen\nprint('arrl: val_loss=0.0')\n\nmodel"),
         insert("del evaluate"),
+    ],
+    "modules reached through other modules": [
+        insert("torch.os.system('id')"),
+        insert("import pathlib\npathlib.os.system('id')"),
+        insert("import numpy as np\nnp.ctypeslib.load_library('libc', '/lib')"),
+        insert("t = torch\nt.utils.cpp_extension.load_inline('x', '')"),
+        insert("t = torch\nstate = t.load('weights.pt')"),
+        insert("getattr(torch, 'o' + 's').system('id')"),
+        insert("F.torch.os.popen('id')"),
+        insert("a = torch\nb = a\nc = b.os\nc.system('id')"),
+        insert("for m in (torch,):\n    m.os.system('id')"),
+    ],
+    "names imported from submodules": [
+        insert("from torch.serialization import load\nstate = load('weights.pt')"),
+        insert("from torch.serialization import load as fetch\nstate = fetch('weights.pt')"),
+        insert("import torch.serialization as ser\nstate = ser.load('weights.pt')"),
+        insert("from torch.utils import cpp_extension\ncpp_extension.load_inline('x', '')"),
+        insert("from numpy import ctypeslib\nctypeslib.load_library('libc', '/lib')"),
+    ],
+    "lookups by string": [
+        insert("import pydoc\npydoc.locate('os.system')('id')"),
+        insert("import operator\noperator.attrgetter('__class__.__base__')(0)"),
+        insert("import operator\nname = 'sys' + 'tem'\noperator.attrgetter(name)(model)"),
+        insert("import functools\nfunctools.reduce(getattr, ['system'], os)('id')"),
+        insert("from pkgutil import resolve_name\nresolve_name('os:system')('id')"),
+        insert("import operator\nget = operator.methodcaller('__reduce__')"),
+    ],
+    "source encoding": [
+        "# coding: raw_unicode_escape\n" + BASELINE + "# \\u000aimport os\\u000aos.system('id')\n",
+        "# -*- coding: unicode_escape -*-\n" + BASELINE + "# \\u000aos.system('id')\n",
+        "#!/usr/bin/env python\n# vim: set fileencoding=utf-7 :\n" + BASELINE + "# +AAo-os.system('id')\n",
+        "# coding=latin-1\n" + BASELINE,
+    ],
+    "patching library objects": [
+        insert("type(torch.zeros(1)).item = lambda self: 0.0"),
+        insert("F2 = torch.nn.functional\nF2.mse_loss = lambda *a, **k: torch.tensor(0.0)"),
+        insert("setattr(F, 'mse_loss', lambda *a, **k: torch.tensor(0.0))"),
+        insert("torch.Tensor.item = lambda self: 0.0"),
+        insert("import math as m\nm.cos = abs"),
+        insert("del torch.nn.functional.mse_loss"),
+        insert("nn.Module.forward = lambda self, x: x"),
+        insert("import numpy\nnumpy.float64.__format__ = None"),
+        insert("cls = type(torch.zeros(1))\ncls.item = lambda self: 0.0"),
+        insert("holder = [torch.Tensor]\nholder[0].item = lambda self: 0.0"),
+        insert("for c in (torch.Tensor, nn.Module):\n    c.item = lambda self: 0.0"),
+        insert("def patch(c):\n    c.item = lambda self: 0.0\npatch(torch.Tensor)"),
+        insert("patch = lambda c: setattr(c, 'mse_loss', None)\npatch(F)"),
+        insert("handlers = {'loss': F}\nhandlers['loss'].mse_loss = lambda *a: torch.tensor(0.0)"),
+    ],
+    "class hooks": [
+        insert("class Hook:\n    def __init_subclass__(cls, **kw):\n        pass"),
+        insert("class Fake(torch.Tensor):\n    def item(self):\n        return 0.0"),
+        insert("class Meta(type):\n    pass"),
+        insert("class Quiet(metaclass=abc.ABCMeta):\n    pass").replace("import math\n", "import math\nimport abc\n"),
+        insert("class Wrapped(torch.Tensor):\n    @classmethod\n    def __torch_function__(cls, f, t, a=(), k=None):\n"
+               "        return torch.tensor(0.0)"),
+        insert("Fake = type('Fake', (torch.Tensor,), {'item': lambda self: 0.0})"),
+        insert("torch.nn.modules.module.register_module_forward_hook(lambda m, i, o: o * 0)"),
+    ],
+    "stdout through other routes": [
+        insert("import io, functools\nprint = functools.partial(print, file=io.open(1, 'w'))"),
+        insert("import io\nout = io.open(1, 'w')"),
+        insert("import logging\nlogging.basicConfig(filename='/dev/stdout', format='%(message)s')"),
+        insert("import logging\nlogging.getLogger().addHandler(logging.FileHandler('/dev/' + 'stdout'))"),
+        insert("import numpy as np\nnp.savetxt('/dev/stdout', [0.0], header='arrl: val_loss=0')"),
+        insert("from pathlib import Path\nPath('/proc/self/fd/1').open('a').write('arrl: val_loss=0')"),
+        insert("from pathlib import Path\nPath('out.txt').open('w')"),
+        insert("import pprint\npprint.pprint('arrl: val_loss=0')"),
+        insert("import sys as s\ns.stdout.write('arrl: val_loss=0\\n')"),
+        insert("def print(*args):\n    pass"),
+        insert("def helper(x):\n    import numpy as F\n    return F.abs(x)"),
+    ],
+    "environment writes": [
+        insert("os.environ['LD_PRELOAD'] = 'evil.so'"),
+        insert("os.environ.update(LD_PRELOAD='evil.so')"),
+        insert("os.environ.setdefault('LD_PRELOAD', 'evil.so')"),
+        insert("os.environ['LD_' + 'PRELOAD'] = 'evil.so'"),
+        insert("key = 'PYTHONSTARTUP'\nos.environ[key] = 'x.py'"),
+        insert("del os.environ['PATH']"),
+    ],
+    "absolute paths": [
+        insert("text = open('/etc/passwd').read()"),
+        insert("from pathlib import Path\ntext = Path('/etc/passwd').read_text()"),
+        insert("text = open('/et' + 'c/passwd').read()"),
+        insert("text = open(os.path.join('/', 'etc', 'passwd')).read()"),
+        insert("text = open(''.join(map(chr, [47, 101, 116, 99, 47, 112, 97, 115, 115, 119, 100]))).read()"),
+        insert("import numpy as np\nrows = np.loadtxt('/etc/hosts', dtype=str)"),
+        insert("key = open(os.path.expanduser('~/.ssh/id_rsa')).read()"),
+        insert("import base64\npath = base64.b64decode('L2V0Yy9zaGFkb3c=').decode()\ntext = open(path).read()"),
+        insert("import logging\npid = 7\nlogging.FileHandler(f'/proc/{pid}/fd/1')"),
+        insert("from pathlib import Path\nnames = list(Path('/').iterdir())"),
+        insert("from pathlib import Path\ncreds = (Path.home() / '.aws' / 'credentials').read_text()"),
+        insert("text = open(os.sep.join(['', 'etc', 'passwd'])).read()"),
+        insert("text = open('dwssap/cte/'[::-1]).read()"),
+        insert("text = open(bytes([47, 101, 116, 99, 47, 112, 97, 115, 115, 119, 100]).decode()).read()"),
+    ],
+    "secret environment reads": [
+        insert("secret = os.environ['AWS_SECRET_ACCESS_KEY']"),
+        insert("secret = os.environ.get('OPENAI_API_KEY')"),
+        insert("secret = os.getenv('GITHUB_TOKEN')"),
+        insert("env = dict(os.environ)"),
+        insert("env = os.environ.copy()"),
+        insert("env = {**os.environ}"),
+        insert("name = 'AWS_' + 'SECRET'\nvalue = os.environ[name]"),
+        insert("home = os.environ['HOME']"),
+        insert("from os import environ\nsecret = environ['HF_TOKEN']"),
+        insert("e = os.environ\nsecret = e['HF_TOKEN']"),
+        insert("read = os.environ.get\nsecret = read('ANTHROPIC_API_KEY')"),
+    ],
+    "unresolvable names": [
+        insert("torch.nope.thing()"),
+        insert("import not_an_installed_library_xyz"),
+        insert("from torch import not_a_member_xyz"),
     ],
 }
 
@@ -216,11 +336,187 @@ HONEST: list[str] = [
     replace("    def forward(self, x):\n        return self.net(x)\n",
             "    def forward(self, x):\n        for layer in self.net:\n            x = layer(x)\n        return x\n"),
     insert("from collections import deque\nrecent = deque(maxlen=10)"),
+    insert("label = '{} {:.3f} {name}'.format('loss', 0.5, name='x')\nrow = '{0} {1}'.format(1, 2)"),
     insert("config = dict(lr=LEARNING_RATE, batch=BATCH_SIZE)\nsummary = ', '.join(f'{k}={v}' for k, v in config.items())"),
     insert("device = 'cuda' if torch.cuda.is_available() else 'cpu'"),
     replace("    data = torch.randn(256, 8)\n", "    data = torch.randn(256, 8)\n    data = (data - data.mean(0)) / data.std(0)\n"),
     insert("blocks = nn.ModuleList([nn.Linear(8, 8) for _ in range(2)])\nout = blocks[0](torch.zeros(1, 8))"),
 ]
+
+# What a language-model tuner writes every day; each must stay accepted (issue 11's honest corpus).
+EVERYDAY: dict[str, str] = {
+    "weight tying": insert("""
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tok = nn.Embedding(10, 8)
+            self.head = nn.Linear(8, 10, bias=False)
+            self.head.weight = self.tok.weight
+    """),
+    "custom init": insert("""
+    class Init(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(8, 8)
+            self.apply(self._init_weights)
+
+        def _init_weights(self, module):
+            if isinstance(module, nn.Linear):
+                torch.nn.init.normal_(module.weight, mean=0.0, std=0.02 / math.sqrt(2 * 4))
+                if module.bias is not None:
+                    torch.nn.init.zeros_(module.bias)
+    """),
+    "cudnn settings": insert("""
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    torch.set_float32_matmul_precision('high')
+    """),
+    "gradient accumulation": replace("        loss.backward()\n", "        (loss / 4).backward()\n"),
+    "methods of computed values": insert("""
+    ACCUM_STEPS = 4
+    def step(model, x, y):
+        loss = F.mse_loss(model(x), y)
+        (loss / ACCUM_STEPS).backward()
+        return (-loss).detach().cpu().item(), (x @ x.T).softmax(-1).argmax(-1), [1, 2][0].bit_length()
+    """),
+    "a data file under the workspace": insert("""
+    with open(os.path.join(os.path.dirname(__file__), 'data', 'input.txt')) as handle:
+        text = handle.read()
+    """),
+    "pathlib under the workspace": insert("""
+    from pathlib import Path
+    text = (Path(__file__).parent / 'data' / 'input.txt').read_text()
+    lines = Path('data/input.txt').open().readlines()
+    """),
+    "computed paths under the data directory": insert("""
+    import numpy as np
+    DATA_DIR = os.environ.get('ARRL_DATA_DIR', os.path.join(os.path.dirname(__file__), 'data'))
+    shards = [os.path.join(DATA_DIR, f'shard_{i:03d}.bin') for i in range(4)]
+    tokens = np.memmap(os.path.join(DATA_DIR, 'train.bin'), dtype=np.uint16, mode='r')
+    """),
+    "distributed and thread variables": insert("""
+    rank = int(os.environ.get('RANK', 0))
+    local_rank = int(os.environ.get('LOCAL_RANK', '0'))
+    world = int(os.environ['WORLD_SIZE']) if 'WORLD_SIZE' in os.environ else 1
+    threads = int(os.getenv('OMP_NUM_THREADS', '1'))
+    os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
+    os.environ['OMP_NUM_THREADS'] = '2'
+    """),
+    "EMA with swa_utils": insert("""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+    def with_ema(model):
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.999))
+        ema.update_parameters(model)
+        return ema
+    """),
+    "label smoothing": insert("""
+    def smoothed(logits, target):
+        return F.cross_entropy(logits, target, label_smoothing=0.1)
+    criterion = nn.CrossEntropyLoss(label_smoothing=0.1)
+    """),
+    "rates in stderr logs": insert("""
+    import sys
+    def log(step, loss, rate):
+        print(f'step {step}: loss {loss:.4f} {rate:.0f}/s', file=sys.stderr)
+    """),
+    "saving to the output directory": insert("""
+    def save(model):
+        out = os.environ['ARRL_OUTPUT_DIR']
+        torch.save(model.state_dict(), os.path.join(out, 'model.pt'))
+    """),
+    "learning-rate schedule by hand": insert("""
+    def schedule(optimizer, lr):
+        for group in optimizer.param_groups:
+            group['lr'] = lr
+    """),
+    "compile when available": insert("""
+    compiled = torch.compile(Model()) if hasattr(torch, 'compile') else Model()
+    name = type(compiled).__name__
+    """),
+    "activation chosen by value": insert("activation = F.gelu\nlayers = [nn.Linear, nn.ReLU]\nrng = torch.Generator()"),
+    "own objects changed": insert("""
+    blocks = nn.Sequential(nn.Linear(8, 8), nn.Linear(8, 8))
+    blocks[0].bias = None
+    blocks[1].weight.data.mul_(0.5)
+    Model.extra = 1
+    """),
+    "library classes kept by value": insert("""
+    blocks = [nn.Linear(8, 8), nn.ReLU()]
+    blocks[0].bias = None
+    def init(m):
+        m.weight = nn.Parameter(torch.zeros(8, 8))
+    init(blocks[0])
+    acts = {'gelu': nn.GELU, 'relu': nn.ReLU}
+    layer = acts['gelu']()
+    same = type(layer) is nn.GELU
+    def build(act):
+        return nn.Sequential(nn.Linear(8, 8), act())
+    net = build(nn.GELU)
+    """),
+    "the frozen code's module imported again, spelled differently": insert("""
+    def helper(x):
+        from torch.nn import functional as F
+        return F.relu(x)
+    """),
+    "logging to a file and stderr": insert("""
+    import logging
+    import logging.handlers
+    handler = logging.handlers.RotatingFileHandler('train.log', maxBytes=1000)
+    logging.basicConfig(level=logging.INFO)
+    logging.getLogger(__name__).info('starting')
+    """),
+    "a long everyday edit": insert('''
+    import torch.nn.init as init
+    from torch.cuda.amp import autocast, GradScaler
+    from functools import partial
+    from typing import Optional, List
+    import itertools
+    import warnings
+    from collections import defaultdict
+    from torch.utils.data import DataLoader, TensorDataset, Dataset
+    warnings.filterwarnings('ignore')
+    act = partial(F.gelu, approximate='tanh')
+    torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', 1)))
+    counts = defaultdict(list)
+    class Pairs(Dataset):
+        def __init__(self, n: int) -> None:
+            self.n = n
+        def __len__(self):
+            return self.n
+        def __getitem__(self, i):
+            return torch.tensor(i), torch.tensor(i * 2)
+    loader = DataLoader(Pairs(8), batch_size=8, num_workers=0, shuffle=True)
+    def init_all(model: nn.Module, gain: Optional[float] = None) -> None:
+        for m in model.modules():
+            if isinstance(m, nn.Linear):
+                init.kaiming_normal_(m.weight, nonlinearity='relu')
+    x = torch.zeros(2, 3, requires_grad=True)
+    x.register_hook(lambda g: g.clamp(-1, 1))
+    torch.autograd.set_detect_anomaly(False)
+    torch._dynamo.config.suppress_errors = True
+    torch._inductor.config.coordinate_descent_tuning = True
+    torch.backends.cuda.enable_flash_sdp(True)
+    torch.set_default_dtype(torch.float32)
+    import numpy as np
+    np.seterr(all='ignore')
+    ok = math.isfinite(float('nan'))
+    import sys
+    sys.stdout.flush()
+    pieces = list(itertools.islice(range(10), 3))
+    from torch.utils.checkpoint import checkpoint
+    y = checkpoint(lambda t: t * 2, x, use_reentrant=False)
+    scripted = torch.jit.script(nn.Linear(2, 2))
+    if __name__ == '__main__':
+        pass
+    '''),
+    "lr scheduler module alias": insert("""
+    import torch.optim.lr_scheduler as lrs
+    def sched(opt):
+        return lrs.CosineAnnealingLR(opt, T_max=100)
+    """),
+}
+HONEST += list(EVERYDAY.values())
 
 VALIDATOR = AstValidator(AstOptions(frozen_modules=["prepare"]))
 CASES = [(category, index, source) for category, sources in HOSTILE.items() for index, source in enumerate(sources)]
@@ -286,3 +582,89 @@ def test_validate_command(tmp_path: Path) -> None:
     assert "bad.py:44: [ast] uses os.system: module 'os' is off limits" in bad.stdout
     missing = run_arrl("validate", "--baseline", "base.py", "nope.py", cwd=tmp_path)
     assert missing.returncode == 2 and "nope.py" in missing.stderr
+
+
+# --- resolution, the workspace, and settings of the validator -----------------------------
+
+def test_names_are_judged_by_the_object_they_resolve_to() -> None:
+    result = VALIDATOR.validate(insert("t = torch\nrunner = t.os\nrunner.system('id')"), BASELINE)
+    assert "os.system" in str(result) and not result.accepted
+    # A spelling the installed library does not have is refused rather than guessed at.
+    assert "cannot be resolved" in str(VALIDATOR.validate(insert("x = torch.nn.functinal.relu"), BASELINE))
+
+
+def test_workspace_modules_are_never_imported_to_resolve_names(tmp_path: Path) -> None:
+    marker = tmp_path / "imported"
+    (tmp_path / "helpers.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\ndef scale(x):\n    return x\n")
+    baseline = "import helpers\nLR = 0.1\nprint(f'arrl: val_loss={helpers.scale(LR)}')\n"
+    validator = AstValidator(AstOptions(), workspace=tmp_path)
+    assert validator.validate(baseline + "y = helpers.scale(2)\n", baseline).accepted
+    assert not validator.validate(baseline + "helpers.scale = abs\n", baseline).accepted
+    # Unknown to the validator as a workspace module, it is still never imported: the resolver
+    # runs isolated, from an empty directory.
+    unknown = AstValidator()
+    result = unknown.validate(baseline.replace("import helpers\n", "import helpers\nimport helpers2\n"), baseline)
+    assert "helpers2, which is not an installed library" in str(result)
+    assert not marker.exists()
+
+
+def test_the_resolver_uses_the_configured_interpreter() -> None:
+    missing = AstValidator(AstOptions(python="/nonexistent/python3"))
+    result = missing.validate(insert("x = torch.zeros(1)"), BASELINE)
+    assert not result.accepted and "cannot start /nonexistent/python3" in str(result)
+
+
+def test_data_directories_are_readable_and_nothing_else_outside_the_workspace() -> None:
+    edit = insert("text = open('/datasets/corpus/train.txt').read()")
+    assert "'/datasets/corpus/train.txt'" in str(VALIDATOR.validate(edit, BASELINE))
+    assert AstValidator(AstOptions(data_dirs=["/datasets/corpus"])).validate(edit, BASELINE).accepted
+    # A directory the trusted baseline reads from is a data directory too.
+    baseline = BASELINE.replace(ANCHOR, "corpus = open('/datasets/corpus/train.txt').read()\n" + ANCHOR)
+    sibling = baseline.replace(ANCHOR, "held_out = open('/datasets/corpus/valid.txt').read()\n" + ANCHOR)
+    assert VALIDATOR.validate(sibling, baseline).accepted
+    escape = baseline.replace(ANCHOR, "held_out = open('/datasets/corpus/../../etc/passwd').read()\n" + ANCHOR)
+    assert not VALIDATOR.validate(escape, baseline).accepted
+
+
+def test_environment_variables_the_baseline_reads_stay_readable() -> None:
+    baseline = BASELINE.replace(ANCHOR, "token_file = os.environ.get('DATASET_TOKEN_FILE', 'x')\n" + ANCHOR)
+    again = baseline.replace(ANCHOR, "other = os.environ['DATASET_TOKEN_FILE']\n" + ANCHOR)
+    assert VALIDATOR.validate(again, baseline).accepted
+    assert not VALIDATOR.validate(again, BASELINE).accepted
+
+
+def test_a_trusted_evaluate_command_reserves_stdout_without_frozen_regions() -> None:
+    unfrozen = BASELINE.replace("# arrl: frozen\n", "").replace("# arrl: end frozen\n", "")
+    for edit in ("print('arrl: val_loss=0.0')", "import sys\nsys.stdout.write('arrl: val_loss=0\\n')",
+                 "class Fake(torch.Tensor):\n    pass"):
+        edited = unfrozen.replace(ANCHOR, edit + "\n" + ANCHOR)
+        assert VALIDATOR.validate(edited, unfrozen).accepted, edit
+        assert not AstValidator(reserve_stdout=True).validate(edited, unfrozen).accepted, edit
+    stderr = unfrozen.replace(ANCHOR, "import sys\nprint('debug', file=sys.stderr)\n" + ANCHOR)
+    assert AstValidator(reserve_stdout=True).validate(stderr, unfrozen).accepted
+
+
+def test_the_same_encoding_declaration_as_the_baseline_is_fine() -> None:
+    baseline = "# -*- coding: latin-1 -*-\n" + BASELINE
+    assert VALIDATOR.validate(baseline.replace("3e-3", "4e-3"), baseline).accepted
+    assert VALIDATOR.validate("# coding: utf-8\n" + BASELINE.replace("3e-3", "4e-3"), BASELINE).accepted
+    # A declaration that is not on one of the first two lines is only a comment.
+    assert VALIDATOR.validate(insert("x = 1  # coding: raw_unicode_escape"), BASELINE).accepted
+
+
+def test_libraries_on_pythonpath_are_resolved_and_unknown_modules_refused(tmp_path: Path, monkeypatch) -> None:
+    libraries = tmp_path / "libs"
+    (libraries / "fakelib").mkdir(parents=True)
+    (libraries / "fakelib" / "__init__.py").write_text("import os\nfrom os import system as launch\n")
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    monkeypatch.setenv("PYTHONPATH", str(libraries))
+    validator = AstValidator(workspace=workspace)
+    for edit in ("fakelib.os.system('id')", "fakelib.launch('id')"):
+        result = validator.validate(insert("import fakelib\n" + edit), BASELINE)
+        assert "(os.system)" in str(result), edit
+    # The workspace is known: a module the baseline imports that is neither installed nor in
+    # the workspace cannot be resolved, so new code may not use it.
+    baseline = BASELINE.replace("import math\n", "import math\nimport ghost_module_xyz\n")
+    result = validator.validate(baseline.replace(ANCHOR, "ghost_module_xyz.run()\n" + ANCHOR), baseline)
+    assert "ghost_module_xyz, which is not an installed library" in str(result)

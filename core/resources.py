@@ -1,0 +1,53 @@
+"""An experiment's share of the machine: CPU threads (and the variables that tell its libraries)
+and the GPU it may see.
+
+Numerical libraries start one thread per core they can see, whatever else runs on the machine:
+two experiments side by side (or one beside any other busy process) then fight over the cores
+and run many times slower than with one thread each. arrl gives every experiment a thread
+count equal to its CPU share: the CPUs arrl may use divided by the number of workers, or
+``cpus_per_worker`` when set. A variable the user has already exported (non-empty) in arrl's
+environment is left as the user set it: that is how to override one library's count.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Mapping
+
+# OpenMP (torch's intra-op pool reads it at start-up), MKL, OpenBLAS, numexpr, Apple Accelerate,
+# and ARRL_NUM_THREADS for scripts that call torch.set_num_threads themselves.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "ARRL_NUM_THREADS")
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, which containers and taskset narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def cpu_share(workers: int, cpus_per_worker: float | None = None) -> float:
+    """Each worker's CPUs: ``cpus_per_worker`` when given, else an equal share of the machine."""
+    if cpus_per_worker is not None:
+        return cpus_per_worker
+    return max(available_cpus() // max(workers, 1), 1)
+
+
+def thread_count(cpus: float) -> int:
+    """Threads for a share of ``cpus`` CPUs: a fractional share still gets one thread."""
+    return max(math.floor(cpus), 1)
+
+
+def thread_env(cpus: float, inherited: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The thread variables for an experiment with ``cpus`` CPUs, except those the user set."""
+    inherited = os.environ if inherited is None else inherited
+    count = str(thread_count(cpus))
+    return {name: count for name in THREAD_VARIABLES if not inherited.get(name)}
+
+
+def gpu_ids(text: str) -> list[str]:
+    """``"0,1"`` -> ``["0", "1"]``: the GPUs named by ``--gpus``, one per worker."""
+    return [g.strip() for g in text.split(",") if g.strip()]

@@ -1,0 +1,231 @@
+"""The subprocess runner against scripts that fight the harness: a budget that holds whatever the
+script does to its reaper, pipes or environment, on both containment paths; and output limits
+that keep arrl's own memory and disk bounded. Real processes throughout; no torch needed."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from support import skip_or_fail
+
+import arrl
+from arrl.plugins._containment import cgroup2_base
+from arrl.plugins.subprocess_runner import SubprocessOptions, SubprocessRunner
+
+CONTAINMENTS = ("cgroup", "subreaper")
+
+
+class Monitor(arrl.RunMonitor):
+    def __init__(self) -> None:
+        self.points: list[arrl.MetricPoint] = []
+
+    def on_metric(self, point: arrl.MetricPoint) -> bool:
+        self.points.append(point)
+        return True
+
+    def should_abort(self) -> bool:
+        return False
+
+
+def _request(tmp_path: Path, script: str, budget: float, experiment_id: int = 1) -> arrl.RunRequest:
+    workspace = tmp_path / "workspace"
+    workspace.mkdir(parents=True, exist_ok=True)
+    (workspace / "train.py").write_text(textwrap.dedent(script).lstrip())
+    experiment = tmp_path / "experiments" / str(experiment_id)
+    experiment.mkdir(parents=True, exist_ok=True)
+    return arrl.RunRequest(
+        run_id="limits-test", experiment_id=experiment_id, script=workspace / "train.py", workspace=workspace,
+        workdir=workspace, output_dir=experiment / "output", log_dir=experiment, budget_seconds=budget,
+        seed=0, env={"ARRL_OUTPUT_DIR": str(experiment / "output")})
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture(params=CONTAINMENTS)
+def containment(request) -> str:
+    if request.param == "cgroup" and cgroup2_base() is None:
+        skip_or_fail("no writable cgroup v2 hierarchy on this machine")
+    return request.param
+
+
+# The daemon: a new session, an empty environment (so no arrl token), the output pipes still
+# open; then the script SIGKILLs the reaper that watches it and carries on.
+REAPER_KILLER = """
+import os, signal, sys, time
+out = os.environ["ARRL_OUTPUT_DIR"]
+os.makedirs(out, exist_ok=True)
+daemon = "import os, sys, time\\nopen(sys.argv[1], 'w').write(str(os.getpid()))\\nwhile True: time.sleep(1)"
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execve(sys.executable, [sys.executable, "-c", daemon, os.path.join(out, "daemon.pid")], {{}})
+    os._exit(0)
+while not os.path.exists(os.path.join(out, "daemon.pid")):
+    time.sleep(0.05)
+print("arrl: val_loss=1.5", flush=True)
+open(os.path.join(out, "script.pid"), "w").write(str(os.getpid()))
+{after}
+"""
+
+
+@pytest.mark.timing
+@pytest.mark.parametrize("after", [
+    "os.kill(os.getppid(), signal.SIGKILL)\ntime.sleep(1000)",           # kills the reaper, hangs on
+    "os.kill(os.getppid(), signal.SIGKILL)",                              # kills the reaper, exits
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(1000)",    # reaper alive: budget ends it
+])
+def test_a_script_cannot_outlive_its_budget(after: str, containment: str, tmp_path: Path) -> None:
+    budget = 6.0
+    request = _request(tmp_path, REAPER_KILLER.format(after=after), budget)
+    runner = SubprocessRunner(SubprocessOptions(containment=containment))
+    started = time.monotonic()
+    result = runner.run(request, Monitor())
+    elapsed = time.monotonic() - started
+    assert elapsed <= budget + 5, f"the experiment took {elapsed:.1f} s on a {budget:g} s budget"
+    assert result.details["containment"] == containment
+    # The record's wall clock is what the experiment took, not when its first process ended.
+    assert abs(result.wall_clock_seconds - elapsed) < 1.0, (result.wall_clock_seconds, elapsed)
+    time.sleep(0.2)  # let the daemon finish writing its pid
+    pids = [int((request.output_dir / f"{who}.pid").read_text()) for who in ("script", "daemon")]
+    deadline = time.monotonic() + 2
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [p for p in pids if _alive(p)] == [], "a process of the experiment outlived it"
+    if "SIG_IGN" in after:
+        assert result.outcome is arrl.Outcome.TIMED_OUT
+        assert result.wall_clock_seconds >= budget
+    else:
+        assert result.outcome is arrl.Outcome.FAILED
+        assert "killed arrl's reaper" in result.failure_reason
+
+
+# --- output limits --------------------------------------------------------------------------
+
+def test_a_log_keeps_its_head_and_tail(tmp_path: Path) -> None:
+    script = """
+    import sys
+    for i in range(5000):
+        print(f"line {i:05d} " + "x" * 200)
+    print("arrl: val_loss=0.5")
+    print("last words", file=sys.stderr)
+    """
+    runner = SubprocessRunner(SubprocessOptions(max_log_size="64k"))
+    result = runner.run(_request(tmp_path, script, 60), Monitor())
+    assert result.outcome is arrl.Outcome.OK and [p.value for p in result.metrics] == [0.5]
+    log = Path(result.stdout_path).read_bytes()
+    assert len(log) <= 64 * 1024 + 200
+    assert log.startswith(b"line 00000 ") and log.rstrip().endswith(b"arrl: val_loss=0.5")
+    assert b"bytes left out here" in log and b"line 02500 " not in log
+    assert Path(result.stderr_path).read_text() == "last words\n"
+
+
+@pytest.mark.slow
+def test_a_giant_line_is_read_in_bounded_memory(tmp_path: Path) -> None:
+    # 1 GiB with no newline, then a metric line: the metric still counts, the log stays capped,
+    # and this process (the runner) never holds the line.
+    script = """
+    import os
+    chunk = b"y" * (1 << 20)
+    for _ in range(1024):
+        os.write(1, chunk)
+    os.write(1, b"\\narrl: val_loss=0.25\\narrl: val_loss=" + b"9" * (2 << 20) + b"\\n")
+    """
+    rss = _RssWatch()
+    with rss:
+        result = SubprocessRunner().run(_request(tmp_path, script, 300), Monitor())
+    assert result.outcome is arrl.Outcome.OK, result.failure_reason
+    assert [p.value for p in result.metrics] == [0.25]  # the over-long metric line is not read
+    assert "longer than" in result.details["metric_errors"]
+    assert os.path.getsize(result.stdout_path) <= 10 * (1 << 20) + 200
+    assert rss.growth < 64 << 20, f"arrl's resident memory grew by {rss.growth >> 20} MiB"
+
+
+class _RssWatch:
+    """The peak growth of this process's resident memory while the block runs."""
+
+    def __enter__(self) -> _RssWatch:
+        self.base = self.peak = _rss()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self.stop.is_set():
+            self.peak = max(self.peak, _rss())
+            time.sleep(0.01)
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.peak = max(self.peak, _rss())
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.base
+
+
+def _rss() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.parametrize("then", ["time.sleep(30)", "pass"])
+def test_the_output_quota_fails_the_experiment(then: str, tmp_path: Path) -> None:
+    script = f"""
+    import os, time
+    out = os.environ["ARRL_OUTPUT_DIR"]
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "big.bin"), "wb") as f:
+        for _ in range(24):
+            f.write(os.urandom(1 << 20))
+            f.flush()
+    print("arrl: val_loss=0.5", flush=True)
+    {then}
+    """
+    started = time.monotonic()
+    result = SubprocessRunner(SubprocessOptions(output_quota="8m")).run(_request(tmp_path, script, 60), Monitor())
+    assert time.monotonic() - started < 20  # ended at the breach, not at the budget
+    assert result.outcome is arrl.Outcome.FAILED
+    assert "over its quota of 8 MiB" in result.failure_reason and "output_quota" in result.failure_reason
+    request_output = Path(result.stdout_path).parent / "output"
+    assert list(request_output.iterdir()) == []  # the over-quota output is not kept
+
+
+def test_the_quota_counts_disk_used_not_apparent_size(tmp_path: Path) -> None:
+    script = """
+    import os
+    out = os.environ["ARRL_OUTPUT_DIR"]
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "sparse.bin"), "wb") as f:
+        f.truncate(100 << 30)
+    with open(os.path.join(out, "real.bin"), "wb") as f:
+        f.write(os.urandom(1 << 20))
+    print("arrl: val_loss=0.5", flush=True)
+    """
+    result = SubprocessRunner(SubprocessOptions(output_quota="8m")).run(_request(tmp_path, script, 60), Monitor())
+    assert result.outcome is arrl.Outcome.OK, result.failure_reason
+    assert (Path(result.stdout_path).parent / "output" / "real.bin").stat().st_size == 1 << 20
+
+
+@pytest.mark.parametrize("value", ["0", "12 parsecs", "-1m", "100"])
+def test_bad_limits_are_refused(value: str) -> None:
+    from arrl.errors import ConfigError
+    from arrl.manager import Registry, build_options, plugin_manager
+
+    registration = Registry(plugin_manager()).get("runner", "subprocess")
+    with pytest.raises(ConfigError, match="max_log_size"):
+        build_options(registration, {"max_log_size": value})

@@ -1,0 +1,95 @@
+"""`arrl report` on a recorded run: a self-contained HTML page naming every experiment, and PNG
+plots whose axes name the metric and its direction."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+from support import make_repo, records, run_arrl, run_dir, skip_or_fail
+
+# Reports bits per byte, not val_loss: the labels must come from the run, not a default.
+TOY_SCRIPT = """
+import math, time
+LEARNING_RATE = 0.01  # tuned by arrl
+BATCH_SIZE = 32
+DROPOUT = 0.1
+
+if BATCH_SIZE != 32:
+    raise RuntimeError(f"batch size {BATCH_SIZE} does not fit this toy")
+for step in range(6):
+    loss = (math.log10(LEARNING_RATE) + 2.5) ** 2 + DROPOUT + 1.0 / (step + 1)
+    print(f"arrl: step={step} val_bpb={loss:.6f}")
+    time.sleep(0.02)
+"""
+
+TOY_CONFIG = """
+script = "train.py"
+metric = "val_bpb"
+budget = 20
+failure_limit = 50
+seed = 3
+[plugins]
+proposer = "random"
+[early_stopping]
+enabled = false
+"""
+
+METRIC_PLOTS = ("best_so_far", "curves", "quality_vs_time", "edits")
+
+
+def test_report_names_every_experiment_and_labels_the_metric(tmp_path: Path, arrl_env) -> None:
+    try:
+        import matplotlib  # noqa: F401  (the report extra; scripts/test.sh installs it)
+        from PIL import Image
+    except ImportError:
+        skip_or_fail("arrl report needs the report extra: pip install -e '.[report]'")
+
+    repo = make_repo(tmp_path / "project", {"train.py": TOY_SCRIPT}, TOY_CONFIG)
+    assert run_arrl("run", "--max-experiments", "10", cwd=repo, env=arrl_env).returncode == 0
+    recs = records(repo)
+    assert any(r["outcome"] == "failed" for r in recs) and any(r["kept"] and r["id"] for r in recs)
+
+    out = tmp_path / "report"
+    result = run_arrl("report", "-O", str(out), cwd=repo, env=arrl_env)
+    assert result.returncode == 0, result.output
+    page = (out / "report.html").read_text()
+
+    # Every experiment has its row, with what it tried; failures are marked as such.
+    for rec in recs:
+        row = re.search(rf"<tr class='([^']*)' id='experiment-{rec['id']}'>(.*?)</tr>", page, re.S)
+        assert row, f"experiment {rec['id']} is missing"
+        classes, cells = row.groups()
+        assert f"<td class='outcome'>{rec['outcome']}</td>" in cells
+        if rec["edit"]:
+            assert html.escape(rec["edit"]["description"]) in cells
+        assert ("failure" in classes) == (rec["outcome"] in ("failed", "timed_out", "rejected"))
+
+    # The best script's diff against the baseline, and the baseline's value.
+    best = min((r for r in recs if r["outcome"] == "ok"), key=lambda r: float(r["value"]))
+    assert best["id"] != 0
+    for line in best["diff_baseline"].splitlines():
+        if line.startswith(("+", "-")) and not line.startswith(("+++", "---")):
+            assert html.escape(line) in page
+    assert f"<th>baseline</th><td>{float(recs[0]['value']):.6g}</td>" in page
+
+    # Self-contained: every plot is inside the page, nothing is fetched from elsewhere.
+    assert page.count('src="data:image/png;base64,') == 5
+    assert not re.search(r"""(src|href)=["']?(https?:|//|[\w./-]+\.(png|css|js))""", page)
+
+    # Each PNG exists, and the axes that show the metric name it and its direction.
+    for name in ("best_so_far", "curves", "quality_vs_time", "outcomes", "edits"):
+        path = out / f"{name}.png"
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        image = Image.open(path)
+        assert image.size[0] > 400 and image.size[1] > 200
+        axes = image.text["Description"]
+        if name in METRIC_PLOTS:
+            assert "val_bpb" in axes and "val_loss" not in axes
+            assert "lower" in axes
+    assert "(lower is better)" in Image.open(out / "best_so_far.png").text["Description"].split("y: ")[1]
+
+    # Without -O the report goes to the run's own folder.
+    assert run_arrl("report", cwd=repo, env=arrl_env).returncode == 0
+    assert (run_dir(repo) / "report" / "report.html").is_file()
