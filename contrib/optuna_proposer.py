@@ -183,7 +183,8 @@ class OptunaProposer(arrl.Proposer):
             config = repair_heads({**observation.config, **suggested})
             params = self._params(config)
             changes = {k: v for k, v in config.items() if observation.config.get(k) != v}
-            script = (apply_values(observation.script, changes, self.context.script_path, self.context.field_map)
+            script = (apply_values(observation.script, changes, self.context.script_path, self.context.field_map,
+                                   space=observation.space)
                       if changes else observation.script)
             known = self.known.get(config_hash(params))
             if known is not None and attempt < _REASKS:

@@ -180,3 +180,29 @@ def test_without_optuna_the_plugin_is_reported_and_everything_else_works(tmp_pat
     repo = make_repo(tmp_path / "project", {"train.py": SCRIPT}, 'script = "train.py"\nbudget = 20\n')
     chosen = run_arrl("--plugin", "proposer=optuna", "run", "--max-experiments", "2", cwd=repo, env=env)
     assert chosen.returncode != 0 and "installed but failed to load" in chosen.output
+
+
+SPACE_SCRIPT = (
+    "LEARNING_RATE = 1e-3\nBATCH_SIZE = 12\nMATRIX_LR = 0.02\n"
+    "print(f'arrl: val_loss={abs(MATRIX_LR - 0.05) + LEARNING_RATE * 100 + BATCH_SIZE / 100}')\n"
+)
+SPACE_CONFIG = 'script = "train.py"\nbudget = 20\n[space]\nMATRIX_LR = { low = 0.005, high = 0.08, log = true }\n'
+
+
+@pytest.mark.parametrize("proposer", ["grid", pytest.param("optuna", marks=needs_optuna)])
+def test_search_proposers_run_a_script_with_a_space(tmp_path: Path, arrl_env, proposer: str) -> None:
+    # A batch size outside the design document's choices (12) and a declared knob: the proposers
+    # search the run's domains, and every proposal passes the validator's space check.
+    repo = make_repo(tmp_path / "project", {"train.py": SPACE_SCRIPT}, SPACE_CONFIG)
+    options = ["-o", "proposer.sampler=random"] if proposer == "optuna" else []
+    result = run_arrl("--plugin", f"proposer={proposer}", *options, "run", "--max-experiments", "7",
+                      cwd=repo, env=arrl_env, timeout=240)
+    assert result.returncode == 0, result.output
+    recs = records(repo)
+    assert [r["outcome"] for r in recs] == ["ok"] * 7, [(r["outcome"], r["failure_reason"]) for r in recs]
+    changed = {k for r in recs[1:] for k in r["edit"]["changes"]}
+    if proposer == "optuna":
+        assert "MATRIX_LR" in changed
+        assert all(0.005 <= r["config"]["MATRIX_LR"] <= 0.08 for r in recs)
+    else:
+        assert changed <= {"learning_rate", "batch_size"} and "learning_rate" in changed
