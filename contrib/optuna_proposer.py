@@ -6,8 +6,9 @@ as failed to load and every other plugin still works.
 
 How arrl's loop maps onto Optuna's ask-and-tell interface:
 
-- The search space is every field the script exposes and arrl can rewrite, each over its domain
-  (:mod:`arrl.plugins._space`): the schema's bounds, log scale where the schema says so, and for
+- The search space is every field and ``[space]`` knob the script exposes and arrl can rewrite,
+  each over the run's domain (:mod:`arrl.plugins._space`): the bounds of the run's space (the
+  schema's, grown around the baseline or overridden), log scale where it says so, and for
   categorical fields only the values the script can take.
 - The baseline is the first trial: its configuration and result (experiment 0, which the loop has
   already run) are added to the study before the first question, so the sampler starts from it
