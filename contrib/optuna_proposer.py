@@ -6,8 +6,9 @@ as failed to load and every other plugin still works.
 
 How arrl's loop maps onto Optuna's ask-and-tell interface:
 
-- The search space is every field the script exposes and arrl can rewrite, each over its domain
-  (:mod:`arrl.plugins._space`): the schema's bounds, log scale where the schema says so, and for
+- The search space is every field and ``[space]`` knob the script exposes and arrl can rewrite,
+  each over the run's domain (:mod:`arrl.plugins._space`): the bounds of the run's space (the
+  schema's, grown around the baseline or overridden), log scale where it says so, and for
   categorical fields only the values the script can take.
 - The baseline is the first trial: its configuration and result (experiment 0, which the loop has
   already run) are added to the study before the first question, so the sampler starts from it
@@ -27,14 +28,14 @@ run's seed.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import optuna
 
 import arrl
 from arrl.errors import ConfigError
@@ -42,6 +43,22 @@ from arrl.plugins._space import Domain, describe, domain, editable_fields, repai
 from arrl.records import Outcome
 from arrl.schema import Value, config_hash
 from arrl.script import apply_values
+
+if TYPE_CHECKING:
+    import optuna
+
+
+def _optuna_installed() -> bool:
+    try:
+        return importlib.util.find_spec("optuna") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+# Checked without importing optuna, so that `arrl plugins` stays light; a missing optuna makes
+# this plugin fail to load, which `arrl plugins` reports, and nothing else breaks.
+if not _optuna_installed():
+    raise ImportError("No module named 'optuna': install it with pip install 'arrl[optuna]'")
 
 # How often a repeated suggestion is answered from memory before the proposal goes out anyway
 # (the loop then records a duplicate).
@@ -58,6 +75,8 @@ class OptunaOptions:
 
 def make_sampler(name: str, options: dict[str, Any], seed: int) -> optuna.samplers.BaseSampler:
     """The sampler of ``optuna.samplers`` called ``name`` (case-insensitive, "Sampler" optional)."""
+    import optuna
+
     wanted = name.strip().lower().removesuffix("sampler")
     classes = {
         cls.__name__.lower().removesuffix("sampler"): cls
@@ -77,6 +96,8 @@ def make_sampler(name: str, options: dict[str, Any], seed: int) -> optuna.sample
 
 
 def distribution(space: Domain) -> optuna.distributions.BaseDistribution:
+    import optuna
+
     if space.kind in ("choice", "bool"):
         return optuna.distributions.CategoricalDistribution(list(space.choices))
     assert space.low is not None and space.high is not None
@@ -94,6 +115,9 @@ def _contains(dist: optuna.distributions.BaseDistribution, value: Value) -> bool
 
 class OptunaProposer(arrl.Proposer):
     def __init__(self, options: OptunaOptions, context: arrl.PluginContext) -> None:
+        import optuna
+
+        self.optuna = optuna
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.options = options
         self.context = context
@@ -115,9 +139,9 @@ class OptunaProposer(arrl.Proposer):
         # suggestions it made before it stopped.
         sampler = make_sampler(self.options.sampler, self.options.sampler_options,
                                self.context.seed + len(self.finished))
-        direction = (optuna.study.StudyDirection.MINIMIZE if observation.direction is arrl.Direction.MINIMIZE
-                     else optuna.study.StudyDirection.MAXIMIZE)
-        study = optuna.create_study(direction=direction, sampler=sampler)
+        direction = (self.optuna.study.StudyDirection.MINIMIZE if observation.direction is arrl.Direction.MINIMIZE
+                     else self.optuna.study.StudyDirection.MAXIMIZE)
+        study = self.optuna.create_study(direction=direction, sampler=sampler)
         if not self.finished and observation.best_value is not None and math.isfinite(observation.best_value):
             # The loop ran the baseline as experiment 0: it is the study's first trial.
             self.finished.append({"params": self._params(observation.config), "value": observation.best_value,
@@ -132,10 +156,10 @@ class OptunaProposer(arrl.Proposer):
     def _add(self, study: optuna.Study, trial: dict[str, Any]) -> None:
         params = trial["params"]
         self.known[config_hash(params)] = trial["value"]
-        study.add_trial(optuna.trial.create_trial(
+        study.add_trial(self.optuna.trial.create_trial(
             params=params, distributions={n: self.distributions[n] for n in params},
             value=trial["value"] if trial["state"] == "COMPLETE" else None,
-            state=optuna.trial.TrialState[trial["state"]],
+            state=self.optuna.trial.TrialState[trial["state"]],
             intermediate_values={int(k): v for k, v in trial["intermediate"].items()}))
 
     def _tell(self, trial: optuna.Trial, suggested: dict[str, Value], told: dict[str, Any]) -> None:
@@ -147,7 +171,7 @@ class OptunaProposer(arrl.Proposer):
             return
         # What ran is not what was asked (a repair), or it was pruned with a curve: close the
         # asked trial and add the one that happened, with its real parameters.
-        self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        self.study.tell(trial, state=self.optuna.trial.TrialState.FAIL)
         self._add(self.study, told)
 
     # -- proposing ----------------------------------------------------------------------------
@@ -160,7 +184,8 @@ class OptunaProposer(arrl.Proposer):
             config = repair_heads({**observation.config, **suggested})
             params = self._params(config)
             changes = {k: v for k, v in config.items() if observation.config.get(k) != v}
-            script = (apply_values(observation.script, changes, self.context.script_path, self.context.field_map)
+            script = (apply_values(observation.script, changes, self.context.script_path, self.context.field_map,
+                                   space=observation.space)
                       if changes else observation.script)
             known = self.known.get(config_hash(params))
             if known is not None and attempt < _REASKS:
@@ -187,7 +212,7 @@ class OptunaProposer(arrl.Proposer):
         elif record.outcome is not Outcome.OK or not math.isfinite(value):
             value = self._worst()
         if not math.isfinite(value):
-            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)  # nothing to learn from yet
+            self.study.tell(trial, state=self.optuna.trial.TrialState.FAIL)  # nothing to learn from yet
             return
         self._tell(trial, suggested, {"params": params, "value": value, "state": state,
                                       "intermediate": intermediate})

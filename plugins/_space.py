@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 import attrs
 
 import arrl
-from arrl.schema import FIELDS_BY_NAME, Value, field_names
+from arrl.schema import FIELDS_BY_NAME, Field, Value
 
 
 @attrs.frozen
@@ -35,10 +35,16 @@ class Domain:
 _LOG_INT_SPAN = 16
 
 
+def fields(observation: arrl.Observation) -> Mapping[str, Field]:
+    """The run's domains: its space (fields grown around the baseline, ``[space]`` overrides and
+    knobs) when the loop gives one, else the design document's fields."""
+    return observation.space.by_name if observation.space is not None else FIELDS_BY_NAME
+
+
 def domain(name: str, observation: arrl.Observation) -> Domain:
-    """The domain of schema field ``name`` for the script behind ``observation``: the schema's
+    """The domain of field or knob ``name`` for the script behind ``observation``: the run's
     bounds, and for categorical fields only the values the script can take."""
-    field = FIELDS_BY_NAME[name]
+    field = fields(observation).get(name) or FIELDS_BY_NAME[name]
     if field.kind == "bool":
         return Domain(name, "bool", choices=(False, True))
     if field.kind == "choice":
@@ -50,9 +56,11 @@ def domain(name: str, observation: arrl.Observation) -> Domain:
 
 
 def editable_fields(observation: arrl.Observation) -> tuple[str, ...]:
-    """The fields a proposer may change, in schema order."""
+    """The fields and knobs a proposer may change, in the space's order, each with bounds."""
     names: Sequence[str] = observation.editable if observation.editable is not None else list(observation.config)
-    return tuple(n for n in field_names(list(names)) if n in observation.config)
+    wanted = set(names)
+    return tuple(n for n, f in fields(observation).items() if n in wanted and n in observation.config
+                 and (f.kind in ("choice", "bool") or (f.low is not None and f.high is not None)))
 
 
 def repair_heads(config: Mapping[str, Value]) -> dict[str, Value]:

@@ -113,15 +113,18 @@ class GridProposer(arrl.Proposer):
             if not changes:
                 continue
             try:
-                script = apply_values(observation.script, changes, self.context.script_path, self.context.field_map)
+                script = apply_values(observation.script, changes, self.context.script_path, self.context.field_map,
+                                   space=observation.space)
             except SchemaError:
                 continue  # a value this script cannot take: the grid skips it
             if program_hash(script) in tried:
                 continue
             label = f"grid {self.position}/{len(points)}: {describe(observation.config, changes)}"
             return arrl.Proposal(script, arrl.Edit(changes, label), "grid")
-        edit = random_edit(observation.config, self.rng, 2, observation.editable, observation.choices)
-        script = apply_values(observation.script, edit.changes, self.context.script_path, self.context.field_map)
+        edit = random_edit(observation.config, self.rng, 2, observation.editable, observation.choices,
+                           space=observation.space)
+        script = apply_values(observation.script, edit.changes, self.context.script_path, self.context.field_map,
+                                   space=observation.space)
         return arrl.Proposal(script, arrl.Edit(edit.changes, f"after the grid: {edit.description}"), "grid")
 
     def save(self, path: Path) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 
 import arrl
-from arrl.actions import Move, apply_move
+from arrl.actions import Move, apply_move, random_edit
 from arrl.observation import OBSERVATION_SIZE, encode, observation_size
 from arrl.schema import FIELDS, Field, SchemaError, config_hash
 from arrl.script import apply_values
@@ -37,6 +37,17 @@ class PPOOptions:
     entropy: float = attrs.field(default=0.01, validator=attrs.validators.ge(0))
     value_coefficient: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
     hidden: int = attrs.field(default=128, validator=attrs.validators.ge(8))
+    # Probability mass spread uniformly over the valid moves: an exploration floor, so a policy
+    # that has converged (or a prior learned elsewhere) still tries every move now and then.
+    exploration: float = attrs.field(default=0.1, validator=[attrs.validators.ge(0.0), attrs.validators.lt(1.0)])
+    # Starting weights: "builtin" (the prior shipped with arrl, pre-trained on the simulated
+    # family of benchmarks/simfamily.py), "none" (learn from scratch), or a path to a prior file
+    # (see arrl.plugins.ppo_prior for making one from your own runs).
+    prior: str = "none"
+    # Once every single move from the current script is in the window: "repeat" lets the policy
+    # repeat one (the loop records a duplicate and the policy learns to leave); "two_moves"
+    # proposes a random two-move edit not in the window instead (a hill-climb step, not learned).
+    exhausted: str = attrs.field(default="repeat", validator=attrs.validators.in_(("repeat", "two_moves")))
 
 
 def action_list(fields: tuple[Field, ...] = FIELDS) -> list[Move]:
@@ -83,6 +94,11 @@ class PPOProposer(arrl.Proposer):
         self.pending: dict[str, dict[str, Any]] = {}
         self.proposed = 0
         self.updates = 0
+        self.hill_rng = context.rng("ppo-hill-climb")
+        if options.prior != "none":
+            from arrl.plugins.ppo_prior import load_prior
+
+            load_prior(self, options.prior)
 
     def _new_optimizer(self) -> None:
         self.parameters = [*self.body.parameters(), *self.policy.parameters(), *self.value.parameters()]
@@ -122,9 +138,15 @@ class PPOProposer(arrl.Proposer):
 
     # -- acting -----------------------------------------------------------------------------
     def _forward(self, observations: Any, masks: Any) -> tuple[Any, Any]:
+        """(probabilities over the actions, value): the masked softmax mixed with the uniform
+        distribution over valid moves (the exploration floor), used to act and to learn alike."""
+        torch = self.torch
         hidden = self.body(observations)
         logits = self.policy(hidden).masked_fill(~masks, float("-inf"))
-        return logits, self.value(hidden).squeeze(-1)
+        uniform = masks.float() / masks.float().sum(-1, keepdim=True)
+        floor = self.options.exploration
+        probabilities = (1 - floor) * torch.softmax(logits, dim=-1) + floor * uniform
+        return probabilities, self.value(hidden).squeeze(-1)
 
     def _candidates(self, observation: arrl.Observation, skip_tried: bool = True) -> dict[int, dict]:
         """Valid actions -> the changes they make, judged at the schema level alone.
@@ -164,15 +186,20 @@ class PPOProposer(arrl.Proposer):
         mask = torch.zeros(self.policy.out_features, dtype=torch.bool)
         mask[list(candidates)] = True
         with torch.no_grad():
-            logits, value = self._forward(state.unsqueeze(0), mask.unsqueeze(0))
-        return state, mask, torch.softmax(logits[0], dim=-1), float(value[0])
+            probabilities, value = self._forward(state.unsqueeze(0), mask.unsqueeze(0))
+        return state, mask, probabilities[0], float(value[0])
 
     def propose(self, observation: arrl.Observation) -> arrl.Proposal:
         torch = self.torch
         # Moves to programs already in the window are masked; once every move from here has been
         # tried, they are allowed again: the loop records such a proposal as a duplicate (not
         # run, penalised) and the policy learns to leave this neighbourhood.
-        candidates = self._candidates(observation) or self._candidates(observation, skip_tried=False)
+        candidates = self._candidates(observation)
+        if not candidates and self.options.exhausted == "two_moves":
+            step = self._two_moves(observation)
+            if step is not None:
+                return step
+        candidates = candidates or self._candidates(observation, skip_tried=False)
         while candidates:
             state, mask, probabilities, value = self._policy(observation, candidates)
             action = int(torch.multinomial(probabilities, 1, generator=self.generator))
@@ -193,6 +220,24 @@ class PPOProposer(arrl.Proposer):
             description = "; ".join(f"{k} {observation.config[k]} -> {v}" for k, v in changes.items())
             return arrl.Proposal(script, arrl.Edit(changes, description), "ppo", id=proposal_id)
         raise SchemaError("no field can be moved: the script exposes no editable schema value")
+
+    def _two_moves(self, observation: arrl.Observation) -> arrl.Proposal | None:
+        tried = {entry.config_hash for entry in observation.history}
+        for _ in range(20):
+            edit = random_edit(observation.config, self.hill_rng, 2, observation.editable, observation.choices,
+                               observation.space)
+            if config_hash({**observation.config, **edit.changes}) in tried:
+                continue
+            try:
+                script = apply_values(observation.script, edit.changes, self.context.script_path,
+                                      self.context.field_map, observation.space)
+            except SchemaError:
+                continue
+            # Not the policy's choice: an id with no pending action, so learn() skips its result.
+            self.proposed += 1
+            return arrl.Proposal(script, arrl.Edit(edit.changes, f"{edit.description} (hill climb)"), "ppo",
+                                 id=f"ppo-hill-climb-{self.proposed}")
+        return None
 
     # -- learning ---------------------------------------------------------------------------
     def learn(self, record: arrl.ExperimentRecord, reward: float) -> None:
@@ -218,8 +263,8 @@ class PPOProposer(arrl.Proposer):
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         losses: dict[str, float] = {}
         for _ in range(o.epochs):
-            logits, values = self._forward(states, masks)
-            distribution = torch.distributions.Categorical(logits=logits)
+            probabilities, values = self._forward(states, masks)
+            distribution = torch.distributions.Categorical(probs=probabilities)
             ratio = torch.exp(distribution.log_prob(actions) - old_log_probabilities)
             clipped = torch.clamp(ratio, 1 - o.clip, 1 + o.clip)
             policy_loss = -torch.min(ratio * advantages, clipped * advantages).mean()

@@ -100,3 +100,87 @@ def test_ppo_runs_through_arrl(tmp_path: Path, arrl_env) -> None:
     assert all(r["outcome"] in ("ok", "duplicate") for r in recs)
     state = repo / ".arrl" / Path(recs[0]["stdout_path"]).parts[-4]
     assert (state / "proposer.state").exists() and (state / "proposer.pt").exists()
+
+
+def test_a_prior_starts_the_policy_and_none_learns_from_scratch(tmp_path: Path) -> None:
+    import torch
+
+    from arrl.plugins.ppo_prior import save_prior
+
+    trained = _proposer(tmp_path)
+    observation = _observation()
+    for step in range(16):
+        proposal = trained.propose(observation)
+        trained.learn(arrl.ExperimentRecord(id=step, parent_id=0, outcome=arrl.Outcome.OK, config={}, config_hash="",
+                                            program_hash="", metric_name="m", direction=arrl.Direction.MINIMIZE,
+                                            value=1.0), 1.0 if "dropout_rate" in proposal.edit.changes else -1.0)
+    prior = tmp_path / "prior.pt"
+    save_prior(trained, prior, "a test")
+    assert torch.load(prior, weights_only=True)["format"] == "arrl-ppo-prior"  # plain tensors and a header
+    context = arrl.PluginContext(tmp_path, tmp_path, "train.py", "val_loss", arrl.Direction.MINIMIZE, 60, 7)
+    started = PPOProposer(PPOOptions(prior=str(prior)), context)
+    scratch = PPOProposer(PPOOptions(prior="none"), context)
+    assert started.probabilities(observation) == pytest.approx(trained.probabilities(observation))
+    assert scratch.probabilities(observation) != pytest.approx(trained.probabilities(observation))
+    wider = PPOOptions(prior=str(prior), hidden=64)
+    with pytest.raises(arrl.ConfigError, match="does not fit this arrl \\(different hidden\\)"):
+        PPOProposer(wider, context)
+    with pytest.raises(arrl.ConfigError, match="does not exist"):
+        PPOProposer(PPOOptions(prior=str(tmp_path / "missing.pt")), context)
+
+
+def test_the_shipped_prior_loads_with_weights_only(tmp_path: Path, capsys) -> None:
+    import torch
+
+    from arrl.observation import OBSERVATION_SIZE
+    from arrl.plugins.ppo_prior import BUILTIN
+
+    assert BUILTIN.exists(), "the package ships a prior"
+    saved = torch.load(BUILTIN, weights_only=True)  # plain tensors and a header, nothing pickled
+    assert saved["format"] == "arrl-ppo-prior" and saved["version"] == 1 and "simfamily" in saved["trained_on"]
+    context = arrl.PluginContext(tmp_path, tmp_path, "train.py", "val_loss", arrl.Direction.MINIMIZE, 60, 3)
+    proposer = PPOProposer(PPOOptions(prior="builtin"), context)
+    fits = saved["observation_size"] == OBSERVATION_SIZE and saved["actions"] == [
+        f"{m.field}:{m.direction}:{m.target}" for m in ACTIONS]
+    if fits:
+        assert torch.equal(proposer.policy.weight, saved["policy"]["weight"])
+    else:  # the encoding grew since the prior was made: it is skipped by name, not misread
+        assert "does not fit this arrl" in capsys.readouterr().err
+
+
+def test_a_prior_made_from_a_users_runs_is_used_by_the_next_run(tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {"train.py": SCRIPT}, 'script = "train.py"\nbudget = 20\n')
+    first = run_arrl("--plugin", "proposer=ppo", "run", "--max-experiments", "6", cwd=repo, env=arrl_env)
+    assert first.returncode == 0, first.output
+    journal = next((repo / ".arrl").glob("*/journal.jsonl"))
+    import subprocess
+    import sys
+
+    made = subprocess.run([sys.executable, "-m", "arrl.plugins.ppo_prior", str(journal), "--out",
+                           str(tmp_path / "mine.pt")], capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    assert "from 5 proposals" in made.stdout
+    second = run_arrl("--plugin", "proposer=ppo", "-o", f"proposer.prior={tmp_path / 'mine.pt'}", "run", "--new",
+                      "--max-experiments", "2", cwd=repo, env=arrl_env)
+    assert second.returncode == 0, second.output
+    bad = run_arrl("--plugin", "proposer=ppo", "-o", f"proposer.prior={tmp_path / 'nothing.pt'}", "run", "--new",
+                   "--max-experiments", "2", cwd=repo, env=arrl_env)
+    assert bad.returncode != 0 and "nothing.pt' does not exist" in bad.output
+
+
+def test_an_exhausted_neighbourhood_gets_a_two_move_step_instead_of_a_duplicate(tmp_path: Path) -> None:
+    observation = _observation()
+    context = arrl.PluginContext(tmp_path, tmp_path, "train.py", "val_loss", arrl.Direction.MINIMIZE, 60, 0)
+    proposer = PPOProposer(PPOOptions(exhausted="two_moves"), context)
+    neighbours = proposer._candidates(observation)
+    history = tuple(arrl.HistoryEntry(config_hash({**observation.config, **changes}), 1.0, 1.0, False)
+                    for changes in neighbours.values())
+    crowded = arrl.Observation(SCRIPT, observation.config, history, editable=observation.editable)
+    assert not proposer._candidates(crowded)
+    for _ in range(5):
+        proposal = proposer.propose(crowded)
+        config = extract(proposal.script).values
+        assert config_hash(config) not in {h.config_hash for h in history}
+        assert "hill climb" in proposal.edit.description and proposal.id not in proposer.pending  # two moves, new
+    repeating = PPOProposer(PPOOptions(), context)  # the default repeats a move: a duplicate
+    assert config_hash(extract(repeating.propose(crowded).script).values) in {h.config_hash for h in history}

@@ -159,3 +159,50 @@ def test_search_proposer_runs_the_tiny_gpt_end_to_end(tmp_path: Path, arrl_env, 
         assert recs[1]["edit"]["changes"]["learning_rate"] == pytest.approx(3e-3 / math.sqrt(10))
     listing = run_arrl("plugins", cwd=repo, env=arrl_env)
     assert any(line.split()[:3] == ["proposer", proposer, "arrl"] for line in listing.stdout.splitlines())
+
+
+def test_without_optuna_the_plugin_is_reported_and_everything_else_works(tmp_path: Path, arrl_env) -> None:
+    # A machine without the extra: an import hook, first on the path, that finds no optuna.
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class NoOptuna:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'optuna':\n"
+        "            raise ModuleNotFoundError(\"No module named 'optuna'\")\n"
+        "sys.meta_path.insert(0, NoOptuna())\n")
+    env = {**arrl_env, "PYTHONPATH": str(site)}
+    listing = run_arrl("plugins", cwd=tmp_path, env=env)
+    assert listing.returncode == 0, listing.output
+    assert "No module named 'optuna'" in listing.output and "arrl[optuna]" in listing.output
+    assert any(line.split()[:2] == ["proposer", "grid"] for line in listing.stdout.splitlines())
+    repo = make_repo(tmp_path / "project", {"train.py": SCRIPT}, 'script = "train.py"\nbudget = 20\n')
+    chosen = run_arrl("--plugin", "proposer=optuna", "run", "--max-experiments", "2", cwd=repo, env=env)
+    assert chosen.returncode != 0 and "installed but failed to load" in chosen.output
+
+
+SPACE_SCRIPT = (
+    "LEARNING_RATE = 1e-3\nBATCH_SIZE = 12\nMATRIX_LR = 0.02\n"
+    "print(f'arrl: val_loss={abs(MATRIX_LR - 0.05) + LEARNING_RATE * 100 + BATCH_SIZE / 100}')\n"
+)
+SPACE_CONFIG = 'script = "train.py"\nbudget = 20\n[space]\nMATRIX_LR = { low = 0.005, high = 0.08, log = true }\n'
+
+
+@pytest.mark.parametrize("proposer", ["grid", pytest.param("optuna", marks=needs_optuna)])
+def test_search_proposers_run_a_script_with_a_space(tmp_path: Path, arrl_env, proposer: str) -> None:
+    # A batch size outside the design document's choices (12) and a declared knob: the proposers
+    # search the run's domains, and every proposal passes the validator's space check.
+    repo = make_repo(tmp_path / "project", {"train.py": SPACE_SCRIPT}, SPACE_CONFIG)
+    options = ["-o", "proposer.sampler=random"] if proposer == "optuna" else []
+    result = run_arrl("--plugin", f"proposer={proposer}", *options, "run", "--max-experiments", "7",
+                      cwd=repo, env=arrl_env, timeout=240)
+    assert result.returncode == 0, result.output
+    recs = records(repo)
+    assert [r["outcome"] for r in recs] == ["ok"] * 7, [(r["outcome"], r["failure_reason"]) for r in recs]
+    changed = {k for r in recs[1:] for k in r["edit"]["changes"]}
+    if proposer == "optuna":
+        assert "MATRIX_LR" in changed
+        assert all(0.005 <= r["config"]["MATRIX_LR"] <= 0.08 for r in recs)
+    else:
+        assert changed <= {"learning_rate", "batch_size"} and "learning_rate" in changed

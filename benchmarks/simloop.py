@@ -1,0 +1,135 @@
+"""The loop's decisions without its processes: a fast stand-in of `arrl run` on simfamily members.
+
+For pre-training the PPO prior and for quick comparisons while developing. It makes the same
+decisions as arrl's loop (duplicates in the 32-entry window are not run, the trend stopper
+against the best curve, the composite reward, keep if better, the proposer learns from every
+proposal) but computes a member's noisy curve in-process instead of running its script. The
+reported benchmark (benchmarks/search.py) always goes through the real loop.
+
+    nice -n 10 .venv/bin/python benchmarks/simloop.py --seeds 0-9 --experiments 64 --proposers random ppo
+    nice -n 10 .venv/bin/python benchmarks/simloop.py --seeds 0-9 --proposers ppo -o prior=builtin
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import arrl
+from arrl.early_stopping import EarlyStoppingSettings, TrendStopper
+from arrl.manager import Registry, build_options, plugin_manager
+from arrl.plugins.composite_reward import CompositeReward
+from arrl.schema import HISTORY_WINDOW, config_hash
+from arrl.script import extract, program_hash
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import simfamily  # noqa: E402
+from search import CHECKPOINTS, quartiles, seeds  # noqa: E402
+from stopping_curves import noisy_curve  # noqa: E402
+
+BUDGET = 5.0
+SCRIPT_SECONDS = 0.15  # what a full member run takes in the real loop, roughly
+
+
+def make_proposer(name: str, options: dict[str, Any], seed: int, scratch: Path) -> arrl.Proposer:
+    registration = Registry(plugin_manager()).get("proposer", name)
+    context = arrl.PluginContext(scratch, scratch, "train.py", "val_loss", arrl.Direction.MINIMIZE, BUDGET, seed)
+    return registration.factory(build_options(registration, options), context)
+
+
+def episode(proposer: arrl.Proposer, member_seed: int, experiments: int) -> list[dict[str, Any]]:
+    """One run of ``experiments`` proposals after the baseline; each record's true final loss."""
+    member = simfamily.member(member_seed)
+    reward = CompositeReward()
+    script = simfamily.script(member_seed)
+    found = extract(script, "train.py")
+    config = dict(found.values)
+    curve = noisy_curve(config, member)
+    best, best_curve = curve[-1], curve
+    window: deque[arrl.HistoryEntry] = deque(maxlen=HISTORY_WINDOW)
+    baseline = arrl.ExperimentRecord(id=0, parent_id=None, outcome=arrl.Outcome.OK, config=config,
+                                     config_hash=config_hash(config), program_hash=program_hash(script),
+                                     metric_name="val_loss", direction=arrl.Direction.MINIMIZE, value=best,
+                                     wall_clock_seconds=SCRIPT_SECONDS)
+    window.append(baseline.history_entry())
+    rows = [{"outcome": "ok", "value": best, "true": simfamily.true_final(config, member)}]
+    for i in range(1, experiments + 1):
+        observation = arrl.Observation(script, dict(config), tuple(window), best_value=best,
+                                       editable=tuple(found.editable), choices=dict(found.choices))
+        proposal = proposer.propose(observation)
+        new = dict(extract(proposal.script, "train.py").values)
+        record = arrl.ExperimentRecord(id=i, parent_id=0, outcome=arrl.Outcome.OK, config=new,
+                                       config_hash=config_hash(new), program_hash=program_hash(proposal.script),
+                                       metric_name="val_loss", direction=arrl.Direction.MINIMIZE, value=math.inf,
+                                       edit=proposal.edit)
+        points: list[float] = []
+        if any(entry.program_hash == record.program_hash for entry in window):
+            record.outcome = arrl.Outcome.DUPLICATE
+        else:
+            full = noisy_curve(new, member)
+            stopper = TrendStopper(EarlyStoppingSettings(), best, arrl.Direction.MINIMIZE, best_curve)
+            if not full:
+                record.outcome = arrl.Outcome.FAILED
+            for value in full:
+                points.append(value)
+                if not math.isfinite(value):
+                    record.outcome = arrl.Outcome.FAILED
+                    break
+                if stopper.should_stop(value):
+                    record.outcome = arrl.Outcome.EARLY_STOPPED
+                    break
+            if record.outcome in (arrl.Outcome.OK, arrl.Outcome.EARLY_STOPPED):
+                record.value = points[-1]
+            record.wall_clock_seconds = 0.05 + SCRIPT_SECONDS * len(points) / simfamily.POINTS
+            record.curve = [arrl.MetricPoint("val_loss", v) for v in points]
+        score = reward.score(record, arrl.RewardContext(best, BUDGET, arrl.Direction.MINIMIZE))
+        proposer.learn(record, score)
+        if record.outcome is arrl.Outcome.OK and record.value < best:
+            best, best_curve, script, config = record.value, points, proposal.script, new
+        if record.outcome is not arrl.Outcome.DUPLICATE:
+            window.append(record.history_entry())
+        rows.append({"outcome": record.outcome.value, "value": record.value,
+                     "true": simfamily.true_final(new, member)})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", default="0-9")
+    parser.add_argument("--experiments", type=int, default=64)
+    parser.add_argument("--proposers", nargs="+", default=["random", "ppo"])
+    parser.add_argument("-o", dest="options", action="append", default=[], help="proposer option key=value")
+    args = parser.parse_args()
+    options = {}
+    for item in args.options:
+        key, _, value = item.partition("=")
+        options[key] = value
+    from search import best_true_after
+
+    print("| proposer | " + " | ".join(f"@{c}" for c in CHECKPOINTS if c <= args.experiments) + " |")
+    for name in args.proposers:
+        regrets: dict[int, list[float]] = {c: [] for c in CHECKPOINTS if c <= args.experiments}
+        for seed in seeds(args.seeds):
+            with tempfile.TemporaryDirectory() as scratch:
+                chosen = {k: v for k, v in options.items()} if name == "ppo" else {}
+                if "exploration" in chosen:
+                    chosen["exploration"] = float(chosen["exploration"])
+                proposer = make_proposer(name, chosen, seed, Path(scratch))
+                rows = episode(proposer, seed, args.experiments)
+            optimum = simfamily.optimum(simfamily.member(seed))[0]
+            for c in regrets:
+                regrets[c].append(best_true_after(rows, c) - optimum)
+        cells = []
+        for c, values in regrets.items():
+            q1, med, q3 = quartiles(values)
+            cells.append(f"{med:.3f} [{q1:.3f}, {q3:.3f}]")
+        print(f"| {name} {options if name == 'ppo' else ''} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""The search benchmark's simulated family differs between members the way the docs claim."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+from support import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import simfamily  # noqa: E402
+
+from arrl.script import extract  # noqa: E402
+
+
+def test_members_differ_and_the_baseline_always_runs() -> None:
+    members = [simfamily.member(seed) for seed in range(12)]
+    optima = [simfamily.optimum(m)[1] for m in members]
+    rates = [c["learning_rate"] for c in optima]
+    assert max(rates) / min(rates) > 10  # the best learning rate moves by more than a decade
+    assert len({(c["hidden_dim"], c["num_layers"]) for c in optima}) >= 4
+    assert len({round(m["memory"]) for m in members}) == 12 and len({m["divergence"] for m in members}) == 12
+    for m in members:
+        assert math.isfinite(simfamily.true_final(simfamily.BASELINE, m))
+        assert simfamily.optimum(m)[0] < simfamily.true_final(simfamily.BASELINE, m)
+    # Big models crash somewhere, high learning rates diverge (nan from some point on).
+    huge = {**simfamily.BASELINE, "hidden_dim": 1024, "num_layers": 64, "batch_size": 256}
+    assert all(simfamily.curve(huge, m) == [] for m in members)
+    hot = {**simfamily.BASELINE, "learning_rate": 1.0}
+    assert all(math.isnan(simfamily.curve(hot, m)[-1]) for m in members)
+    # Bigger models see fewer tokens in the same budget.
+    wide = {**simfamily.BASELINE, "hidden_dim": 512}
+    assert simfamily.tokens(wide, members[0]) < simfamily.tokens(simfamily.BASELINE, members[0])
+
+
+def test_a_member_script_exposes_the_twelve_knobs_at_the_baseline() -> None:
+    found = extract(simfamily.script(3))
+    assert found.missing == () and found.values == simfamily.BASELINE
