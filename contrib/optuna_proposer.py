@@ -126,7 +126,9 @@ class OptunaProposer(arrl.Proposer):
         self.known: dict[str, float] = {}  # config hash -> value told for it
         self.distributions: dict[str, optuna.distributions.BaseDistribution] = {}
         self.study: optuna.Study | None = None
-        self.pending: tuple[optuna.Trial, dict[str, Value]] | None = None
+        # Trials awaiting their result, by proposal id: with several workers results arrive in any
+        # order, and each must be told to the trial that proposed it.
+        self.pending: dict[str, tuple[optuna.Trial, dict[str, Value]]] = {}
 
     # -- the study ----------------------------------------------------------------------------
     def _start(self, observation: arrl.Observation) -> optuna.Study:
@@ -192,15 +194,18 @@ class OptunaProposer(arrl.Proposer):
                 self._tell(trial, suggested, {"params": params, "value": known, "state": "COMPLETE",
                                               "intermediate": {}})
                 continue
-            self.pending = (trial, suggested)
-            return arrl.Proposal(script, arrl.Edit(changes, describe(observation.config, changes)), "optuna")
+            proposal_id = f"optuna-{trial.number}"
+            self.pending[proposal_id] = (trial, suggested)
+            return arrl.Proposal(script, arrl.Edit(changes, describe(observation.config, changes)), "optuna",
+                                 id=proposal_id)
         raise AssertionError("unreachable: the last attempt always returns")
 
     def learn(self, record: arrl.ExperimentRecord, reward: float) -> None:
-        if self.pending is None or self.study is None:
+        # A record without an id (a caller running one proposal at a time) is the oldest's.
+        pending = self.pending.pop(record.proposal_id or next(iter(self.pending), ""), None)
+        if pending is None or self.study is None:
             return
-        trial, suggested = self.pending
-        self.pending = None
+        trial, suggested = pending
         config = record.config or {**suggested}
         params = self._params(repair_heads(config))
         value, state, intermediate = record.value, "COMPLETE", {}

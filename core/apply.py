@@ -39,12 +39,12 @@ def _git(repo: Path, *args: str, env: dict[str, str] | None = None,
                           env={**os.environ, **(env or {})}, input=input)
 
 
-def _ok(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
+def _ok(repo: Path, *args: str, env: dict[str, str] | None = None, strip: bool = True) -> str:
     done = _git(repo, *args, env=env)
     if done.returncode != 0:
         raise ApplyError(f"git {' '.join(args[:2])} failed: {done.stderr.strip() or done.stdout.strip()}; "
                          "nothing was changed")
-    return done.stdout.strip()
+    return done.stdout.strip() if strip else done.stdout
 
 
 def change_from_baseline(repo: Path, results: RunResults, record: ExperimentRecord) -> str:
@@ -59,7 +59,11 @@ def change_from_baseline(repo: Path, results: RunResults, record: ExperimentReco
 
 def commit_message(results: RunResults, record: ExperimentRecord) -> str:
     baseline = results.baseline
-    lines = [f"{describe(record)} (arrl experiment {record.id})", ""]
+    # The subject names the whole change from the baseline, not only the experiment's last step.
+    changed = {k: v for k, v in record.config.items() if baseline is not None and baseline.config.get(k) != v}
+    what = "; ".join(f"{k} {baseline.config.get(k)} -> {v}" for k, v in changed.items()) if baseline and changed \
+        else describe(record)
+    lines = [f"{what} (arrl experiment {record.id})", ""]
     value = format_value(record.value)
     if value:
         against = f" (baseline {format_value(baseline.value)})" if baseline is not None and format_value(baseline.value) else ""
@@ -88,9 +92,11 @@ def apply_to_branch(repo: Path, results: RunResults, record: ExperimentRecord) -
     if not head:
         raise ApplyError(f"{repo} has no commit to apply onto")
     branch = _git(repo, "symbolic-ref", "--quiet", "--short", "HEAD").stdout.strip() or "HEAD (detached)"
-    dirty = _ok(repo, "status", "--porcelain", "--untracked-files=no")
+    # Not stripped: each porcelain line starts with a two-letter status that may be a space.
+    dirty = [line[3:] for line in _ok(repo, "status", "--porcelain", "--untracked-files=no",
+                                      strip=False).splitlines() if line.strip()]
     if dirty:
-        files = ", ".join(line[3:] for line in dirty.splitlines()[:5])
+        files = ", ".join(dirty[:5])
         raise ApplyError(f"your working tree has uncommitted changes ({files}); commit or stash "
                          "them first. Nothing was changed")
     patch = change_from_baseline(repo, results, record)

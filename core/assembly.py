@@ -15,6 +15,7 @@ from .config import Settings
 from .errors import ConfigError
 from .manager import CHAINED_ROLES, ROLES, PluginManager, Registry, build_options
 from .records import ValidationIssue, ValidationResult
+from .registration import Registration
 from .roles import Memory, PluginContext, Proposer, Reward, Rollback, Runner, Validator
 from .tracking import AttachedTrackers, attach_trackers, chosen_trackers
 
@@ -94,7 +95,7 @@ def build_one(registry: Registry, settings: Settings, context: PluginContext, ro
     """The chosen implementation of a single-implementation role, built with its options."""
     (name,) = settings.plugin_names(role)
     registration = registry.get(role, name)
-    return registration.factory(build_options(registration, settings.options.get(role, {})), context)
+    return _build(registration, build_options(registration, settings.options.get(role, {})), context)
 
 
 def build_chain(registry: Registry, settings: Settings, context: PluginContext,
@@ -106,12 +107,24 @@ def build_chain(registry: Registry, settings: Settings, context: PluginContext,
     for name in settings.plugin_names(role):
         registration = registry.get(role, name)
         own = _member_options(raw, name)
-        chain.append((name, registration.factory(build_options(registration, own), context)))
+        chain.append((name, _build(registration, build_options(registration, own), context)))
     return tuple(chain)
 
 
 def _member_options(raw: dict[str, Any], name: str) -> dict[str, Any]:
     return {k: v for k, v in raw.get(name, raw).items() if not isinstance(v, dict)}
+
+
+def _build(registration: Registration, options: Any, context: PluginContext) -> Any:
+    """``registration``'s implementation; a library it imports lazily and the user lacks is one
+    clear line naming the package, not a traceback."""
+    try:
+        return registration.factory(options, context)
+    except ModuleNotFoundError as error:
+        package = (error.name or "").split(".")[0]
+        raise ConfigError(
+            f"the {registration.role} {registration.name!r} needs the Python package {package!r}, which is "
+            f"not installed (for arrl's own plugins: pip install 'arrl[{package}]')") from None
 
 
 def validate_chain(chain: tuple[tuple[str, Validator], ...], proposed: str, baseline: str) -> ValidationResult:

@@ -217,7 +217,11 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
     from .display import console_subscribers
     from .events import subscribed
 
-    loop = assemble_loop(manager, settings, run_dir, context)
+    try:
+        loop = assemble_loop(manager, settings, run_dir, context)
+    except BaseException as error:  # a plugin that cannot be built: the run never started
+        run_dir.end_after_error(error)
+        raise
     restore = _on_stop_signals(loop.abort.set)
     try:
         with subscribed(manager, *console_subscribers(json_events)):

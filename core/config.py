@@ -77,6 +77,10 @@ class Settings:
     keep: str = attrs.field(default="improve", validator=attrs.validators.in_(("improve", "any")))
     seed: int = 0
     failure_limit: int = attrs.field(default=3, validator=attrs.validators.ge(1))
+    # Consecutive duplicate proposals (programs this run already ran) after which the run pauses:
+    # the proposer has run out of new programs near the best, and running on would only fill
+    # the journal.
+    duplicate_limit: int = attrs.field(default=20, validator=attrs.validators.ge(1))
     runs_dir: str = ".arrl"
     max_experiments: int | None = None
     max_hours: float | None = None

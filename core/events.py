@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import os
 import threading
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
@@ -140,6 +141,22 @@ class Subscriber:
         self.handle(_event("run_finished", run_id, at, status=status, message=message, exit_code=exit_code))
 
 
+def write_console(stream: IO[str], text: str) -> None:
+    """Write and flush ``text``. A reader that went away (``arrl run | head``) must not end an
+    unattended run: the stream is pointed at /dev/null instead, which also spares Python's own
+    flush at exit the same error. The journal and run.log keep everything regardless."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except BrokenPipeError:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass  # not a real file (a test's StringIO cannot break this way anyway)
+
+
 class Recorder(Subscriber):
     """Keeps every event in memory (for tests and for replaying)."""
 
@@ -161,8 +178,7 @@ class JsonLines(Subscriber):
 
     def handle(self, event: Event) -> None:
         with self._lock:
-            self.stream.write(event.to_json() + "\n")
-            self.stream.flush()
+            write_console(self.stream, event.to_json() + "\n")
 
 
 class LineWriter(Subscriber):
@@ -203,8 +219,7 @@ class LineWriter(Subscriber):
                     # The journal is the record; a full disk must not end the run over its log.
                     self.write_error = f"cannot write {self.path}: {error.strerror or error}"
             if self.stream is not None:
-                self.stream.write(text)
-                self.stream.flush()
+                write_console(self.stream, text)
 
     def _progress(self, event: Event) -> str | None:
         """A metric point every ``progress_every`` seconds per experiment, so a long experiment

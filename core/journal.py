@@ -229,6 +229,25 @@ class RunDirectory:
         meta.status, meta.status_reason = status, reason
         self.save_meta(meta)
 
+    def end_after_error(self, error: BaseException) -> RunStatus:
+        """Leave a run an error stopped in a status that says so, never "running": finished
+        (it could not start, so `arrl run` starts afresh instead of continuing nothing) when
+        it recorded no experiment, else interrupted, which `arrl run` continues."""
+        message = "stopped by the user" if isinstance(error, KeyboardInterrupt) else str(error) or type(error).__name__
+        meta = self.load_meta()
+        if meta.status is not RunStatus.RUNNING:
+            return meta.status  # the loop already said why (a failed baseline, a pause)
+        try:
+            records, damaged = self.read() if self.journal.exists() else ([], [])
+            recorded = bool(records or damaged)
+        except (OSError, ValueError):
+            recorded = True  # unreadable: keep it continuable, and let the next start say why
+        if recorded:
+            self.set_status(RunStatus.INTERRUPTED, f"stopped by an error: {message}")
+            return RunStatus.INTERRUPTED
+        self.set_status(RunStatus.FINISHED, f"could not start: {message}")
+        return RunStatus.FINISHED
+
     def experiment_dir(self, experiment_id: int) -> Path:
         return self.path / "experiments" / str(experiment_id)
 

@@ -116,6 +116,7 @@ class _State:
     best: float | None = None
     best_curve: list[float] = attrs.Factory(list)  # the best run's metric values, in order
     consecutive_failures: int = 0
+    consecutive_duplicates: int = 0  # proposals of programs this run already ran, in a row
     noise_floor: float | None = None  # arrl.noise: the metric's spread over baseline seeds
 
 
@@ -148,7 +149,7 @@ class ExperimentLoop:
                 state.last_good_id, state.last_good_commit = record.id, record.commit
             self._count(state, record)
         if reset_failures:
-            state.consecutive_failures = 0
+            state.consecutive_failures = state.consecutive_duplicates = 0
         return state
 
     def _count(self, state: _State, record: ExperimentRecord) -> None:
@@ -167,6 +168,10 @@ class ExperimentLoop:
             state.consecutive_failures += 1
         elif record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
             state.consecutive_failures = 0
+        if record.outcome is Outcome.DUPLICATE:
+            state.consecutive_duplicates += 1
+        elif record.outcome is not Outcome.INTERRUPTED:
+            state.consecutive_duplicates = 0
 
     def close(self) -> None:
         """Release the components' connections; call once the loop has returned."""
@@ -190,8 +195,8 @@ class ExperimentLoop:
                 result = self._loop()
             except BaseException as error:
                 try:
-                    status = self.run_dir.load_meta().status.value
-                except ArrlError:
+                    status = self.run_dir.end_after_error(error).value
+                except (ArrlError, OSError):
                     status = "unknown"
                 self.hooks.arrl_run_finished(run_id=run_id, status=status, message=str(error) or type(error).__name__,
                                              exit_code=getattr(error, "exit_code", 1), at=time.time())
@@ -280,11 +285,20 @@ class ExperimentLoop:
             run.set_status(RunStatus.FINISHED, message)
             self.hooks.arrl_alert(run_id=run.run_id, level="error", message=message, at=time.time())
             raise ArrlError(message)
+        reason = ""
         if state.consecutive_failures >= self.settings.failure_limit:
             reason = (
                 f"{state.consecutive_failures} consecutive failures (last: "
                 f"{record.outcome.value}: {record.failure_reason})"
             )
+        elif state.consecutive_duplicates >= self.settings.duplicate_limit:
+            # Nothing new is being tried: an unattended run would fill its journal with
+            # duplicates. A human should widen the space or pick another proposer.
+            reason = (
+                f"{state.consecutive_duplicates} consecutive duplicate proposals: the proposer keeps "
+                "proposing programs this run already ran (widen the [space], or try another proposer)"
+            )
+        if reason:
             run.set_status(RunStatus.PAUSED, reason)
             self.hooks.arrl_run_paused(run_id=run.run_id, reason=reason, at=time.time())
             self.hooks.arrl_alert(run_id=run.run_id, level="error", message=f"run paused: {reason}",

@@ -23,12 +23,16 @@ class ResultsError(ArrlError):
 
 
 def pick_run(runs_dir: Path, run_id: str | None) -> RunDirectory:
-    """The run named ``run_id``, or the latest run; a clear error listing the runs otherwise."""
+    """The run named ``run_id``, or the latest run with records; a clear error listing the runs
+    otherwise."""
     runs = RunDirectory.all(runs_dir)
     if not runs:
         raise ResultsError(f"no runs in {runs_dir}; start one with `arrl run`")
     if run_id is None:
-        return runs[-1]
+        # The latest run that recorded something: one that could not start (a syntax error,
+        # a plugin that would not build) holds no answer to "what was best".
+        recorded = [r for r in runs if r.journal.exists() and r.journal.stat().st_size > 0]
+        return (recorded or runs)[-1]
     matches = [r for r in runs if r.run_id == run_id] or [r for r in runs if r.run_id.startswith(run_id)]
     if len(matches) != 1:
         names = ", ".join(r.run_id for r in runs)

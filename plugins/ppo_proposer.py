@@ -44,10 +44,12 @@ class PPOOptions:
     # family of benchmarks/simfamily.py), "none" (learn from scratch), or a path to a prior file
     # (see arrl.plugins.ppo_prior for making one from your own runs).
     prior: str = "none"
-    # Once every single move from the current script is in the window: "repeat" lets the policy
-    # repeat one (the loop records a duplicate and the policy learns to leave); "two_moves"
-    # proposes a random two-move edit not in the window instead (a hill-climb step, not learned).
-    exhausted: str = attrs.field(default="repeat", validator=attrs.validators.in_(("repeat", "two_moves")))
+    # Once every single move from the current script is in the window: "two_moves" proposes a
+    # random two-move edit not in the window instead (a hill-climb step, not learned); "repeat"
+    # lets the policy repeat one (the loop records a duplicate). The benchmark measured the same
+    # regret for both, with no duplicates for "two_moves" against 355 in 1280 for "repeat", and a
+    # user's run with nothing left to improve looped on duplicates under "repeat".
+    exhausted: str = attrs.field(default="two_moves", validator=attrs.validators.in_(("repeat", "two_moves")))
 
 
 def action_list(fields: tuple[Field, ...] = FIELDS) -> list[Move]:

@@ -66,9 +66,11 @@ def test_masks_keep_proposals_valid_and_new(tmp_path: Path) -> None:
     fresh = [m for m in proposer._candidates(crowded)]
     for _ in range(10):
         proposal = proposer.propose(crowded)
-        # New programs while there are any; once every move was tried, a repeat (the loop
-        # records it as a duplicate) rather than an error.
-        assert (program_hash(proposal.script) not in proposed) == bool(fresh)
+        # New programs while there are any; once every move was tried, a two-move step that is
+        # new again (the default) rather than an error.
+        assert program_hash(proposal.script) not in proposed
+        if not fresh:
+            assert "hill climb" in proposal.edit.description
 
 
 def test_save_and_load_restore_what_was_learned(tmp_path: Path) -> None:
@@ -182,5 +184,6 @@ def test_an_exhausted_neighbourhood_gets_a_two_move_step_instead_of_a_duplicate(
         config = extract(proposal.script).values
         assert config_hash(config) not in {h.config_hash for h in history}
         assert "hill climb" in proposal.edit.description and proposal.id not in proposer.pending  # two moves, new
-    repeating = PPOProposer(PPOOptions(), context)  # the default repeats a move: a duplicate
+    assert PPOOptions().exhausted == "two_moves"  # the default, since a run looped on duplicates
+    repeating = PPOProposer(PPOOptions(exhausted="repeat"), context)  # repeats a move: a duplicate
     assert config_hash(extract(repeating.propose(crowded).script).values) in {h.config_hash for h in history}

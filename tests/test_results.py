@@ -233,7 +233,7 @@ def test_apply_leaves_a_conflicting_or_dirty_branch_untouched(recorded, tmp_path
     (repo / "README.md").write_text("unsaved work\n")
     dirty = user_state(repo)
     result = run_arrl("apply", str(best["id"]), cwd=repo, env=env)
-    assert result.returncode != 0 and "uncommitted changes" in result.stderr
+    assert result.returncode != 0 and "uncommitted changes (README.md)" in result.stderr
     assert user_state(repo) == dirty
 
 
