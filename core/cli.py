@@ -242,8 +242,9 @@ def _on_stop_signals(request_stop: Callable[[], None]) -> Callable[[], None]:
         if asked:
             signal.default_int_handler(signum, frame)
         asked.append(signum)
-        click.echo("\narrl: stopping: ending the running experiment and recording it "
-                   "(Ctrl-C again to force)", err=True)
+        what = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        click.echo(f"\narrl: stopping on {what}: ending the running experiment(s) and recording them "
+                   f"({what} again to force)", err=True)
         request_stop()
 
     for signum in previous:

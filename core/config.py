@@ -203,9 +203,10 @@ strict_converter = make_strict_converter()
 
 
 def _format(error: BaseException, type_: Any) -> str:
-    # cattrs says only "invalid value" for a ValueError; ours carry the useful sentence.
-    if type(error) is ValueError and str(error):
-        return str(error)
+    # cattrs says only "invalid value" for a ValueError; ours carry the useful sentence. attrs'
+    # own validators raise it with (sentence, attribute, bound, value): the sentence is enough.
+    if type(error) is ValueError and error.args and isinstance(error.args[0], str):
+        return error.args[0]
     if isinstance(error, cattrs.ForbiddenExtraKeysError):
         return f"unknown key(s) {', '.join(sorted(error.extra_fields))}"
     return format_exception(error, type_)

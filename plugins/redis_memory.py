@@ -102,7 +102,7 @@ class RedisMemory(arrl.Memory):
             self.client.ping()
         except self._lost as error:
             raise ArrlError(
-                f"cannot reach Redis at {options.url} for the redis memory: {error}. Start "
+                f"cannot reach Redis at {options.url} for the redis memory: {str(error).rstrip('.')}. Start "
                 "redis-server (see docs/scaling.md), set -o memory.url=redis://HOST:PORT/DB, or use "
                 "--plugin memory=deque") from None
 
