@@ -124,3 +124,19 @@ def scaled(seconds: float) -> float:
     Only what the work needs may be scaled: a tolerance a test asserts (a kill within budget
     + 1 s) stays what it is, since arrl must meet it on a slow machine too."""
     return round(seconds * slowness(), 1)
+
+
+# Crashes whenever the batch size leaves 32, so a random proposer produces real failures.
+TOY_SCRIPT = """
+import math, time
+LEARNING_RATE = 0.01  # tuned by arrl
+BATCH_SIZE = 32
+DROPOUT = 0.1
+
+if BATCH_SIZE != 32:
+    raise RuntimeError(f"batch size {BATCH_SIZE} does not fit this toy")
+for step in range(6):
+    loss = (math.log10(LEARNING_RATE) + 2.5) ** 2 + DROPOUT + 1.0 / (step + 1)
+    print(f"arrl: step={step} val_loss={loss:.6f}")
+    time.sleep(0.02)
+"""

@@ -7,22 +7,11 @@ import html
 import re
 from pathlib import Path
 
+import support
 from support import make_repo, records, run_arrl, run_dir, skip_or_fail
 
 # Reports bits per byte, not val_loss: the labels must come from the run, not a default.
-TOY_SCRIPT = """
-import math, time
-LEARNING_RATE = 0.01  # tuned by arrl
-BATCH_SIZE = 32
-DROPOUT = 0.1
-
-if BATCH_SIZE != 32:
-    raise RuntimeError(f"batch size {BATCH_SIZE} does not fit this toy")
-for step in range(6):
-    loss = (math.log10(LEARNING_RATE) + 2.5) ** 2 + DROPOUT + 1.0 / (step + 1)
-    print(f"arrl: step={step} val_bpb={loss:.6f}")
-    time.sleep(0.02)
-"""
+TOY_SCRIPT = support.TOY_SCRIPT.replace("val_loss", "val_bpb")
 
 TOY_CONFIG = """
 script = "train.py"

@@ -10,21 +10,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support import git, make_repo, records, run_arrl, run_dir, user_state
+from support import TOY_SCRIPT, git, make_repo, records, run_arrl, run_dir, user_state
 
-TOY_SCRIPT = """
-import math, time
-LEARNING_RATE = 0.01  # tuned by arrl
-BATCH_SIZE = 32
-DROPOUT = 0.1
-
-if BATCH_SIZE != 32:
-    raise RuntimeError(f"batch size {BATCH_SIZE} does not fit this toy")
-for step in range(6):
-    loss = (math.log10(LEARNING_RATE) + 2.5) ** 2 + DROPOUT + 1.0 / (step + 1)
-    print(f"arrl: step={step} val_loss={loss:.6f}")
-    time.sleep(0.02)
-"""
 
 TOY_CONFIG = """
 script = "train.py"
