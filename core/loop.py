@@ -117,6 +117,7 @@ class _State:
     best_curve: list[float] = attrs.Factory(list)  # the best run's metric values, in order
     consecutive_failures: int = 0
     consecutive_duplicates: int = 0  # proposals of programs this run already ran, in a row
+    running: dict[int, str] = attrs.Factory(dict)  # experiment id -> config hash, proposed, not concluded
     noise_floor: float | None = None  # arrl.noise: the metric's spread over baseline seeds
 
 
@@ -389,6 +390,8 @@ class ExperimentLoop:
                 best_value=state.best,
                 direction=self.direction,
                 noise_floor=state.noise_floor,
+                tried=frozenset({r.config_hash for r in state.records if r.outcome is not Outcome.INTERRUPTED}
+                                | set(state.running.values())),
             )
             try:
                 proposal = self.c.proposer.propose(observation)
@@ -421,6 +424,7 @@ class ExperimentLoop:
             proposal_id=proposal.id,
             seed=self.settings.seed + (runs_done if repeat else 0),
         )
+        state.running[record.id] = record.config_hash
         self.hooks.arrl_experiment_proposed(record=record, run_id=self.run_dir.run_id, at=time.time())
         return record, proposal, parent_commit
 
@@ -464,6 +468,7 @@ class ExperimentLoop:
     def _conclude(self, record: ExperimentRecord, commit: str, state: _State, lane: Lane) -> ExperimentRecord:
         """Score, journal, keep or roll back, remember and learn. A result is kept only when it
         beats the best known now, so a late result never overwrites a better one."""
+        state.running.pop(record.id, None)
         is_baseline = record.proposer == "baseline"
         record.finished_at = now_iso()
         record.reward = self.c.reward.score(

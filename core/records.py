@@ -158,6 +158,10 @@ class Observation:
     # The standard deviation of the unmodified script's metric over seeds (arrl.noise); an
     # improvement under twice it is noise. None until measured.
     noise_floor: float | None = None
+    # Config hashes of every program this run has run or is running now. The loop refuses a
+    # program the run already ran, anywhere in it, while ``history`` holds only the last 32:
+    # a proposer that avoids these never wastes an experiment on a duplicate.
+    tried: frozenset[str] = frozenset()
 
 
 @attrs.define

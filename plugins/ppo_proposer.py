@@ -160,7 +160,7 @@ class PPOProposer(arrl.Proposer):
         from the proposed script, and moves change nothing but config values).
         """
         editable = set(observation.editable if observation.editable is not None else observation.config)
-        tried = {entry.config_hash for entry in observation.history} if skip_tried else set()
+        tried = {entry.config_hash for entry in observation.history} | observation.tried if skip_tried else set()
         found: dict[int, dict] = {}
         for index, move in enumerate(actions_for(observation)):
             if move.field not in editable:
@@ -224,10 +224,12 @@ class PPOProposer(arrl.Proposer):
         raise SchemaError("no field can be moved: the script exposes no editable schema value")
 
     def _two_moves(self, observation: arrl.Observation) -> arrl.Proposal | None:
-        tried = {entry.config_hash for entry in observation.history}
-        for _ in range(20):
-            edit = random_edit(observation.config, self.hill_rng, 2, observation.editable, observation.choices,
-                               observation.space)
+        tried = {entry.config_hash for entry in observation.history} | observation.tried
+        # Two moves first; when every pair near the script has run too, wider steps (three, then
+        # four moves) before giving up and letting the loop record a duplicate.
+        for attempt in range(60):
+            edit = random_edit(observation.config, self.hill_rng, 2 + attempt // 20, observation.editable,
+                               observation.choices, observation.space)
             if config_hash({**observation.config, **edit.changes}) in tried:
                 continue
             try:

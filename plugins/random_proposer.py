@@ -12,6 +12,7 @@ import attrs
 
 import arrl
 from arrl.actions import random_edit
+from arrl.schema import config_hash
 from arrl.script import apply_values, program_hash
 
 
@@ -28,12 +29,15 @@ class RandomProposer(arrl.Proposer):
         self.context = context
 
     def propose(self, observation: arrl.Observation) -> arrl.Proposal:
-        # Redraw a few times rather than waste a proposal on a program the window already
-        # holds; when the neighbourhood is exhausted the loop records the duplicate.
+        # Redraw a few times rather than waste a proposal on a program the run already ran (or
+        # runs now); when the neighbourhood is exhausted the loop records the duplicate.
         tried = {entry.program_hash for entry in observation.history}
-        for _ in range(self.options.redraws + 1):
+        for attempt in range(self.options.redraws + 1):
             edit = random_edit(observation.config, self.rng, self.options.max_moves,
                                observation.editable, observation.choices, observation.space)
+            last = attempt == self.options.redraws
+            if config_hash({**observation.config, **edit.changes}) in observation.tried and not last:
+                continue
             script = apply_values(observation.script, edit.changes, self.context.script_path,
                                   self.context.field_map, observation.space)
             if program_hash(script) not in tried:

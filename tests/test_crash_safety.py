@@ -24,7 +24,9 @@ for step in range(3):
     print(f"arrl: step={step} val_loss={abs(LEARNING_RATE - 0.004) * 100 + DROPOUT + 3 / (step + 1):.6f}", flush=True)
     time.sleep(0.03)
 """
-CONFIG = 'script = "train.py"\nbudget = 20\nfailure_limit = 1000\n[early_stopping]\nenabled = false\n'
+# Never pauses: the run must go on through every kill, whatever it proposes.
+CONFIG = ('script = "train.py"\nbudget = 20\nfailure_limit = 1000\nduplicate_limit = 100000\n'
+          '[early_stopping]\nenabled = false\n')
 
 
 def check_invariants(repo: Path, settled: bool) -> list[dict]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 from support import make_repo, records, run_arrl
 
@@ -187,3 +188,17 @@ def test_an_exhausted_neighbourhood_gets_a_two_move_step_instead_of_a_duplicate(
     assert PPOOptions().exhausted == "two_moves"  # the default, since a run looped on duplicates
     repeating = PPOProposer(PPOOptions(exhausted="repeat"), context)  # repeats a move: a duplicate
     assert config_hash(extract(repeating.propose(crowded).script).values) in {h.config_hash for h in history}
+
+
+def test_programs_the_run_already_ran_are_avoided_beyond_the_window(tmp_path: Path) -> None:
+    # The loop refuses any program the run ran (or runs now), not only the last 32: the
+    # observation's `tried` carries them, and the proposer never spends an experiment on one.
+    observation = _observation()
+    proposer = _proposer(tmp_path)
+    neighbours = proposer._candidates(observation)
+    ran = frozenset(config_hash({**observation.config, **changes}) for changes in neighbours.values())
+    long_ago = attrs.evolve(observation, history=(), tried=ran)
+    assert not proposer._candidates(long_ago)
+    for _ in range(5):
+        proposal = proposer.propose(long_ago)
+        assert config_hash(extract(proposal.script).values) not in ran
