@@ -91,11 +91,15 @@ class PluginManager(pluggy.PluginManager):
                     self.load_errors[entry_point.name] = PluginInfo(
                         entry_point.name, package, version, (), f"{type(error).__name__}: {error}"
                     )
-                    print(
-                        f"arrl: warning: plugin {entry_point.name!r} from {package} {version} "
-                        f"failed to load: {error}",
-                        file=sys.stderr,
-                    )
+                    # arrl's own contrib integrations are optional extras: a missing one is
+                    # listed by `arrl plugins` and explained when chosen, not warned about on
+                    # every command of a user who never asked for it.
+                    if not (package == "arrl" and isinstance(error, ImportError)):
+                        print(
+                            f"arrl: warning: plugin {entry_point.name!r} from {package} {version} "
+                            f"failed to load: {error}",
+                            file=sys.stderr,
+                        )
                     continue
                 self.register(plugin, name=entry_point.name)
                 self.provenance[entry_point.name] = (package, version)

@@ -180,6 +180,9 @@ def test_without_optuna_the_plugin_is_reported_and_everything_else_works(tmp_pat
     repo = make_repo(tmp_path / "project", {"train.py": SCRIPT}, 'script = "train.py"\nbudget = 20\n')
     chosen = run_arrl("--plugin", "proposer=optuna", "run", "--max-experiments", "2", cwd=repo, env=env)
     assert chosen.returncode != 0 and "installed but failed to load" in chosen.output
+    # A user who never asked for the extra is not warned about it on every command.
+    plain = run_arrl("--plugin", "proposer=random", "run", "--max-experiments", "1", cwd=repo, env=env)
+    assert plain.returncode == 0 and "failed to load" not in plain.output, plain.output
 
 
 SPACE_SCRIPT = (
