@@ -140,3 +140,16 @@ for step in range(6):
     print(f"arrl: step={step} val_loss={loss:.6f}")
     time.sleep(0.02)
 """
+
+
+# The toy's run: the random proposer, no early stopping, failures never pause it.
+TOY_CONFIG = """
+script = "train.py"
+budget = 20
+failure_limit = 50
+seed = 3
+[plugins]
+proposer = "random"
+[early_stopping]
+enabled = false
+"""

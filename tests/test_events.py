@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support import make_repo, records, run_arrl, run_dir
+from support import TOY_CONFIG, make_repo, records, run_arrl, run_dir
 
 from arrl.display import LiveDisplay
 from arrl.events import EVENT_KINDS, Event, JsonLines, LineWriter, Recorder, read_events, replay, subscribed
@@ -29,16 +29,6 @@ for step in range(6):
     time.sleep(0.03)
 """
 
-TOY_CONFIG = """
-script = "train.py"
-budget = 20
-failure_limit = 50
-seed = 3
-[plugins]
-proposer = "random"
-[early_stopping]
-enabled = false
-"""
 
 
 @pytest.fixture(scope="module")

@@ -10,19 +10,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support import TOY_SCRIPT, git, make_repo, records, run_arrl, run_dir, user_state
+from support import TOY_CONFIG, TOY_SCRIPT, git, make_repo, records, run_arrl, run_dir, user_state
 
 
-TOY_CONFIG = """
-script = "train.py"
-budget = 20
-failure_limit = 50
-seed = 3
-[plugins]
-proposer = "random"
-[early_stopping]
-enabled = false
-"""
 
 IDENTITY = ("-c", "user.name=Test User", "-c", "user.email=test@example.com")
 

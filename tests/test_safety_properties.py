@@ -34,11 +34,16 @@ SCRIPTS.update({"tinygpt": (ROOT / "examples/tinygpt/train.py").read_text(),
                 "digits": (ROOT / "examples/digits/train.py").read_text()})
 
 
+def _inserted(script: str, snippet: str, after_line: int) -> str:
+    """``script`` with ``snippet`` put after its line ``after_line`` (0-based)."""
+    lines = script.splitlines(keepends=True)
+    return "".join(lines[:after_line + 1]) + snippet + "".join(lines[after_line + 1:])
+
+
 @settings(max_examples=300, deadline=None)
 @given(obfuscated_dangerous_code(), st.integers(0, 2))
 def test_obfuscated_dangerous_code_is_always_rejected(snippet: str, where: int) -> None:
-    lines = BASE.splitlines(keepends=True)
-    proposed = "".join(lines[:where + 1]) + snippet + "".join(lines[where + 1:])
+    proposed = _inserted(BASE, snippet, after_line=where)
     result = VALIDATOR.validate(proposed, BASE)
     assert not result.accepted, f"accepted:\n{proposed}"
 
@@ -200,8 +205,7 @@ def os_reached_through_a_library(draw: st.DrawFn) -> str:
 @settings(max_examples=150, deadline=None)
 @given(os_reached_through_a_library(), st.integers(0, 2))
 def test_os_reached_through_any_library_is_always_rejected(snippet: str, where: int) -> None:
-    lines = BASE.splitlines(keepends=True)
-    proposed = "".join(lines[:where + 1]) + snippet + "".join(lines[where + 1:])
+    proposed = _inserted(BASE, snippet, after_line=where)
     result = VALIDATOR.validate(proposed, BASE)
     assert not result.accepted, f"accepted:\n{proposed}"
 
