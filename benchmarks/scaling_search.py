@@ -143,12 +143,15 @@ def cell(values: list[float]) -> str:
 def command_report(args: argparse.Namespace) -> None:
     rows = [json.loads(line) for out in args.out for line in Path(out).read_text().splitlines()]
     runs: dict[tuple[str, int], dict[int, list[dict[str, Any]]]] = {}
-    walls: dict[tuple[str, int], list[float]] = {}
+    walls: dict[tuple[str, int], list[float]] = {}  # the whole run's wall clock per experiment
+    paces: dict[tuple[str, int], list[float]] = {}  # from the baseline's conclusion to the last
     loads: list[float] = []
     for row in rows:
         key = (row["proposer"], row["workers"])
         runs.setdefault(key, {})[row["seed"]] = row["records"]
-        walls.setdefault(key, []).append(row["wall"] / max(len(row["records"]) - 1, 1))
+        records = row["records"]
+        walls.setdefault(key, []).append(row["wall"] / max(len(records) - 1, 1))
+        paces.setdefault(key, []).append(since_baseline(records, records[-1]) / max(len(records) - 1, 1))
         loads += row["load"]
     all_seeds = sorted({s for by_seed in runs.values() for s in by_seed})
     optimum = {s: simfamily.optimum(simfamily.member(s))[0] for s in all_seeds}
@@ -156,7 +159,7 @@ def command_report(args: argparse.Namespace) -> None:
           f"{min(loads):.1f} to {max(loads):.1f}.\n")
 
     print("| proposer | workers | seeds | " + " | ".join(f"regret @{c} median [IQR]" for c in CHECKPOINTS)
-          + " | wall s per experiment (median) |")
+          + " | s per experiment: whole run / after the baseline (medians) |")
     print("|---|---:|---:|" + "---|" * len(CHECKPOINTS) + "---:|")
     regrets: dict[tuple[str, int, int], list[float]] = {}
     for (proposer, workers), by_seed in sorted(runs.items()):
@@ -166,7 +169,8 @@ def command_report(args: argparse.Namespace) -> None:
             regrets[(proposer, workers, c)] = values
             cells.append(cell(values) if values else "-")
         print(f"| {proposer} | {workers} | {len(by_seed)} | " + " | ".join(cells)
-              + f" | {statistics.median(walls[(proposer, workers)]):.2f} |")
+              + f" | {statistics.median(walls[(proposer, workers)]):.2f} / "
+              f"{statistics.median(paces[(proposer, workers)]):.2f} |")
 
     print("\nThe goal (the 2-worker median after N experiments within the 1-worker interquartile range):\n")
     print("| proposer | " + " | ".join(f"@{c}" for c in CHECKPOINTS) + " |")
