@@ -96,9 +96,9 @@ class Settings:
     options: dict[str, dict[str, Any]] = attrs.Factory(dict)
     early_stopping: EarlyStoppingSettings = EarlyStoppingSettings()
     # The unmodified script runs this many times, seeds seed, seed+1, ..., before any proposal:
-    # the spread of its metric is the noise floor (arrl.noise). 1 turns it off. The design asks
-    # for 3 by default; 1 until the test suite's exact experiment sequences are updated for it.
-    baseline_runs: int = attrs.field(default=1, validator=attrs.validators.ge(1))
+    # the spread of its metric is the noise floor (arrl.noise). 1 turns it off: for a metric
+    # that does not move with the seed, or when every experiment is precious.
+    baseline_runs: int = attrs.field(default=3, validator=attrs.validators.ge(1))
     # Refuse an improvement under 2 sigma of the noise floor as a new best (marked either way).
     refuse_noise: bool = False
     # Trackers to attach to the run, each with its options: [tracking.mlflow] (see arrl.tracking).

@@ -33,7 +33,7 @@ from .evaluation import DISAGREEMENT, evaluation_script, judge
 from .faults import checkpoint
 from .journal import RunDirectory, RunStatus, memory_from_journal, now_iso
 from .metrics import final_value
-from .noise import BASELINE, baseline_runs_done, noise_floor, within_noise
+from .noise import BASELINE, baseline_runs_done, describe_floor, noise_floor, within_noise
 from .manager import PluginManager
 from .records import (
     ExperimentRecord,
@@ -118,7 +118,22 @@ class _State:
     consecutive_failures: int = 0
     consecutive_duplicates: int = 0  # proposals of programs this run already ran, in a row
     running: dict[int, str] = attrs.Factory(dict)  # experiment id -> config hash, proposed, not concluded
+    # Runs of the unmodified script proposed and not concluded: experiment id -> seed. With
+    # several workers the noise-floor repeats run side by side, each with a seed of its own.
+    running_baselines: dict[int, int] = attrs.Factory(dict)
     noise_floor: float | None = None  # arrl.noise: the metric's spread over baseline seeds
+
+
+def _free_repeat_seed(state: _State, seed: int) -> int:
+    """The first seed after the run's ``seed`` that no ended or running run of the unmodified
+    script has used: each repeat measures the floor with a seed of its own, also when repeats run
+    side by side on several workers or an interrupted one is run again."""
+    used = {r.seed for r in state.records if r.proposer == BASELINE and r.outcome is not Outcome.INTERRUPTED}
+    used |= set(state.running_baselines.values())
+    candidate = seed + 1
+    while candidate in used:
+        candidate += 1
+    return candidate
 
 
 class ExperimentLoop:
@@ -141,6 +156,7 @@ class ExperimentLoop:
         self.abort = threading.Event()
         self.direction = settings.direction
         self.worst = settings.direction.worst
+        self._last_read: tuple[str, str] = ("", "")  # (commit, script): see _read
 
     # -- state ------------------------------------------------------------------------------
     def _derive_state(self, records: list[ExperimentRecord], reset_failures: bool) -> _State:
@@ -369,13 +385,14 @@ class ExperimentLoop:
     def _propose(self, state: _State, experiment_id: int) -> tuple[ExperimentRecord, Proposal, str]:
         """The next proposal and its record (not yet run), made against the last good version."""
         parent_commit = state.last_good_commit
-        parent_script = self.c.rollback.read(parent_commit)
+        parent_script = self._read(parent_commit)
         # Until the unmodified script has succeeded once (an interrupted first try does not
         # count) there is no best to improve on, so the baseline runs again.
         is_baseline = state.last_good_id is None
-        # Then it runs again with other seeds, to measure the noise floor (arrl.noise).
-        runs_done = baseline_runs_done(state.records)
-        repeat = not is_baseline and runs_done < self.settings.baseline_runs
+        # Then it runs again with other seeds, to measure the noise floor (arrl.noise); repeats
+        # already running on other workers count, so no more than baseline_runs are started.
+        runs_started = baseline_runs_done(state.records) + len(state.running_baselines)
+        repeat = not is_baseline and runs_started < self.settings.baseline_runs
         if is_baseline or repeat:
             proposal = Proposal(script=self.baseline_script, proposer=BASELINE)
         else:
@@ -422,9 +439,11 @@ class ExperimentLoop:
             diff_baseline=unified_diff(self.baseline_script, proposal.script, path),
             started_at=now_iso(),
             proposal_id=proposal.id,
-            seed=self.settings.seed + (runs_done if repeat else 0),
+            seed=_free_repeat_seed(state, self.settings.seed) if repeat else self.settings.seed,
         )
         state.running[record.id] = record.config_hash
+        if is_baseline or repeat:
+            state.running_baselines[record.id] = record.seed if record.seed is not None else self.settings.seed
         self.hooks.arrl_experiment_proposed(record=record, run_id=self.run_dir.run_id, at=time.time())
         return record, proposal, parent_commit
 
@@ -458,7 +477,7 @@ class ExperimentLoop:
                     )
                 else:
                     commit = self.baseline_commit
-                    record.ref = self.c.rollback.keep(commit, experiment_id)
+                    record.ref = lane.rollback.keep(commit, experiment_id)
                 record.commit = commit
                 self._execute(record, state, lane)
                 if record.outcome is Outcome.INTERRUPTED:
@@ -469,6 +488,7 @@ class ExperimentLoop:
         """Score, journal, keep or roll back, remember and learn. A result is kept only when it
         beats the best known now, so a late result never overwrites a better one."""
         state.running.pop(record.id, None)
+        state.running_baselines.pop(record.id, None)
         is_baseline = record.proposer == "baseline"
         record.finished_at = now_iso()
         record.reward = self.c.reward.score(
@@ -490,6 +510,9 @@ class ExperimentLoop:
             state.last_good_id, state.last_good_commit = record.id, record.commit
             lane.rollback.mark_good(record.commit)
         self._count(state, record)
+        if is_baseline and self.settings.baseline_runs > 1 and record.outcome is not Outcome.INTERRUPTED \
+                and baseline_runs_done(state.records) == self.settings.baseline_runs:
+            self._log(describe_floor(state.records, self.settings.metric))
         if commit and not record.kept:
             lane.rollback.restore(state.last_good_commit)
         if record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
@@ -499,6 +522,14 @@ class ExperimentLoop:
             self.c.proposer.save(self.run_dir.proposer_state)
         self.hooks.arrl_experiment_finished(record=record, run_id=self.run_dir.run_id, at=time.time())
         return record
+
+    def _read(self, commit: str) -> str:
+        """The script at ``commit``. A commit never changes, so the last one read is kept: every
+        proposal reads the last good version, and asking git each time cost 10-15 ms of the
+        one-at-a-time phase (benchmarks/scaling_simulated.py)."""
+        if self._last_read[0] != commit or not commit:
+            self._last_read = (commit, self.c.rollback.read(commit))
+        return self._last_read[1]
 
     def _extract(self, script: str) -> Extraction:
         path = self.context.script_path

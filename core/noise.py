@@ -45,3 +45,19 @@ def in_noise_units(difference: float, floor: float | None) -> float | None:
     if floor == 0:
         return 0.0 if difference == 0 else float("inf") if difference > 0 else float("-inf")
     return difference / floor
+
+
+def describe_floor(records: Sequence[ExperimentRecord], metric: str) -> str:
+    """The line a person reads once the unmodified script's repeats have ended."""
+    runs = [r for r in records if r.proposer == BASELINE and r.outcome is not Outcome.INTERRUPTED]
+    seeds = ", ".join(str(r.seed) for r in runs if r.seed is not None)
+    floor = noise_floor(records)
+    if floor is None:
+        return (f"noise floor: not measured ({sum(r.outcome is Outcome.OK for r in runs)} of {len(runs)} runs of "
+                f"the unmodified script succeeded; it needs two)")
+    line = (f"noise floor: {metric} moves by {floor:.4g} (standard deviation over {len(runs)} runs of the "
+            f"unmodified script, seeds {seeds}); an improvement under {NOISE_SIGMAS:g}x that is marked noise")
+    if floor == 0:
+        line += ("; the result did not move at all: if the script seeds itself with a constant, seeding it from "
+                 "ARRL_SEED measures the real spread")
+    return line

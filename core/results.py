@@ -138,7 +138,8 @@ def describe(record: ExperimentRecord) -> str:
     if record.edit is not None and record.edit.description:
         return record.edit.description
     if record.proposer == "baseline":
-        return "baseline"
+        # A run after the first measures the noise floor with another seed (arrl.noise).
+        return "baseline" if record.parent_id is None else f"baseline again, seed {record.seed} (noise floor)"
     return one_line_diff(record.diff_parent) or record.proposer or "proposal"
 
 

@@ -11,7 +11,7 @@ waiting for it.
 
 Stale processes of an earlier arrl are removed once, by the loop's start, before any worker
 starts. The unmodified script runs first, alone: until it has succeeded there is no best and no
-last good version to propose against.
+last good version to propose against. Its noise-floor repeats then run on the workers.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import attrs
 from .assembly import build_one
 from .errors import ConfigError
 from .manager import Registry
-from .noise import baseline_runs_done
 from .resources import cpu_share, gpu_ids
 
 if TYPE_CHECKING:
@@ -77,8 +76,10 @@ class WorkerPool:
     def run(self) -> LoopResult:
         loop, state = self.loop, self.state
         started = time.monotonic()
-        # The baseline, alone, and its noise-floor repeats (arrl.noise), one after the other.
-        while state.last_good_id is None or baseline_runs_done(state.records) < loop.settings.baseline_runs:
+        # The baseline runs alone: until it has succeeded there is no version to propose against.
+        # Its noise-floor repeats (arrl.noise) then run on the workers side by side, like
+        # proposals (the loop gives each its own seed).
+        while state.last_good_id is None:
             stop = loop._stop_reason(state, started)
             if stop:
                 return loop._finished(state, stop)

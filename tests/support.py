@@ -142,12 +142,15 @@ for step in range(6):
 """
 
 
-# The toy's run: the random proposer, no early stopping, failures never pause it.
+# The toy's run: the random proposer, no early stopping, failures never pause it, and one run of
+# the unmodified script (the tests built on it follow its exact sequence of proposals; the noise
+# floor's default of three runs has its own tests: test_noise, test_workers, test_getting_started).
 TOY_CONFIG = """
 script = "train.py"
 budget = 20
 failure_limit = 50
 seed = 3
+baseline_runs = 1
 [plugins]
 proposer = "random"
 [early_stopping]

@@ -134,7 +134,7 @@ def test_validator_chain_runs_every_validator_in_order(tmp_path: Path) -> None:
     manager.register(_plugin("mine", arrl_validators=lambda: [
         arrl.Registration(name="mine", factory=lambda o, c: Refuse())]), name="mine")
     repo = make_repo(tmp_path / "project", {"train.py": "LR = 0.1\nprint(f'arrl: val_loss={LR}')\n"})
-    settings = Settings(script="train.py", budget=10, max_experiments=3,
+    settings = Settings(script="train.py", budget=10, max_experiments=3, baseline_runs=1,
                         plugins={"validator": "ast,mine"})
     run = RunDirectory.create(repo / ".arrl", {}, repo)
     context = arrl.PluginContext(run.path, repo, "train.py", "val_loss", arrl.Direction.MINIMIZE, 10, 0)
@@ -202,14 +202,15 @@ def test_installed_plugin_proposes_through_its_entry_point(hello_site: Path, tmp
     log = tmp_path / "hello.log"
     env = {**arrl_env, "PYTHONPATH": str(hello_site), "HELLO_LOG": str(log)}
     result = run_arrl("--plugin", "proposer=hello", "-o", "proposer.factor=0.5", "run",
-                      "--max-experiments", "4", cwd=repo, env=env)
+                      "--max-experiments", "6", cwd=repo, env=env)
     assert result.returncode == 0, result.output
     recs = records(repo)
-    assert [r["proposer"] for r in recs] == ["baseline", "hello", "hello", "hello"]
-    assert [r["config"]["learning_rate"] for r in recs] == [0.08, 0.04, 0.02, 0.01]
-    assert recs[1]["edit"]["description"] == "hello: learning_rate 0.08 -> 0.04"
+    # The unmodified script three times (the noise floor's default), then the plugin's proposals.
+    assert [r["proposer"] for r in recs] == ["baseline"] * 3 + ["hello"] * 3
+    assert [r["config"]["learning_rate"] for r in recs] == [0.08] * 3 + [0.04, 0.02, 0.01]
+    assert recs[3]["edit"]["description"] == "hello: learning_rate 0.08 -> 0.04"
     # Its observer hook saw every experiment, in order.
-    assert [line.split()[1] for line in log.read_text().splitlines()] == ["0", "1", "2", "3"]
+    assert [line.split()[1] for line in log.read_text().splitlines()] == ["0", "1", "2", "3", "4", "5"]
 
 
 def test_broken_plugin_is_reported_not_fatal(tmp_path: Path) -> None:
