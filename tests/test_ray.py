@@ -6,6 +6,7 @@ existing cluster is) and one test starts its own through ``--ray-address local``
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from datetime import datetime
@@ -72,13 +73,18 @@ def cluster() -> Iterator[str]:
 
 
 def test_two_workers_on_a_local_ray_cluster_complete(tmp_path: Path, arrl_env) -> None:
-    # The cluster arrl starts for the run; the worktree shipped as it would be to another node.
-    repo = make_repo(tmp_path / "project", {"train.py": SLEEPER}, CONFIG)
+    # The cluster arrl starts for the run; the worktree shipped as it would be to another node;
+    # the PPO learning asynchronously, as for many workers.
+    repo = make_repo(tmp_path / "project", {"train.py": SLEEPER}, CONFIG.replace('"random"', '"ppo"'))
     result = run_arrl("--plugin", "runner=ray", "-o", "runner.ship=always", "-o", "runner.num_cpus=2",
+                      "-o", "proposer.learner=async", "-o", "proposer.batch_size=2",
                       "run", "--workers", "2", "--max-experiments", "7", cwd=repo, env=arrl_env)
     assert result.returncode == 0, result.output
     recs = records(repo)
     check_journal(recs, 7)
+    assert all(r["proposal_id"].startswith("ppo-") for r in recs[1:])
+    saved = json.loads((run_dir(repo) / "proposer.state").read_text())
+    assert saved["updates"] >= 1  # the learner took steps and the proposer adopted them
     assert sum(r["outcome"] == "ok" for r in recs) >= 3
     assert all(r["details"].get("ray_node") for r in recs if r["outcome"] in ("ok", "failed"))
     logs = stdout_logs(repo)  # came back from the Ray node to the paths the journal names
