@@ -113,9 +113,13 @@ def _connect(options: RayOptions) -> None:
                 else:
                     from arrl.resources import available_cpus
 
+                    # Small: no dashboard UI, no idle workers started ahead of need (each is a
+                    # Python process of ~80 MB); an experiment's actor starts when it is first used.
                     ray.init(num_cpus=options.num_cpus or available_cpus(), include_dashboard=False,
                              object_store_memory=options.object_store_mb * 1024 * 1024,
-                             log_to_driver=False, configure_logging=False)
+                             log_to_driver=False, configure_logging=False,
+                             _system_config={"enable_worker_prestart": False,
+                                             "prestart_worker_first_driver": False})
                     _started_here = True
             except Exception as error:  # noqa: BLE001 - Ray raises many kinds; each is one clear line here
                 where = f"at {options.address!r}" if options.address else "(a local one)"
