@@ -223,14 +223,15 @@ class ExperimentHost:
                 return self.runner.run(request, monitor), None
             finally:
                 monitor.end()
-        # Shipped: the worktree unpacked in a directory of its own, every path of the request
-        # moved there, and the output and logs packed for the way back.
+        # Shipped: the worktree (and the output directory, which a trusted evaluation reads)
+        # unpacked in a directory of its own, every path of the request moved there, and the
+        # output and logs packed for the way back.
         scratch = Path(tempfile.mkdtemp(prefix=f"arrl-ray-{request.run_id}-{request.experiment_id}-"))
         try:
             workspace, output, logs = scratch / "workspace", scratch / "output", scratch / "log"
-            workspace.mkdir()
-            logs.mkdir()
-            _unpack(archive, workspace)
+            _unpack(archive, scratch)
+            for directory in (workspace, output, logs):
+                directory.mkdir(exist_ok=True)
             moved = attrs.evolve(
                 request, workspace=workspace, script=workspace / request.script.relative_to(request.workspace),
                 workdir=workspace / request.workdir.relative_to(request.workspace), output_dir=output, log_dir=logs,
@@ -345,7 +346,7 @@ class RayRunner(arrl.Runner):
         request.output_dir.mkdir(parents=True, exist_ok=True)
         request.log_dir.mkdir(parents=True, exist_ok=True)
         actor = self._host(request.cpus)
-        archive = _pack((request.workspace, ".")) if self._ship() else None
+        archive = _pack((request.workspace, "workspace"), (request.output_dir, "output")) if self._ship() else None
         pending = actor.run.remote(request, archive)
         # The backstop: the inner runner ends the run at the budget; only a silent actor lasts
         # past budget + grace.

@@ -21,6 +21,7 @@ from test_workers import SLEEPER, check_journal, stdout_logs
 ray = pytest.importorskip("ray", reason="the ray extra is not installed") if os.environ.get("CI") != "true" \
     else __import__("ray")
 
+import arrl  # noqa: E402
 from arrl.plugins.subprocess_runner import processes_with_token  # noqa: E402
 
 CONFIG = """
@@ -137,3 +138,60 @@ def test_a_container_runner_runs_on_ray(engine: str,  # noqa: F811 - the fixture
     check_journal(recs, 2)
     ran = [r for r in recs if r["outcome"] == "ok"]
     assert ran and all(r["details"]["engine"] == engine and r["details"].get("ray_node") for r in ran), recs
+
+
+class _StopAt(arrl.RunMonitor):
+    """Records the points it is given; asks for an early stop at the ``stop_at``-th."""
+
+    def __init__(self, stop_at: int) -> None:
+        self.points: list[arrl.MetricPoint] = []
+        self.stop_at = stop_at
+
+    def on_metric(self, point: arrl.MetricPoint) -> bool:
+        self.points.append(point)
+        return len(self.points) < self.stop_at
+
+    def should_abort(self) -> bool:
+        return False
+
+
+# Reads what an earlier run left in its output directory (as a trusted evaluation reads a
+# checkpoint), writes there, then reports a point every 0.2 s until stopped.
+READER = """
+import os, pathlib, time
+out = pathlib.Path(os.environ["ARRL_OUTPUT_DIR"])
+seen = (out / "checkpoint.txt").read_text()
+(out / "written.txt").write_text(f"saw {seen}; git {os.path.exists('../.git')}")
+for step in range(50):
+    print(f"arrl: step={step} val_loss={1.0 / (step + 1)}", flush=True)
+    time.sleep(0.2)
+"""
+
+
+def test_shipped_files_go_both_ways_and_an_early_stop_lands_on_its_point(cluster: str, tmp_path: Path) -> None:
+    from arrl.contrib.ray_runner import RayOptions, RayRunner
+
+    workspace = tmp_path / "workspace"
+    (workspace / "sub").mkdir(parents=True)
+    (workspace / "sub" / "train.py").write_text(READER)
+    (workspace / ".git").write_text("gitdir: elsewhere\n")  # never shipped
+    output, logs = tmp_path / "run" / "output", tmp_path / "run"
+    output.mkdir(parents=True)
+    (output / "checkpoint.txt").write_text("weights-1")
+    context = arrl.PluginContext(tmp_path, workspace, "sub/train.py", "val_loss", arrl.Direction.MINIMIZE, 60, 0)
+    runner = RayRunner(RayOptions(address=cluster, ship="always"), context)
+    request = arrl.RunRequest(run_id="ray-test", experiment_id=1, script=workspace / "sub" / "train.py",
+                              workspace=workspace, workdir=workspace / "sub", output_dir=output, log_dir=logs,
+                              budget_seconds=30, seed=0, env={"ARRL_OUTPUT_DIR": str(output)}, cpus=1)
+    monitor = _StopAt(3)
+    try:
+        result = runner.run(request, monitor)
+    finally:
+        runner.close()
+    assert result.outcome is arrl.Outcome.EARLY_STOPPED, result
+    # Each point waited for its verdict: the run ended at the third point, not several later.
+    assert [p.step for p in monitor.points] == [0, 1, 2]
+    assert [p.step for p in result.metrics if p.name == "val_loss"] == [0, 1, 2]
+    assert (output / "written.txt").read_text() == "saw weights-1; git False"
+    assert Path(result.stdout_path) == logs / "stdout.log" and "step=2" in (logs / "stdout.log").read_text()
+    assert result.details["ray_node"]
