@@ -12,7 +12,8 @@ timed:
   publication of the weights learned from it (median, 95th percentile);
 - ``staleness``: how many published versions behind the weights that sampled a learned action were.
 
-    nice -n 10 .venv/bin/python benchmarks/learner_latency.py --workers 1 8 32 --results 96 --seconds 0.5
+    nice -n 10 .venv/bin/python benchmarks/learner_latency.py --workers 1 8 32 --results 96 --seconds 0.5 \
+        [--torch-threads 1]
 """
 
 from __future__ import annotations
@@ -99,7 +100,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--results", type=int, default=96)
     parser.add_argument("--seconds", type=float, default=0.5, help="simulated length of one experiment")
+    parser.add_argument("--torch-threads", type=int, default=0,
+                        help="torch's intra-op threads in this process (0: torch's default)")
     args = parser.parse_args()
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     print("| learner | workers | results | PPO steps | learn+save mean ms | learn+save max ms | step median ms "
           "| arrival -> published median ms | p95 ms | staleness (versions) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")

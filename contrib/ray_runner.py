@@ -40,6 +40,7 @@ import importlib.util
 import io
 import os
 import shutil
+import socket
 import subprocess
 import tarfile
 import tempfile
@@ -107,6 +108,7 @@ def _connect(options: RayOptions) -> None:
     with _cluster_lock:
         if not ray.is_initialized():
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no prompt, nothing sent
+            _check_reachable(options.address)
             try:
                 if options.address:
                     ray.init(address=options.address, log_to_driver=False, configure_logging=False)
@@ -125,6 +127,18 @@ def _connect(options: RayOptions) -> None:
                 where = f"at {options.address!r}" if options.address else "(a local one)"
                 raise arrl.ArrlError(f"cannot reach the Ray cluster {where}: {error}") from None
         _cluster_users += 1
+
+
+def _check_reachable(address: str) -> None:
+    """Fail at once on a host:port nothing listens on: Ray itself retries for minutes."""
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not colon or not host or not port.isdigit() or address == "auto":
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except OSError as error:
+        raise arrl.ArrlError(f"cannot reach the Ray cluster at {address!r}: {error}; start one with "
+                             "`ray start --head`, or use --ray-address local for a cluster of this run's own") from None
 
 
 def _disconnect() -> None:

@@ -77,9 +77,10 @@ def test_two_workers_on_a_local_ray_cluster_complete(tmp_path: Path, arrl_env) -
     # The cluster arrl starts for the run; the worktree shipped as it would be to another node;
     # the PPO learning asynchronously, as for many workers.
     repo = make_repo(tmp_path / "project", {"train.py": SLEEPER}, CONFIG.replace('"random"', '"ppo"'))
-    result = run_arrl("--plugin", "runner=ray", "-o", "runner.ship=always", "-o", "runner.num_cpus=2",
+    result = run_arrl("-o", "runner.ship=always", "-o", "runner.num_cpus=2",
                       "-o", "proposer.learner=async", "-o", "proposer.batch_size=2",
-                      "run", "--workers", "2", "--max-experiments", "7", cwd=repo, env=arrl_env)
+                      "run", "--ray-address", "local", "--workers", "2", "--max-experiments", "7", cwd=repo,
+                      env=arrl_env)
     assert result.returncode == 0, result.output
     recs = records(repo)
     check_journal(recs, 7)
@@ -128,6 +129,7 @@ def test_a_hung_script_on_ray_ends_within_its_budget(cluster: str, tmp_path: Pat
     assert elapsed < 60, elapsed
 
 
+@pytest.mark.slow
 def test_a_container_runner_runs_on_ray(engine: str,  # noqa: F811 - the fixture
                                          cluster: str, tmp_path: Path, arrl_env) -> None:
     repo = make_repo(tmp_path / "project", {"train.py": SLEEPER}, CONFIG)
@@ -195,3 +197,17 @@ def test_shipped_files_go_both_ways_and_an_early_stop_lands_on_its_point(cluster
     assert (output / "written.txt").read_text() == "saw weights-1; git False"
     assert Path(result.stdout_path) == logs / "stdout.log" and "step=2" in (logs / "stdout.log").read_text()
     assert result.details["ray_node"]
+
+
+def test_an_unreachable_ray_cluster_is_one_clear_line(tmp_path: Path, arrl_env) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    repo = make_repo(tmp_path / "project", {"train.py": SLEEPER}, CONFIG)
+    began = time.monotonic()
+    result = run_arrl("run", "--ray-address", f"127.0.0.1:{port}", "--max-experiments", "1", cwd=repo, env=arrl_env)
+    assert result.returncode == 1
+    assert f"cannot reach the Ray cluster at '127.0.0.1:{port}'" in result.stderr and "Traceback" not in result.stderr
+    assert time.monotonic() - began < 60  # not Ray's minutes of retrying
