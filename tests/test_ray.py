@@ -123,9 +123,11 @@ def test_a_hung_script_on_ray_ends_within_its_budget(cluster: str, tmp_path: Pat
     (record,) = records(repo)
     assert record["outcome"] == "timed_out", (record, result.output)
     assert float(record["wall_clock_seconds"]) <= 3 + 1.5, record  # the runner's tolerance, as without Ray
-    # From the arrl process's side too: proposed, run on Ray (a new actor) and recorded.
+    # From the arrl process's side: proposed, run on Ray (a new actor: a Python process that
+    # starts in seconds on a busy machine) and recorded well before the Ray runner's own backstop
+    # (grace, 30 s past the budget) would have had to act.
     span = datetime.fromisoformat(record["finished_at"]) - datetime.fromisoformat(record["started_at"])
-    assert span.total_seconds() <= 3 + 6, record
+    assert span.total_seconds() <= 3 + 15, record
     assert elapsed < 60, elapsed
 
 
