@@ -91,6 +91,9 @@ class RayOptions:
     forward_env: list[str] = attrs.Factory(list)
     # Seconds past the budget after which an unanswering actor is killed and a timeout recorded.
     grace: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
+    # Seconds to wait for Ray to place and start an experiment's actor (a busy cluster frees room
+    # as other work ends; an autoscaling one adds nodes); past it the experiment fails, unrun.
+    start_timeout: float = attrs.field(default=600.0, validator=attrs.validators.gt(0))
 
 
 # --- the cluster -----------------------------------------------------------------------------
@@ -271,15 +274,28 @@ class ExperimentHost:
         self.runner.close()
 
 
-def remove_leftovers(run_id: str, experiment_id: int | None = None) -> int:
+def remove_leftovers(run_id: str, experiment_id: int | None = None, ray_worker: int = 0) -> int:
     """Remove, on this node, what experiments of ``run_id`` (or only ``experiment_id``) left
-    running after their Ray worker died: processes (by their token), cgroups and containers."""
+    running after their Ray worker died or was given up: the worker process ``ray_worker`` itself
+    when it is still there (a frozen one holds its CPUs until Ray's own kill gets through), then
+    processes (by their token), cgroups and containers."""
+    import signal
+
     from arrl.plugins._containment import cgroup2_base, kill_cgroup, remove_cgroup
     from arrl.plugins._container import LABEL_EXPERIMENT, LABEL_RUN
     from arrl.plugins.subprocess_runner import kill_token
 
+    removed = 0
+    try:
+        with open(f"/proc/{ray_worker}/cmdline", "rb") as handle:
+            is_ray_worker = ray_worker > 0 and handle.read().startswith(b"ray::")  # not a reused pid
+        if is_ray_worker:
+            os.kill(ray_worker, signal.SIGKILL)
+            removed += 1
+    except OSError:
+        pass
     prefix = f"arrl-{run_id}-" + (f"{experiment_id}-" if experiment_id is not None else "")
-    removed = kill_token(prefix)
+    removed += kill_token(prefix)
     base = cgroup2_base()
     for group in base.glob(f"{prefix}*") if base is not None else ():
         removed += kill_cgroup(group)
@@ -301,6 +317,10 @@ def remove_leftovers(run_id: str, experiment_id: int | None = None) -> int:
 
 # --- the arrl process's side -----------------------------------------------------------------
 
+class _NotStarted(Exception):
+    """Ray found no room for an experiment's actor in time."""
+
+
 class RayRunner(arrl.Runner):
     # How long one long poll of the actor waits for a metric point before checking the rest.
     POLL_SECONDS = 0.25
@@ -320,6 +340,7 @@ class RayRunner(arrl.Runner):
         self.connected = True
         self.actor: Any = None
         self.actor_node = ""
+        self.actor_pid = 0
 
     def _host(self, cpus: float) -> Any:
         """This runner's actor, created on first use (and again after one died)."""
@@ -332,7 +353,15 @@ class RayRunner(arrl.Runner):
                 max_restarts=0, max_task_retries=0,
                 runtime_env={"env_vars": forwarded} if forwarded else None)
             self.actor = host.remote(self.options.inner, self.options.inner_options, self.context)
-            self.actor_node, _ = ray.get(self.actor.where.remote())
+            try:
+                self.actor_node, self.actor_pid = ray.get(self.actor.where.remote(),
+                                                          timeout=self.options.start_timeout)
+            except ray.exceptions.GetTimeoutError:
+                self._lose_actor()
+                raise _NotStarted(f"Ray did not start a worker for the experiment within {self.options.start_timeout:g} "
+                                  f"s: no room on the cluster for {cpus or 1:g} CPUs"
+                                  + (f" and {self.options.gpus_per_experiment:g} GPUs"
+                                     if self.options.gpus_per_experiment else "")) from None
         return self.actor
 
     def _lose_actor(self) -> None:
@@ -359,12 +388,16 @@ class RayRunner(arrl.Runner):
         started = time.monotonic()
         request.output_dir.mkdir(parents=True, exist_ok=True)
         request.log_dir.mkdir(parents=True, exist_ok=True)
-        actor = self._host(request.cpus)
+        try:
+            actor = self._host(request.cpus)
+        except _NotStarted as error:
+            return arrl.RunResult(Outcome.FAILED, None, time.monotonic() - started, (), str(error))
         archive = _pack((request.workspace, "workspace"), (request.output_dir, "output")) if self._ship() else None
         pending = actor.run.remote(request, archive)
         # The backstop: the inner runner ends the run at the budget; only a silent actor lasts
-        # past budget + grace.
-        deadline = started + request.budget_seconds + self.options.grace
+        # past budget + grace (counted from when the actor is ready: waiting for room on the
+        # cluster is not the experiment's time).
+        deadline = time.monotonic() + request.budget_seconds + self.options.grace
         seen: list[MetricPoint] = []
         stop = False
         try:
@@ -374,7 +407,7 @@ class RayRunner(arrl.Runner):
                     self._lose_actor()
                     self._remove_leftovers(request)
                     return arrl.RunResult(
-                        Outcome.TIMEOUT, None, time.monotonic() - started, tuple(seen),
+                        Outcome.TIMED_OUT, None, time.monotonic() - started, tuple(seen),
                         f"the Ray worker did not answer within the budget + {self.options.grace:g} s; it was killed")
                 points, finished = ray.get(actor.exchange.remote(len(seen), stop, monitor.should_abort(),
                                                                  self.POLL_SECONDS), timeout=remaining)
@@ -387,8 +420,8 @@ class RayRunner(arrl.Runner):
             result, returned = ray.get(pending, timeout=max(deadline - time.monotonic(), 1.0))
         except GetTimeoutError:
             self._lose_actor()
-            self._remove_leftovers(request)
-            return arrl.RunResult(Outcome.TIMEOUT, None, time.monotonic() - started, tuple(seen),
+            self._remove_leftovers(request, kill_worker=True)
+            return arrl.RunResult(Outcome.TIMED_OUT, None, time.monotonic() - started, tuple(seen),
                                   f"the Ray worker did not answer within the budget + {self.options.grace:g} s; "
                                   "it was killed")
         except RayActorError as error:
@@ -401,7 +434,7 @@ class RayRunner(arrl.Runner):
                 f"the Ray worker running the experiment died ({cause[:300]}); it was not retried")
         except RayError as error:
             self._lose_actor()
-            self._remove_leftovers(request)
+            self._remove_leftovers(request, kill_worker=True)
             raise arrl.ArrlError(f"Ray could not run experiment {request.experiment_id}: {error}") from None
         if returned is not None:
             _unpack(returned, request.log_dir / ".returned")
@@ -412,9 +445,10 @@ class RayRunner(arrl.Runner):
                                   stderr_path=_relocate(result.stderr_path, request.log_dir))
         return attrs.evolve(result, details={**result.details, "ray_node": self.actor_node})
 
-    def _remove_leftovers(self, request: arrl.RunRequest) -> None:
+    def _remove_leftovers(self, request: arrl.RunRequest, kill_worker: bool = False) -> None:
         """Run :func:`remove_leftovers` for this experiment on the node its actor was on."""
-        _on_nodes([self.actor_node] if self.actor_node else [], request.run_id, request.experiment_id)
+        _on_nodes([self.actor_node] if self.actor_node else [], request.run_id, request.experiment_id,
+                  self.actor_pid if kill_worker else 0)
 
     def fingerprint(self) -> dict[str, str]:
         import ray
@@ -445,14 +479,14 @@ class RayRunner(arrl.Runner):
             _disconnect()
 
 
-def _on_nodes(nodes: list[str], run_id: str, experiment_id: int | None) -> int:
+def _on_nodes(nodes: list[str], run_id: str, experiment_id: int | None, ray_worker: int = 0) -> int:
     """:func:`remove_leftovers` run on each of ``nodes``; a node that is gone holds nothing."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     task: Any = ray.remote(remove_leftovers)
     pending = [task.options(num_cpus=0, max_retries=0, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False))
-               .remote(run_id, experiment_id) for node in nodes]
+               .remote(run_id, experiment_id, ray_worker) for node in nodes]
     removed = 0
     for reference in pending:
         try:

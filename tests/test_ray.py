@@ -49,6 +49,8 @@ KILLER = SLEEPER.replace(
     '    os.kill(pid, 9)\n'
     '    time.sleep(600)')
 assert KILLER != SLEEPER
+# Freezes (SIGSTOP) its Ray worker instead: the actor stops answering, budget enforcement and all.
+FREEZER = KILLER.replace("os.kill(pid, 9)", "os.kill(pid, 19)")
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +131,24 @@ def test_a_hung_script_on_ray_ends_within_its_budget(cluster: str, tmp_path: Pat
     span = datetime.fromisoformat(record["finished_at"]) - datetime.fromisoformat(record["started_at"])
     assert span.total_seconds() <= 3 + 15, record
     assert elapsed < 60, elapsed
+
+
+@pytest.mark.slow
+@pytest.mark.timing
+def test_a_frozen_ray_worker_is_killed_after_budget_and_grace(cluster: str, tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {"train.py": FREEZER}, CONFIG.replace("budget = 60", "budget = 4"))
+    result = run_arrl("-o", 'runner.forward_env=["KILL_EXPERIMENT"]', "-o", "runner.grace=3", "run",
+                      "--ray-address", cluster, "--max-experiments", "3", cwd=repo,
+                      env={**arrl_env, "KILL_EXPERIMENT": "1"})
+    assert result.returncode == 0, result.output
+    recs = records(repo)
+    check_journal(recs, 3)
+    (frozen,) = [r for r in recs if r["id"] == 1]
+    assert frozen["outcome"] == "timed_out" and "did not answer" in frozen["failure_reason"], frozen
+    span = datetime.fromisoformat(frozen["finished_at"]) - datetime.fromisoformat(frozen["started_at"])
+    assert 4 + 3 <= span.total_seconds() <= 4 + 3 + 10, frozen  # the backstop: budget + grace
+    assert recs[2]["outcome"] == "ok"  # the next experiment got a new actor
+    assert processes_with_token(f"arrl-{run_dir(repo).name}-") == []
 
 
 @pytest.mark.slow
