@@ -404,11 +404,7 @@ class RayRunner(arrl.Runner):
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    self._lose_actor()
-                    self._remove_leftovers(request)
-                    return arrl.RunResult(
-                        Outcome.TIMED_OUT, None, time.monotonic() - started, tuple(seen),
-                        f"the Ray worker did not answer within the budget + {self.options.grace:g} s; it was killed")
+                    raise GetTimeoutError("past the budget + grace")
                 points, finished = ray.get(actor.exchange.remote(len(seen), stop, monitor.should_abort(),
                                                                  self.POLL_SECONDS), timeout=remaining)
                 for point in points:

@@ -133,7 +133,6 @@ def test_a_hung_script_on_ray_ends_within_its_budget(cluster: str, tmp_path: Pat
     assert elapsed < 60, elapsed
 
 
-@pytest.mark.slow
 @pytest.mark.timing
 def test_a_frozen_ray_worker_is_killed_after_budget_and_grace(cluster: str, tmp_path: Path, arrl_env) -> None:
     repo = make_repo(tmp_path / "project", {"train.py": FREEZER}, CONFIG.replace("budget = 60", "budget = 4"))
