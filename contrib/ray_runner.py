@@ -118,6 +118,11 @@ def _connect(options: RayOptions) -> None:
                 else:
                     from arrl.resources import available_cpus
 
+                    # Marked, so that what outlives a SIGKILLed arrl (Ray's agents do) is found
+                    # and removed by the next local cluster's start.
+                    _remove_orphaned_clusters()
+                    os.environ[OWNER_VARIABLE] = str(os.getpid())
+
                     # Small: no dashboard UI, no idle workers started ahead of need (each is a
                     # Python process of ~80 MB); an experiment's actor starts when it is first used.
                     ray.init(num_cpus=options.num_cpus or available_cpus(), include_dashboard=False,
@@ -130,6 +135,31 @@ def _connect(options: RayOptions) -> None:
                 where = f"at {options.address!r}" if options.address else "(a local one)"
                 raise arrl.ArrlError(f"cannot reach the Ray cluster {where}: {error}") from None
         _cluster_users += 1
+
+
+OWNER_VARIABLE = "ARRL_RAY_CLUSTER_OWNER"
+
+
+def _remove_orphaned_clusters() -> int:
+    """SIGKILL the processes of local clusters whose arrl process is gone (it was killed before
+    it could stop them); returns how many."""
+    import signal
+
+    needle = f"{OWNER_VARIABLE}=".encode()
+    removed = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                owner = next((item[len(needle):] for item in handle.read().split(b"\0") if item.startswith(needle)), b"")
+            if not owner.isdigit() or int(owner) == os.getpid() or Path(f"/proc/{int(owner)}").exists():
+                continue
+            os.kill(int(entry), signal.SIGKILL)
+            removed += 1
+        except (OSError, ValueError):
+            continue
+    return removed
 
 
 def _check_reachable(address: str) -> None:

@@ -232,3 +232,24 @@ def test_an_unreachable_ray_cluster_is_one_clear_line(tmp_path: Path, arrl_env) 
     assert result.returncode == 1
     assert f"cannot reach the Ray cluster at '127.0.0.1:{port}'" in result.stderr and "Traceback" not in result.stderr
     assert time.monotonic() - began < 60  # not Ray's minutes of retrying
+
+
+def test_what_a_killed_arrls_local_cluster_left_is_removed_by_the_next() -> None:
+    import subprocess
+
+    from arrl.contrib.ray_runner import OWNER_VARIABLE, _remove_orphaned_clusters
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # an arrl process that was SIGKILLed: its pid names no process now
+    orphan = subprocess.Popen(["sleep", "600"], env={**os.environ, OWNER_VARIABLE: str(gone.pid)})
+    owned = subprocess.Popen(["sleep", "600"], env={**os.environ, OWNER_VARIABLE: str(os.getpid())})
+    try:
+        time.sleep(0.2)
+        assert _remove_orphaned_clusters() >= 1
+        assert orphan.wait(timeout=10) == -9
+        assert owned.poll() is None  # its arrl process is alive: left alone
+    finally:
+        for process in (orphan, owned):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
