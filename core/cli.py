@@ -150,8 +150,11 @@ def run(inv: Invocation, script: str | None, new: bool, continue_run: bool, json
         raise ConfigError("--new starts a run and --continue continues one: choose one")
     if ray_address is not None:
         address = "" if ray_address.strip() == "local" else ray_address.strip()
+        # A runner chosen on this command line runs the experiments on the Ray nodes.
+        chosen = [c.partition("=")[2].strip() for c in inv.plugins if c.partition("=")[0].strip() == "runner"]
+        inner = [f"runner.inner={chosen[-1]}"] if chosen and chosen[-1] != "ray" else []
         inv.plugins = [*inv.plugins, "runner=ray"]
-        inv.options = [*inv.options, f"runner.address={address}"]
+        inv.options = [*inv.options, f"runner.address={address}", *inner]
     _run(inv, script, new, overrides, must_continue=False, allow_changed_script=continue_run,
          json_events=json_events)
 

@@ -154,7 +154,7 @@ def test_a_frozen_ray_worker_is_killed_after_budget_and_grace(cluster: str, tmp_
 def test_a_container_runner_runs_on_ray(engine: str,  # noqa: F811 - the fixture
                                          cluster: str, tmp_path: Path, arrl_env) -> None:
     repo = make_repo(tmp_path / "project", {"train.py": SLEEPER}, CONFIG)
-    result = run_arrl("-o", f"runner.inner={engine}", "-o", 'runner.forward_env=["STEP_SECONDS"]',
+    result = run_arrl("--plugin", f"runner={engine}", "-o", 'runner.forward_env=["STEP_SECONDS"]',
                       "run", "--ray-address", cluster, "--max-experiments", "2", cwd=repo, env={**arrl_env, "STEP_SECONDS": "0.05"}, timeout=600)
     assert result.returncode == 0, result.output
     recs = records(repo)
