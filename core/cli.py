@@ -139,12 +139,22 @@ def _resolve_script(settings: Settings, base: Path) -> tuple[Path, Path, str]:
 @click.option("--cpus-per-worker", type=click.FloatRange(min=0, min_open=True),
               help="CPUs (and threads) each experiment gets (default: the CPUs divided by --workers).")
 @click.option("--gpus", help="GPU ids, one per worker, e.g. 0,1 (sets CUDA_VISIBLE_DEVICES).")
+@click.option("--ray-address", metavar="ADDRESS",
+              help="Run the experiments on Ray (the ray extra): 'local' starts a cluster for the run, 'auto' "
+                   "joins this machine's, or host:port. Short for --plugin runner=ray -o runner.address=ADDRESS.")
 @click.pass_obj
 def run(inv: Invocation, script: str | None, new: bool, continue_run: bool, json_events: bool,
-        **overrides: Any) -> None:
+        ray_address: str | None, **overrides: Any) -> None:
     """Run experiments: continues the latest unfinished run unless --new."""
     if new and continue_run:
         raise ConfigError("--new starts a run and --continue continues one: choose one")
+    if ray_address is not None:
+        address = "" if ray_address.strip() == "local" else ray_address.strip()
+        # A runner chosen on this command line runs the experiments on the Ray nodes.
+        chosen = [c.partition("=")[2].strip() for c in inv.plugins if c.partition("=")[0].strip() == "runner"]
+        inner = [f"runner.inner={chosen[-1]}"] if chosen and chosen[-1] != "ray" else []
+        inv.plugins = [*inv.plugins, "runner=ray"]
+        inv.options = [*inv.options, f"runner.address={address}", *inner]
     _run(inv, script, new, overrides, must_continue=False, allow_changed_script=continue_run,
          json_events=json_events)
 

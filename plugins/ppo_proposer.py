@@ -50,6 +50,11 @@ class PPOOptions:
     # regret for both, with no duplicates for "two_moves" against 355 in 1280 for "repeat", and a
     # user's run with nothing left to improve looped on duplicates under "repeat".
     exhausted: str = attrs.field(default="two_moves", validator=attrs.validators.in_(("repeat", "two_moves")))
+    # "sync": each PPO step runs inside learn(); "async": a learner thread takes the steps and
+    # publishes weights that proposals sample from (arrl.plugins.ppo_learner), for many workers.
+    learner: str = attrs.field(default="sync", validator=attrs.validators.in_(("sync", "async")))
+    # The async learner's rollout buffer: results waiting to be learned (N x 32 for N workers).
+    rollout_size: int = attrs.field(default=256, validator=attrs.validators.ge(1))
 
 
 def action_list(fields: tuple[Field, ...] = FIELDS) -> list[Move]:
@@ -325,11 +330,19 @@ class PPOProposer(arrl.Proposer):
         self.updates = state["updates"]
 
 
+def _build(options: PPOOptions, context: arrl.PluginContext) -> PPOProposer:
+    if options.learner == "async":
+        from arrl.plugins.ppo_learner import AsyncPPOProposer
+
+        return AsyncPPOProposer(options, context)
+    return PPOProposer(options, context)
+
+
 @arrl.hookimpl
 def arrl_proposers():
     yield arrl.Registration(
         name="ppo",
         summary="PPO actor-critic over the shared action space (torch)",
-        factory=lambda options, context: PPOProposer(options, context),
+        factory=_build,
         options=PPOOptions,
     )

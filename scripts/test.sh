@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/pip install --quiet --disable-pip-version-check torch==2.13.0 -e '.[test,examples,docker,redis,report,mlflow,tensorboard,optuna]'
+.venv/bin/pip install --quiet --disable-pip-version-check torch==2.13.0 -e '.[test,examples,docker,redis,report,mlflow,tensorboard,optuna,ray]'
 
 # Podman, Docker Engine and redis-server for the tests that use real engines: installed and
 # started here, so a fresh machine (and CI) runs them instead of skipping.

@@ -232,7 +232,10 @@ def test_broken_plugin_is_reported_not_fatal(tmp_path: Path) -> None:
 def test_unknown_runner_from_cli_names_valid_runners(tmp_path: Path) -> None:
     result = run_arrl("--plugin", "runner=nosuch", "run", cwd=tmp_path)
     assert result.returncode != 0
-    assert result.stderr.strip() == "arrl: error: unknown runner 'nosuch'; choose one of: docker, podman, subprocess"
+    import importlib.util
+
+    runners = "docker, podman, ray, subprocess" if importlib.util.find_spec("ray") else "docker, podman, subprocess"
+    assert result.stderr.strip() == f"arrl: error: unknown runner 'nosuch'; choose one of: {runners}"
 
 
 def test_errors_are_one_line_unless_debug(tmp_path: Path) -> None:
