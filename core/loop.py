@@ -484,7 +484,8 @@ class ExperimentLoop:
                     self.c.memory.release(record.program_hash)  # no result: it may run again
         return commit
 
-    def _conclude(self, record: ExperimentRecord, commit: str, state: _State, lane: Lane) -> ExperimentRecord:
+    def _conclude(self, record: ExperimentRecord, commit: str, state: _State, lane: Lane,
+                  restore: bool = True) -> ExperimentRecord:
         """Score, journal, keep or roll back, remember and learn. A result is kept only when it
         beats the best known now, so a late result never overwrites a better one."""
         state.running.pop(record.id, None)
@@ -513,7 +514,9 @@ class ExperimentLoop:
         if is_baseline and self.settings.baseline_runs > 1 and record.outcome is not Outcome.INTERRUPTED \
                 and baseline_runs_done(state.records) == self.settings.baseline_runs:
             self._log(describe_floor(state.records, self.settings.metric))
-        if commit and not record.kept:
+        # A worker pool restores its own worktree after the one-at-a-time phase (restore=False):
+        # only this lane uses it, and the checkout was the largest part of concluding.
+        if restore and commit and not record.kept:
             lane.rollback.restore(state.last_good_commit)
         if record.outcome not in (Outcome.DUPLICATE, Outcome.INTERRUPTED):
             self.c.memory.add(record.history_entry())

@@ -148,11 +148,16 @@ class WorkerPool:
                     # would count neither and start an experiment past --max-experiments.
                     self.in_flight -= 1
                     began = time.perf_counter()
-                    loop._conclude(record, commit, state, lane)
+                    loop._conclude(record, commit, state, lane, restore=False)
                     self.serial_seconds["conclude"] += time.perf_counter() - began
                     verdict = loop._verdict(record, state)
                     if verdict is not None and self.ending is None:
                         self.ending = verdict
+                    good = state.last_good_commit
+                # The checkout of the last good version touches only this lane's worktree, so it
+                # runs outside the lock (it was the largest part of concluding at 32 workers).
+                if commit and not record.kept:
+                    lane.rollback.restore(good)
         except BaseException as error:  # noqa: BLE001 - handed to the main thread, re-raised there
             with self.lock:
                 if self.error is None:

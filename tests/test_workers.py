@@ -120,12 +120,13 @@ def test_many_workers_stop_exactly_at_the_limit(tmp_path: Path, arrl_env) -> Non
 
 def test_default_ppo_learns_with_two_workers(tmp_path: Path, arrl_env) -> None:
     repo = make_repo(tmp_path / "project", {"train.py": SLEEPER}, CONFIG.replace('proposer = "random"', 'proposer = "ppo"'))
-    result = run_arrl("run", "--workers", "2", "--max-experiments", "7", cwd=repo, env=arrl_env)
+    result = run_arrl("run", "--workers", "2", "--max-experiments", "9", cwd=repo, env=arrl_env)
     assert result.returncode == 0, result.output
     recs = records(repo)
-    check_journal(recs, 7)
-    assert all(r["proposal_id"].startswith("ppo-") for r in recs[1:])
-    assert len({r["proposal_id"] for r in recs[1:]}) == 6
+    check_journal(recs, 9)
+    proposals = [r for r in recs if r["proposer"] != "baseline"]  # after the noise floor's three
+    assert len(proposals) == 6 and all(r["proposal_id"].startswith("ppo-") for r in proposals)
+    assert len({r["proposal_id"] for r in proposals}) == 6
 
 
 def test_an_experiment_killed_mid_run_is_recorded_once_as_failed(tmp_path: Path, arrl_env) -> None:
