@@ -4,7 +4,7 @@ One policy runs episodes (a fresh run of ``--experiments`` proposals) on members
 turn, learning online as it does in arrl, for ``--passes`` passes; its weights become the prior
 shipped as arrl/plugins/ppo_prior.pt. Held-out members (0-99) are never seen.
 
-    nice -n 10 .venv/bin/python benchmarks/pretrain_ppo.py --passes 2 --experiments 48 \
+    nice -n 10 .venv/bin/python benchmarks/pretrain_ppo.py --passes 2 --experiments 32 --keep strategy \
         --out plugins/ppo_prior.pt
 """
 
@@ -27,7 +27,7 @@ from arrl.plugins.ppo_prior import save_prior  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--passes", type=int, default=2)
-    parser.add_argument("--experiments", type=int, default=48)
+    parser.add_argument("--experiments", type=int, default=32)
     parser.add_argument("--out", type=Path, default=Path("plugins/ppo_prior.pt"))
     parser.add_argument("--keep", choices=("all", "strategy"), default="strategy",
                         help="strategy: hold the per-move output layer at zero (neutral) while pre-training, "
