@@ -4,7 +4,7 @@ One policy runs episodes (a fresh run of ``--experiments`` proposals) on members
 turn, learning online as it does in arrl, for ``--passes`` passes; its weights become the prior
 shipped as arrl/plugins/ppo_prior.pt. Held-out members (0-99) are never seen.
 
-    nice -n 10 .venv/bin/python benchmarks/pretrain_ppo.py --passes 2 --experiments 48 \
+    nice -n 10 .venv/bin/python benchmarks/pretrain_ppo.py --passes 2 --experiments 32 --keep strategy \
         --out plugins/ppo_prior.pt
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from search import PRETRAINING  # noqa: E402
-from simloop import episode, make_proposer  # noqa: E402
+from simloop import episode, make_proposer, parse_options  # noqa: E402
 
 from arrl.plugins.ppo_prior import save_prior  # noqa: E402
 
@@ -27,12 +27,23 @@ from arrl.plugins.ppo_prior import save_prior  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--passes", type=int, default=2)
-    parser.add_argument("--experiments", type=int, default=48)
+    parser.add_argument("--experiments", type=int, default=32)
     parser.add_argument("--out", type=Path, default=Path("plugins/ppo_prior.pt"))
+    parser.add_argument("--keep", choices=("all", "strategy"), default="strategy",
+                        help="strategy: hold the per-move output layer at zero (neutral) while pre-training, "
+                             "so what is learned is the attribution scorer's search strategy (with the body and "
+                             "critic), not which moves paid on average on these members")
+    parser.add_argument("-o", dest="options", action="append", default=[], help="PPO option key=value while pre-training")
     args = parser.parse_args()
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as scratch:
-        proposer = make_proposer("ppo", {"prior": "none"}, 0, Path(scratch))
+        options = {"prior": "none", **parse_options(args.options)}
+        proposer = make_proposer("ppo", options, 0, Path(scratch))
+        if args.keep == "strategy":
+            with proposer.torch.no_grad():
+                proposer.policy.weight.zero_()
+                proposer.policy.bias.zero_()
+            proposer.policy.requires_grad_(False)
         order = list(PRETRAINING)
         for turn in range(args.passes):
             random.Random(turn).shuffle(order)
@@ -42,7 +53,7 @@ def main() -> None:
                 print(f"pass {turn} member {member}: best true loss {best:.3f} "
                       f"({time.monotonic() - started:.0f} s)", flush=True)
         save_prior(proposer, args.out, f"simfamily members {PRETRAINING.start}-{PRETRAINING.stop - 1}, "
-                                       f"{args.passes} passes of {args.experiments} experiments")
+                                       f"{args.passes} passes of {args.experiments} experiments, kept: {args.keep}")
     print(f"wrote {args.out}")
 
 

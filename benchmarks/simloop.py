@@ -36,6 +36,22 @@ BUDGET = 5.0
 SCRIPT_SECONDS = 0.15  # what a full member run takes in the real loop, roughly
 
 
+def parse_options(items: list[str]) -> dict[str, Any]:
+    """``key=value`` strings as proposer options, numbers as numbers."""
+    options: dict[str, Any] = {}
+    for item in items:
+        key, _, text = item.partition("=")
+        value: Any = text
+        for kind in (int, float):
+            try:
+                value = kind(text)
+                break
+            except ValueError:
+                continue
+        options[key] = value
+    return options
+
+
 def make_proposer(name: str, options: dict[str, Any], seed: int, scratch: Path) -> arrl.Proposer:
     registration = Registry(plugin_manager()).get("proposer", name)
     context = arrl.PluginContext(scratch, scratch, "train.py", "val_loss", arrl.Direction.MINIMIZE, BUDGET, seed)
@@ -105,10 +121,7 @@ def main() -> None:
     parser.add_argument("--proposers", nargs="+", default=["random", "ppo"])
     parser.add_argument("-o", dest="options", action="append", default=[], help="proposer option key=value")
     args = parser.parse_args()
-    options = {}
-    for item in args.options:
-        key, _, value = item.partition("=")
-        options[key] = value
+    options = parse_options(args.options)
     from search import best_true_after
 
     print("| proposer | " + " | ".join(f"@{c}" for c in CHECKPOINTS if c <= args.experiments) + " |")
@@ -116,9 +129,7 @@ def main() -> None:
         regrets: dict[int, list[float]] = {c: [] for c in CHECKPOINTS if c <= args.experiments}
         for seed in seeds(args.seeds):
             with tempfile.TemporaryDirectory() as scratch:
-                chosen = {k: v for k, v in options.items()} if name == "ppo" else {}
-                if "exploration" in chosen:
-                    chosen["exploration"] = float(chosen["exploration"])
+                chosen = dict(options) if name == "ppo" else {}
                 proposer = make_proposer(name, chosen, seed, Path(scratch))
                 rows = episode(proposer, seed, args.experiments)
             optimum = simfamily.optimum(simfamily.member(seed))[0]

@@ -18,18 +18,22 @@ The encoding is versioned (``OBSERVATION_VERSION``; docs/actions.md keeps the ch
 learner's weights are only meaningful for the encoding they were trained on. Version 2 keeps
 version 1's fixed layout (so saved policies load) and changes two things: a value the design
 document's ordered choices lack (width 768) is spread over its two neighbours (0.5 on 512 and
-on 1024) instead of encoding as absent, and knob slots are appended.
+on 1024) instead of encoding as absent, and knob slots are appended. Version 3 keeps version 2's
+vector and adds a second one, per candidate move (:func:`encode_attribution`): what the last
+move on the same field did, for a learner that remembers which move produced which program.
 """
 
 from __future__ import annotations
 
 import math
 
+import attrs
+
 from .records import Direction, HistoryEntry, Observation, Outcome
 from .schema import FIELDS, HISTORY_WINDOW, Field
 from .space import Space
 
-OBSERVATION_VERSION = 2
+OBSERVATION_VERSION = 3
 
 # Weight decay may be 0: its log scale starts here.
 _LOG_FLOOR = 1e-6
@@ -156,3 +160,87 @@ def encode(observation: Observation, budget_seconds: float) -> list[float]:
         ]
     vector += [0.0] * (SLOT_SIZE * (HISTORY_WINDOW - len(history)))
     return vector + encode_knobs(observation)
+
+
+# -- move-to-result attribution (version 3) ---------------------------------------------------
+# What the history slots cannot say: which move produced which result. A proposer that remembers
+# the move behind each program it proposed (``Lineage``) gets, per candidate move, what the last
+# move on the same field did: paid, hurt, crashed or changed nothing, in the same direction (or to
+# the same value) or the other way. Scored with weights shared by every move, these features let
+# one policy learn a search strategy -- go on where a step paid, turn back from what hurt, back
+# off what crashed -- that carries over to fields and objectives it never saw, where per-field
+# weights only learn which moves paid on average.
+ATTRIBUTION_FEATURES = (
+    "paid_same", "paid_other", "hurt_same", "hurt_other", "failed_same", "failed_other",
+    "flat", "untouched", "recent", "gain",
+)
+# "gain": how far the field's last result moved from the best it was measured against, relative
+# to that best; a change of _GAIN_SCALE or more saturates at 1.
+_GAIN_SCALE = 0.1
+# How many noise floors a result must move by to count as paying or hurting: within it, "flat".
+ATTRIBUTION_NOISE_SIGMAS = 2.0
+# "recent": the field's last event was among the last few experiments (decays with age).
+_RECENT_HALF_LIFE = 4.0
+
+
+@attrs.frozen
+class Attributed:
+    """The move behind a proposed program, and the best value it was measured against."""
+
+    field: str
+    direction: str  # "up", "down" or "switch"
+    target: object | None
+    parent_value: float | None
+
+
+Lineage = dict  # config hash of a proposed program -> Attributed
+
+
+def _result(entry: HistoryEntry, parent: float | None, direction: Direction, noise: float | None) -> str:
+    if entry.outcome not in (Outcome.OK, Outcome.EARLY_STOPPED):
+        return "failed" if entry.outcome in (Outcome.FAILED, Outcome.TIMED_OUT, Outcome.REJECTED) else "none"
+    if entry.early_stopped:
+        return "hurt"
+    if parent is None or not math.isfinite(entry.val_loss) or not math.isfinite(parent):
+        return "flat"
+    margin = ATTRIBUTION_NOISE_SIGMAS * noise if noise else 0.0
+    if abs(entry.val_loss - parent) <= margin:
+        return "flat"
+    return "paid" if direction.better(entry.val_loss, parent) else "hurt"
+
+
+def encode_attribution(observation: Observation, lineage: Lineage, moves: list) -> list[float]:
+    """``len(ATTRIBUTION_FEATURES)`` entries per move of ``moves`` (objects with ``field``,
+    ``direction`` and ``target``), in order: what the last attributed move on the move's field
+    did, as seen in the observation's history. All entries in [0, 1]."""
+    last: dict[str, tuple[Attributed, str, int, float]] = {}
+    history = list(observation.history)
+    for age, entry in enumerate(reversed(history)):
+        move = lineage.get(entry.config_hash)
+        if move is None or move.field in last:
+            continue
+        result = _result(entry, move.parent_value, observation.direction, observation.noise_floor)
+        if result != "none":
+            parent = move.parent_value
+            gain = 1.0 if result == "failed" else 0.0
+            if result in ("paid", "hurt") and parent and math.isfinite(parent):
+                gain = _clip(abs(entry.val_loss - parent) / abs(parent) / _GAIN_SCALE)
+            last[move.field] = (move, result, age, gain)
+    vector: list[float] = []
+    for candidate in moves:
+        features = dict.fromkeys(ATTRIBUTION_FEATURES, 0.0)
+        event = last.get(candidate.field)
+        if event is None:
+            features["untouched"] = 1.0
+        else:
+            move, result, age, gain = event
+            features["gain"] = gain
+            same = move.direction == candidate.direction and (
+                move.direction != "switch" or move.target == candidate.target)
+            if result == "flat":
+                features["flat"] = 1.0
+            else:
+                features[f"{result}_{'same' if same else 'other'}"] = 1.0
+            features["recent"] = 0.5 ** (age / _RECENT_HALF_LIFE)
+        vector += [features[name] for name in ATTRIBUTION_FEATURES]
+    return vector

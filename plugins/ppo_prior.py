@@ -28,22 +28,24 @@ if TYPE_CHECKING:
     from arrl.plugins.ppo_proposer import PPOProposer
 
 FORMAT = "arrl-ppo-prior"
-VERSION = 1
+# 2: the attribution scorer (observation version 3) is part of the prior.
+VERSION = 2
 BUILTIN = Path(__file__).with_name("ppo_prior.pt")
 
 
 def _header(proposer: PPOProposer) -> dict[str, Any]:
-    from arrl.observation import OBSERVATION_SIZE
+    from arrl.observation import ATTRIBUTION_FEATURES, OBSERVATION_SIZE
     from arrl.plugins.ppo_proposer import ACTIONS
 
     return {"format": FORMAT, "version": VERSION, "observation_size": OBSERVATION_SIZE,
             "actions": [f"{m.field}:{m.direction}:{m.target}" for m in ACTIONS],
-            "hidden": proposer.options.hidden}
+            "hidden": proposer.options.hidden, "attribution_features": list(ATTRIBUTION_FEATURES)}
 
 
 def save_prior(proposer: PPOProposer, path: Path, trained_on: str) -> None:
     proposer.torch.save({**_header(proposer), "trained_on": trained_on, "body": proposer.body.state_dict(),
-                         "policy": proposer.policy.state_dict(), "value": proposer.value.state_dict()}, path)
+                         "policy": proposer.policy.state_dict(), "value": proposer.value.state_dict(),
+                         "attribution": proposer.attribution.state_dict()}, path)
 
 
 def load_prior(proposer: PPOProposer, prior: str) -> None:
@@ -72,6 +74,7 @@ def load_prior(proposer: PPOProposer, prior: str) -> None:
     proposer.body.load_state_dict(saved["body"])
     proposer.policy.load_state_dict(saved["policy"])
     proposer.value.load_state_dict(saved["value"])
+    proposer.attribution.load_state_dict(saved["attribution"])
 
 
 def transitions(journal: Path) -> Iterable[tuple[arrl.Observation, dict, float]]:
@@ -117,6 +120,7 @@ def train_from_journals(journals: list[Path], out: Path, epochs: int = 20, seed:
             if action is None:
                 continue
             state, mask, probabilities, value = proposer._policy(observation, candidates)
+            proposer.remember(observation, action, candidates[action])
             samples.append({"state": state.tolist(), "mask": mask.tolist(), "action": action,
                             "log_probability": float(proposer.torch.log(probabilities[action])), "value": value,
                             "reward": reward})

@@ -23,7 +23,8 @@ import attrs
 
 import arrl
 from arrl.actions import Move, apply_move, random_edit
-from arrl.observation import OBSERVATION_SIZE, encode, observation_size
+from arrl.observation import (ATTRIBUTION_FEATURES, OBSERVATION_SIZE, Attributed, encode, encode_attribution,
+                              observation_size)
 from arrl.schema import FIELDS, Field, SchemaError, config_hash
 from arrl.script import apply_values
 
@@ -94,6 +95,18 @@ class PPOProposer(arrl.Proposer):
         self.body = nn.Sequential(nn.Linear(OBSERVATION_SIZE, width), nn.Tanh(), nn.Linear(width, width), nn.Tanh())
         self.policy = nn.Linear(width, len(ACTIONS))
         self.value = nn.Linear(width, 1)
+        # Scores every move from what the last move on its field did (arrl.observation's
+        # attribution features), with weights shared by all moves: a search strategy, not a
+        # preference for some fields. Its output starts at zero, so an untrained policy is
+        # unchanged by it.
+        self.attribution = nn.Sequential(nn.Linear(len(ATTRIBUTION_FEATURES), 16), nn.Tanh(), nn.Linear(16, 1))
+        with torch.no_grad():
+            last: Any = self.attribution[2]
+            last.weight.zero_()
+            last.bias.zero_()
+        # The move behind each program the policy proposed, by config hash, and the best value
+        # it was proposed against: what the attribution features are computed from.
+        self.lineage: dict[str, Attributed] = {}
         self._new_optimizer()
         self.buffer: list[dict[str, Any]] = []
         # Actions awaiting their result, by proposal id: with several workers results arrive in
@@ -108,7 +121,8 @@ class PPOProposer(arrl.Proposer):
             load_prior(self, options.prior)
 
     def _new_optimizer(self) -> None:
-        self.parameters = [*self.body.parameters(), *self.policy.parameters(), *self.value.parameters()]
+        self.parameters = [*self.body.parameters(), *self.policy.parameters(), *self.value.parameters(),
+                           *self.attribution.parameters()]
         self.optimizer = self.torch.optim.Adam(self.parameters, lr=self.options.learning_rate)
 
     def _inputs(self) -> int:
@@ -124,6 +138,7 @@ class PPOProposer(arrl.Proposer):
         policy = self.policy
         if first.in_features >= inputs and policy.out_features >= outputs:
             return
+        old_inputs, old_outputs = first.in_features, policy.out_features
         with torch.no_grad():
             if first.in_features < inputs:
                 grown = torch.nn.Linear(inputs, first.out_features)
@@ -139,8 +154,13 @@ class PPOProposer(arrl.Proposer):
                 wider.bias[:policy.out_features] = policy.bias
                 self.policy = wider
         self._new_optimizer()
-        for transition in self.buffer:  # transitions recorded before growing: pad them
-            transition["state"] += [0.0] * (inputs - len(transition["state"]))
+        inputs, outputs = self._inputs(), self.policy.out_features
+        features = len(ATTRIBUTION_FEATURES)
+        for transition in self.buffer:  # transitions recorded before growing: pad both parts
+            state = transition["state"]
+            observed, attributed = state[:old_inputs], state[old_inputs:]
+            transition["state"] = (observed + [0.0] * (inputs - old_inputs)
+                                   + attributed + [0.0] * (outputs - old_outputs) * features)
             transition["mask"] += [False] * (outputs - len(transition["mask"]))
 
     # -- acting -----------------------------------------------------------------------------
@@ -148,8 +168,13 @@ class PPOProposer(arrl.Proposer):
         """(probabilities over the actions, value): the masked softmax mixed with the uniform
         distribution over valid moves (the exploration floor), used to act and to learn alike."""
         torch = self.torch
-        hidden = self.body(observations)
-        logits = self.policy(hidden).masked_fill(~masks, float("-inf"))
+        # A state is the observation vector (the body's input) then the attribution features of
+        # every action, ``len(ATTRIBUTION_FEATURES)`` each.
+        inputs = self._inputs()
+        hidden = self.body(observations[..., :inputs])
+        attributed = observations[..., inputs:].reshape(*masks.shape, len(ATTRIBUTION_FEATURES))
+        logits = self.policy(hidden) + self.attribution(attributed).squeeze(-1)
+        logits = logits.masked_fill(~masks, float("-inf"))
         uniform = masks.float() / masks.float().sum(-1, keepdim=True)
         floor = self.options.exploration
         probabilities = (1 - floor) * torch.softmax(logits, dim=-1) + floor * uniform
@@ -190,6 +215,10 @@ class PPOProposer(arrl.Proposer):
         self._grow(observation_size(observation.space), actions)
         state = torch.tensor(encode(observation, self.context.budget_seconds), dtype=torch.float32)
         state = torch.nn.functional.pad(state, (0, self._inputs() - len(state)))
+        moves = actions_for(observation)
+        attributed = encode_attribution(observation, self.lineage, moves)
+        attributed += [0.0] * (self.policy.out_features - len(moves)) * len(ATTRIBUTION_FEATURES)
+        state = torch.cat([state, torch.tensor(attributed, dtype=torch.float32)])
         mask = torch.zeros(self.policy.out_features, dtype=torch.bool)
         mask[list(candidates)] = True
         with torch.no_grad():
@@ -220,6 +249,7 @@ class PPOProposer(arrl.Proposer):
                 del candidates[action]
                 continue
             log_probability = float(torch.log(probabilities[action]))
+            self.remember(observation, action, changes)
             self.proposed += 1
             proposal_id = f"ppo-{self.proposed}"
             self.pending[proposal_id] = {"state": state.tolist(), "mask": mask.tolist(), "action": action,
@@ -227,6 +257,15 @@ class PPOProposer(arrl.Proposer):
             description = "; ".join(f"{k} {observation.config[k]} -> {v}" for k, v in changes.items())
             return arrl.Proposal(script, arrl.Edit(changes, description), "ppo", id=proposal_id)
         raise SchemaError("no field can be moved: the script exposes no editable schema value")
+
+    def remember(self, observation: arrl.Observation, action: int, changes: dict) -> None:
+        """Note that ``action`` from ``observation`` makes the program with these changes: its
+        result, once in the history, is attributed to that move."""
+        move = actions_for(observation)[action]
+        new_hash = config_hash({**observation.config, **changes})
+        self.lineage[new_hash] = Attributed(move.field, move.direction, move.target, observation.best_value)
+        if len(self.lineage) > 4 * 32:  # only the window's programs matter: forget the oldest
+            del self.lineage[next(iter(self.lineage))]
 
     def _two_moves(self, observation: arrl.Observation) -> arrl.Proposal | None:
         tried = {entry.config_hash for entry in observation.history} | observation.tried
@@ -304,11 +343,14 @@ class PPOProposer(arrl.Proposer):
         # Each file written aside and renamed into place: a kill mid-save leaves the previous
         # state readable, never an empty or half-written file that stops the next start.
         torch.save({"body": self.body.state_dict(), "policy": self.policy.state_dict(),
-                    "value": self.value.state_dict(), "optimizer": self.optimizer.state_dict(),
+                    "value": self.value.state_dict(), "attribution": self.attribution.state_dict(),
+                    "optimizer": self.optimizer.state_dict(),
                     "generator": self.generator.get_state()}, weights.with_suffix(".pt.tmp"))
         os.replace(weights.with_suffix(".pt.tmp"), weights)
         aside = path.with_suffix(path.suffix + ".tmp")
-        aside.write_text(json.dumps({"weights": weights.name, "buffer": self.buffer, "updates": self.updates}))
+        lineage = {key: [m.field, m.direction, m.target, m.parent_value] for key, m in self.lineage.items()}
+        aside.write_text(json.dumps({"weights": weights.name, "buffer": self.buffer, "updates": self.updates,
+                                     "lineage": lineage}))
         os.replace(aside, path)
 
     def load(self, path: Path) -> None:
@@ -324,9 +366,14 @@ class PPOProposer(arrl.Proposer):
         self.body.load_state_dict(saved["body"])
         self.policy.load_state_dict(saved["policy"])
         self.value.load_state_dict(saved["value"])
-        self.optimizer.load_state_dict(saved["optimizer"])
+        if "attribution" in saved:
+            self.attribution.load_state_dict(saved["attribution"])
+            self.optimizer.load_state_dict(saved["optimizer"])
+        # A state saved before the attribution scorer (observation version 2): its transitions
+        # lack the attribution part and its optimizer the scorer's parameters; both start afresh.
+        self.lineage = {key: Attributed(*value) for key, value in state.get("lineage", {}).items()}
         self.generator.set_state(saved["generator"])
-        self.buffer = state["buffer"]
+        self.buffer = state["buffer"] if "attribution" in saved else []
         self.updates = state["updates"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import attrs
@@ -140,13 +141,14 @@ def test_the_shipped_prior_loads_with_weights_only(tmp_path: Path, capsys) -> No
 
     assert BUILTIN.exists(), "the package ships a prior"
     saved = torch.load(BUILTIN, weights_only=True)  # plain tensors and a header, nothing pickled
-    assert saved["format"] == "arrl-ppo-prior" and saved["version"] == 1 and "simfamily" in saved["trained_on"]
+    assert saved["format"] == "arrl-ppo-prior" and saved["version"] == 2 and "simfamily" in saved["trained_on"]
     context = arrl.PluginContext(tmp_path, tmp_path, "train.py", "val_loss", arrl.Direction.MINIMIZE, 60, 3)
     proposer = PPOProposer(PPOOptions(prior="builtin"), context)
     fits = saved["observation_size"] == OBSERVATION_SIZE and saved["actions"] == [
         f"{m.field}:{m.direction}:{m.target}" for m in ACTIONS]
     if fits:
         assert torch.equal(proposer.policy.weight, saved["policy"]["weight"])
+        assert torch.equal(proposer.attribution[0].weight, saved["attribution"]["0.weight"])
     else:  # the encoding grew since the prior was made: it is skipped by name, not misread
         assert "does not fit this arrl" in capsys.readouterr().err
 
@@ -204,3 +206,103 @@ def test_programs_the_run_already_ran_are_avoided_beyond_the_window(tmp_path: Pa
     for _ in range(5):
         proposal = proposer.propose(long_ago)
         assert config_hash(extract(proposal.script).values) not in ran
+
+
+# --- move-to-result attribution -------------------------------------------------------------
+
+def _entry(config: dict, value: float, outcome: arrl.Outcome = arrl.Outcome.OK) -> arrl.HistoryEntry:
+    return arrl.HistoryEntry(config_hash(config), value, 1.0, outcome is arrl.Outcome.EARLY_STOPPED,
+                             outcome=outcome)
+
+
+def test_attribution_says_what_the_last_move_on_each_field_did() -> None:
+    from arrl.actions import Move
+    from arrl.observation import ATTRIBUTION_FEATURES, Attributed, encode_attribution
+
+    base = {"learning_rate": 0.01, "dropout_rate": 0.1, "batch_size": 32}
+    faster = {**base, "learning_rate": 0.02}
+    wetter = {**faster, "dropout_rate": 0.2}
+    bigger = {**faster, "batch_size": 64}
+    lineage = {config_hash(faster): Attributed("learning_rate", "up", None, 1.0),
+               config_hash(wetter): Attributed("dropout_rate", "up", None, 0.8),
+               config_hash(bigger): Attributed("batch_size", "up", None, 0.8)}
+    history = (_entry(base, 1.0), _entry(faster, 0.8), _entry(wetter, 0.9),
+               _entry(bigger, math.inf, arrl.Outcome.FAILED))
+    observation = arrl.Observation("", faster, history, best_value=0.8)
+    moves = [Move("learning_rate", "up"), Move("learning_rate", "down"), Move("dropout_rate", "down"),
+             Move("batch_size", "up"), Move("batch_size", "down"), Move("activation", "switch", "gelu")]
+    vector = encode_attribution(observation, lineage, moves)
+    width = len(ATTRIBUTION_FEATURES)
+    rows = [dict(zip(ATTRIBUTION_FEATURES, vector[i * width:(i + 1) * width])) for i in range(len(moves))]
+    on = [{name for name, value in row.items() if value == 1.0 and name not in ("recent", "gain")} for row in rows]
+    assert on == [{"paid_same"}, {"paid_other"}, {"hurt_other"}, {"failed_same"}, {"failed_other"}, {"untouched"}]
+    # The latest event is the most recent: the crash was the last experiment, the paying step three ago.
+    assert rows[3]["recent"] == 1.0 and 0 < rows[0]["recent"] < rows[2]["recent"] < 1.0
+    # Within twice the noise floor a result is flat, whichever way it went.
+    noisy = attrs.evolve(observation, noise_floor=0.2)
+    assert encode_attribution(noisy, lineage, moves[:1])[ATTRIBUTION_FEATURES.index("flat")] == 1.0
+
+
+def test_the_policy_learns_to_go_on_where_the_last_step_paid(tmp_path: Path) -> None:
+    """Which field paid changes from episode to episode: only the attribution features can tell
+    the policy which move to repeat, and it learns to."""
+    import random
+
+    from arrl.observation import Attributed
+
+    fields = ["learning_rate", "dropout_rate", "batch_size"]
+    proposer = PPOProposer(PPOOptions(batch_size=8, exploration=0.0), arrl.PluginContext(
+        tmp_path, tmp_path, "train.py", "val_loss", arrl.Direction.MINIMIZE, 60, 0))
+    rng = random.Random(0)
+    base = _observation()
+
+    def situation() -> tuple[arrl.Observation, int]:
+        # The same script and the same history slots every time; only the lineage differs.
+        field = rng.choice(fields)
+        action = next(i for i, m in enumerate(ACTIONS) if (m.field, m.direction) == (field, "up"))
+        proposer.lineage = {"paid": Attributed(field, "up", None, 1.0)}
+        history = (arrl.HistoryEntry("base", 1.0, 1.0, False), arrl.HistoryEntry("paid", 0.8, 1.0, False))
+        return attrs.evolve(base, history=history, best_value=0.8), action
+
+    def repeats(observation: arrl.Observation, action: int) -> float:
+        return proposer.probabilities(observation).get(action, 0.0)
+
+    trials = [situation() for _ in range(6)]
+    before = [repeats(o, a) for o, a in trials]
+    for step in range(320):
+        observation, action = situation()
+        proposal = proposer.propose(observation)
+        repeated = proposal.edit.changes == proposer._candidates(observation)[action]
+        proposer.learn(arrl.ExperimentRecord(id=step, parent_id=0, outcome=arrl.Outcome.OK, config={},
+                                             config_hash="", program_hash="", metric_name="val_loss",
+                                             direction=arrl.Direction.MINIMIZE, value=1.0),
+                       1.0 if repeated else -1.0)
+    after = []
+    for _ in range(6):
+        observation, action = situation()
+        after.append(repeats(observation, action))
+    assert max(before) < 0.3 and min(after) > 0.5, (before, after)
+
+
+def test_the_lineage_survives_save_and_a_state_saved_before_it_loads(tmp_path: Path) -> None:
+    import torch
+
+    proposer = _proposer(tmp_path)
+    observation = _observation()
+    for step in range(3):
+        proposer.propose(observation)
+    proposer.save(tmp_path / "ppo.json")
+    again = _proposer(tmp_path, seed=5)
+    again.load(tmp_path / "ppo.json")
+    assert again.lineage == proposer.lineage and len(proposer.lineage) == 3
+    # A state from before the attribution scorer: its weights load, the scorer stays neutral.
+    weights = torch.load(tmp_path / "ppo.pt", weights_only=True)
+    del weights["attribution"]
+    weights["optimizer"] = torch.optim.Adam([*proposer.body.parameters(), *proposer.policy.parameters(),
+                                             *proposer.value.parameters()]).state_dict()
+    torch.save(weights, tmp_path / "ppo.pt")
+    old = _proposer(tmp_path, seed=6)
+    old.load(tmp_path / "ppo.json")
+    assert torch.equal(old.policy.weight, proposer.policy.weight)
+    assert float(old.attribution[2].weight.detach().abs().sum()) == 0.0
+    assert old.propose(observation).edit.changes
