@@ -40,6 +40,11 @@ import arrl
 from arrl.plugins.ppo_proposer import PPOOptions, PPOProposer
 
 
+# The proposer's networks, copied to the learner and published back (the attribution scorer too:
+# it is part of the policy).
+NETWORKS = ("body", "policy", "value", "attribution")
+
+
 class AsyncLearner:
     """A thread that takes PPO steps on a copy of ``proposer``'s networks and publishes them."""
 
@@ -52,7 +57,7 @@ class AsyncLearner:
         self.model = PPOProposer(_synchronous(options), proposer.context)
         self.model._grow(proposer._inputs(), proposer.policy.out_features)
         self.model._new_optimizer()
-        for name in ("body", "policy", "value"):
+        for name in NETWORKS:
             getattr(self.model, name).load_state_dict(getattr(proposer, name).state_dict())
         self.model.optimizer.load_state_dict(proposer.optimizer.state_dict())
         self.batch_size = options.batch_size
@@ -118,7 +123,7 @@ class AsyncLearner:
                 self.model.buffer = [transition for _, transition in batch]
                 self.model.update()
                 weights = {name: {k: v.detach().clone() for k, v in getattr(self.model, name).state_dict().items()}
-                           for name in ("body", "policy", "value")}
+                           for name in NETWORKS}
                 weights["optimizer"] = self.model.optimizer.state_dict()
                 stepped = time.perf_counter() - began
             except BaseException as error:  # noqa: BLE001 - reported to the proposer on its next submit
@@ -159,7 +164,7 @@ class AsyncPPOProposer(PPOProposer):
         if newest is None:
             return
         self.weights_version, weights = newest
-        for name in ("body", "policy", "value"):
+        for name in NETWORKS:
             getattr(self, name).load_state_dict(weights[name])
         self.optimizer.load_state_dict(weights["optimizer"])  # only for save(): the learner steps
         self.updates = self.updates_before + self.weights_version
