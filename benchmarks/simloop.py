@@ -136,7 +136,7 @@ def main() -> None:
             for c in regrets:
                 regrets[c].append(best_true_after(rows, c) - optimum)
         cells = []
-        for c, values in regrets.items():
+        for values in regrets.values():
             q1, med, q3 = quartiles(values)
             cells.append(f"{med:.3f} [{q1:.3f}, {q3:.3f}]")
         print(f"| {name} {options if name == 'ppo' else ''} | " + " | ".join(cells) + " |", flush=True)

@@ -15,8 +15,9 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import arrl
 from arrl.journal import RunDirectory, now_iso

@@ -311,8 +311,8 @@ def remove_leftovers(run_id: str, experiment_id: int | None = None, ray_worker: 
     processes (by their token), cgroups and containers."""
     import signal
 
-    from arrl.plugins._containment import cgroup2_base, kill_cgroup, remove_cgroup
     from arrl.plugins._container import LABEL_EXPERIMENT, LABEL_RUN
+    from arrl.plugins._containment import cgroup2_base, kill_cgroup, remove_cgroup
     from arrl.plugins.subprocess_runner import kill_token
 
     removed = 0

@@ -9,7 +9,8 @@ on the whole resulting config, including "attention_heads divides hidden_dim".
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Mapping, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Union
 
 import attrs
 

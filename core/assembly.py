@@ -7,7 +7,8 @@ that needs built components (``run``, ``validate``, ``image build``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import attrs
 

@@ -7,13 +7,14 @@ Errors arrl expects are printed as one line (``arrl: error: ...``) with a non-ze
 from __future__ import annotations
 
 import json
-import os
 import math
+import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Any, NoReturn
 
 import click
 

@@ -23,8 +23,9 @@ from __future__ import annotations
 import enum
 import math
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import attrs
 import cattrs

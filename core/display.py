@@ -16,7 +16,8 @@ import statistics
 import sys
 import threading
 import time
-from typing import IO, Any, Callable
+from collections.abc import Callable
+from typing import IO, Any
 
 import attrs
 

@@ -14,8 +14,9 @@ import datetime
 import json
 import os
 import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any
 
 import attrs
 import pluggy
@@ -79,7 +80,7 @@ class Event:
 
     @property
     def time_text(self) -> str:
-        return datetime.datetime.fromtimestamp(self.at, datetime.timezone.utc).isoformat(timespec="seconds")
+        return datetime.datetime.fromtimestamp(self.at, datetime.UTC).isoformat(timespec="seconds")
 
 
 def _event(kind: str, run_id: str, at: float, **data: Any) -> Event:

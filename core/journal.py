@@ -63,11 +63,11 @@ def memory_from_journal(records: list[ExperimentRecord]) -> tuple[list[HistoryEn
 
 
 def now_iso(timespec: str = "seconds") -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec=timespec)
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec=timespec)
 
 
 def new_run_id() -> str:
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{secrets.token_hex(2)}"
 
 

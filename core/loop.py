@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import attrs
 
@@ -28,13 +28,13 @@ from .assembly import Components
 from .config import Settings
 from .early_stopping import TrendStopper
 from .errors import ArrlError
-from .events import Event, LineWriter, Subscriber, plain_line, subscribed, summary
 from .evaluation import DISAGREEMENT, evaluation_script, judge
+from .events import Event, LineWriter, Subscriber, plain_line, subscribed, summary
 from .faults import checkpoint
 from .journal import RunDirectory, RunStatus, memory_from_journal, now_iso
+from .manager import PluginManager
 from .metrics import final_value
 from .noise import BASELINE, baseline_runs_done, describe_floor, noise_floor, within_noise
-from .manager import PluginManager
 from .records import (
     ExperimentRecord,
     MetricPoint,
@@ -44,8 +44,8 @@ from .records import (
     RunResult,
     ValidationResult,
 )
-from .roles import PluginContext, RewardContext, Rollback, RunMonitor, RunRequest, Runner
 from .resources import cpu_share, gpu_ids, thread_env
+from .roles import PluginContext, RewardContext, Rollback, RunMonitor, Runner, RunRequest
 from .schema import HISTORY_WINDOW, SchemaError, config_hash
 from .script import Extraction, ScriptError, extract, program_hash, unified_diff
 from .space import build_space

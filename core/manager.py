@@ -11,7 +11,8 @@ import functools
 import importlib
 import importlib.metadata
 import sys
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import attrs
 import cattrs

@@ -10,7 +10,7 @@ and keeping it would compound luck.
 from __future__ import annotations
 
 import statistics
-from typing import Sequence
+from collections.abc import Sequence
 
 from .records import Direction, ExperimentRecord, Outcome
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import enum
 import json
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import attrs
 import cattrs

@@ -23,11 +23,11 @@ import attrs
 from .config import Settings
 from .errors import ArrlError
 from .journal import RunDirectory, now_iso
+from .loop import RunToEnd
 from .metrics import final_value
 from .noise import NOISE_SIGMAS, in_noise_units, noise_floor
-from .loop import RunToEnd
 from .records import ExperimentRecord, Outcome, converter
-from .roles import PluginContext, RunRequest, Runner
+from .roles import PluginContext, Runner, RunRequest
 
 
 @attrs.frozen

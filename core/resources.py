@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 # OpenMP (torch's intra-op pool reads it at start-up), MKL, OpenBLAS, numexpr, Apple Accelerate,
 # and ARRL_NUM_THREADS for scripts that call torch.set_num_threads themselves.

@@ -8,8 +8,9 @@ that is still going, one that crashed, and one recorded by another machine. The 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import attrs
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import abc
 import random
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import attrs
 
 from .errors import ArrlError
-from .space import SpaceSettings
 from .records import (
     Direction,
     ExperimentRecord,
@@ -31,6 +30,7 @@ from .records import (
     RunResult,
     ValidationResult,
 )
+from .space import SpaceSettings
 
 
 @attrs.frozen

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import attrs
 
@@ -46,7 +47,7 @@ class Field:
         """A knob the user declared in ``[space]`` by the script's own name, not a schema field."""
         return self.group == "knob"
 
-    def grown(self, value: Any) -> "Field":
+    def grown(self, value: Any) -> Field:
         """This field with its domain grown to include ``value``: the baseline is always inside.
 
         Numbers widen the range; an ordinal choice gets the value inserted in order (768 sits

@@ -29,8 +29,9 @@ import difflib
 import functools
 import hashlib
 import re
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import libcst as cst
@@ -698,7 +699,7 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
         if target is not None and field != "activation" and not is_evaluation_name(attr):
             calls.append(_CallSite(field, target.node, target.value, target.line or _position(wrapper, target.node),
                                    target.path or f"{base}.{attr}", order, target.style, f"{base}.{attr} passed to {label}"))
-    for short, keywords, star, line in collector.instantiations:
+    for short, keywords, _star, line in collector.instantiations:
         if short not in class_names:
             continue
         for keyword, node in keywords.items():

@@ -16,7 +16,8 @@ table for the candidates :mod:`arrl.candidates` finds.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import attrs
 

@@ -17,8 +17,9 @@ import shutil
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Callable, Iterable, Iterator, Protocol
+from typing import IO, Protocol
 
 import attrs
 

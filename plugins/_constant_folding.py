@@ -17,7 +17,8 @@ import codecs
 import operator
 import os.path
 import posixpath
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 MAX_LENGTH = 10_000
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {

@@ -21,8 +21,8 @@ import sys
 import sysconfig
 import tarfile
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import attrs
 

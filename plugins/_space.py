@@ -6,7 +6,7 @@ Proposers that set values directly (grid, Optuna) rather than step through
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import attrs
 

@@ -50,8 +50,9 @@ import string
 import sys
 import tokenize
 from collections import Counter
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Generator, Iterable, Iterator, Sequence
+from typing import Any
 
 import attrs
 
@@ -556,7 +557,7 @@ class _Checker:
                 yield ValidationIssue(f"assigns .{attribute} of a library object kept in a variable or container "
                                       "(or a type(...)): only the script's own objects may be changed", line)
             return  # the script's own object
-        for ref, spellings, resolution in owners:
+        for ref, spellings, _resolution in owners:
             written = f"{ref.dotted}.{attribute}" if ref.module != "builtins" else f"{'.'.join(ref.attrs)}.{attribute}"
             targets = {f"{s}.{attribute}" for s in spellings}
             if ref.root in self.frozen_modules or ref.dotted.split(".")[0] in self.frozen_names:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, deque
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import attrs
 

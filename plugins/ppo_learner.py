@@ -39,7 +39,6 @@ from typing import Any
 import arrl
 from arrl.plugins.ppo_proposer import PPOOptions, PPOProposer
 
-
 # The proposer's networks, copied to the learner and published back (the attribution scorer too:
 # it is part of the policy).
 NETWORKS = ("body", "policy", "value", "attribution")

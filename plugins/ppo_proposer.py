@@ -23,8 +23,14 @@ import attrs
 
 import arrl
 from arrl.actions import Move, apply_move, random_edit
-from arrl.observation import (ATTRIBUTION_FEATURES, OBSERVATION_SIZE, Attributed, encode, encode_attribution,
-                              observation_size)
+from arrl.observation import (
+    ATTRIBUTION_FEATURES,
+    OBSERVATION_SIZE,
+    Attributed,
+    encode,
+    encode_attribution,
+    observation_size,
+)
 from arrl.schema import FIELDS, Field, SchemaError, config_hash
 from arrl.script import apply_values
 

@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 import pytest
-from support import ROOT, git, make_repo, records, run_arrl, skip_or_fail
 
 import arrl
 from arrl.errors import EngineError
+from support import ROOT, git, make_repo, records, run_arrl, skip_or_fail
 
 ENGINES = ("podman", "docker")
 

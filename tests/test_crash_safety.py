@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from support import ARRL, git, make_repo, records, run_arrl, run_dir
 
 from arrl.faults import PHASES
+from support import ARRL, git, make_repo, records, run_arrl, run_dir
 
 SCRIPT = """
 import time

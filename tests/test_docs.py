@@ -4,17 +4,17 @@ and the plugin guides quote code that exists in their example packages."""
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import attrs
 import click
 import pytest
-from support import ROOT
 
 from arrl.cli import main
 from arrl.config import Settings
 from arrl.manager import Registry, make_plugin_manager
 from arrl.tracking import tracker_registrations
+from support import ROOT
 
 DOCS = ROOT / "docs"
 

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import make_repo, records, run_arrl
 
 import arrl
 from arrl.assembly import build_components
@@ -19,6 +18,7 @@ from arrl.journal import RunDirectory
 from arrl.loop import ExperimentLoop
 from arrl.manager import Registry, make_plugin_manager
 from arrl.records import ExperimentRecord, ValidationResult
+from support import make_repo, records, run_arrl
 
 TRAIN = """
 import json
@@ -70,7 +70,8 @@ def _run(tmp_path: Path, payload: str, validator: str, evaluate: str, evaluation
     plugin.arrl_validators = arrl.hookimpl(  # type: ignore[attr-defined]
         lambda: [arrl.Registration("permissive", lambda o, c: Permissive())], specname="arrl_validators")
     manager.register(plugin, name="hostile_plugin")
-    settings = Settings(script="train.py", budget=60.0, silence_timeout=0, max_experiments=2, evaluate=evaluate,
+    settings = Settings(script="train.py", budget=60.0, silence_timeout=0, max_experiments=2, baseline_runs=1,
+                        evaluate=evaluate,
                         plugins={"proposer": "hostile", "validator": validator},
                         early_stopping=EarlyStoppingSettings(enabled=False))
     run = RunDirectory.create(repo / ".arrl", {}, repo)

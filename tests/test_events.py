@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
-from support import TOY_CONFIG, make_repo, records, run_arrl, run_dir
 
 from arrl.display import LiveDisplay
 from arrl.events import EVENT_KINDS, Event, JsonLines, LineWriter, Recorder, read_events, replay, subscribed
 from arrl.hookspecs import hookimpl
 from arrl.manager import make_plugin_manager
+from support import TOY_CONFIG, make_repo, records, run_arrl, run_dir
 
 TOY_SCRIPT = """
 import math, time

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from support import ROOT, make_repo, records, run_arrl
 
 PACKAGES = ("arrl-relative-reward", "arrl-limits-validator")

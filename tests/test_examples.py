@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support import ROOT, git, make_repo, records, run_arrl, scaled
 
 from arrl.script import extract
+from support import ROOT, git, make_repo, records, run_arrl, scaled
 
 EXAMPLE = ROOT / "examples" / "tinygpt"
 
@@ -23,6 +23,9 @@ def test_tinygpt_runs_through_arrl(tmp_path: Path, arrl_env) -> None:
     repo = make_repo(tmp_path / "project", {})
     for name in ("train.py", "corpus.txt", "arrl.toml"):
         shutil.copy(EXAMPLE / name, repo / name)
+    # One baseline, not the noise floor's three: the second experiment is then a proposal.
+    config = repo / "arrl.toml"
+    config.write_text("baseline_runs = 1\n" + config.read_text())
     git(repo, "add", "-A")
     git(repo, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "example")
     # An 18 s budget on an idle machine, scaled to this one's speed: the script trains for half of

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
-from support import ROOT, git, make_repo, records, run_arrl
 
 from arrl.config import Settings
+from support import ROOT, git, make_repo, records, run_arrl
 
 PAGE = ROOT / "docs" / "getting-started.md"
 

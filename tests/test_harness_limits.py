@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import skip_or_fail
 
 import arrl
 from arrl.plugins._containment import cgroup2_base
 from arrl.plugins.subprocess_runner import SubprocessOptions, SubprocessRunner
+from support import skip_or_fail
 
 CONTAINMENTS = ("cgroup", "subreaper")
 

@@ -7,9 +7,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from support import ROOT, git, make_repo, records, run_arrl
 
 from arrl.scaffold import guess_direction, guess_metric
+from support import ROOT, git, make_repo, records, run_arrl
 
 STYLES = ROOT / "tests" / "scripts" / "styles"
 

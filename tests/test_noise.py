@@ -9,7 +9,6 @@ import types
 from pathlib import Path
 
 import pytest
-from support import make_repo, records, run_arrl
 
 import arrl
 from arrl.assembly import build_components
@@ -19,6 +18,7 @@ from arrl.loop import ExperimentLoop
 from arrl.manager import Registry, make_plugin_manager
 from arrl.noise import in_noise_units, noise_floor, within_noise
 from arrl.script import apply_values
+from support import make_repo, records, run_arrl
 
 # Its metric moves with the seed by +-0.01 (the noise), and falls by 10 x each step of the
 # learning rate above 0.01 (the signal).

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import attrs
 import pytest
-from support import ARRL, ROOT, make_repo, records, run_arrl
 
 import arrl
+from arrl.assembly import build_components, check_choices
 from arrl.config import Settings, merge_cli, settings_from
 from arrl.errors import ConfigError
 from arrl.journal import RunDirectory
-from arrl.assembly import build_components, check_choices
 from arrl.loop import ExperimentLoop
 from arrl.manager import BUILTIN_PLUGINS, ROLES, Registry, build_options, make_plugin_manager
+from support import ARRL, ROOT, make_repo, records, run_arrl
 
 
 def _plugin(name: str, **hooks) -> types.ModuleType:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import attrs
 import pytest
-from support import make_repo, records, run_arrl
 
 import arrl
 from arrl.plugins.ppo_proposer import ACTIONS, PPOOptions, PPOProposer
 from arrl.schema import config_hash
 from arrl.script import extract, program_hash
+from support import make_repo, records, run_arrl
 
 SCRIPT = "LEARNING_RATE = 0.01\nDROPOUT = 0.1\nBATCH_SIZE = 32\nACTIVATION = 'relu'\n" \
          "print(f'arrl: val_loss={LEARNING_RATE + DROPOUT}')\n"
@@ -289,7 +289,7 @@ def test_the_lineage_survives_save_and_a_state_saved_before_it_loads(tmp_path: P
 
     proposer = _proposer(tmp_path)
     observation = _observation()
-    for step in range(3):
+    for _ in range(3):
         proposer.propose(observation)
     proposer.save(tmp_path / "ppo.json")
     again = _proposer(tmp_path, seed=5)

@@ -45,14 +45,19 @@ def test_the_async_learner_learns_the_rewarded_move_at_the_single_workers_cadenc
             for done, is_good in reversed(in_flight):
                 proposer.learn(_record(step, done.id), 1.0 if is_good else -1.0)
             in_flight.clear()
+            if step % 8 == 7 and proposer.learner is not None:
+                # Experiments take seconds, a step milliseconds: the learner keeps up. Without
+                # this wait a loaded machine (CI at load 2+) lets it fall behind and catch up in
+                # fewer, larger steps, which the cadence asserted below is not about.
+                proposer.learner.drain()
     assert proposer.learner is not None
     proposer.learner.drain()
     proposer.propose(observation)  # takes the newest published weights
     after = proposer.probabilities(observation)[GOOD]
     assert after > 0.6, f"{before:.3f} -> {after:.3f}"
-    # One step per 8 results, as one worker takes them (a step that fell behind takes more at once).
+    # One step per 8 results, as one worker takes them.
     steps = proposer.learner.version
-    assert 15 <= steps <= 30 and proposer.updates == steps, steps
+    assert steps == 240 // 8 and proposer.updates == steps, steps
     assert all(update >= 0 and latency >= update for latency, update in proposer.learner.latencies)
 
 

@@ -10,9 +10,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from support import TOY_CONFIG, TOY_SCRIPT, git, make_repo, records, run_arrl, run_dir, user_state
-
-
 
 IDENTITY = ("-c", "user.name=Test User", "-c", "user.email=test@example.com")
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from support import ARRL, git, make_repo, records, run_arrl, run_dir
 
 # No torch import: these tests are about the harness, and must not depend on how fast torch loads.

@@ -9,14 +9,13 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import ROOT, git, make_repo
 
 import arrl
 from arrl.actions import moves, random_edit
+from arrl.assembly import build_components
 from arrl.config import Settings
 from arrl.early_stopping import EarlyStoppingSettings
 from arrl.journal import RunDirectory
-from arrl.assembly import build_components
 from arrl.loop import ExperimentLoop
 from arrl.manager import Registry, make_plugin_manager
 from arrl.plugins.ast_validator import AstValidator
@@ -24,8 +23,15 @@ from arrl.plugins.composite_reward import CompositeOptions, CompositeReward
 from arrl.plugins.deque_memory import DequeMemory
 from arrl.schema import HISTORY_WINDOW
 from arrl.script import apply_values, extract
-from arrl.testing import (history_entries, obfuscated_dangerous_code, outcome_sequences, records,
-                          reward_contexts, schema_configs)
+from arrl.testing import (
+    history_entries,
+    obfuscated_dangerous_code,
+    outcome_sequences,
+    records,
+    reward_contexts,
+    schema_configs,
+)
+from support import ROOT, git, make_repo
 
 VALIDATOR = AstValidator()
 BASE = "import math\nLEARNING_RATE = 0.01\nprint(f'arrl: val_loss={LEARNING_RATE}')\n"
@@ -144,7 +150,7 @@ def test_workspace_is_always_the_last_good_and_failures_stay_retrievable(plan, t
     module.arrl_proposers = arrl.hookimpl(lambda: [arrl.Registration("scripted", lambda o, c: proposer)],
                                           specname="arrl_proposers")
     manager.register(module, name="scripted")
-    config = Settings(script="train.py", budget=1.0, silence_timeout=0, failure_limit=100,
+    config = Settings(script="train.py", budget=1.0, silence_timeout=0, failure_limit=100, baseline_runs=1,
                       max_experiments=len(plan) + 1, plugins={"proposer": "scripted"},
                       early_stopping=EarlyStoppingSettings(enabled=False))
     run = RunDirectory.create(repo / ".arrl", {}, repo)

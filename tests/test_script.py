@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from support import ROOT, git, make_repo, records, run_arrl
 
 from arrl.actions import moves, random_edit
 from arrl.observation import OBSERVATION_SIZE, encode, encode_config
@@ -20,6 +19,7 @@ from arrl.records import HistoryEntry, Observation, Outcome
 from arrl.schema import FIELDS, FIELDS_BY_NAME, SchemaError
 from arrl.script import apply_values, changed_lines, extract
 from arrl.testing import schema_configs
+from support import ROOT, git, make_repo, records, run_arrl
 
 SCRIPTS = ROOT / "tests" / "scripts"
 EXAMPLES = {"tinygpt": ROOT / "examples/tinygpt/train.py", "digits": ROOT / "examples/digits/train.py"}
@@ -179,7 +179,9 @@ def test_digits_inspect_marks_what_is_missing() -> None:
     rows = {r["field"]: r for r in json.loads(result.stdout)}
     missing = {f for f, r in rows.items() if r["status"] == "missing"}
     assert missing == {"attention_heads", "scheduler", "gradient_clip", "mixed_precision"}
-    assert rows["learning_rate"]["where"] == "train.py:20" and rows["learning_rate"]["as"] == "--lr"
+    lines = (ROOT / "examples/digits/train.py").read_text().splitlines()
+    lr_line = next(n for n, line in enumerate(lines, 1) if '"--lr"' in line)
+    assert rows["learning_rate"]["where"] == f"train.py:{lr_line}" and rows["learning_rate"]["as"] == "--lr"
     assert rows["optimizer"]["style"] == "code"
 
 
@@ -296,9 +298,11 @@ def json_script(repo: Path, record: dict) -> str:
 def test_digits_example_runs_with_the_random_proposer(tmp_path: Path, arrl_env) -> None:
     recs = _run_example("digits", tmp_path, arrl_env, 6, "30")
     assert recs[0]["outcome"] == "ok" and 0 < float(recs[0]["value"]) < 1.0
-    assert all(r["proposer"] == "random" for r in recs[1:])
+    # The baseline three times (the noise floor, each with its own seed), then the proposals.
+    assert [r["proposer"] for r in recs] == ["baseline"] * 3 + ["random"] * 3
+    assert len({r["seed"] for r in recs[:3]}) == 3
     # Every proposal is a valid script that trains: it finishes or is stopped for its trend.
-    assert {r["outcome"] for r in recs[1:]} <= {"ok", "early_stopped", "duplicate"}
+    assert {r["outcome"] for r in recs[3:]} <= {"ok", "early_stopped", "duplicate"}
 
 
 @pytest.mark.slow

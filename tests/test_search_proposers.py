@@ -9,12 +9,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support import ROOT, git, make_repo, records, run_arrl
 
 import arrl
 from arrl.plugins.grid_proposer import GridOptions, GridProposer
 from arrl.schema import check_config
 from arrl.script import extract
+from support import ROOT, git, make_repo, records, run_arrl
 
 TINYGPT = ROOT / "examples" / "tinygpt"
 SCRIPT = (
@@ -138,6 +138,9 @@ def _tinygpt_repo(tmp_path: Path) -> Path:
     repo = make_repo(tmp_path / "project", {})
     for name in ("train.py", "corpus.txt", "arrl.toml"):
         shutil.copy(TINYGPT / name, repo / name)
+    # One baseline, not the noise floor's three: the tiny GPT's experiments are the slow part.
+    config = repo / "arrl.toml"
+    config.write_text("baseline_runs = 1\n" + config.read_text())
     git(repo, "add", "-A")
     git(repo, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "example")
     return repo
@@ -204,7 +207,9 @@ def test_search_proposers_run_a_script_with_a_space(tmp_path: Path, arrl_env, pr
     assert result.returncode == 0, result.output
     recs = records(repo)
     assert [r["outcome"] for r in recs] == ["ok"] * 7, [(r["outcome"], r["failure_reason"]) for r in recs]
-    changed = {k for r in recs[1:] for k in r["edit"]["changes"]}
+    proposals = [r for r in recs if r["proposer"] != "baseline"]  # after the noise floor's 3
+    assert len(proposals) == 4
+    changed = {k for r in proposals for k in r["edit"]["changes"]}
     if proposer == "optuna":
         assert "MATRIX_LR" in changed
         assert all(0.005 <= r["config"]["MATRIX_LR"] <= 0.08 for r in recs)

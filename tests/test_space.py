@@ -5,14 +5,13 @@ public training scripts with labelled knobs."""
 from __future__ import annotations
 
 import json
-import re
 import random
+import re
 import shutil
 import tomllib
 from pathlib import Path
 
 import pytest
-from support import ROOT, git, make_repo, records, run_arrl
 
 import arrl
 from arrl.actions import apply_move, moves, random_edit
@@ -24,6 +23,7 @@ from arrl.records import Observation
 from arrl.schema import SchemaError
 from arrl.script import apply_values, extract
 from arrl.space import SpaceEntry, SpaceSettings, build_space, space_toml
+from support import ROOT, git, make_repo, records, run_arrl
 
 STYLES = ROOT / "tests" / "scripts" / "styles"
 NANOGPT = (STYLES / "nanogpt" / "train.py").read_text()
@@ -119,7 +119,7 @@ def test_a_small_numpy_script_with_hidden_32_is_tunable() -> None:
 
 
 def test_observation_encoding_is_versioned_and_spreads_values_between_choices() -> None:
-    assert OBSERVATION_VERSION == 2
+    assert OBSERVATION_VERSION == 3  # 3: move-to-result attribution features (issue 10)
     vector = encode_config({"hidden_dim": 768})
     # hidden_dim follows num_layers (2 entries): presence, then the one-hot over 64..1024.
     assert vector[2] == 1.0 and vector[3:8] == pytest.approx([0, 0, 0, 1 - 0.584963, 0.584963], abs=1e-5)

@@ -9,7 +9,6 @@ import types
 from pathlib import Path
 
 import pytest
-from support import make_repo, records, run_arrl, run_dir, skip_or_fail
 
 import arrl
 from arrl.assembly import assemble_loop, check_choices
@@ -18,6 +17,7 @@ from arrl.errors import ConfigError
 from arrl.journal import RunDirectory
 from arrl.manager import Registry, make_plugin_manager
 from arrl.tracking import attach_trackers, reports_errors
+from support import make_repo, records, run_arrl, run_dir, skip_or_fail
 
 # Crashes whenever the batch size leaves 32, so the random proposer produces failures as well as
 # successes; reports the loss at six steps.

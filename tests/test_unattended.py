@@ -9,13 +9,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import ARRL, git, make_repo, records, run_arrl, run_dir
 
 import arrl
 from arrl.assembly import build_components
 from arrl.config import Settings
 from arrl.errors import ConfigError
 from arrl.manager import Registry, make_plugin_manager
+from support import ARRL, git, make_repo, records, run_arrl, run_dir
 
 # One switch and nothing else, and the switched version is no better: once it has run, every
 # proposal from the baseline is the same program again.
@@ -42,8 +42,9 @@ def test_a_proposer_with_nothing_new_to_try_pauses_the_run(tmp_path: Path, arrl_
     result = run_arrl("run", "--max-experiments", "50", cwd=repo, env=arrl_env)
     assert result.returncode == 3, result.output
     outcomes = [r["outcome"] for r in records(repo)]
-    # The baseline, the one switch, then duplicates until the limit: not 48 of them.
-    assert outcomes == ["ok", "ok"] + ["duplicate"] * 4
+    # The baseline and the noise floor's two repeats of it, the one switch, then duplicates until
+    # the limit: not 46 of them.
+    assert outcomes == ["ok"] * 3 + ["ok"] + ["duplicate"] * 4
     assert "4 consecutive duplicate proposals" in result.stderr
     assert _meta(repo)["status"] == "paused"
 

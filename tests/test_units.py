@@ -17,8 +17,7 @@ from arrl.journal import RunDirectory
 from arrl.metrics import curve_std, parse_line
 from arrl.plugins.composite_reward import CompositeOptions, CompositeReward
 from arrl.plugins.deque_memory import DequeMemory
-from arrl.records import (Direction, Edit, ExperimentRecord, HistoryEntry, MetricPoint, Outcome,
-                          from_json, to_json)
+from arrl.records import Direction, Edit, ExperimentRecord, HistoryEntry, MetricPoint, Outcome, from_json, to_json
 from arrl.roles import RewardContext
 from arrl.schema import FIELDS, SchemaError, check_config, config_hash
 from arrl.script import apply_values, extract, program_hash, unified_diff

@@ -6,9 +6,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from support import run_arrl
 
 from arrl.plugins.ast_validator import AstOptions, AstValidator
+from support import run_arrl
 
 BASELINE = '''
 import math

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import operator
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import attrs
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import arrl_limits_validator
 import pytest
+from arrl_limits_validator import Limits, LimitsOptions, parse_rule
 
 import arrl
 from arrl.manager import Registry, build_options, make_plugin_manager
-
-import arrl_limits_validator
-from arrl_limits_validator import Limits, LimitsOptions, parse_rule
 
 BASELINE = """\
 LEARNING_RATE = 0.01

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import math
 
+import arrl_relative_reward
 import pytest
+from arrl_relative_reward import RelativeOptions, RelativeReward
 
 import arrl
 from arrl.manager import Registry, build_options, make_plugin_manager
 from arrl.records import Direction, Outcome
-
-import arrl_relative_reward
-from arrl_relative_reward import RelativeOptions, RelativeReward
 
 
 def _record(outcome: Outcome, value: float, direction: Direction = Direction.MINIMIZE) -> arrl.ExperimentRecord:

@@ -1,16 +1,15 @@
 """Fine-tuning in the style of a Hugging Face example script: argument dataclasses parsed from
 the command line, a Trainer built from them. Written for arrl's tests; it is read, never run."""
 from dataclasses import dataclass, field
-from typing import Optional
 
-from transformers import (AutoModelForSequenceClassification, AutoTokenizer, HfArgumentParser, Trainer,
-                          TrainingArguments as HfTrainingArguments)
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfArgumentParser, Trainer
+from transformers import TrainingArguments as HfTrainingArguments
 
 
 @dataclass
 class ModelArguments:
     model_name_or_path: str = field(default="bert-base-uncased", metadata={"help": "checkpoint to start from"})
-    cache_dir: Optional[str] = field(default=None)
+    cache_dir: str | None = field(default=None)
     hidden_dropout_prob: float = field(default=0.1)
     max_seq_length: int = field(default=128)
 

@@ -8,7 +8,6 @@ from contextlib import nullcontext
 
 import numpy as np
 import torch
-
 from model import GPT, GPTConfig
 
 # -----------------------------------------------------------------------------
