@@ -14,7 +14,7 @@ import arrl
 from arrl.plugins.grid_proposer import GridOptions, GridProposer
 from arrl.schema import check_config
 from arrl.script import extract
-from support import ROOT, git, make_repo, records, run_arrl
+from support import ROOT, git, make_repo, records, run_arrl, scaled
 
 TINYGPT = ROOT / "examples" / "tinygpt"
 SCRIPT = (
@@ -150,12 +150,15 @@ def _tinygpt_repo(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("proposer", ["grid", pytest.param("optuna", marks=needs_optuna)])
 def test_search_proposer_runs_the_tiny_gpt_end_to_end(tmp_path: Path, arrl_env, proposer: str) -> None:
     repo = _tinygpt_repo(tmp_path)
-    # A 60 s budget: the tiny GPT needs about 13 s of CPU, over 30 s of wall clock on a busy 2-core machine.
-    result = run_arrl("--plugin", f"proposer={proposer}", "run", "--max-experiments", "3", "--budget", "60",
-                      cwd=repo, env=arrl_env, timeout=480)
+    # The tiny GPT trains for half its budget: 12 s on an idle machine, scaled to this one's speed
+    # so that start-up and the final evaluation fit in the other half (13 s of CPU took 36 s of
+    # wall clock on a 2-core machine at load 8).
+    budget = scaled(24)
+    result = run_arrl("--plugin", f"proposer={proposer}", "run", "--max-experiments", "2", "--budget", str(budget),
+                      cwd=repo, env=arrl_env, timeout=max(240, 8 * budget))
     assert result.returncode == 0, result.output
     recs = records(repo)
-    assert [r["proposer"] for r in recs] == ["baseline", proposer, proposer]
+    assert [r["proposer"] for r in recs] == ["baseline", proposer]
     for r in recs[1:]:
         assert r["edit"]["changes"] and r["outcome"] in ("ok", "early_stopped", "failed", "timed_out"), r
     if proposer == "grid":  # the grid's first point: the learning rate a half-decade down
