@@ -13,7 +13,7 @@ timed:
 - ``staleness``: how many published versions behind the weights that sampled a learned action were.
 
     nice -n 10 .venv/bin/python benchmarks/learner_latency.py --workers 1 8 32 --results 96 --seconds 0.5 \
-        [--torch-threads 1]
+        [--torch-threads 0]
 """
 
 from __future__ import annotations
@@ -36,14 +36,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "tests" / "scripts" / "calls_style.py"
 
 
-def simulate(learner: str, workers: int, results: int, seconds: float, seed: int = 0) -> dict[str, Any]:
+def simulate(learner: str, workers: int, results: int, seconds: float, threads: int, seed: int = 0) -> dict[str, Any]:
     script = SCRIPT.read_text()
     found = extract(script, "train.py")
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as scratch:
         context = arrl.PluginContext(Path(scratch), Path(scratch), "train.py", "loss", arrl.Direction.MINIMIZE, 60,
                                      seed)
-        options = PPOOptions(learner=learner, rollout_size=max(workers, 1) * 32)
+        options = PPOOptions(learner=learner, rollout_size=max(workers, 1) * 32, threads=threads)
         proposer: PPOProposer = AsyncPPOProposer(options, context) if learner == "async" else PPOProposer(options, context)
         observation = arrl.Observation(script, dict(found.values), (), best_value=1.0,
                                        editable=tuple(found.editable), choices=dict(found.choices))
@@ -100,19 +100,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--results", type=int, default=96)
     parser.add_argument("--seconds", type=float, default=0.5, help="simulated length of one experiment")
-    parser.add_argument("--torch-threads", type=int, default=0,
-                        help="torch's intra-op threads in this process (0: torch's default)")
+    parser.add_argument("--torch-threads", type=int, default=1,
+                        help="the PPO's threads option: torch's intra-op threads in this process (0: torch's default)")
     args = parser.parse_args()
-    if args.torch_threads:
-        import torch
-
-        torch.set_num_threads(args.torch_threads)
     print("| learner | workers | results | PPO steps | learn+save mean ms | learn+save max ms | step median ms "
           "| arrival -> published median ms | p95 ms | staleness (versions) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for workers in args.workers:
         for learner in ("sync", "async"):
-            r = simulate(learner, workers, args.results, args.seconds)
+            r = simulate(learner, workers, args.results, args.seconds, args.torch_threads)
             latency = (f"{r['latency_median'] * 1e3:.0f} | {r['latency_p95'] * 1e3:.0f} | {r['staleness_mean']:.2f}"
                        if learner == "async" else "- | - | 0")
             print(f"| {learner} | {workers} | {args.results} | {r['steps']} | {r['held_mean'] * 1e3:.1f} | "

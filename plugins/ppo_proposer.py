@@ -62,6 +62,11 @@ class PPOOptions:
     learner: str = attrs.field(default="sync", validator=attrs.validators.in_(("sync", "async")))
     # The async learner's rollout buffer: results waiting to be learned (N x 32 for N workers).
     rollout_size: int = attrs.field(default=256, validator=attrs.validators.ge(1))
+    # torch's intra-op threads in arrl's own process (0: torch's default, one per core). The
+    # networks are small: a second thread only contends with the experiments for the cores, and
+    # on a loaded 2-core machine a PPO step took 0.6-0.8 s with torch's default against 0.06-0.13 s
+    # with one (docs/benchmarks.md, learner update latency).
+    threads: int = attrs.field(default=1, validator=attrs.validators.ge(0))
 
 
 def action_list(fields: tuple[Field, ...] = FIELDS) -> list[Move]:
@@ -95,6 +100,8 @@ class PPOProposer(arrl.Proposer):
         self.torch = torch
         self.options = options
         self.context = context
+        if options.threads:
+            torch.set_num_threads(options.threads)
         torch.manual_seed(context.seed)
         self.generator = torch.Generator().manual_seed(context.seed)
         width = options.hidden

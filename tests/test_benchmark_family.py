@@ -36,3 +36,27 @@ def test_members_differ_and_the_baseline_always_runs() -> None:
 def test_a_member_script_exposes_the_twelve_knobs_at_the_baseline() -> None:
     found = extract(simfamily.script(3))
     assert found.missing == () and found.values == simfamily.BASELINE
+
+
+def test_two_workers_complete_a_run_on_a_member_of_the_family(tmp_path, arrl_env) -> None:
+    """The scaling benchmark's set-up, small: the default PPO with two workers on a member's
+    script (crashes, divergence and noise included) finishes with every experiment recorded once."""
+    from pathlib import Path
+
+    from support import make_repo, records, run_arrl, run_dir
+
+    files = {"train.py": simfamily.script(5), "simfamily.py": Path(simfamily.__file__).read_text()}
+    repo = make_repo(tmp_path / "member", files, 'script = "train.py"\nbudget = 20\nseed = 5\nfailure_limit = 1000\n')
+    result = run_arrl("run", "--workers", "2", "--max-experiments", "12", cwd=repo, env=arrl_env)
+    assert result.returncode == 0, result.output
+    recs = records(repo)
+    assert sorted(r["id"] for r in recs) == list(range(12))  # in the order results arrived
+    assert sum(r["proposer"] == "baseline" for r in recs) == 3
+    # No program ran twice (the baseline's noise-floor repeats aside), and what was kept improved.
+    ran = [r["program_hash"] for r in recs
+           if r["proposer"] != "baseline" and r["outcome"] not in ("duplicate", "interrupted")]
+    assert len(ran) == len(set(ran))
+    kept = [float(r["value"]) for r in recs if r["kept"]]
+    assert kept == sorted(kept, reverse=True) and len(set(kept)) == len(kept)
+    # The second worker had its own worktree (that two run at once: tests/test_workers.py).
+    assert (run_dir(repo) / "workers" / "1").is_dir()

@@ -306,3 +306,18 @@ def test_the_lineage_survives_save_and_a_state_saved_before_it_loads(tmp_path: P
     assert torch.equal(old.policy.weight, proposer.policy.weight)
     assert float(old.attribution[2].weight.detach().abs().sum()) == 0.0
     assert old.propose(observation).edit.changes
+
+
+def test_the_ppo_uses_one_torch_thread_in_arrls_process_unless_told_otherwise(tmp_path: Path) -> None:
+    import torch
+
+    context = arrl.PluginContext(tmp_path, tmp_path, "train.py", "val_loss", arrl.Direction.MINIMIZE, 60, 0)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        PPOProposer(PPOOptions(threads=0), context)
+        assert torch.get_num_threads() == 2  # 0: torch's own choice stays
+        PPOProposer(PPOOptions(), context)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
