@@ -15,19 +15,16 @@ fi
 # started here, so a fresh machine (and CI) runs them instead of skipping.
 bash scripts/engines.sh
 
-# Timing tests (a kill within budget + 1 s) need the cores to themselves: the suite runs
-# serially, one test at a time.
+# The suite runs serially, one test at a time. The timing tests (a kill within budget + 1 s) run
+# once, below, beside two busy processes: the harder case, and running them idle as well cost
+# CI a minute and a half of its twenty.
 set +e
-.venv/bin/pytest -rs "$@"
+.venv/bin/pytest -rs -m "not timing" "$@"
 status=$?
 set -e
-if [ "$status" -eq 5 ]; then
-  echo "error: pytest collected no tests" >&2
-  exit 1
-fi
 
-# The timing tests once more, with two CPU-bound processes beside them: a kill tolerance must
-# hold on a busy machine too, not only on an idle CI runner.
+# The timing tests, with two CPU-bound processes beside them: a kill tolerance must hold on a
+# busy machine, not only on an idle CI runner.
 busy=()
 for _ in 1 2; do
   python3 -c 'while True: pass' &
@@ -39,7 +36,14 @@ set +e
 loaded=$?
 set -e
 kill "${busy[@]}" 2>/dev/null || true
-if [ "$loaded" -ne 0 ] && [ "$loaded" -ne 5 ]; then  # 5: the selection holds no timing test
+# Exit 5 is pytest's "no tests collected": fine for one of the two passes (a selection of only
+# timing tests, or none), never for both.
+if [ "$status" -eq 5 ] && [ "$loaded" -eq 5 ]; then
+  echo "error: pytest collected no tests" >&2
+  exit 1
+fi
+[ "$status" -eq 5 ] && status=0
+if [ "$loaded" -ne 0 ] && [ "$loaded" -ne 5 ]; then
   echo "error: the timing tests failed beside two busy processes" >&2
   [ "$status" -eq 0 ] && status=$loaded
 fi

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -163,6 +164,7 @@ WORKER = textwrap.dedent("""
     url, run_dir, worker, go, workers = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]), int(sys.argv[5])
     memory = RedisMemory(RedisOptions(url=url), run_dir)
     journal = RunDirectory(run_dir)
+    (go.parent / f"ready-{worker}").touch()  # connected: a restart from now on is one mid-run
     while not go.exists():
         time.sleep(0.01)
     for j in range(200):
@@ -184,6 +186,12 @@ def run_workers(url: str, run_dir: Path, count: int = 4) -> list[subprocess.Pope
     go = run_dir / "go"
     processes = [subprocess.Popen([sys.executable, "-c", WORKER, url, str(run_dir), str(k), str(go), str(count)],
                                   stdout=subprocess.PIPE) for k in range(count)]
+    # All start together, once every one has connected (importing arrl takes seconds on a busy
+    # machine: without the wait one worker could still be connecting when the test restarts Redis).
+    deadline = time.monotonic() + 120
+    while not all((run_dir / f"ready-{k}").exists() for k in range(count)):
+        assert time.monotonic() < deadline and all(p.poll() is None for p in processes), "a worker did not start"
+        time.sleep(0.05)
     go.touch()
     return processes
 
