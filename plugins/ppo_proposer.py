@@ -67,6 +67,15 @@ class PPOOptions:
     # on a loaded 2-core machine a PPO step took 0.6-0.8 s with torch's default against 0.06-0.13 s
     # with one (docs/benchmarks.md, learner update latency).
     threads: int = attrs.field(default=1, validator=attrs.validators.ge(0))
+    # A line search on top of the policy: "on" repeats a move that was kept (same field, same
+    # direction, from the new best) while it keeps paying, and after a step up or down that was
+    # not kept tries the other direction on that field once; the policy chooses otherwise.
+    # "off": the policy chooses every move.
+    continuation: str = attrs.field(default="off", validator=attrs.validators.in_(("off", "on")))
+    # "priority": before the policy chooses, try each move of OPENING once, in order, from the
+    # best script so far (moves the script cannot make, or programs already tried, are skipped);
+    # "off": none.
+    opening: str = attrs.field(default="off", validator=attrs.validators.in_(("off", "priority", "sweeps")))
 
 
 def action_list(fields: tuple[Field, ...] = FIELDS) -> list[Move]:
@@ -83,6 +92,19 @@ def action_list(fields: tuple[Field, ...] = FIELDS) -> list[Move]:
 
 
 ACTIONS = action_list()
+
+# The opening's moves, most promising first: the learning rate both ways, then model size, the
+# optimizer, batch size, and the rest. Ranked by the mean gain of a line search along each move
+# from the baseline over the pre-training members 100-119 of benchmarks/simfamily.py (never the
+# held-out ones); the ranking is the usual one for training scripts (learning rate, size,
+# optimizer and batch matter most; clip, heads and weight decay least).
+OPENING: tuple[Move, ...] = (
+    Move("learning_rate", "up"), Move("learning_rate", "down"),
+    Move("num_layers", "up"), Move("hidden_dim", "up"),
+    Move("optimizer", "switch", "lion"), Move("optimizer", "switch", "sgd"),
+    Move("batch_size", "up"), Move("optimizer", "switch", "adam"),
+    Move("scheduler", "switch", "constant"), Move("mixed_precision", "switch", True),
+)
 
 
 def actions_for(observation: arrl.Observation) -> list[Move]:
@@ -120,6 +142,10 @@ class PPOProposer(arrl.Proposer):
         # The move behind each program the policy proposed, by config hash, and the best value
         # it was proposed against: what the attribution features are computed from.
         self.lineage: dict[str, Attributed] = {}
+        # The move behind each program the proposer made with one move, and the config hash it
+        # was made from: what the continuation reads to tell "kept" from "not kept".
+        self.origins: dict[str, tuple[Move, str]] = {}
+        self.opened = 0  # how many of OPENING's moves the opening has used or skipped
         self._new_optimizer()
         self.buffer: list[dict[str, Any]] = []
         # Actions awaiting their result, by proposal id: with several workers results arrive in
@@ -248,10 +274,19 @@ class PPOProposer(arrl.Proposer):
             step = self._two_moves(observation)
             if step is not None:
                 return step
+        forced = self._continuation(observation, candidates) if self.options.continuation == "on" else None
+        if forced is None and self.options.opening != "off":
+            forced = self._opening(observation, candidates)
         candidates = candidates or self._candidates(observation, skip_tried=False)
         while candidates:
             state, mask, probabilities, value = self._policy(observation, candidates)
-            action = int(torch.multinomial(probabilities, 1, generator=self.generator))
+            if forced is not None and forced in candidates:
+                # Not sampled: the transition keeps this move's probability under the current
+                # policy, so PPO's ratio starts at 1 and the update is the policy gradient of
+                # the move as if the policy had drawn it (it learns that continuing paid or not).
+                action, forced = forced, None
+            else:
+                action = int(torch.multinomial(probabilities, 1, generator=self.generator))
             changes = candidates[action]
             try:
                 # Only the chosen move is rendered; one the script cannot take after all (a site
@@ -279,6 +314,44 @@ class PPOProposer(arrl.Proposer):
         self.lineage[new_hash] = Attributed(move.field, move.direction, move.target, observation.best_value)
         if len(self.lineage) > 4 * 32:  # only the window's programs matter: forget the oldest
             del self.lineage[next(iter(self.lineage))]
+        self.origins[new_hash] = (move, config_hash(observation.config))
+        if len(self.origins) > 4 * 32:
+            del self.origins[next(iter(self.origins))]
+
+    def _opening(self, observation: arrl.Observation, candidates: dict[int, dict]) -> int | None:
+        moves = actions_for(observation)
+        sweeps = self.options.opening == "sweeps"
+        for _ in range(len(OPENING)):
+            if self.opened >= len(OPENING) and not sweeps:
+                break
+            wanted = OPENING[self.opened % len(OPENING)]
+            self.opened += 1
+            index = moves.index(wanted) if wanted in moves else None
+            if index in candidates:
+                return index
+        return None
+
+    def _continuation(self, observation: arrl.Observation, candidates: dict[int, dict]) -> int | None:
+        """The line search's next action, or None to let the policy choose: the last result's
+        move again when it was kept (the current script is that result), the other direction of
+        an up/down move that was not kept (the current script is still its parent)."""
+        if not observation.history:
+            return None
+        last = observation.history[-1]
+        origin = self.origins.get(last.config_hash)
+        if origin is None:
+            return None
+        move, parent = origin
+        here = config_hash(observation.config)
+        if last.config_hash == here:
+            wanted = move
+        elif parent == here and move.direction in ("up", "down"):
+            wanted = Move(move.field, "down" if move.direction == "up" else "up")
+        else:
+            return None
+        moves = actions_for(observation)
+        index = moves.index(wanted) if wanted in moves else None
+        return index if index in candidates else None
 
     def _two_moves(self, observation: arrl.Observation) -> arrl.Proposal | None:
         tried = {entry.config_hash for entry in observation.history} | observation.tried
