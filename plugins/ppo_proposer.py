@@ -98,8 +98,9 @@ ACTIONS = action_list()
 # The opening's moves, most promising first: the learning rate up, model size, the activation and
 # optimizer, batch size, mixed precision and the scheduler, then the other directions and choices.
 # The order was searched on the pre-training members 100-119 of benchmarks/simfamily.py (never the
-# held-out ones): first a greedy construction ranked by the regret of this opening plus the line
-# search after 16 and 32 experiments, then swaps and insertions (docs/benchmarks.md). It is the
+# held-out ones) by benchmarks/opening_search.py: first a greedy construction ranked by the regret
+# of this opening plus the line search after 16 and 32 experiments, then swaps and insertions
+# (docs/benchmarks.md). It is the
 # usual ranking for training scripts: learning rate, size, optimizer and batch matter most; clip,
 # dropout and weight decay least, and they are left to the policy.
 OPENING: tuple[Move, ...] = (
