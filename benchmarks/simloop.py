@@ -8,6 +8,10 @@ reported benchmark (benchmarks/search.py) always goes through the real loop.
 
     nice -n 10 .venv/bin/python benchmarks/simloop.py --seeds 0-9 --experiments 64 --proposers random ppo
     nice -n 10 .venv/bin/python benchmarks/simloop.py --seeds 0-9 --proposers ppo -o prior=builtin
+    nice -n 10 .venv/bin/python benchmarks/simloop.py --proposers random ppo ppo:continuation=on,opening=on
+
+A proposer written NAME:key=value,key=value gets those options on top of the -o ones (so one
+command can compare variants of one proposer).
 """
 
 from __future__ import annotations
@@ -125,11 +129,13 @@ def main() -> None:
     from search import best_true_after
 
     print("| proposer | " + " | ".join(f"@{c}" for c in CHECKPOINTS if c <= args.experiments) + " |")
-    for name in args.proposers:
+    for label in args.proposers:
+        name, _, extra = label.partition(":")
+        variant = {**options, **parse_options(extra.split(","))} if extra else options
         regrets: dict[int, list[float]] = {c: [] for c in CHECKPOINTS if c <= args.experiments}
         for seed in seeds(args.seeds):
             with tempfile.TemporaryDirectory() as scratch:
-                chosen = dict(options) if name == "ppo" else {}
+                chosen = dict(variant) if name == "ppo" or extra else {}
                 proposer = make_proposer(name, chosen, seed, Path(scratch))
                 rows = episode(proposer, seed, args.experiments)
             optimum = simfamily.optimum(simfamily.member(seed))[0]
@@ -139,7 +145,8 @@ def main() -> None:
         for values in regrets.values():
             q1, med, q3 = quartiles(values)
             cells.append(f"{med:.3f} [{q1:.3f}, {q3:.3f}]")
-        print(f"| {name} {options if name == 'ppo' else ''} | " + " | ".join(cells) + " |", flush=True)
+        shown = variant if name == "ppo" or extra else ""
+        print(f"| {name} {shown} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 
 import arrl
-from arrl.actions import Move, apply_move, random_edit
+from arrl.actions import Move, _domains, apply_move, random_edit
 from arrl.observation import (
     ATTRIBUTION_FEATURES,
     OBSERVATION_SIZE,
@@ -67,6 +67,17 @@ class PPOOptions:
     # on a loaded 2-core machine a PPO step took 0.6-0.8 s with torch's default against 0.06-0.13 s
     # with one (docs/benchmarks.md, learner update latency).
     threads: int = attrs.field(default=1, validator=attrs.validators.ge(0))
+    # A line search on top of the policy: "on" repeats a move that was kept (same field, same
+    # direction, from the new best) while it keeps paying, and after a step up or down that was
+    # not kept tries the other direction on that field once; the policy chooses otherwise.
+    # "off": the policy chooses every move.
+    continuation: str = attrs.field(default="off", validator=attrs.validators.in_(("off", "on")))
+    # "on": before the policy chooses, try each move of OPENING once, in order, from the best
+    # script so far (moves the script cannot make, or to programs already tried, are skipped; a
+    # switch of optimizer moves the learning rate with it, see OPTIMIZER_LEARNING_RATE); with
+    # continuation on, the line search follows each of them. "off": the policy chooses from the
+    # start.
+    opening: str = attrs.field(default="off", validator=attrs.validators.in_(("off", "on")))
 
 
 def action_list(fields: tuple[Field, ...] = FIELDS) -> list[Move]:
@@ -84,12 +95,33 @@ def action_list(fields: tuple[Field, ...] = FIELDS) -> list[Move]:
 
 ACTIONS = action_list()
 
+# The opening's moves, most promising first: the learning rate up, model size, the activation and
+# optimizer, batch size, mixed precision and the scheduler, then the other directions and choices.
+# The order was searched on the pre-training members 100-119 of benchmarks/simfamily.py (never the
+# held-out ones) by benchmarks/opening_search.py: first a greedy construction ranked by the regret
+# of this opening plus the line search after 16 and 32 experiments, then swaps and insertions
+# (docs/benchmarks.md). It is the
+# usual ranking for training scripts: learning rate, size, optimizer and batch matter most; clip,
+# dropout and weight decay least, and they are left to the policy.
+OPENING: tuple[Move, ...] = (
+    Move("learning_rate", "up"), Move("num_layers", "up"), Move("activation", "switch", "silu"),
+    Move("optimizer", "switch", "adam"), Move("batch_size", "up"), Move("mixed_precision", "switch", True),
+    Move("scheduler", "switch", "constant"), Move("hidden_dim", "up"), Move("optimizer", "switch", "lion"),
+    Move("activation", "switch", "tanh"), Move("num_layers", "down"), Move("scheduler", "switch", "warmup_cosine"),
+    Move("attention_heads", "up"), Move("learning_rate", "down"), Move("scheduler", "switch", "linear"),
+    Move("optimizer", "switch", "sgd"), Move("batch_size", "down"), Move("activation", "switch", "gelu"),
+)
+
 
 def actions_for(observation: arrl.Observation) -> list[Move]:
     """The schema's moves, then the moves of the run's knobs (``[space]`` order): the output
     layer grows with the knobs and the schema's actions keep their indices."""
     space = observation.space
     return ACTIONS if space is None or not space.knobs else ACTIONS + action_list(space.knobs)
+
+# Where a switch of optimizer in the opening moves the learning rate, relative to Adam and AdamW:
+# SGD wants about ten times their learning rate, Lion three to ten times less.
+OPTIMIZER_LEARNING_RATE = {"sgd": 8.0, "lion": 0.25}
 
 
 class PPOProposer(arrl.Proposer):
@@ -120,6 +152,10 @@ class PPOProposer(arrl.Proposer):
         # The move behind each program the policy proposed, by config hash, and the best value
         # it was proposed against: what the attribution features are computed from.
         self.lineage: dict[str, Attributed] = {}
+        # The move behind each program the proposer made with one move, and the config hash it
+        # was made from: what the continuation reads to tell "kept" from "not kept".
+        self.origins: dict[str, tuple[Move, str]] = {}
+        self.opened = 0  # how many of OPENING's moves the opening has used or skipped
         self._new_optimizer()
         self.buffer: list[dict[str, Any]] = []
         # Actions awaiting their result, by proposal id: with several workers results arrive in
@@ -248,10 +284,19 @@ class PPOProposer(arrl.Proposer):
             step = self._two_moves(observation)
             if step is not None:
                 return step
+        forced = self._continuation(observation, candidates) if self.options.continuation == "on" else None
+        if forced is None and self.options.opening != "off":
+            forced = self._opening(observation, candidates)
         candidates = candidates or self._candidates(observation, skip_tried=False)
         while candidates:
             state, mask, probabilities, value = self._policy(observation, candidates)
-            action = int(torch.multinomial(probabilities, 1, generator=self.generator))
+            if forced is not None and forced in candidates:
+                # Not sampled: the transition keeps this move's probability under the current
+                # policy, so PPO's ratio starts at 1 and the update is the policy gradient of
+                # the move as if the policy had drawn it (it learns that continuing paid or not).
+                action, forced = forced, None
+            else:
+                action = int(torch.multinomial(probabilities, 1, generator=self.generator))
             changes = candidates[action]
             try:
                 # Only the chosen move is rendered; one the script cannot take after all (a site
@@ -279,6 +324,67 @@ class PPOProposer(arrl.Proposer):
         self.lineage[new_hash] = Attributed(move.field, move.direction, move.target, observation.best_value)
         if len(self.lineage) > 4 * 32:  # only the window's programs matter: forget the oldest
             del self.lineage[next(iter(self.lineage))]
+        self.origins[new_hash] = (move, config_hash(observation.config))
+        if len(self.origins) > 4 * 32:
+            del self.origins[next(iter(self.origins))]
+
+    def _opening(self, observation: arrl.Observation, candidates: dict[int, dict]) -> int | None:
+        """The next move of OPENING the script can make to a program not yet tried, or None once
+        the list is used up; its changes in ``candidates`` get the optimizer's learning rate."""
+        moves = actions_for(observation)
+        while self.opened < len(OPENING):
+            wanted = OPENING[self.opened]
+            self.opened += 1
+            index = moves.index(wanted) if wanted in moves else None
+            if index in candidates:
+                self._couple(observation, candidates, index)
+                return index
+        return None
+
+    def _couple(self, observation: arrl.Observation, candidates: dict[int, dict], index: int) -> None:
+        """Scale the learning rate with a switch of optimizer (OPTIMIZER_LEARNING_RATE), unless
+        the script's learning rate is not editable or the result is out of bounds or tried."""
+        changes = candidates[index]
+        before, after = observation.config.get("optimizer"), changes.get("optimizer")
+        editable = observation.editable if observation.editable is not None else tuple(observation.config)
+        if after is None or "learning_rate" not in editable or "learning_rate" not in observation.config:
+            return
+        factor = OPTIMIZER_LEARNING_RATE.get(str(after), 1.0) / OPTIMIZER_LEARNING_RATE.get(str(before), 1.0)
+        if factor == 1.0:
+            return
+        domain = _domains(observation.space).get("learning_rate")
+        try:
+            rate = domain.check(round(float(observation.config["learning_rate"]) * factor, 12)) if domain else None
+        except (SchemaError, TypeError, ValueError):
+            return
+        if rate is None:
+            return
+        coupled = {**changes, "learning_rate": rate}
+        if config_hash({**observation.config, **coupled}) in {entry.config_hash for entry in observation.history} | observation.tried:
+            return
+        candidates[index] = coupled
+
+    def _continuation(self, observation: arrl.Observation, candidates: dict[int, dict]) -> int | None:
+        """The line search's next action, or None to let the policy choose: the last result's
+        move again when it was kept (the current script is that result), the other direction of
+        an up/down move that was not kept (the current script is still its parent)."""
+        if not observation.history:
+            return None
+        last = observation.history[-1]
+        origin = self.origins.get(last.config_hash)
+        if origin is None:
+            return None
+        move, parent = origin
+        here = config_hash(observation.config)
+        if last.config_hash == here:
+            wanted = move
+        elif parent == here and move.direction in ("up", "down"):
+            wanted = Move(move.field, "down" if move.direction == "up" else "up")
+        else:
+            return None
+        moves = actions_for(observation)
+        index = moves.index(wanted) if wanted in moves else None
+        return index if index in candidates else None
 
     def _two_moves(self, observation: arrl.Observation) -> arrl.Proposal | None:
         tried = {entry.config_hash for entry in observation.history} | observation.tried
@@ -362,8 +468,9 @@ class PPOProposer(arrl.Proposer):
         os.replace(weights.with_suffix(".pt.tmp"), weights)
         aside = path.with_suffix(path.suffix + ".tmp")
         lineage = {key: [m.field, m.direction, m.target, m.parent_value] for key, m in self.lineage.items()}
+        origins = {key: [m.field, m.direction, m.target, parent] for key, (m, parent) in self.origins.items()}
         aside.write_text(json.dumps({"weights": weights.name, "buffer": self.buffer, "updates": self.updates,
-                                     "lineage": lineage}))
+                                     "lineage": lineage, "origins": origins, "opened": self.opened}))
         os.replace(aside, path)
 
     def load(self, path: Path) -> None:
@@ -385,6 +492,8 @@ class PPOProposer(arrl.Proposer):
         # A state saved before the attribution scorer (observation version 2): its transitions
         # lack the attribution part and its optimizer the scorer's parameters; both start afresh.
         self.lineage = {key: Attributed(*value) for key, value in state.get("lineage", {}).items()}
+        self.origins = {key: (Move(*value[:3]), value[3]) for key, value in state.get("origins", {}).items()}
+        self.opened = state.get("opened", 0)
         self.generator.set_state(saved["generator"])
         self.buffer = state["buffer"] if "attribution" in saved else []
         self.updates = state["updates"]

@@ -321,3 +321,93 @@ def test_the_ppo_uses_one_torch_thread_in_arrls_process_unless_told_otherwise(tm
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+# --- line search (continuation) and opening -------------------------------------------------
+
+def _line_search(tmp_path: Path, **options) -> PPOProposer:
+    context = arrl.PluginContext(tmp_path, tmp_path, "train.py", "val_loss", arrl.Direction.MINIMIZE, 60, 0)
+    return PPOProposer(PPOOptions(**options), context)
+
+
+def _moved(observation: arrl.Observation, proposal: arrl.Proposal) -> tuple[str, str]:
+    """(field, "up"/"down"/"switch") of a one-field proposal."""
+    (field, value), = proposal.edit.changes.items()
+    before = observation.config[field]
+    if isinstance(value, str) or isinstance(value, bool):
+        return field, "switch"
+    return field, "up" if value > before else "down"
+
+
+def test_continuation_repeats_a_kept_move_and_turns_back_after_one_that_was_not_kept(tmp_path: Path) -> None:
+    observation = _observation()
+    for seed in range(8):  # whatever up/down move the policy draws first
+        proposer = _line_search(tmp_path, continuation="on")
+        proposer.generator.manual_seed(seed)
+        first = proposer.propose(observation)
+        field, direction = _moved(observation, first)
+        if direction == "switch":
+            continue
+        moved = {**observation.config, **first.edit.changes}
+        base = _entry(observation.config, 1.0)
+        # Kept: the script is now the result; the next proposal takes the same step again.
+        kept = arrl.Observation(first.script, moved, (base, _entry(moved, 0.5)), best_value=0.5,
+                                editable=observation.editable)
+        again = proposer.propose(kept)
+        assert _moved(kept, again) == (field, direction), (first.edit, again.edit)
+        assert again.id in proposer.pending  # the policy learns from the continued move too
+        # Not kept (worse, early stopped or failed): the other direction on the same field, once.
+        other = "down" if direction == "up" else "up"
+        for outcome, value in ((arrl.Outcome.OK, 2.0), (arrl.Outcome.EARLY_STOPPED, 2.0),
+                               (arrl.Outcome.FAILED, math.inf)):
+            fresh = _line_search(tmp_path, continuation="on")
+            fresh.generator.manual_seed(seed)
+            assert fresh.propose(observation).edit.changes == first.edit.changes
+            hurt = arrl.Observation(SCRIPT, observation.config, (base, _entry(moved, value, outcome)),
+                                    best_value=1.0, editable=observation.editable)
+            back = fresh.propose(hurt)
+            assert _moved(hurt, back) == (field, other), (outcome, first.edit, back.edit)
+            # ... and when that also was not kept, its opposite is the program already tried:
+            # the policy chooses, never the tried program again.
+            turned = {**observation.config, **back.edit.changes}
+            both = attrs.evolve(hurt, history=(*hurt.history, _entry(turned, 2.0)))
+            for _ in range(5):
+                assert fresh.propose(both).edit.changes not in (first.edit.changes, back.edit.changes)
+        # Off: the policy alone chooses, and it does not always repeat the kept step.
+        plain = [_line_search(tmp_path, continuation="off") for _ in range(6)]
+        for i, p in enumerate(plain):
+            p.generator.manual_seed(seed)
+            assert p.propose(observation).edit.changes == first.edit.changes
+            p.generator.manual_seed(100 + i)
+        assert {_moved(kept, p.propose(kept)) for p in plain} != {(field, direction)}
+        return
+    pytest.fail("no seed drew an up/down move first")
+
+
+OPENING_SCRIPT = ("LEARNING_RATE = 0.001\nNUM_LAYERS = 4\nACTIVATION = 'gelu'\nOPTIMIZER = 'adamw'\n"
+                  "BATCH_SIZE = 32\nprint(f'arrl: val_loss={LEARNING_RATE}')\n")
+
+
+def test_the_opening_tries_its_moves_in_order_with_the_optimizers_learning_rate(tmp_path: Path) -> None:
+    from arrl.plugins.ppo_proposer import OPENING
+
+    found = extract(OPENING_SCRIPT)
+    config = dict(found.values)
+    proposer = _line_search(tmp_path, opening="on")
+    history: tuple[arrl.HistoryEntry, ...] = (_entry(config, 1.0),)
+    expected = [m for m in OPENING if m.field in config and not (m.direction == "switch" and m.target == config[m.field])]
+    made = []
+    for _ in range(len(expected)):
+        observation = arrl.Observation(OPENING_SCRIPT, config, history, best_value=1.0, editable=tuple(found.editable))
+        proposal = proposer.propose(observation)
+        assert proposal.id in proposer.pending
+        made.append(proposal.edit.changes)
+        history = (*history, _entry({**config, **proposal.edit.changes}, 2.0))  # none is kept
+    assert [next(iter(c)) for c in made] == [m.field for m in expected]
+    lion, sgd = made[[m.target for m in expected].index("lion")], made[[m.target for m in expected].index("sgd")]
+    assert lion == {"optimizer": "lion", "learning_rate": 0.00025}  # Lion: 4x less than AdamW
+    assert sgd == {"optimizer": "sgd", "learning_rate": 0.008}  # SGD: 8x more
+    # Used up (the rest of the list is what this script lacks or has): the policy chooses.
+    proposer.propose(arrl.Observation(OPENING_SCRIPT, config, history, best_value=1.0, editable=tuple(found.editable)))
+    assert proposer.opened == len(OPENING)
+    assert PPOOptions().opening == "off" and PPOOptions().continuation == "off"
