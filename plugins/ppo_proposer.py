@@ -70,14 +70,15 @@ class PPOOptions:
     # A line search on top of the policy: "on" repeats a move that was kept (same field, same
     # direction, from the new best) while it keeps paying, and after a step up or down that was
     # not kept tries the other direction on that field once; the policy chooses otherwise.
-    # "off": the policy chooses every move.
-    continuation: str = attrs.field(default="off", validator=attrs.validators.in_(("off", "on")))
+    # "off": the policy chooses every move. On by default, with the opening: together they were
+    # the best measured on held-out members (docs/benchmarks.md, "A line search and an opening").
+    continuation: str = attrs.field(default="on", validator=attrs.validators.in_(("off", "on")))
     # "on": before the policy chooses, try each move of OPENING once, in order, from the best
     # script so far (moves the script cannot make, or to programs already tried, are skipped; a
     # switch of optimizer moves the learning rate with it, see OPTIMIZER_LEARNING_RATE); with
     # continuation on, the line search follows each of them. "off": the policy chooses from the
     # start.
-    opening: str = attrs.field(default="off", validator=attrs.validators.in_(("off", "on")))
+    opening: str = attrs.field(default="on", validator=attrs.validators.in_(("off", "on")))
 
 
 def action_list(fields: tuple[Field, ...] = FIELDS) -> list[Move]:

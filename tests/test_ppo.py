@@ -23,9 +23,13 @@ def _observation() -> arrl.Observation:
     return arrl.Observation(SCRIPT, dict(found.values), (), editable=tuple(found.editable))
 
 
+# The policy alone, without the opening and the line search that choose the first moves by default.
+POLICY_ONLY = {"opening": "off", "continuation": "off"}
+
+
 def _proposer(tmp_path: Path, seed: int = 0) -> PPOProposer:
     context = arrl.PluginContext(tmp_path, tmp_path, "train.py", "val_loss", arrl.Direction.MINIMIZE, 60, seed)
-    return PPOProposer(PPOOptions(batch_size=8), context)
+    return PPOProposer(PPOOptions(batch_size=8, **POLICY_ONLY), context)
 
 
 def test_policy_learns_the_rewarded_move(tmp_path: Path) -> None:
@@ -327,7 +331,7 @@ def test_the_ppo_uses_one_torch_thread_in_arrls_process_unless_told_otherwise(tm
 
 def _line_search(tmp_path: Path, **options) -> PPOProposer:
     context = arrl.PluginContext(tmp_path, tmp_path, "train.py", "val_loss", arrl.Direction.MINIMIZE, 60, 0)
-    return PPOProposer(PPOOptions(**options), context)
+    return PPOProposer(PPOOptions(**{"opening": "off", **options}), context)
 
 
 def _moved(observation: arrl.Observation, proposal: arrl.Proposal) -> tuple[str, str]:
@@ -393,7 +397,7 @@ def test_the_opening_tries_its_moves_in_order_with_the_optimizers_learning_rate(
 
     found = extract(OPENING_SCRIPT)
     config = dict(found.values)
-    proposer = _line_search(tmp_path, opening="on")
+    proposer = _line_search(tmp_path, opening="on", continuation="off")
     history: tuple[arrl.HistoryEntry, ...] = (_entry(config, 1.0),)
     expected = [m for m in OPENING if m.field in config and not (m.direction == "switch" and m.target == config[m.field])]
     made = []
@@ -410,4 +414,4 @@ def test_the_opening_tries_its_moves_in_order_with_the_optimizers_learning_rate(
     # Used up (the rest of the list is what this script lacks or has): the policy chooses.
     proposer.propose(arrl.Observation(OPENING_SCRIPT, config, history, best_value=1.0, editable=tuple(found.editable)))
     assert proposer.opened == len(OPENING)
-    assert PPOOptions().opening == "off" and PPOOptions().continuation == "off"
+    assert PPOOptions().opening == "on" and PPOOptions().continuation == "on"  # the best measured

@@ -33,7 +33,7 @@ def _record(step: int, proposal_id: str) -> arrl.ExperimentRecord:
 
 
 def test_the_async_learner_learns_the_rewarded_move_at_the_single_workers_cadence(tmp_path: Path) -> None:
-    proposer = AsyncPPOProposer(PPOOptions(batch_size=8, learner="async"), _context(tmp_path))
+    proposer = AsyncPPOProposer(PPOOptions(batch_size=8, learner="async", opening="off", continuation="off"), _context(tmp_path))
     observation = _observation()
     before = proposer.probabilities(observation)[GOOD]
     # Four experiments in flight at a time, results learned in another order than proposed.
@@ -62,7 +62,7 @@ def test_the_async_learner_learns_the_rewarded_move_at_the_single_workers_cadenc
 
 
 def test_proposals_record_the_behaviour_log_probability_and_weights_version(tmp_path: Path) -> None:
-    proposer = AsyncPPOProposer(PPOOptions(batch_size=4, learner="async"), _context(tmp_path))
+    proposer = AsyncPPOProposer(PPOOptions(batch_size=4, learner="async", opening="off", continuation="off"), _context(tmp_path))
     observation = _observation()
     for step in range(4):
         proposal = proposer.propose(observation)
@@ -86,7 +86,7 @@ def test_stale_samples_are_weighted_against_the_policy_that_produced_them(tmp_pa
     as on-policy (ratio 1), the same samples push it on as if they were new evidence, counting the
     same results twice. Only the policy term is learned (no entropy bonus, no value loss, a fresh
     optimizer), so the difference is the ratio's alone."""
-    options = PPOOptions(batch_size=8, entropy=0.0, value_coefficient=0.0)
+    options = PPOOptions(batch_size=8, entropy=0.0, value_coefficient=0.0, opening="off", continuation="off")
     proposer = PPOProposer(options, _context(tmp_path))
     observation = _observation()
     candidates = proposer._candidates(observation)
