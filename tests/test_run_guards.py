@@ -22,6 +22,8 @@ BATCH_SIZE = 32
 for step in range(3):
     print(f"arrl: step={step} val_loss={abs(LEARNING_RATE - 0.004) * 100 + DROPOUT + 3 / (step + 1):.6f}", flush=True)
     time.sleep(float(os.environ.get("TRAIN_SLEEP", "0.02")))
+    while os.environ.get("TRAIN_UNTIL") and not os.path.exists(os.environ["TRAIN_UNTIL"]):
+        time.sleep(0.05)  # held until the test releases it
 """
 CONFIG = ('script = "train.py"\nbudget = 60\nfailure_limit = 1000\n'
           '[plugins]\nproposer = "random"\n[early_stopping]\nenabled = false\n')
@@ -124,8 +126,10 @@ def _holder(repo: Path) -> str:
 
 def test_a_second_arrl_run_is_refused_with_the_first_ones_pid(tmp_path: Path, arrl_env) -> None:
     repo = _project(tmp_path)
-    # The baseline runs about 24 s: long enough for three refused commands even on a busy machine.
-    slow = {"TRAIN_SLEEP": "8"}
+    # The baseline is held until the three refused commands are done, however long a busy
+    # machine takes over them.
+    release = tmp_path / "release"
+    slow = {"TRAIN_UNTIL": str(release)}
     first = _start(repo, arrl_env, "--max-experiments", "1", extra=slow)
     try:
         _wait_for(lambda: list(repo.glob(".arrl/*/experiments/0/stdout.log")), 60, "the first run's experiment")
@@ -134,6 +138,7 @@ def test_a_second_arrl_run_is_refused_with_the_first_ones_pid(tmp_path: Path, ar
             second = run_arrl(*args, cwd=repo, env={**arrl_env, **slow}, timeout=60)
             assert second.returncode == 1, second.output
             assert f"another arrl (pid {first.pid}) is running" in second.stderr
+        release.touch()
         out, err = first.communicate(timeout=120)
     finally:
         if first.poll() is None:
