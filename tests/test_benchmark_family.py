@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import sys
+from pathlib import Path
 
-from support import ROOT
+from support import ROOT, make_repo, records, run_arrl, run_dir
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import simfamily  # noqa: E402
@@ -41,10 +42,6 @@ def test_a_member_script_exposes_the_twelve_knobs_at_the_baseline() -> None:
 def test_two_workers_complete_a_run_on_a_member_of_the_family(tmp_path, arrl_env) -> None:
     """The scaling benchmark's set-up, small: the default PPO with two workers on a member's
     script (crashes, divergence and noise included) finishes with every experiment recorded once."""
-    from pathlib import Path
-
-    from support import make_repo, records, run_arrl, run_dir
-
     files = {"train.py": simfamily.script(5), "simfamily.py": Path(simfamily.__file__).read_text()}
     repo = make_repo(tmp_path / "member", files, 'script = "train.py"\nbudget = 20\nseed = 5\nfailure_limit = 1000\n')
     result = run_arrl("run", "--workers", "2", "--max-experiments", "12", cwd=repo, env=arrl_env)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from test_containers import engine  # noqa: F401, F811 - a fixture
-from test_workers import SLEEPER, check_journal, stdout_logs
+from test_workers import CONFIG, SLEEPER, check_journal, stdout_logs
 
 from support import make_repo, records, run_arrl, run_dir, skip_or_fail
 
@@ -24,17 +24,6 @@ ray = pytest.importorskip("ray", reason="the ray extra is not installed") if os.
 
 import arrl  # noqa: E402
 from arrl.plugins.subprocess_runner import processes_with_token  # noqa: E402
-
-CONFIG = """
-script = "train.py"
-budget = 60
-failure_limit = 50
-seed = 5
-[plugins]
-proposer = "random"
-[early_stopping]
-enabled = false
-"""
 
 # Sleeps like SLEEPER; as experiment KILL_EXPERIMENT it kills the Ray worker process that runs it
 # (its nearest ancestor named ray::...), as the OOM killer or a lost node would, then sleeps on:
