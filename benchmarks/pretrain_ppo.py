@@ -48,7 +48,9 @@ def main() -> None:
         for turn in range(args.passes):
             random.Random(turn).shuffle(order)
             for member in order:
-                rows = episode(proposer, member, args.experiments)
+                # One baseline, as when the shipped prior was made (before the loop's noise
+                # floor ran three): the same command makes the same prior.
+                rows = episode(proposer, member, args.experiments, baseline_runs=1)
                 best = min(r["true"] for r in rows if r["outcome"] == "ok")
                 print(f"pass {turn} member {member}: best true loss {best:.3f} "
                       f"({time.monotonic() - started:.0f} s)", flush=True)

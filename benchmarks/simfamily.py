@@ -206,8 +206,30 @@ def main(config: dict[str, Any], seed: int, run_seed: int = 0, seconds: float = 
         print(f"arrl: val_loss={noisy}", flush=True)
 
 
-def script(seed: int) -> str:
-    """The train.py of member ``seed``: the twelve knobs as constants, then the run."""
+def drawn_baseline(seed: int) -> dict[str, Any]:
+    """Another starting script for member ``seed``: every knob drawn at random (a baseline that
+    runs: it neither crashes nor diverges on the member). For checking that a search strategy
+    is a way of moving, not a memory of where BASELINE's neighbours pay."""
+    m = member(seed)
+    rng = random.Random(f"simfamily-baseline:{seed}")
+    while True:
+        width = rng.choice(WIDTHS)
+        config = {
+            "num_layers": rng.randint(1, 16), "hidden_dim": width,
+            "attention_heads": rng.choice([h for h in (1, 2, 4, 8, 16) if width % h == 0]),
+            "activation": rng.choice(ACTIVATIONS), "dropout_rate": round(rng.uniform(0.0, 0.3), 2),
+            "optimizer": rng.choice(OPTIMIZERS), "learning_rate": float(f"{10 ** rng.uniform(-4.5, -1.0):.2g}"),
+            "weight_decay": round(rng.uniform(0.0, 0.1), 3), "scheduler": rng.choice(SCHEDULERS),
+            "batch_size": rng.choice(BATCHES), "gradient_clip": float(f"{10 ** rng.uniform(-0.7, 0.7):.2g}"),
+            "mixed_precision": rng.random() < 0.5,
+        }
+        if math.isfinite(true_final(config, m)):
+            return config
+
+
+def script(seed: int, baseline: dict[str, Any] | None = None) -> str:
+    """The train.py of member ``seed``: the twelve knobs as constants (``baseline``, by default
+    BASELINE), then the run."""
     knobs = {
         "NUM_LAYERS": "num_layers", "HIDDEN_DIM": "hidden_dim", "ATTENTION_HEADS": "attention_heads",
         "ACTIVATION": "activation", "DROPOUT": "dropout_rate", "OPTIMIZER": "optimizer",
@@ -216,7 +238,7 @@ def script(seed: int) -> str:
     }
     lines = ['"""A simulated training run (arrl benchmark family member)."""', "import os", "",
              "import simfamily", ""]
-    lines += [f"{name} = {BASELINE[field]!r}" for name, field in knobs.items()]
+    lines += [f"{name} = {(baseline or BASELINE)[field]!r}" for name, field in knobs.items()]
     config = ", ".join(f"{field!r}: {name}" for name, field in knobs.items())
     lines += ["", f"CONFIG = {{{config}}}",
               f"simfamily.main(CONFIG, {seed}, int(os.environ.get('ARRL_SEED', '0')))", ""]

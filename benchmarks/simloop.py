@@ -8,7 +8,13 @@ reported benchmark (benchmarks/search.py) always goes through the real loop.
 
     nice -n 10 .venv/bin/python benchmarks/simloop.py --seeds 0-9 --experiments 64 --proposers random ppo
     nice -n 10 .venv/bin/python benchmarks/simloop.py --seeds 0-9 --proposers ppo -o prior=builtin
-    nice -n 10 .venv/bin/python benchmarks/simloop.py --proposers random ppo ppo:continuation=on,opening=on
+    nice -n 10 .venv/bin/python benchmarks/simloop.py --proposers random ppo ppo:continuation=off,opening=off
+    nice -n 10 .venv/bin/python benchmarks/simloop.py --drawn-baselines --proposers random ppo
+
+Like the loop, it runs the unmodified script ``--baseline-runs`` times (default 3, the loop's
+default noise floor) before the first proposal; ``--baseline-runs 1`` gives the figures measured
+before that default. ``--drawn-baselines`` starts each member from a starting script of its own
+(simfamily.drawn_baseline) instead of the family's common one.
 
 A proposer written NAME:key=value,key=value gets those options on top of the -o ones (so one
 command can compare variants of one proposer).
@@ -23,6 +29,8 @@ import tempfile
 from collections import deque
 from pathlib import Path
 from typing import Any
+
+import attrs
 
 import arrl
 from arrl.early_stopping import EarlyStoppingSettings, TrendStopper
@@ -62,11 +70,16 @@ def make_proposer(name: str, options: dict[str, Any], seed: int, scratch: Path) 
     return registration.factory(build_options(registration, options), context)
 
 
-def episode(proposer: arrl.Proposer, member_seed: int, experiments: int) -> list[dict[str, Any]]:
-    """One run of ``experiments`` proposals after the baseline; each record's true final loss."""
+def episode(proposer: arrl.Proposer, member_seed: int, experiments: int, baseline_runs: int = 3,
+            drawn: bool = False) -> list[dict[str, Any]]:
+    """One run of ``experiments`` experiments after the first baseline; each record's true final
+    loss. As in the loop, the first ``baseline_runs - 1`` of them run the unmodified script again
+    with other seeds (the noise floor): they fill the history and count as experiments, but
+    proposals are compared with the first baseline's value. ``drawn``: start from the member's
+    drawn baseline (simfamily.drawn_baseline) instead of the family's common one."""
     member = simfamily.member(member_seed)
     reward = CompositeReward()
-    script = simfamily.script(member_seed)
+    script = simfamily.script(member_seed, simfamily.drawn_baseline(member_seed) if drawn else None)
     found = extract(script, "train.py")
     config = dict(found.values)
     curve = noisy_curve(config, member)
@@ -74,11 +87,15 @@ def episode(proposer: arrl.Proposer, member_seed: int, experiments: int) -> list
     window: deque[arrl.HistoryEntry] = deque(maxlen=HISTORY_WINDOW)
     baseline = arrl.ExperimentRecord(id=0, parent_id=None, outcome=arrl.Outcome.OK, config=config,
                                      config_hash=config_hash(config), program_hash=program_hash(script),
-                                     metric_name="val_loss", direction=arrl.Direction.MINIMIZE, value=best,
+                                     metric_name="val_loss", direction=arrl.Direction.MINIMIZE, value=best, proposer="baseline",
                                      wall_clock_seconds=SCRIPT_SECONDS)
     window.append(baseline.history_entry())
-    rows = [{"outcome": "ok", "value": best, "true": simfamily.true_final(config, member)}]
-    for i in range(1, experiments + 1):
+    rows = [{"outcome": "ok", "value": best, "true": simfamily.true_final(config, member), "config": config}]
+    for i in range(1, min(baseline_runs, experiments + 1)):
+        repeat = attrs.evolve(baseline, id=i, value=noisy_curve(config, member, run_seed=i)[-1])
+        window.append(repeat.history_entry())
+        rows.append({"outcome": "baseline", "value": repeat.value, "true": rows[0]["true"]})
+    for i in range(len(rows), experiments + 1):
         observation = arrl.Observation(script, dict(config), tuple(window), best_value=best,
                                        editable=tuple(found.editable), choices=dict(found.choices))
         proposal = proposer.propose(observation)
@@ -114,7 +131,7 @@ def episode(proposer: arrl.Proposer, member_seed: int, experiments: int) -> list
         if record.outcome is not arrl.Outcome.DUPLICATE:
             window.append(record.history_entry())
         rows.append({"outcome": record.outcome.value, "value": record.value,
-                     "true": simfamily.true_final(new, member)})
+                     "true": simfamily.true_final(new, member), "config": new})
     return rows
 
 
@@ -123,6 +140,10 @@ def main() -> None:
     parser.add_argument("--seeds", default="0-9")
     parser.add_argument("--experiments", type=int, default=64)
     parser.add_argument("--proposers", nargs="+", default=["random", "ppo"])
+    parser.add_argument("--baseline-runs", type=int, default=3,
+                        help="runs of the unmodified script before the first proposal (the loop's default: 3)")
+    parser.add_argument("--drawn-baselines", action="store_true",
+                        help="start each member from a baseline drawn at random, not the family's common one")
     parser.add_argument("-o", dest="options", action="append", default=[], help="proposer option key=value")
     args = parser.parse_args()
     options = parse_options(args.options)
@@ -137,7 +158,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as scratch:
                 chosen = dict(variant) if name == "ppo" or extra else {}
                 proposer = make_proposer(name, chosen, seed, Path(scratch))
-                rows = episode(proposer, seed, args.experiments)
+                rows = episode(proposer, seed, args.experiments, args.baseline_runs, args.drawn_baselines)
             optimum = simfamily.optimum(simfamily.member(seed))[0]
             for c in regrets:
                 regrets[c].append(best_true_after(rows, c) - optimum)

@@ -39,6 +39,20 @@ def test_a_member_script_exposes_the_twelve_knobs_at_the_baseline() -> None:
     assert found.missing == () and found.values == simfamily.BASELINE
 
 
+def test_drawn_baselines_run_on_their_member_and_stay_in_the_schema() -> None:
+    from arrl.schema import FIELDS_BY_NAME, check_config, check_heads
+
+    drawn = [simfamily.drawn_baseline(seed) for seed in range(12)]
+    assert len({tuple(sorted(c.items())) for c in drawn}) == 12
+    assert {c["optimizer"] for c in drawn} != {simfamily.BASELINE["optimizer"]}
+    for seed, config in enumerate(drawn):
+        assert math.isfinite(simfamily.true_final(config, simfamily.member(seed)))
+        check_config(config, FIELDS_BY_NAME)
+        check_heads(config)
+        assert extract(simfamily.script(seed, config)).values == config
+    assert simfamily.drawn_baseline(4) == drawn[4]  # seeded
+
+
 def test_two_workers_complete_a_run_on_a_member_of_the_family(tmp_path, arrl_env) -> None:
     """The scaling benchmark's set-up, small: the default PPO with two workers on a member's
     script (crashes, divergence and noise included) finishes with every experiment recorded once."""
