@@ -35,6 +35,7 @@ import attrs
 import arrl
 from arrl.early_stopping import EarlyStoppingSettings, TrendStopper
 from arrl.manager import Registry, build_options, plugin_manager
+from arrl.noise import noise_floor
 from arrl.plugins.composite_reward import CompositeReward
 from arrl.schema import HISTORY_WINDOW, config_hash
 from arrl.script import extract, program_hash
@@ -94,10 +95,13 @@ def episode(proposer: arrl.Proposer, member_seed: int, experiments: int, baselin
     for i in range(1, min(baseline_runs, experiments + 1)):
         repeat = attrs.evolve(baseline, id=i, value=noisy_curve(config, member, run_seed=i)[-1])
         window.append(repeat.history_entry())
-        rows.append({"outcome": "baseline", "value": repeat.value, "true": rows[0]["true"]})
+        rows.append({"outcome": "baseline", "value": repeat.value, "true": rows[0]["true"], "config": config})
+    # The loop's noise floor: the spread of the unmodified script's results (arrl.noise).
+    floor = noise_floor([baseline, *(attrs.evolve(baseline, value=r["value"]) for r in rows[1:])])
     for i in range(len(rows), experiments + 1):
         observation = arrl.Observation(script, dict(config), tuple(window), best_value=best,
-                                       editable=tuple(found.editable), choices=dict(found.choices))
+                                       editable=tuple(found.editable), choices=dict(found.choices),
+                                       noise_floor=floor)
         proposal = proposer.propose(observation)
         new = dict(extract(proposal.script, "train.py").values)
         record = arrl.ExperimentRecord(id=i, parent_id=0, outcome=arrl.Outcome.OK, config=new,

@@ -53,6 +53,21 @@ def test_drawn_baselines_run_on_their_member_and_stay_in_the_schema() -> None:
     assert simfamily.drawn_baseline(4) == drawn[4]  # seeded
 
 
+def test_simloop_runs_the_noise_floor_repeats_before_the_first_proposal(tmp_path) -> None:
+    import simloop
+
+    rows = simloop.episode(simloop.make_proposer("random", {}, 0, tmp_path), 3, 6)
+    assert len(rows) == 7  # the first baseline, then six experiments
+    assert [r["outcome"] for r in rows[:3]] == ["ok", "baseline", "baseline"]
+    assert all(r["config"] == rows[0]["config"] for r in rows[:3])
+    assert len({r["value"] for r in rows[:3]}) == 3  # each repeat with a seed of its own
+    assert all(r["config"] != rows[0]["config"] for r in rows[3:])  # then proposals
+    single = simloop.episode(simloop.make_proposer("random", {}, 0, tmp_path), 3, 6, baseline_runs=1)
+    assert "baseline" not in [r["outcome"] for r in single]
+    drawn = simloop.episode(simloop.make_proposer("random", {}, 0, tmp_path), 3, 2, drawn=True)
+    assert drawn[0]["config"] == simfamily.drawn_baseline(3)
+
+
 def test_two_workers_complete_a_run_on_a_member_of_the_family(tmp_path, arrl_env) -> None:
     """The scaling benchmark's set-up, small: the default PPO with two workers on a member's
     script (crashes, divergence and noise included) finishes with every experiment recorded once."""
