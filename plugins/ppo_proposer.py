@@ -73,9 +73,10 @@ class PPOOptions:
     # "off": the policy chooses every move. On by default, with the opening: together they were
     # the best measured on held-out members (docs/benchmarks.md, "A line search and an opening").
     continuation: str = attrs.field(default="on", validator=attrs.validators.in_(("off", "on")))
-    # "on": before the policy chooses, try each move of OPENING once, in order, from the best
-    # script so far (moves the script cannot make, or to programs already tried, are skipped; a
-    # switch of optimizer moves the learning rate with it, see OPTIMIZER_LEARNING_RATE); with
+    # "on": before the policy chooses, try each move of OPENING, then of the run's knobs, once, in
+    # order, from the best script so far (moves the script cannot make, or to programs already
+    # tried, are skipped; a switch of optimizer moves the learning rate with it, see
+    # OPTIMIZER_LEARNING_RATE); with
     # continuation on, the line search follows each of them. "off": the policy chooses from the
     # start.
     opening: str = attrs.field(default="on", validator=attrs.validators.in_(("off", "on")))
@@ -112,6 +113,14 @@ OPENING: tuple[Move, ...] = (
     Move("attention_heads", "up"), Move("learning_rate", "down"), Move("scheduler", "switch", "linear"),
     Move("optimizer", "switch", "sgd"), Move("batch_size", "down"), Move("activation", "switch", "gelu"),
 )
+
+
+def opening_moves(observation: arrl.Observation) -> tuple[Move, ...]:
+    """OPENING, then every move of the run's ``[space]`` knobs: a knob is one the user asked to
+    have tuned, so the opening tries it too, after the schema's list (whose order was measured;
+    the knobs' is the ``[space]`` order)."""
+    space = observation.space
+    return OPENING if space is None or not space.knobs else OPENING + tuple(action_list(space.knobs))
 
 
 def actions_for(observation: arrl.Observation) -> list[Move]:
@@ -156,7 +165,7 @@ class PPOProposer(arrl.Proposer):
         # The move behind each program the proposer made with one move, and the config hash it
         # was made from: what the continuation reads to tell "kept" from "not kept".
         self.origins: dict[str, tuple[Move, str]] = {}
-        self.opened = 0  # how many of OPENING's moves the opening has used or skipped
+        self.opened = 0  # how many of the opening's moves (opening_moves) it has used or skipped
         self._new_optimizer()
         self.buffer: list[dict[str, Any]] = []
         # Actions awaiting their result, by proposal id: with several workers results arrive in
@@ -330,11 +339,13 @@ class PPOProposer(arrl.Proposer):
             del self.origins[next(iter(self.origins))]
 
     def _opening(self, observation: arrl.Observation, candidates: dict[int, dict]) -> int | None:
-        """The next move of OPENING the script can make to a program not yet tried, or None once
-        the list is used up; its changes in ``candidates`` get the optimizer's learning rate."""
+        """The next move of the opening (:func:`opening_moves`) the script can make to a program
+        not yet tried, or None once the list is used up; its changes in ``candidates`` get the
+        optimizer's learning rate."""
         moves = actions_for(observation)
-        while self.opened < len(OPENING):
-            wanted = OPENING[self.opened]
+        opening = opening_moves(observation)
+        while self.opened < len(opening):
+            wanted = opening[self.opened]
             self.opened += 1
             index = moves.index(wanted) if wanted in moves else None
             if index in candidates:

@@ -11,6 +11,7 @@ import shutil
 import tomllib
 from pathlib import Path
 
+import attrs
 import pytest
 
 import arrl
@@ -517,3 +518,38 @@ def test_a_field_an_override_file_sets_is_shown_with_the_winning_value_and_read_
     assert extract(after, directory=tmp_path).sites["learning_rate"].editable
     edited = apply_values(after, {"learning_rate": 5e-4}, directory=tmp_path)
     assert edited == after.replace("learning_rate = 3e-4\n", "learning_rate = 0.0005\n")
+
+
+def test_the_ppo_opening_tries_every_declared_knob_after_the_schema_moves(tmp_path: Path) -> None:
+    from arrl.plugins.ppo_proposer import OPENING, PPOOptions, PPOProposer, opening_moves
+    from arrl.schema import config_hash
+
+    found = extract(AUTORESEARCH, knobs=KNOBS.knobs)
+    space = build_space(found.values, KNOBS, tuple(found.editable), strict=True)
+    config = dict(found.values)
+    context = arrl.PluginContext(tmp_path, tmp_path, "train.py", "val_bpb", arrl.Direction.MINIMIZE, 60, 0)
+    proposer = PPOProposer(PPOOptions(continuation="off"), context)
+
+    def entry(values: dict, value: float) -> arrl.HistoryEntry:
+        return arrl.HistoryEntry(config_hash(values), value, 1.0, False)
+
+    history: tuple[arrl.HistoryEntry, ...] = (entry(config, 1.0),)
+    observation = Observation(AUTORESEARCH, config, history, best_value=1.0, editable=tuple(found.editable),
+                              choices=dict(found.choices), space=space)
+    opening = opening_moves(observation)
+    assert opening[:len(OPENING)] == OPENING  # the measured order is unchanged; each knob follows it
+    assert [m.field for m in opening[len(OPENING):]] == (["MATRIX_LR"] * 2 + ["WARMUP_RATIO"] * 2
+                                                         + ["TOTAL_BATCH_SIZE"] * 2 + ["WINDOW_PATTERN"] * 3)
+    moved: list[str] = []
+    for _ in range(len(opening)):  # none is kept: every proposal starts from the baseline
+        if proposer.opened == len(opening):
+            break
+        proposal = proposer.propose(observation)
+        moved.append(next(iter(proposal.edit.changes)))
+        history = (*history, entry({**config, **proposal.edit.changes}, 2.0))
+        observation = attrs.evolve(observation, history=history[-32:])
+    assert proposer.opened == len(opening)
+    knobs = [name for name in moved if name in KNOBS.knobs]
+    assert set(knobs) == set(KNOBS.knobs)
+    assert moved[-len(knobs):] == knobs  # after the schema's moves, in [space] order
+    assert knobs == sorted(knobs, key=list(KNOBS.knobs).index)
