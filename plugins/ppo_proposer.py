@@ -23,6 +23,7 @@ import attrs
 
 import arrl
 from arrl.actions import Move, _domains, apply_move, random_edit
+from arrl.noise import NOISE_SIGMAS
 from arrl.observation import (
     ATTRIBUTION_FEATURES,
     OBSERVATION_SIZE,
@@ -68,8 +69,9 @@ class PPOOptions:
     # with one (docs/benchmarks.md, learner update latency).
     threads: int = attrs.field(default=1, validator=attrs.validators.ge(0))
     # A line search on top of the policy: "on" repeats a move that was kept (same field, same
-    # direction, from the new best) while it keeps paying, and after a step up or down that was
-    # not kept tries the other direction on that field once; the policy chooses otherwise.
+    # direction, from the new best) while it keeps paying by more than the loop's noise margin (a
+    # gain inside the noise is no evidence for the direction), and after a step up or down that
+    # was not kept tries the other direction on that field once; the policy chooses otherwise.
     # "off": the policy chooses every move. On by default, with the opening: together they were
     # the best measured on held-out members (docs/benchmarks.md, "A line search and an opening").
     continuation: str = attrs.field(default="on", validator=attrs.validators.in_(("off", "on")))
@@ -389,6 +391,8 @@ class PPOProposer(arrl.Proposer):
         move, parent = origin
         here = config_hash(observation.config)
         if last.config_hash == here:
+            if self._within_noise(observation, last):
+                return None  # a gain inside the noise is no evidence that this direction pays
             wanted = move
         elif parent == here and move.direction in ("up", "down"):
             wanted = Move(move.field, "down" if move.direction == "up" else "up")
@@ -397,6 +401,14 @@ class PPOProposer(arrl.Proposer):
         moves = actions_for(observation)
         index = moves.index(wanted) if wanted in moves else None
         return index if index in candidates else None
+
+    def _within_noise(self, observation: arrl.Observation, kept: arrl.HistoryEntry) -> bool:
+        """Whether the kept result improved on the best it was proposed against by less than the
+        loop's noise margin (arrl.noise: NOISE_SIGMAS noise floors). Without a floor, no."""
+        attributed = self.lineage.get(kept.config_hash)
+        if observation.noise_floor is None or attributed is None or attributed.parent_value is None:
+            return False
+        return abs(attributed.parent_value - kept.val_loss) < NOISE_SIGMAS * observation.noise_floor
 
     def _two_moves(self, observation: arrl.Observation) -> arrl.Proposal | None:
         tried = {entry.config_hash for entry in observation.history} | observation.tried
