@@ -104,7 +104,11 @@ def command_run(args: argparse.Namespace) -> None:
             row = json.loads(line)
             done.add((row["task"], row["proposer"], row["seed"]))
     # Seed by seed, so a matrix cut short still compares every proposer on the seeds it finished.
-    work = [(t, p, s) for s in seeds(args.seeds) for t in args.tasks for p in args.proposers if (t, p, s) not in done]
+    if args.label and len(args.proposers) != 1:
+        raise SystemExit("--label names the rows of one proposer: give one --proposers")
+    label = args.label or ""
+    work = [(t, p, s) for s in seeds(args.seeds) for t in args.tasks for p in args.proposers
+            if (t, label or p, s) not in done]
     with tempfile.TemporaryDirectory() as scratch, concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
         futures = {pool.submit(run_one, t, p, s, args.experiments, args.budget[t], args.tinygpt_train_seconds,
                                Path(scratch)): (t, p, s)
@@ -115,6 +119,8 @@ def command_run(args: argparse.Namespace) -> None:
             except RuntimeError as error:
                 print(error, flush=True)
                 continue
+            if label:
+                row["proposer"] = label
             with out.open("a") as handle:
                 handle.write(json.dumps(row) + "\n")
             n = len(row["records"]) - 1
@@ -206,6 +212,8 @@ def main() -> None:
                      help="tinygpt's fixed training time (0: the script's own, half the budget)")
     run.add_argument("--proposers", nargs="+", default=["ppo", "random", "grid", "optuna"])
     run.add_argument("--jobs", type=int, default=2)
+    run.add_argument("--label", default="",
+                     help="the name its rows carry in the results (one proposer; default: its name), to measure a version of it beside another")
     run.add_argument("--out", default="benchmarks/results/real-tasks.jsonl")
     report = sub.add_parser("report")
     report.add_argument("--out", nargs="+", default=["benchmarks/results/real-tasks.jsonl"])

@@ -415,3 +415,29 @@ def test_the_opening_tries_its_moves_in_order_with_the_optimizers_learning_rate(
     proposer.propose(arrl.Observation(OPENING_SCRIPT, config, history, best_value=1.0, editable=tuple(found.editable)))
     assert proposer.opened == len(OPENING)
     assert PPOOptions().opening == "on" and PPOOptions().continuation == "on"  # the best measured
+
+
+def test_the_line_search_does_not_follow_a_gain_inside_the_noise(tmp_path: Path) -> None:
+    """A kept step is taken again only when it paid by more than the loop's noise margin
+    (NOISE_SIGMAS noise floors); after a gain inside it, the opening's next move comes instead."""
+    from arrl.noise import NOISE_SIGMAS
+    from arrl.plugins.ppo_proposer import OPENING
+
+    found = extract(OPENING_SCRIPT)
+    config = dict(found.values)
+    base = _entry(config, 1.0)
+    gain = 0.1  # kept: 1.0 -> 0.9
+    nexts = {}
+    for floor in (None, 0.9 * gain / NOISE_SIGMAS, 1.1 * gain / NOISE_SIGMAS):
+        proposer = _line_search(tmp_path, opening="on", continuation="on")
+        first = proposer.propose(arrl.Observation(OPENING_SCRIPT, config, (base,), best_value=1.0,
+                                                  editable=tuple(found.editable), noise_floor=floor))
+        assert first.edit.changes == {"learning_rate": 0.002}  # the opening's first move
+        moved = {**config, **first.edit.changes}
+        kept = arrl.Observation(first.script, moved, (base, _entry(moved, 1.0 - gain)), best_value=1.0 - gain,
+                                editable=tuple(found.editable), noise_floor=floor)
+        nexts[floor] = proposer.propose(kept).edit.changes
+    without, outside, inside = nexts.values()
+    assert without == outside == {"learning_rate": 0.004}  # the same step again, from the new best
+    assert inside == {"num_layers": 5}  # OPENING's second move
+    assert OPENING[1].field == "num_layers"
