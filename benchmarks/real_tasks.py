@@ -106,7 +106,7 @@ def command_run(args: argparse.Namespace) -> None:
     # Seed by seed, so a matrix cut short still compares every proposer on the seeds it finished.
     if args.label and len(args.proposers) != 1:
         raise SystemExit("--label names the rows of one proposer: give one --proposers")
-    label = args.label or ""
+    label = args.label
     work = [(t, p, s) for s in seeds(args.seeds) for t in args.tasks for p in args.proposers
             if (t, label or p, s) not in done]
     with tempfile.TemporaryDirectory() as scratch, concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
@@ -213,7 +213,8 @@ def main() -> None:
     run.add_argument("--proposers", nargs="+", default=["ppo", "random", "grid", "optuna"])
     run.add_argument("--jobs", type=int, default=2)
     run.add_argument("--label", default="",
-                     help="the name its rows carry in the results (one proposer; default: its name), to measure a version of it beside another")
+                     help="the name its rows carry in the results (one proposer; default: its name), "
+                          "to measure a version of it beside another")
     run.add_argument("--out", default="benchmarks/results/real-tasks.jsonl")
     report = sub.add_parser("report")
     report.add_argument("--out", nargs="+", default=["benchmarks/results/real-tasks.jsonl"])

@@ -88,16 +88,17 @@ def episode(proposer: arrl.Proposer, member_seed: int, experiments: int, baselin
     window: deque[arrl.HistoryEntry] = deque(maxlen=HISTORY_WINDOW)
     baseline = arrl.ExperimentRecord(id=0, parent_id=None, outcome=arrl.Outcome.OK, config=config,
                                      config_hash=config_hash(config), program_hash=program_hash(script),
-                                     metric_name="val_loss", direction=arrl.Direction.MINIMIZE, value=best, proposer="baseline",
-                                     wall_clock_seconds=SCRIPT_SECONDS)
+                                     metric_name="val_loss", direction=arrl.Direction.MINIMIZE, value=best,
+                                     proposer="baseline", wall_clock_seconds=SCRIPT_SECONDS)
     window.append(baseline.history_entry())
     rows = [{"outcome": "ok", "value": best, "true": simfamily.true_final(config, member), "config": config}]
+    runs = [baseline]
     for i in range(1, min(baseline_runs, experiments + 1)):
         repeat = attrs.evolve(baseline, id=i, value=noisy_curve(config, member, run_seed=i)[-1])
+        runs.append(repeat)
         window.append(repeat.history_entry())
         rows.append({"outcome": "baseline", "value": repeat.value, "true": rows[0]["true"], "config": config})
-    # The loop's noise floor: the spread of the unmodified script's results (arrl.noise).
-    floor = noise_floor([baseline, *(attrs.evolve(baseline, value=r["value"]) for r in rows[1:])])
+    floor = noise_floor(runs)  # the loop's: the spread of the unmodified script's results
     for i in range(len(rows), experiments + 1):
         observation = arrl.Observation(script, dict(config), tuple(window), best_value=best,
                                        editable=tuple(found.editable), choices=dict(found.choices),

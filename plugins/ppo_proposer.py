@@ -23,7 +23,7 @@ import attrs
 
 import arrl
 from arrl.actions import Move, _domains, apply_move, random_edit
-from arrl.noise import NOISE_SIGMAS
+from arrl.noise import within_noise
 from arrl.observation import (
     ATTRIBUTION_FEATURES,
     OBSERVATION_SIZE,
@@ -78,9 +78,8 @@ class PPOOptions:
     # "on": before the policy chooses, try each move of OPENING, then of the run's knobs, once, in
     # order, from the best script so far (moves the script cannot make, or to programs already
     # tried, are skipped; a switch of optimizer moves the learning rate with it, see
-    # OPTIMIZER_LEARNING_RATE); with
-    # continuation on, the line search follows each of them. "off": the policy chooses from the
-    # start.
+    # OPTIMIZER_LEARNING_RATE); with continuation on, the line search follows each of them.
+    # "off": the policy chooses from the start.
     opening: str = attrs.field(default="on", validator=attrs.validators.in_(("off", "on")))
 
 
@@ -104,8 +103,7 @@ ACTIONS = action_list()
 # The order was searched on the pre-training members 100-119 of benchmarks/simfamily.py (never the
 # held-out ones) by benchmarks/opening_search.py: first a greedy construction ranked by the regret
 # of this opening plus the line search after 16 and 32 experiments, then swaps and insertions
-# (docs/benchmarks.md). It is the
-# usual ranking for training scripts: learning rate, size, optimizer and batch matter most; clip,
+# (docs/benchmarks.md). It is the usual ranking for training scripts: learning rate, size, optimizer and batch matter most; clip,
 # dropout and weight decay least, and they are left to the policy.
 OPENING: tuple[Move, ...] = (
     Move("learning_rate", "up"), Move("num_layers", "up"), Move("activation", "switch", "silu"),
@@ -404,11 +402,11 @@ class PPOProposer(arrl.Proposer):
 
     def _within_noise(self, observation: arrl.Observation, kept: arrl.HistoryEntry) -> bool:
         """Whether the kept result improved on the best it was proposed against by less than the
-        loop's noise margin (arrl.noise: NOISE_SIGMAS noise floors). Without a floor, no."""
+        loop's noise margin (arrl.noise.within_noise). Without a floor, no."""
         attributed = self.lineage.get(kept.config_hash)
-        if observation.noise_floor is None or attributed is None or attributed.parent_value is None:
+        if attributed is None:
             return False
-        return abs(attributed.parent_value - kept.val_loss) < NOISE_SIGMAS * observation.noise_floor
+        return within_noise(kept.val_loss, attributed.parent_value, observation.noise_floor, observation.direction)
 
     def _two_moves(self, observation: arrl.Observation) -> arrl.Proposal | None:
         tried = {entry.config_hash for entry in observation.history} | observation.tried

@@ -522,7 +522,7 @@ def test_a_field_an_override_file_sets_is_shown_with_the_winning_value_and_read_
 
 def test_the_ppo_opening_tries_every_declared_knob_after_the_schema_moves(tmp_path: Path) -> None:
     from arrl.plugins.ppo_proposer import OPENING, PPOOptions, PPOProposer, opening_moves
-    from arrl.schema import config_hash
+    from arrl.schema import HISTORY_WINDOW, config_hash
 
     found = extract(AUTORESEARCH, knobs=KNOBS.knobs)
     space = build_space(found.values, KNOBS, tuple(found.editable), strict=True)
@@ -547,7 +547,7 @@ def test_the_ppo_opening_tries_every_declared_knob_after_the_schema_moves(tmp_pa
         proposal = proposer.propose(observation)
         moved.append(next(iter(proposal.edit.changes)))
         history = (*history, entry({**config, **proposal.edit.changes}, 2.0))
-        observation = attrs.evolve(observation, history=history[-32:])
+        observation = attrs.evolve(observation, history=history[-HISTORY_WINDOW:])
     assert proposer.opened == len(opening)
     knobs = [name for name in moved if name in KNOBS.knobs]
     assert set(knobs) == set(KNOBS.knobs)
