@@ -75,11 +75,11 @@ class PPOOptions:
     # "off": the policy chooses every move. On by default, with the opening: together they were
     # the best measured on held-out members (docs/benchmarks.md, "A line search and an opening").
     continuation: str = attrs.field(default="on", validator=attrs.validators.in_(("off", "on")))
-    # "on": before the policy chooses, try each move of OPENING, then of the run's knobs, once, in
-    # order, from the best script so far (moves the script cannot make, or to programs already
-    # tried, are skipped; a switch of optimizer moves the learning rate with it, see
-    # OPTIMIZER_LEARNING_RATE); with continuation on, the line search follows each of them.
-    # "off": the policy chooses from the start.
+    # "on": before the policy chooses, try each move of OPENING, then of the run's knobs, then the
+    # coupled moves of COUPLED, once, in order, from the best script so far (moves the script
+    # cannot make, or to programs already tried, are skipped; a switch of optimizer moves the
+    # learning rate with it, see OPTIMIZER_LEARNING_RATE); with continuation on, the line search
+    # follows each of them. "off": the policy chooses from the start.
     opening: str = attrs.field(default="on", validator=attrs.validators.in_(("off", "on")))
 
 
@@ -129,6 +129,18 @@ def actions_for(observation: arrl.Observation) -> list[Move]:
     space = observation.space
     return ACTIONS if space is None or not space.knobs else ACTIONS + action_list(space.knobs)
 
+# Two-field moves an engineer makes because the fields trade against each other, which one move at
+# a time cannot cross: a wider and shallower model (or narrower and deeper) at about the same
+# compute, a deep-narrow optimum being a poor wide one and the reverse; and the linear scaling
+# rule, a larger batch with a larger learning rate (or both smaller). Tried after the single moves
+# of the opening, and before random pairs once every single move from the best script has run.
+# In simloop (members 0-29 and drawn baselines) they lowered the regret after 32 experiments, where
+# single moves had stopped paying (docs/benchmarks.md, "Coupled moves").
+COUPLED: tuple[tuple[Move, Move], ...] = (
+    (Move("hidden_dim", "up"), Move("num_layers", "down")), (Move("num_layers", "up"), Move("hidden_dim", "down")),
+    (Move("batch_size", "up"), Move("learning_rate", "up")), (Move("batch_size", "down"), Move("learning_rate", "down")),
+)
+
 # Where a switch of optimizer in the opening moves the learning rate, relative to Adam and AdamW:
 # SGD wants about ten times their learning rate, Lion three to ten times less.
 OPTIMIZER_LEARNING_RATE = {"sgd": 8.0, "lion": 0.25}
@@ -166,6 +178,10 @@ class PPOProposer(arrl.Proposer):
         # was made from: what the continuation reads to tell "kept" from "not kept".
         self.origins: dict[str, tuple[Move, str]] = {}
         self.opened = 0  # how many of the opening's moves (opening_moves) it has used or skipped
+        self.coupled = 0  # how many of COUPLED the opening has used or skipped
+        # The coupled move behind each program the proposer made with one, and the best value it
+        # was proposed against: the line search repeats a coupled move that was kept.
+        self.pairs: dict[str, tuple[tuple[Move, ...], float]] = {}
         self._new_optimizer()
         self.buffer: list[dict[str, Any]] = []
         # Actions awaiting their result, by proposal id: with several workers results arrive in
@@ -290,13 +306,22 @@ class PPOProposer(arrl.Proposer):
         # tried, they are allowed again: the loop records such a proposal as a duplicate (not
         # run, penalised) and the policy learns to leave this neighbourhood.
         candidates = self._candidates(observation)
+        if self.options.continuation == "on":
+            coupled = self._coupled_continuation(observation)
+            if coupled is not None:
+                return coupled
         if not candidates and self.options.exhausted == "two_moves":
-            step = self._two_moves(observation)
+            step = self._first_coupled(observation, COUPLED) or self._two_moves(observation)
             if step is not None:
                 return step
         forced = self._continuation(observation, candidates) if self.options.continuation == "on" else None
         if forced is None and self.options.opening != "off":
             forced = self._opening(observation, candidates)
+            while forced is None and self.coupled < len(COUPLED):
+                self.coupled += 1
+                step = self._apply_coupled(observation, COUPLED[self.coupled - 1])
+                if step is not None:
+                    return step
         candidates = candidates or self._candidates(observation, skip_tried=False)
         while candidates:
             state, mask, probabilities, value = self._policy(observation, candidates)
@@ -408,6 +433,58 @@ class PPOProposer(arrl.Proposer):
             return False
         return within_noise(kept.val_loss, attributed.parent_value, observation.noise_floor, observation.direction)
 
+    def _first_coupled(self, observation: arrl.Observation, pairs: tuple[tuple[Move, Move], ...]) -> arrl.Proposal | None:
+        """A proposal of the first of ``pairs`` the script can make to a program not yet tried."""
+        for pair in pairs:
+            step = self._apply_coupled(observation, pair)
+            if step is not None:
+                return step
+        return None
+
+    def _apply_coupled(self, observation: arrl.Observation, pair: tuple[Move, ...]) -> arrl.Proposal | None:
+        """The proposal that makes every move of ``pair`` from the current script, or None when
+        the script lacks a field, a move is stopped at a bound (it would be a single move), or
+        the program was tried. Not the policy's choice: its result is not learned from."""
+        config = dict(observation.config)
+        editable = set(observation.editable if observation.editable is not None else config)
+        try:
+            for move in pair:
+                if move.field not in editable or move.field not in config:
+                    return None
+                config = apply_move(config, move, observation.space)
+        except SchemaError:
+            return None
+        changes = {k: v for k, v in config.items() if observation.config.get(k) != v}
+        tried = {entry.config_hash for entry in observation.history} | observation.tried
+        if not {move.field for move in pair} <= set(changes) or config_hash(config) in tried:
+            return None
+        try:
+            script = apply_values(observation.script, changes, self.context.script_path, self.context.field_map,
+                                  observation.space)
+        except SchemaError:
+            return None
+        self.pairs[config_hash(config)] = (tuple(pair), observation.best_value)
+        if len(self.pairs) > 4 * 32:
+            del self.pairs[next(iter(self.pairs))]
+        self.proposed += 1
+        description = "; ".join(f"{k} {observation.config[k]} -> {v}" for k, v in changes.items())
+        return arrl.Proposal(script, arrl.Edit(changes, f"{description} (coupled)"), "ppo",
+                             id=f"ppo-coupled-{self.proposed}")
+
+    def _coupled_continuation(self, observation: arrl.Observation) -> arrl.Proposal | None:
+        """The last coupled move again when it was kept (the current script is its result) by
+        more than the noise margin, as the line search does with single moves."""
+        if not observation.history:
+            return None
+        last = observation.history[-1]
+        made = self.pairs.get(last.config_hash)
+        if made is None or last.config_hash != config_hash(observation.config):
+            return None
+        pair, parent_value = made
+        if within_noise(last.val_loss, parent_value, observation.noise_floor, observation.direction):
+            return None
+        return self._apply_coupled(observation, pair)
+
     def _two_moves(self, observation: arrl.Observation) -> arrl.Proposal | None:
         tried = {entry.config_hash for entry in observation.history} | observation.tried
         # Two moves first; when every pair near the script has run too, wider steps (three, then
@@ -491,8 +568,11 @@ class PPOProposer(arrl.Proposer):
         aside = path.with_suffix(path.suffix + ".tmp")
         lineage = {key: [m.field, m.direction, m.target, m.parent_value] for key, m in self.lineage.items()}
         origins = {key: [m.field, m.direction, m.target, parent] for key, (m, parent) in self.origins.items()}
+        pairs = {key: [[[m.field, m.direction, m.target] for m in pair], parent_value]
+                 for key, (pair, parent_value) in self.pairs.items()}
         aside.write_text(json.dumps({"weights": weights.name, "buffer": self.buffer, "updates": self.updates,
-                                     "lineage": lineage, "origins": origins, "opened": self.opened}))
+                                     "lineage": lineage, "origins": origins, "opened": self.opened,
+                                     "coupled": self.coupled, "pairs": pairs}))
         os.replace(aside, path)
 
     def load(self, path: Path) -> None:
@@ -516,6 +596,9 @@ class PPOProposer(arrl.Proposer):
         self.lineage = {key: Attributed(*value) for key, value in state.get("lineage", {}).items()}
         self.origins = {key: (Move(*value[:3]), value[3]) for key, value in state.get("origins", {}).items()}
         self.opened = state.get("opened", 0)
+        self.coupled = state.get("coupled", 0)
+        self.pairs = {key: (tuple(Move(*move) for move in pair), parent_value)
+                      for key, (pair, parent_value) in state.get("pairs", {}).items()}
         self.generator.set_state(saved["generator"])
         self.buffer = state["buffer"] if "attribution" in saved else []
         self.updates = state["updates"]

@@ -73,10 +73,10 @@ def test_masks_keep_proposals_valid_and_new(tmp_path: Path) -> None:
     for _ in range(10):
         proposal = proposer.propose(crowded)
         # New programs while there are any; once every move was tried, a two-move step that is
-        # new again (the default) rather than an error.
+        # new again (the default: a coupled move, else a random pair) rather than an error.
         assert program_hash(proposal.script) not in proposed
         if not fresh:
-            assert "hill climb" in proposal.edit.description
+            assert "hill climb" in proposal.edit.description or "coupled" in proposal.edit.description
 
 
 def test_save_and_load_restore_what_was_learned(tmp_path: Path) -> None:
@@ -188,11 +188,19 @@ def test_an_exhausted_neighbourhood_gets_a_two_move_step_instead_of_a_duplicate(
                     for changes in neighbours.values())
     crowded = arrl.Observation(SCRIPT, observation.config, history, editable=observation.editable)
     assert not proposer._candidates(crowded)
-    for _ in range(5):
+    made = []
+    for _ in range(7):
         proposal = proposer.propose(crowded)
         config = extract(proposal.script).values
         assert config_hash(config) not in {h.config_hash for h in history}
-        assert "hill climb" in proposal.edit.description and proposal.id not in proposer.pending  # two moves, new
+        assert proposal.id not in proposer.pending  # two moves, new, not the policy's choice
+        made.append(proposal.edit)
+        crowded = attrs.evolve(crowded, history=(*crowded.history, arrl.HistoryEntry(config_hash(config), 1.0, 1.0,
+                                                                                    False)))
+    # The coupled moves this script can make first (batch and learning rate together), then random pairs.
+    assert [e.changes for e in made[:2]] == [{"batch_size": 64, "learning_rate": 0.02},
+                                             {"batch_size": 16, "learning_rate": 0.005}]
+    assert all("hill climb" in e.description for e in made[2:])
     assert PPOOptions().exhausted == "two_moves"  # the default, since a run looped on duplicates
     repeating = PPOProposer(PPOOptions(exhausted="repeat"), context)  # repeats a move: a duplicate
     assert config_hash(extract(repeating.propose(crowded).script).values) in {h.config_hash for h in history}
@@ -441,3 +449,56 @@ def test_the_line_search_does_not_follow_a_gain_inside_the_noise(tmp_path: Path)
     assert without == outside == {"learning_rate": 0.004}  # the same step again, from the new best
     assert inside == {"num_layers": 5}  # OPENING's second move
     assert OPENING[1].field == "num_layers"
+
+
+COUPLED_SCRIPT = ("NUM_LAYERS = 4\nHIDDEN_DIM = 128\nBATCH_SIZE = 32\nLEARNING_RATE = 0.001\nDROPOUT = 0.1\n"
+                  "print(f'arrl: val_loss={LEARNING_RATE}')\n")
+
+
+def test_the_opening_ends_with_coupled_moves_and_the_line_search_repeats_a_kept_one(tmp_path: Path) -> None:
+    """After the single moves, the opening makes each two-field move of COUPLED (wider and
+    shallower, deeper and narrower, batch and learning rate together) from the best script; a
+    kept one is made again from its result, and a saved proposer goes on where it was."""
+    from arrl.noise import NOISE_SIGMAS
+    from arrl.plugins.ppo_proposer import COUPLED
+
+    found = extract(COUPLED_SCRIPT)
+    config = dict(found.values)
+    base = _entry(config, 1.0)
+    proposer = _line_search(tmp_path, opening="on", continuation="on")
+
+    def observe(script: str, values: dict, history: tuple, best: float) -> arrl.Observation:
+        return arrl.Observation(script, values, history, best_value=best, editable=tuple(found.editable),
+                                noise_floor=0.01)
+
+    history: tuple[arrl.HistoryEntry, ...] = (base,)
+    coupled = []
+    for _ in range(40):  # none is kept: every proposal starts from the baseline
+        proposal = proposer.propose(observe(COUPLED_SCRIPT, config, history, 1.0))
+        if "coupled" in proposal.edit.description:
+            assert proposal.id not in proposer.pending  # not the policy's choice: not learned from
+            coupled.append(proposal)
+        elif coupled:
+            break  # the policy's turn
+        history = (*history, _entry({**config, **proposal.edit.changes}, 2.0))
+    assert proposer.coupled == len(COUPLED)
+    assert [p.edit.changes for p in coupled] == [
+        {"hidden_dim": 256, "num_layers": 3}, {"num_layers": 5, "hidden_dim": 64},
+        {"batch_size": 64, "learning_rate": 0.002}, {"batch_size": 16, "learning_rate": 0.0005}]
+    wider = coupled[0]
+    moved = {**config, **wider.edit.changes}
+    gain = 2 * NOISE_SIGMAS * 0.01  # kept, by more than the noise margin
+    kept = observe(wider.script, moved, (*history, _entry(moved, 1.0 - gain)), 1.0 - gain)
+    proposer.save(tmp_path / "ppo.json")
+    again = proposer.propose(kept)
+    assert again.edit.changes == {"hidden_dim": 512, "num_layers": 2}  # the same trade, from the new best
+    resumed = _line_search(tmp_path, opening="on", continuation="on")
+    resumed.load(tmp_path / "ppo.json")
+    assert resumed.coupled == len(COUPLED)
+    assert resumed.propose(kept).edit.changes == again.edit.changes
+    # Inside the noise it is no evidence for the direction: not repeated.
+    barely = observe(wider.script, moved, (*history, _entry(moved, 1.0 - 0.5 * NOISE_SIGMAS * 0.01)),
+                     1.0 - 0.5 * NOISE_SIGMAS * 0.01)
+    fresh = _line_search(tmp_path, opening="on", continuation="on")
+    fresh.load(tmp_path / "ppo.json")
+    assert fresh.propose(barely).edit.changes != again.edit.changes

@@ -18,10 +18,10 @@ SCRIPT = ("LEARNING_RATE = 0.01\nDROPOUT = 0.1\nBATCH_SIZE = 32\nACTIVATION = 'r
 IN_FLIGHT = 4  # proposals made before the first of their results comes back
 
 
-def build(name: str, tmp_path: Path) -> arrl.Proposer:
+def build(name: str, tmp_path: Path, **options: object) -> arrl.Proposer:
     registration = Registry(make_plugin_manager()).get("proposer", name)
     context = arrl.PluginContext(tmp_path, tmp_path, "train.py", "val_loss", arrl.Direction.MINIMIZE, 60, seed=4)
-    return registration.factory(build_options(registration, {}), context)
+    return registration.factory(build_options(registration, options), context)
 
 
 def observation() -> arrl.Observation:
@@ -46,7 +46,11 @@ def test_results_in_any_order_are_learned_against_their_own_proposals(name: str,
     # Two identical proposers make the same proposals; one learns the results in the order they
     # were proposed, the other in reverse. Learning must not depend on the order, so they keep
     # making the same proposals (a proposer that pairs a result with the wrong action diverges).
-    in_order, reversed_order = build(name, tmp_path / "a"), build(name, tmp_path / "b")
+    # The PPO's policy alone: the opening ends with coupled moves, which it does not learn from,
+    # and those shift where its batches of 8 transitions end; results in another order then fill
+    # a batch with other transitions, which is no mispairing.
+    options = {"opening": "off"} if name == "ppo" else {}
+    in_order, reversed_order = build(name, tmp_path / "a", **options), build(name, tmp_path / "b", **options)
     experiment_id = 0
     for _ in range(16):
         batch = [(in_order.propose(observation()), reversed_order.propose(observation())) for _ in range(IN_FLIGHT)]
