@@ -81,6 +81,10 @@ class PPOOptions:
     # learning rate with it, see OPTIMIZER_LEARNING_RATE); with continuation on, the line search
     # follows each of them. "off": the policy chooses from the start.
     opening: str = attrs.field(default="on", validator=attrs.validators.in_(("off", "on")))
+    # "on": the two-field moves of COUPLED (wider and shallower, batch with learning rate) end the
+    # opening and come first once every single move from the best script has run; "off": single
+    # moves and random pairs only, as before they were measured (docs/benchmarks.md, "Coupled moves").
+    coupled: str = attrs.field(default="on", validator=attrs.validators.in_(("off", "on")))
 
 
 def action_list(fields: tuple[Field, ...] = FIELDS) -> list[Move]:
@@ -178,7 +182,7 @@ class PPOProposer(arrl.Proposer):
         # was made from: what the continuation reads to tell "kept" from "not kept".
         self.origins: dict[str, tuple[Move, str]] = {}
         self.opened = 0  # how many of the opening's moves (opening_moves) it has used or skipped
-        self.coupled = 0  # how many of COUPLED the opening has used or skipped
+        self.coupled_used = 0  # how many of COUPLED the opening has used or skipped
         # The coupled move behind each program the proposer made with one, and the best value it
         # was proposed against: the line search repeats a coupled move that was kept.
         self.pairs: dict[str, tuple[tuple[Move, ...], float]] = {}
@@ -311,15 +315,16 @@ class PPOProposer(arrl.Proposer):
             if coupled is not None:
                 return coupled
         if not candidates and self.options.exhausted == "two_moves":
-            step = self._first_coupled(observation, COUPLED) or self._two_moves(observation)
+            step = (self._first_coupled(observation, COUPLED) if self.options.coupled == "on" else None) \
+                or self._two_moves(observation)
             if step is not None:
                 return step
         forced = self._continuation(observation, candidates) if self.options.continuation == "on" else None
         if forced is None and self.options.opening != "off":
             forced = self._opening(observation, candidates)
-            while forced is None and self.coupled < len(COUPLED):
-                self.coupled += 1
-                step = self._apply_coupled(observation, COUPLED[self.coupled - 1])
+            while forced is None and self.options.coupled == "on" and self.coupled_used < len(COUPLED):
+                self.coupled_used += 1
+                step = self._apply_coupled(observation, COUPLED[self.coupled_used - 1])
                 if step is not None:
                     return step
         candidates = candidates or self._candidates(observation, skip_tried=False)
@@ -572,7 +577,7 @@ class PPOProposer(arrl.Proposer):
                  for key, (pair, parent_value) in self.pairs.items()}
         aside.write_text(json.dumps({"weights": weights.name, "buffer": self.buffer, "updates": self.updates,
                                      "lineage": lineage, "origins": origins, "opened": self.opened,
-                                     "coupled": self.coupled, "pairs": pairs}))
+                                     "coupled_used": self.coupled_used, "pairs": pairs}))
         os.replace(aside, path)
 
     def load(self, path: Path) -> None:
@@ -596,7 +601,7 @@ class PPOProposer(arrl.Proposer):
         self.lineage = {key: Attributed(*value) for key, value in state.get("lineage", {}).items()}
         self.origins = {key: (Move(*value[:3]), value[3]) for key, value in state.get("origins", {}).items()}
         self.opened = state.get("opened", 0)
-        self.coupled = state.get("coupled", 0)
+        self.coupled_used = state.get("coupled_used", 0)
         self.pairs = {key: (tuple(Move(*move) for move in pair), parent_value)
                       for key, (pair, parent_value) in state.get("pairs", {}).items()}
         self.generator.set_state(saved["generator"])

@@ -481,7 +481,7 @@ def test_the_opening_ends_with_coupled_moves_and_the_line_search_repeats_a_kept_
         elif coupled:
             break  # the policy's turn
         history = (*history, _entry({**config, **proposal.edit.changes}, 2.0))
-    assert proposer.coupled == len(COUPLED)
+    assert proposer.coupled_used == len(COUPLED)
     assert [p.edit.changes for p in coupled] == [
         {"hidden_dim": 256, "num_layers": 3}, {"num_layers": 5, "hidden_dim": 64},
         {"batch_size": 64, "learning_rate": 0.002}, {"batch_size": 16, "learning_rate": 0.0005}]
@@ -494,7 +494,7 @@ def test_the_opening_ends_with_coupled_moves_and_the_line_search_repeats_a_kept_
     assert again.edit.changes == {"hidden_dim": 512, "num_layers": 2}  # the same trade, from the new best
     resumed = _line_search(tmp_path, opening="on", continuation="on")
     resumed.load(tmp_path / "ppo.json")
-    assert resumed.coupled == len(COUPLED)
+    assert resumed.coupled_used == len(COUPLED)
     assert resumed.propose(kept).edit.changes == again.edit.changes
     # Inside the noise it is no evidence for the direction: not repeated.
     barely = observe(wider.script, moved, (*history, _entry(moved, 1.0 - 0.5 * NOISE_SIGMAS * 0.01)),
@@ -502,3 +502,11 @@ def test_the_opening_ends_with_coupled_moves_and_the_line_search_repeats_a_kept_
     fresh = _line_search(tmp_path, opening="on", continuation="on")
     fresh.load(tmp_path / "ppo.json")
     assert fresh.propose(barely).edit.changes != again.edit.changes
+    # Off: single moves, then (every one of them tried) random pairs.
+    plain = _line_search(tmp_path, opening="on", continuation="on", coupled="off")
+    history = (base,)
+    for _ in range(14):
+        proposal = plain.propose(observe(COUPLED_SCRIPT, config, history, 1.0))
+        assert "coupled" not in proposal.edit.description
+        assert len(proposal.edit.changes) == 1 or "hill climb" in proposal.edit.description
+        history = (*history, _entry({**config, **proposal.edit.changes}, 2.0))
