@@ -510,3 +510,20 @@ def test_the_opening_ends_with_coupled_moves_and_the_line_search_repeats_a_kept_
         assert "coupled" not in proposal.edit.description
         assert len(proposal.edit.changes) == 1 or "hill climb" in proposal.edit.description
         history = (*history, _entry({**config, **proposal.edit.changes}, 2.0))
+
+
+def test_a_coupled_batch_move_scales_the_learning_rate_by_the_batch_ratio(tmp_path: Path) -> None:
+    """The linear scaling rule: nanoGPT's batch of 12 becomes 16 (the next batch size a script
+    like it takes), and the learning rate moves by the same 4/3, not by its own step of 2."""
+    from arrl.plugins.ppo_proposer import COUPLED
+
+    script = "batch_size = 12\nlearning_rate = 6e-4\nprint(f'arrl: val_loss={learning_rate}')\n"
+    found = extract(script)
+    observation = arrl.Observation(script, dict(found.values), (_entry(dict(found.values), 1.0),), best_value=1.0,
+                                   editable=tuple(found.editable))
+    proposer = _line_search(tmp_path)
+    up, down = (proposer._apply_coupled(observation, pair) for pair in COUPLED[2:])
+    assert up is not None and down is not None
+    assert up.edit.changes == {"batch_size": 16, "learning_rate": 0.0008}
+    assert down.edit.changes == {"batch_size": 8, "learning_rate": 0.0004}
+    assert extract(up.script).values == {"batch_size": 16, "learning_rate": 0.0008}
