@@ -10,6 +10,7 @@ reported benchmark (benchmarks/search.py) always goes through the real loop.
     nice -n 10 .venv/bin/python benchmarks/simloop.py --seeds 0-9 --proposers ppo -o prior=builtin
     nice -n 10 .venv/bin/python benchmarks/simloop.py --proposers random ppo ppo:continuation=off,opening=off
     nice -n 10 .venv/bin/python benchmarks/simloop.py --drawn-baselines --proposers random ppo
+    nice -n 10 .venv/bin/python benchmarks/simloop.py --noise-scale 3 --proposers random ppo
 
 Like the loop, it runs the unmodified script ``--baseline-runs`` times (default 3, the loop's
 default noise floor) before the first proposal; ``--baseline-runs 1`` gives the figures measured
@@ -72,13 +73,15 @@ def make_proposer(name: str, options: dict[str, Any], seed: int, scratch: Path) 
 
 
 def episode(proposer: arrl.Proposer, member_seed: int, experiments: int, baseline_runs: int = 3,
-            drawn: bool = False) -> list[dict[str, Any]]:
+            drawn: bool = False, noise_scale: float = 1.0) -> list[dict[str, Any]]:
     """One run of ``experiments`` experiments after the first baseline; each record's true final
     loss. As in the loop, the first ``baseline_runs - 1`` of them run the unmodified script again
     with other seeds (the noise floor): they fill the history and count as experiments, but
     proposals are compared with the first baseline's value. ``drawn``: start from the member's
-    drawn baseline (simfamily.drawn_baseline) instead of the family's common one."""
+    drawn baseline (simfamily.drawn_baseline) instead of the family's common one. ``noise_scale``
+    multiplies the member's evaluation noise (its true losses do not change)."""
     member = simfamily.member(member_seed)
+    member["noise"] *= noise_scale
     reward = CompositeReward()
     script = simfamily.script(member_seed, simfamily.drawn_baseline(member_seed) if drawn else None)
     found = extract(script, "train.py")
@@ -149,6 +152,8 @@ def main() -> None:
                         help="runs of the unmodified script before the first proposal (the loop's default: 3)")
     parser.add_argument("--drawn-baselines", action="store_true",
                         help="start each member from a baseline drawn at random, not the family's common one")
+    parser.add_argument("--noise-scale", type=float, default=1.0,
+                        help="multiply each member's evaluation noise (0.003-0.02 in loss units) by this")
     parser.add_argument("-o", dest="options", action="append", default=[], help="proposer option key=value")
     args = parser.parse_args()
     options = parse_options(args.options)
@@ -163,7 +168,8 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as scratch:
                 chosen = dict(variant) if name == "ppo" or extra else {}
                 proposer = make_proposer(name, chosen, seed, Path(scratch))
-                rows = episode(proposer, seed, args.experiments, args.baseline_runs, args.drawn_baselines)
+                rows = episode(proposer, seed, args.experiments, args.baseline_runs, args.drawn_baselines,
+                               args.noise_scale)
             optimum = simfamily.optimum(simfamily.member(seed))[0]
             for c in regrets:
                 regrets[c].append(best_true_after(rows, c) - optimum)

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 import arrl
-from arrl.actions import Move, _domains, apply_move, random_edit
+from arrl.actions import Domains, Move, _domains, apply_move, random_edit
 from arrl.noise import within_noise
 from arrl.observation import (
     ATTRIBUTION_FEATURES,
@@ -32,7 +33,7 @@ from arrl.observation import (
     encode_attribution,
     observation_size,
 )
-from arrl.schema import FIELDS, Field, SchemaError, config_hash
+from arrl.schema import FIELDS, HISTORY_WINDOW, Field, SchemaError, Value, config_hash
 from arrl.script import apply_values
 
 
@@ -53,7 +54,8 @@ class PPOOptions:
     # (see arrl.plugins.ppo_prior for making one from your own runs).
     prior: str = "none"
     # Once every single move from the current script is in the window: "two_moves" proposes a
-    # random two-move edit not in the window instead (a hill-climb step, not learned); "repeat"
+    # two-move edit not yet tried instead (a coupled move of COUPLED first, with coupled on, then a
+    # random hill-climb step; neither is learned from); "repeat"
     # lets the policy repeat one (the loop records a duplicate). The benchmark measured the same
     # regret for both, with no duplicates for "two_moves" against 355 in 1280 for "repeat", and a
     # user's run with nothing left to improve looped on duplicates under "repeat".
@@ -152,15 +154,41 @@ COUPLED: tuple[tuple[Move, Move], ...] = (
 OPTIMIZER_LEARNING_RATE = {"sgd": 8.0, "lion": 0.25}
 
 
-def _scale_with_batch(before: dict, after: dict, pair: tuple[Move, ...], space: Any) -> dict:
+def _scaled_rate(config: Mapping[str, Value], factor: float, space: Domains) -> Value:
+    """The script's learning rate times ``factor``, checked against its domain (grown around the
+    script's own value); SchemaError when the product is outside it."""
+    rate = config["learning_rate"]
+    return _domains(space)["learning_rate"].grown(rate).check(round(float(rate) * factor, 12))
+
+
+def _scale_with_batch(before: Mapping[str, Value], after: dict[str, Value], pair: tuple[Move, ...],
+                      space: Domains) -> dict[str, Value]:
     """``after`` with the learning rate moved by the batch size's own ratio when ``pair`` moves
     both (the linear scaling rule): a batch of 12 that becomes 16 takes 4/3 of the rate, not the
-    learning rate's usual step. Raises SchemaError when that rate is outside the domain."""
+    learning rate's usual step. SchemaError when there is no ratio (a batch of 0) or the rate
+    leaves its domain."""
     if {move.field for move in pair} != {"batch_size", "learning_rate"}:
         return after
-    ratio = float(after["batch_size"]) / float(before["batch_size"])
-    domain = _domains(space)["learning_rate"].grown(before["learning_rate"])
-    return {**after, "learning_rate": domain.check(round(float(before["learning_rate"]) * ratio, 12))}
+    old, new = float(before["batch_size"]), float(after["batch_size"])
+    if old <= 0 or new <= 0:
+        raise SchemaError(f"batch_size {before['batch_size']} -> {after['batch_size']} has no ratio to scale by")
+    return {**after, "learning_rate": _scaled_rate(before, new / old, space)}
+
+
+def _tried(observation: arrl.Observation) -> set[str]:
+    """Config hashes of every program the run has run or runs now (the window and beyond)."""
+    return {entry.config_hash for entry in observation.history} | observation.tried
+
+
+# How many proposals the proposer remembers the making of (lineage, origins, pairs): only the
+# window's programs matter, with room for results that arrive late from other workers.
+REMEMBERED = 4 * HISTORY_WINDOW
+
+
+def _remember(table: dict[str, Any], key: str, value: Any) -> None:
+    table[key] = value
+    if len(table) > REMEMBERED:  # forget the oldest
+        del table[next(iter(table))]
 
 
 class PPOProposer(arrl.Proposer):
@@ -198,7 +226,7 @@ class PPOProposer(arrl.Proposer):
         self.coupled_used = 0  # how many of COUPLED the opening has used or skipped
         # The coupled move behind each program the proposer made with one, and the best value it
         # was proposed against: the line search repeats a coupled move that was kept.
-        self.pairs: dict[str, tuple[tuple[Move, ...], float]] = {}
+        self.pairs: dict[str, tuple[tuple[Move, ...], float | None]] = {}
         self._new_optimizer()
         self.buffer: list[dict[str, Any]] = []
         # Actions awaiting their result, by proposal id: with several workers results arrive in
@@ -282,7 +310,7 @@ class PPOProposer(arrl.Proposer):
         from the proposed script, and moves change nothing but config values).
         """
         editable = set(observation.editable if observation.editable is not None else observation.config)
-        tried = {entry.config_hash for entry in observation.history} | observation.tried if skip_tried else set()
+        tried = _tried(observation) if skip_tried else set()
         found: dict[int, dict] = {}
         for index, move in enumerate(actions_for(observation)):
             if move.field not in editable:
@@ -328,7 +356,7 @@ class PPOProposer(arrl.Proposer):
             if coupled is not None:
                 return coupled
         if not candidates and self.options.exhausted == "two_moves":
-            step = (self._first_coupled(observation, COUPLED) if self.options.coupled == "on" else None) \
+            step = (self._first_coupled(observation) if self.options.coupled == "on" else None) \
                 or self._two_moves(observation)
             if step is not None:
                 return step
@@ -374,12 +402,8 @@ class PPOProposer(arrl.Proposer):
         result, once in the history, is attributed to that move."""
         move = actions_for(observation)[action]
         new_hash = config_hash({**observation.config, **changes})
-        self.lineage[new_hash] = Attributed(move.field, move.direction, move.target, observation.best_value)
-        if len(self.lineage) > 4 * 32:  # only the window's programs matter: forget the oldest
-            del self.lineage[next(iter(self.lineage))]
-        self.origins[new_hash] = (move, config_hash(observation.config))
-        if len(self.origins) > 4 * 32:
-            del self.origins[next(iter(self.origins))]
+        _remember(self.lineage, new_hash, Attributed(move.field, move.direction, move.target, observation.best_value))
+        _remember(self.origins, new_hash, (move, config_hash(observation.config)))
 
     def _opening(self, observation: arrl.Observation, candidates: dict[int, dict]) -> int | None:
         """The next move of the opening (:func:`opening_moves`) the script can make to a program
@@ -392,11 +416,11 @@ class PPOProposer(arrl.Proposer):
             self.opened += 1
             index = moves.index(wanted) if wanted in moves else None
             if index in candidates:
-                self._couple(observation, candidates, index)
+                self._scale_with_optimizer(observation, candidates, index)
                 return index
         return None
 
-    def _couple(self, observation: arrl.Observation, candidates: dict[int, dict], index: int) -> None:
+    def _scale_with_optimizer(self, observation: arrl.Observation, candidates: dict[int, dict], index: int) -> None:
         """Scale the learning rate with a switch of optimizer (OPTIMIZER_LEARNING_RATE), unless
         the script's learning rate is not editable or the result is out of bounds or tried."""
         changes = candidates[index]
@@ -407,17 +431,14 @@ class PPOProposer(arrl.Proposer):
         factor = OPTIMIZER_LEARNING_RATE.get(str(after), 1.0) / OPTIMIZER_LEARNING_RATE.get(str(before), 1.0)
         if factor == 1.0:
             return
-        domain = _domains(observation.space).get("learning_rate")
         try:
-            rate = domain.check(round(float(observation.config["learning_rate"]) * factor, 12)) if domain else None
+            rate = _scaled_rate(observation.config, factor, observation.space)
         except (SchemaError, TypeError, ValueError):
             return
-        if rate is None:
+        scaled = {**changes, "learning_rate": rate}
+        if config_hash({**observation.config, **scaled}) in _tried(observation):
             return
-        coupled = {**changes, "learning_rate": rate}
-        if config_hash({**observation.config, **coupled}) in {entry.config_hash for entry in observation.history} | observation.tried:
-            return
-        candidates[index] = coupled
+        candidates[index] = scaled
 
     def _continuation(self, observation: arrl.Observation, candidates: dict[int, dict]) -> int | None:
         """The line search's next action, or None to let the policy choose: the last result's
@@ -451,9 +472,9 @@ class PPOProposer(arrl.Proposer):
             return False
         return within_noise(kept.val_loss, attributed.parent_value, observation.noise_floor, observation.direction)
 
-    def _first_coupled(self, observation: arrl.Observation, pairs: tuple[tuple[Move, Move], ...]) -> arrl.Proposal | None:
-        """A proposal of the first of ``pairs`` the script can make to a program not yet tried."""
-        for pair in pairs:
+    def _first_coupled(self, observation: arrl.Observation) -> arrl.Proposal | None:
+        """A proposal of the first move of COUPLED the script can make to a program not yet tried."""
+        for pair in COUPLED:
             step = self._apply_coupled(observation, pair)
             if step is not None:
                 return step
@@ -461,8 +482,9 @@ class PPOProposer(arrl.Proposer):
 
     def _apply_coupled(self, observation: arrl.Observation, pair: tuple[Move, ...]) -> arrl.Proposal | None:
         """The proposal that makes every move of ``pair`` from the current script, or None when
-        the script lacks a field, a move is stopped at a bound (it would be a single move), or
-        the program was tried. Not the policy's choice: its result is not learned from."""
+        a field is missing or not editable, a move is stopped at a bound (it would be a single
+        move), the scaled learning rate leaves its domain, or the program was tried. Not the
+        policy's choice: its result is not learned from."""
         config = dict(observation.config)
         editable = set(observation.editable if observation.editable is not None else config)
         try:
@@ -474,17 +496,14 @@ class PPOProposer(arrl.Proposer):
         except (SchemaError, TypeError, ValueError):
             return None
         changes = {k: v for k, v in config.items() if observation.config.get(k) != v}
-        tried = {entry.config_hash for entry in observation.history} | observation.tried
-        if not {move.field for move in pair} <= set(changes) or config_hash(config) in tried:
+        if not {move.field for move in pair} <= set(changes) or config_hash(config) in _tried(observation):
             return None
         try:
             script = apply_values(observation.script, changes, self.context.script_path, self.context.field_map,
                                   observation.space)
         except SchemaError:
             return None
-        self.pairs[config_hash(config)] = (tuple(pair), observation.best_value)
-        if len(self.pairs) > 4 * 32:
-            del self.pairs[next(iter(self.pairs))]
+        _remember(self.pairs, config_hash(config), (tuple(pair), observation.best_value))
         self.proposed += 1
         description = "; ".join(f"{k} {observation.config[k]} -> {v}" for k, v in changes.items())
         return arrl.Proposal(script, arrl.Edit(changes, f"{description} (coupled)"), "ppo",
@@ -505,7 +524,7 @@ class PPOProposer(arrl.Proposer):
         return self._apply_coupled(observation, pair)
 
     def _two_moves(self, observation: arrl.Observation) -> arrl.Proposal | None:
-        tried = {entry.config_hash for entry in observation.history} | observation.tried
+        tried = _tried(observation)
         # Two moves first; when every pair near the script has run too, wider steps (three, then
         # four moves) before giving up and letting the loop record a duplicate.
         for attempt in range(60):

@@ -6,6 +6,8 @@ import math
 import sys
 from pathlib import Path
 
+import pytest
+
 from support import ROOT, make_repo, records, run_arrl, run_dir
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -66,6 +68,12 @@ def test_simloop_runs_the_noise_floor_repeats_before_the_first_proposal(tmp_path
     assert "baseline" not in [r["outcome"] for r in single]
     drawn = simloop.episode(simloop.make_proposer("random", {}, 0, tmp_path), 3, 2, drawn=True)
     assert drawn[0]["config"] == simfamily.drawn_baseline(3)
+    # --noise-scale: the same true losses, measured with more (or no) noise.
+    quiet = simloop.episode(simloop.make_proposer("random", {}, 0, tmp_path), 3, 2, noise_scale=0.0)
+    assert quiet[0]["value"] == quiet[1]["value"] == quiet[2]["value"] == pytest.approx(quiet[0]["true"])
+    loud = simloop.episode(simloop.make_proposer("random", {}, 0, tmp_path), 3, 2, noise_scale=3.0)
+    assert loud[0]["true"] == rows[0]["true"]
+    assert abs(loud[1]["value"] - loud[0]["value"]) == pytest.approx(3 * abs(rows[1]["value"] - rows[0]["value"]))
 
 
 def test_two_workers_complete_a_run_on_a_member_of_the_family(tmp_path, arrl_env) -> None:

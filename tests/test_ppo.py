@@ -472,7 +472,7 @@ def test_the_opening_ends_with_coupled_moves_and_the_line_search_repeats_a_kept_
                                 noise_floor=0.01)
 
     history: tuple[arrl.HistoryEntry, ...] = (base,)
-    coupled = []
+    coupled, singles = [], []
     for _ in range(40):  # none is kept: every proposal starts from the baseline
         proposal = proposer.propose(observe(COUPLED_SCRIPT, config, history, 1.0))
         if "coupled" in proposal.edit.description:
@@ -480,8 +480,13 @@ def test_the_opening_ends_with_coupled_moves_and_the_line_search_repeats_a_kept_
             coupled.append(proposal)
         elif coupled:
             break  # the policy's turn
+        else:
+            singles.append(next(iter(proposal.edit.changes)))
         history = (*history, _entry({**config, **proposal.edit.changes}, 2.0))
     assert proposer.coupled_used == len(COUPLED)
+    # After every single move of the opening this script can make (both directions of its four
+    # opening fields), not before.
+    assert sorted(singles) == sorted(["learning_rate", "num_layers", "batch_size", "hidden_dim"] * 2)
     assert [p.edit.changes for p in coupled] == [
         {"hidden_dim": 256, "num_layers": 3}, {"num_layers": 5, "hidden_dim": 64},
         {"batch_size": 64, "learning_rate": 0.002}, {"batch_size": 16, "learning_rate": 0.0005}]
@@ -527,3 +532,13 @@ def test_a_coupled_batch_move_scales_the_learning_rate_by_the_batch_ratio(tmp_pa
     assert up.edit.changes == {"batch_size": 16, "learning_rate": 0.0008}
     assert down.edit.changes == {"batch_size": 8, "learning_rate": 0.0004}
     assert extract(up.script).values == {"batch_size": 16, "learning_rate": 0.0008}
+    # A batch of 0 has no ratio: no coupled batch move, and the proposer goes on without error.
+    empty = script.replace("batch_size = 12", "batch_size = 0")
+    found = extract(empty)
+    observation = attrs.evolve(observation, script=empty, config=dict(found.values),
+                               history=(_entry(dict(found.values), 1.0),))
+    assert all(proposer._apply_coupled(observation, pair) is None for pair in COUPLED[2:])
+    for _ in range(8):
+        proposal = proposer.propose(observation)
+        observation = attrs.evolve(observation, history=(*observation.history,
+                                                         _entry({**observation.config, **proposal.edit.changes}, 2.0)))

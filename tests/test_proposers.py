@@ -46,10 +46,10 @@ def test_results_in_any_order_are_learned_against_their_own_proposals(name: str,
     # Two identical proposers make the same proposals; one learns the results in the order they
     # were proposed, the other in reverse. Learning must not depend on the order, so they keep
     # making the same proposals (a proposer that pairs a result with the wrong action diverges).
-    # The PPO's policy alone: the opening ends with coupled moves, which it does not learn from,
-    # and those shift where its batches of 8 transitions end; results in another order then fill
-    # a batch with other transitions, which is no mispairing.
-    options = {"opening": "off"} if name == "ppo" else {}
+    # The PPO without its coupled moves: it does not learn from them, so they shift where its
+    # batches of 8 transitions end; results in another order then fill a batch with other
+    # transitions, which is no mispairing. (The opening's single moves are learned from: kept.)
+    options = {"coupled": "off"} if name == "ppo" else {}
     in_order, reversed_order = build(name, tmp_path / "a", **options), build(name, tmp_path / "b", **options)
     experiment_id = 0
     for _ in range(16):
