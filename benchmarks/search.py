@@ -12,6 +12,11 @@ the run saw, as a user would pick it) minus the member's optimum, in loss units.
         --proposers ppo random grid optuna --jobs 2 --out benchmarks/results/search.jsonl
     .venv/bin/python benchmarks/search.py report --out benchmarks/results/search.jsonl
 
+A row is reported under its proposer's name (with its --option values), or under --label when
+the run gave one: `run --proposers ppo --label "ppo (a change)"` measures a version of the PPO
+beside the rows already in the file. Without labels, `report` keeps the last file's row of a
+proposer and seed.
+
 Held-out members are seeds 0-99; members 100-199 are the pre-training members, used here only
 for the "best fixed configuration of the pre-training members" row (and for any prior).
 """
@@ -87,16 +92,21 @@ def command_run(args: argparse.Namespace) -> None:
     if out.exists():
         for line in out.read_text().splitlines():
             row = json.loads(line)
-            done.add((row["proposer"], row["seed"], tuple(row.get("options", []))))
-    work = [(p, s) for s in seeds(args.seeds) for p in args.proposers if (p, s, tuple(args.option)) not in done]
+            done.add((row.get("label") or row["proposer"], row["seed"], tuple(row.get("options", []))))
+    if args.label and len(args.proposers) != 1:
+        raise SystemExit("--label names the rows of one proposer: give one --proposers")
+    work = [(p, s) for s in seeds(args.seeds) for p in args.proposers
+            if (args.label or p, s, tuple(args.option)) not in done]
     with tempfile.TemporaryDirectory() as scratch, concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
         futures = {pool.submit(run_one, p, s, args.experiments, Path(scratch), args.option): (p, s) for p, s in work}
         for future in concurrent.futures.as_completed(futures):
             row = future.result()
+            if args.label:
+                row["label"] = args.label
             with out.open("a") as handle:
                 handle.write(json.dumps(row) + "\n")
             n = len(row["records"]) - 1
-            print(f"{row['proposer']} seed {row['seed']}: {n} experiments in {row['seconds']:.0f} s "
+            print(f"{row.get('label') or row['proposer']} seed {row['seed']}: {n} experiments in {row['seconds']:.0f} s "
                   f"({row['seconds'] / max(n, 1):.2f} s each)", flush=True)
 
 
@@ -137,7 +147,7 @@ def command_report(args: argparse.Namespace) -> None:
     by_proposer: dict[str, dict[int, list[dict[str, Any]]]] = {}
     seconds: dict[str, list[float]] = {}
     for row in rows:
-        label = row["proposer"] + ("" if not row.get("options") else f" ({', '.join(row['options'])})")
+        label = row.get("label") or row["proposer"] + ("" if not row.get("options") else f" ({', '.join(row['options'])})")
         by_proposer.setdefault(label, {})[row["seed"]] = row["records"]
         seconds.setdefault(label, []).append(row["seconds"] / max(len(row["records"]) - 1, 1))
     all_seeds = sorted({s for runs in by_proposer.values() for s in runs})
@@ -206,6 +216,8 @@ def main() -> None:
     run.add_argument("--option", action="append", default=[], help="-o for arrl, e.g. proposer.entropy=0.05")
     run.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) // 2))
     run.add_argument("--out", default="benchmarks/results/search.jsonl")
+    run.add_argument("--label", default="",
+                     help="the report's name for these rows (one proposer), to set a version beside another")
     report = sub.add_parser("report")
     report.add_argument("--out", nargs="+", default=["benchmarks/results/search.jsonl"])
     args = parser.parse_args()

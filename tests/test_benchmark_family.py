@@ -94,3 +94,30 @@ def test_two_workers_complete_a_run_on_a_member_of_the_family(tmp_path, arrl_env
     assert kept == sorted(kept, reverse=True) and len(set(kept)) == len(kept)
     # The second worker had its own worktree (that two run at once: tests/test_workers.py).
     assert (run_dir(repo) / "workers" / "1").is_dir()
+
+
+def test_the_search_benchmark_reports_a_labelled_version_beside_the_plain_rows(tmp_path, arrl_env) -> None:
+    """`search.py run --label` names its rows, so a version of a proposer is reported beside the
+    rows already in the file instead of replacing them; a second run with the same label resumes
+    (runs nothing)."""
+    import subprocess
+
+    out = tmp_path / "search.jsonl"
+    script = [sys.executable, str(ROOT / "benchmarks" / "search.py")]
+
+    def run(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*script, "run", "--seeds", "3", "--experiments", "3", "--proposers", "random",
+                               "--jobs", "1", "--out", str(out), *extra], env=arrl_env, capture_output=True,
+                              text=True, timeout=300)
+
+    assert run().returncode == 0
+    labelled = run("--label", "random (labelled)")
+    assert labelled.returncode == 0 and "random (labelled) seed 3" in labelled.stdout
+    assert run("--label", "random (labelled)").stdout == ""  # done already
+    rows = [line for line in out.read_text().splitlines() if line]
+    assert len(rows) == 2
+    report = subprocess.run([*script, "report", "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stderr
+    assert "| random | 1 |" in report.stdout and "| random (labelled) | 1 |" in report.stdout
+    assert subprocess.run([*script, "run", "--proposers", "random", "grid", "--label", "x", "--out", str(out)],
+                          capture_output=True, text=True).returncode != 0  # one proposer per label
