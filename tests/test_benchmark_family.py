@@ -121,3 +121,18 @@ def test_the_search_benchmark_reports_a_labelled_version_beside_the_plain_rows(t
     assert "| random | 1 |" in report.stdout and "| random (labelled) | 1 |" in report.stdout
     assert subprocess.run([*script, "run", "--proposers", "random", "grid", "--label", "x", "--out", str(out)],
                           capture_output=True, text=True).returncode != 0  # one proposer per label
+
+
+def test_the_plateau_check_scores_every_single_and_coupled_neighbour_by_its_true_loss() -> None:
+    import plateau
+
+    from arrl.plugins.ppo_proposer import COUPLED
+
+    found = plateau.neighbours(dict(simfamily.BASELINE))
+    changed = [{k for k in c if c[k] != simfamily.BASELINE[k]} for c in found]
+    assert {"hidden_dim", "num_layers"} in changed and {"batch_size", "learning_rate"} in changed
+    assert len(found) > len(COUPLED) and simfamily.BASELINE not in found
+    row = plateau.member_row(3, "random", 6, 1.0)
+    member = simfamily.member(3)
+    assert row["regret"] >= 0 and row["noise"] == member["noise"]
+    assert isinstance(row["ran"], bool)
