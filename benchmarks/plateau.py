@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from arrl.actions import apply_move, moves
-from arrl.plugins.ppo_proposer import COUPLED
+from arrl.plugins.ppo_proposer import COUPLED, coupled_config
 from arrl.schema import SchemaError, config_hash
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -38,12 +38,9 @@ def neighbours(config: dict[str, Any]) -> list[dict[str, Any]]:
             continue
     for pair in COUPLED:
         try:
-            moved = dict(config)
-            for move in pair:
-                moved = apply_move(moved, move)
+            found.append(coupled_config(config, pair))
         except SchemaError:
             continue
-        found.append(moved)
     return [c for c in found if c != config]
 
 

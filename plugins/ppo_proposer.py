@@ -109,8 +109,8 @@ ACTIONS = action_list()
 # The order was searched on the pre-training members 100-119 of benchmarks/simfamily.py (never the
 # held-out ones) by benchmarks/opening_search.py: first a greedy construction ranked by the regret
 # of this opening plus the line search after 16 and 32 experiments, then swaps and insertions
-# (docs/benchmarks.md). It is the usual ranking for training scripts: learning rate, size, optimizer and batch matter most; clip,
-# dropout and weight decay least, and they are left to the policy.
+# (docs/benchmarks.md). It is the usual ranking for training scripts: learning rate, size, optimizer
+# and batch matter most; clip, dropout and weight decay least, and they are left to the policy.
 OPENING: tuple[Move, ...] = (
     Move("learning_rate", "up"), Move("num_layers", "up"), Move("activation", "switch", "silu"),
     Move("optimizer", "switch", "adam"), Move("batch_size", "up"), Move("mixed_precision", "switch", True),
@@ -173,6 +173,19 @@ def _scale_with_batch(before: Mapping[str, Value], after: dict[str, Value], pair
     if old <= 0 or new <= 0:
         raise SchemaError(f"batch_size {before['batch_size']} -> {after['batch_size']} has no ratio to scale by")
     return {**after, "learning_rate": _scaled_rate(before, new / old, space)}
+
+
+def coupled_config(config: Mapping[str, Value], pair: tuple[Move, ...], space: Domains = None) -> dict[str, Value]:
+    """``config`` after every move of ``pair``, the learning rate scaled with the batch
+    (_scale_with_batch); SchemaError when a move or the scaled rate leaves its domain."""
+    moved = dict(config)
+    for move in pair:
+        moved = apply_move(moved, move, space)
+    return _scale_with_batch(config, moved, pair, space)
+
+
+def _describe(config: Mapping[str, Value], changes: Mapping[str, Value]) -> str:
+    return "; ".join(f"{k} {config[k]} -> {v}" for k, v in changes.items())
 
 
 def _tried(observation: arrl.Observation) -> set[str]:
@@ -393,8 +406,8 @@ class PPOProposer(arrl.Proposer):
             proposal_id = f"ppo-{self.proposed}"
             self.pending[proposal_id] = {"state": state.tolist(), "mask": mask.tolist(), "action": action,
                                          "log_probability": log_probability, "value": value}
-            description = "; ".join(f"{k} {observation.config[k]} -> {v}" for k, v in changes.items())
-            return arrl.Proposal(script, arrl.Edit(changes, description), "ppo", id=proposal_id)
+            return arrl.Proposal(script, arrl.Edit(changes, _describe(observation.config, changes)), "ppo",
+                                 id=proposal_id)
         raise SchemaError("no field can be moved: the script exposes no editable schema value")
 
     def remember(self, observation: arrl.Observation, action: int, changes: dict) -> None:
@@ -485,29 +498,35 @@ class PPOProposer(arrl.Proposer):
         a field is missing or not editable, a move is stopped at a bound (it would be a single
         move), the scaled learning rate leaves its domain, or the program was tried. Not the
         policy's choice: its result is not learned from."""
-        config = dict(observation.config)
-        editable = set(observation.editable if observation.editable is not None else config)
+        editable = set(observation.editable if observation.editable is not None else observation.config)
+        if any(move.field not in editable or move.field not in observation.config for move in pair):
+            return None
         try:
-            for move in pair:
-                if move.field not in editable or move.field not in config:
-                    return None
-                config = apply_move(config, move, observation.space)
-            config = _scale_with_batch(observation.config, config, pair, observation.space)
+            config = coupled_config(observation.config, pair, observation.space)
         except (SchemaError, TypeError, ValueError):
             return None
         changes = {k: v for k, v in config.items() if observation.config.get(k) != v}
-        if not {move.field for move in pair} <= set(changes) or config_hash(config) in _tried(observation):
+        new_hash = config_hash(config)
+        if not {move.field for move in pair} <= set(changes) or new_hash in _tried(observation):
             return None
+        proposal = self._unlearned(observation, changes, _describe(observation.config, changes), "coupled")
+        if proposal is not None:
+            _remember(self.pairs, new_hash, (tuple(pair), observation.best_value))
+        return proposal
+
+    def _unlearned(self, observation: arrl.Observation, changes: dict[str, Value], description: str,
+                   kind: str) -> arrl.Proposal | None:
+        """The proposal of ``changes`` that is not the policy's choice (a coupled move, a hill-climb
+        step): its id has no pending action, so learn() skips its result. None when the script
+        cannot take the values."""
         try:
             script = apply_values(observation.script, changes, self.context.script_path, self.context.field_map,
                                   observation.space)
         except SchemaError:
             return None
-        _remember(self.pairs, config_hash(config), (tuple(pair), observation.best_value))
         self.proposed += 1
-        description = "; ".join(f"{k} {observation.config[k]} -> {v}" for k, v in changes.items())
-        return arrl.Proposal(script, arrl.Edit(changes, f"{description} (coupled)"), "ppo",
-                             id=f"ppo-coupled-{self.proposed}")
+        return arrl.Proposal(script, arrl.Edit(changes, f"{description} ({kind})"), "ppo",
+                             id=f"ppo-{kind.replace(' ', '-')}-{self.proposed}")
 
     def _coupled_continuation(self, observation: arrl.Observation) -> arrl.Proposal | None:
         """The last coupled move again when it was kept (the current script is its result) by
@@ -532,15 +551,9 @@ class PPOProposer(arrl.Proposer):
                                observation.choices, observation.space)
             if config_hash({**observation.config, **edit.changes}) in tried:
                 continue
-            try:
-                script = apply_values(observation.script, edit.changes, self.context.script_path,
-                                      self.context.field_map, observation.space)
-            except SchemaError:
-                continue
-            # Not the policy's choice: an id with no pending action, so learn() skips its result.
-            self.proposed += 1
-            return arrl.Proposal(script, arrl.Edit(edit.changes, f"{edit.description} (hill climb)"), "ppo",
-                                 id=f"ppo-hill-climb-{self.proposed}")
+            step = self._unlearned(observation, edit.changes, edit.description, "hill climb")
+            if step is not None:
+                return step
         return None
 
     # -- learning ---------------------------------------------------------------------------
