@@ -127,6 +127,8 @@ def _resolve_script(settings: Settings, base: Path) -> tuple[Path, Path, str]:
 @click.option("--max-experiments", type=click.IntRange(min=1), help="Stop once the run holds this many experiments.")
 @click.option("--max-hours", type=click.FloatRange(min=0, min_open=True), help="Stop after this many hours.")
 @click.option("--target", type=float, help="Stop once the metric reaches this value.")
+@click.option("--plateau", type=click.IntRange(min=1), metavar="N",
+              help="Stop once N experiments in a row have not improved the best beyond the noise.")
 @click.option("--budget", type=float, help="Wall-clock seconds per experiment (default 300).")
 @click.option("--metric", help="Metric name the script prints (default val_loss).")
 @click.option("--maximize", is_flag=True, default=None, help="The metric is better when higher.")
@@ -164,6 +166,8 @@ def run(inv: Invocation, script: str | None, new: bool, continue_run: bool, json
 @click.option("--max-experiments", type=click.IntRange(min=1), help="Stop once the run holds this many experiments.")
 @click.option("--max-hours", type=float, help="Stop after this many hours.")
 @click.option("--target", type=float, help="Stop once the metric reaches this value.")
+@click.option("--plateau", type=click.IntRange(min=1), metavar="N",
+              help="Stop once N experiments in a row have not improved the best beyond the noise.")
 @click.option("--json", "json_events", is_flag=True, help="Stream every event as a JSON line on standard output.")
 @click.pass_obj
 def resume(inv: Invocation, json_events: bool, **overrides: Any) -> None:
@@ -202,7 +206,7 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
         # command line (stop conditions, plugin choices, options) changes.
         meta = run_dir.load_meta()
         stored = {k: v for k, v in meta.settings.items()
-                  if k not in ("max_experiments", "max_hours", "target")}
+                  if k not in ("max_experiments", "max_hours", "target", "plateau")}
         # Trackers only watch, so a continued run takes them from the configuration as it is now.
         stored["tracking"] = data.get("tracking", {})
         settings = settings_from(merge_cli({**stored, **explicit}, inv.plugins, inv.options),

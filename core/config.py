@@ -86,6 +86,10 @@ class Settings:
     max_experiments: int | None = None
     max_hours: float | None = None
     target: float | None = None
+    # End the run once this many experiments in a row have not improved the best by more than
+    # the noise margin (arrl.noise; without a floor, by any amount): the search has stalled, and
+    # an unattended run would spend its budgets on a plateau.
+    plateau: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.ge(1)))
     # Schema field -> the script's own name for it, where arrl cannot find it by itself:
     # a constant (LR), a class field (Config.lr), a dict key (CFG['lr']) or a flag (--lr).
     fields: dict[str, str] = attrs.Factory(dict)

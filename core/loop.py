@@ -122,6 +122,9 @@ class _State:
     # several workers the noise-floor repeats run side by side, each with a seed of its own.
     running_baselines: dict[int, int] = attrs.Factory(dict)
     noise_floor: float | None = None  # arrl.noise: the metric's spread over baseline seeds
+    # Experiments since the best last moved by more than the noise margin (`plateau`): proposals
+    # of every outcome count, the unmodified script's repeats and interrupted ones do not.
+    stalled: int = 0
 
 
 def _free_repeat_seed(state: _State, seed: int) -> int:
@@ -175,10 +178,16 @@ class ExperimentLoop:
         # The baseline's repeats ran with other seeds; proposals run with the first one's, and
         # are compared with it, like with like.
         repeat = record.proposer == BASELINE and state.best is not None
-        if record.outcome is Outcome.OK and not (refused or repeat) and self.direction.better(record.value, state.best):
+        improved = record.outcome is Outcome.OK and not (refused or repeat) \
+            and self.direction.better(record.value, state.best)
+        if improved:
             state.best = record.value
             if DISAGREEMENT not in record.details:  # a curve its trusted value contradicts is no model
                 state.best_curve = [p.value for p in record.curve]
+        if improved and not record.within_noise:
+            state.stalled = 0
+        elif record.proposer != BASELINE and record.outcome is not Outcome.INTERRUPTED:
+            state.stalled += 1
         if record.proposer == BASELINE:
             state.noise_floor = noise_floor(state.records)
         if record.outcome.is_failure:
@@ -371,6 +380,9 @@ class ExperimentLoop:
             return f"reached --max-hours {s.max_hours:g}"
         if s.target is not None and state.best is not None and not self.direction.better(s.target, state.best):
             return f"reached the target {s.metric} {s.target:g} (best {state.best:g})"
+        if s.plateau is not None and state.stalled >= s.plateau:
+            return (f"reached --plateau {s.plateau}: no improvement on the best beyond the noise margin in the last "
+                    f"{state.stalled} experiments")
         return ""
 
     # -- one experiment ---------------------------------------------------------------------

@@ -301,3 +301,47 @@ def test_target_stops_the_run_and_keep_any_follows_every_success(tmp_path: Path,
     for record in proposed:
         parent = max(r["id"] for r in recs[: record["id"]] if r["kept"])
         assert record["parent_id"] == parent
+
+
+def _stalls_in_a_row(recs: list[dict]) -> list[int]:
+    """After each record, the experiments since the best last moved beyond the noise margin: a
+    kept proposal that is not marked as noise resets it (keep = "improve"), every other proposal
+    adds one, the unmodified script's runs add nothing."""
+    counts, stalled = [], 0
+    for record in recs:
+        if record["proposer"] != "baseline":
+            stalled = 0 if record["kept"] and not record["within_noise"] else stalled + 1
+        counts.append(stalled)
+    return counts
+
+
+def test_plateau_ends_the_run_once_that_many_experiments_in_a_row_did_not_improve(tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {"train.py": TOY_SCRIPT}, TOY_CONFIG)
+    result = run_arrl("run", "--max-experiments", "60", "--plateau", "4", cwd=repo, env=arrl_env)
+    assert result.returncode == 0, result.output
+    assert "reached --plateau 4: no improvement on the best beyond the noise margin in the last 4 experiments" \
+        in result.stderr
+    recs = records(repo)
+    counts = _stalls_in_a_row(recs)
+    assert counts[-1] == 4 and max(counts[:-1]) < 4, counts
+    assert any(r["kept"] for r in recs[1:]), "the seed was chosen so that a proposal improves and resets the count"
+
+
+NOISY_TOY = TOY_SCRIPT.replace(
+    "import math, time", "import math, os, random, time\nNOISE = random.Random(int(os.environ['ARRL_SEED'])).random()"
+).replace("1.0 / (step + 1)", "1.0 / (step + 1) + 0.6 * NOISE")
+
+
+def test_an_improvement_inside_the_noise_does_not_end_a_plateau(tmp_path: Path, arrl_env) -> None:
+    # Three runs of the unmodified script measure a noise floor of about 0.2: the toy's small
+    # steps (dropout, the learning rate near its best) are kept, but as noise, and do not reset
+    # the count.
+    repo = make_repo(tmp_path / "project", {"train.py": NOISY_TOY}, TOY_CONFIG.replace("baseline_runs = 1", ""))
+    result = run_arrl("run", "--max-experiments", "60", "--plateau", "5", cwd=repo, env=arrl_env)
+    assert result.returncode == 0, result.output
+    assert "reached --plateau 5" in result.stderr
+    recs = records(repo)
+    counts = _stalls_in_a_row(recs)
+    assert counts[-1] == 5 and max(counts[:-1]) < 5, counts
+    assert any(r["kept"] and r["within_noise"] for r in recs), \
+        "the seed was chosen so that a proposal is kept inside the noise and counts as a stall"
