@@ -28,6 +28,7 @@ from typing import Any
 import attrs
 
 import arrl
+from arrl.best import becomes_best
 from arrl.journal import RunDirectory
 from arrl.records import ExperimentRecord, Outcome
 from arrl.tracking import missing_package, reports_errors
@@ -61,7 +62,7 @@ class TensorBoardTracker:
             self._fold(record)
 
     def _fold(self, record: ExperimentRecord) -> None:
-        if record.outcome is Outcome.OK and self.direction.better(record.value, self.best):
+        if becomes_best(record, self.best):
             self.best = record.value
 
     @arrl.hookimpl

@@ -164,7 +164,7 @@ def run(inv: Invocation, script: str | None, new: bool, continue_run: bool, json
 
 @main.command()
 @click.option("--max-experiments", type=click.IntRange(min=1), help="Stop once the run holds this many experiments.")
-@click.option("--max-hours", type=float, help="Stop after this many hours.")
+@click.option("--max-hours", type=click.FloatRange(min=0, min_open=True), help="Stop after this many hours.")
 @click.option("--target", type=float, help="Stop once the metric reaches this value.")
 @click.option("--plateau", type=click.IntRange(min=1), metavar="N",
               help="Stop once N experiments in a row have not improved the best beyond the noise.")
@@ -202,11 +202,11 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
     if run_dir is None and must_continue:
         raise ArrlError(f"no paused or interrupted run in {runs_dir}; start one with `arrl run`")
     if run_dir is not None:
-        # A continued run keeps the settings it started with; only what is given on this
-        # command line (stop conditions, plugin choices, options) changes.
+        # A continued run keeps the settings it started with, its stop conditions included (a
+        # run interrupted on its way to --max-experiments 6 still stops at 6); only what is given
+        # on this command line (stop conditions, plugin choices, options) changes.
         meta = run_dir.load_meta()
-        stored = {k: v for k, v in meta.settings.items()
-                  if k not in ("max_experiments", "max_hours", "target", "plateau")}
+        stored = dict(meta.settings)
         # Trackers only watch, so a continued run takes them from the configuration as it is now.
         stored["tracking"] = data.get("tracking", {})
         settings = settings_from(merge_cli({**stored, **explicit}, inv.plugins, inv.options),

@@ -56,7 +56,8 @@ def _positive(_: object, attribute: attrs.Attribute, value: float) -> None:
 def _finite_positive(_: object, attribute: attrs.Attribute, value: float) -> None:
     # inf would lift the per-experiment cap that the whole harness is built around.
     if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{attribute.name} must be greater than 0 and finite (seconds), got {value!r}")
+        unit = "hours" if attribute.name.endswith("hours") else "seconds"
+        raise ValueError(f"{attribute.name} must be greater than 0 and finite ({unit}), got {value!r}")
 
 
 def _non_negative(_: object, attribute: attrs.Attribute, value: float) -> None:
@@ -83,8 +84,8 @@ class Settings:
     # the journal.
     duplicate_limit: int = attrs.field(default=20, validator=attrs.validators.ge(1))
     runs_dir: str = ".arrl"
-    max_experiments: int | None = None
-    max_hours: float | None = None
+    max_experiments: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.ge(1)))
+    max_hours: float | None = attrs.field(default=None, validator=attrs.validators.optional(_finite_positive))
     target: float | None = None
     # End the run once this many experiments in a row have not improved the best by more than
     # the noise margin (arrl.noise; without a floor, by any amount): the search has stalled, and

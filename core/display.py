@@ -21,6 +21,7 @@ from typing import IO, Any
 
 import attrs
 
+from .best import becomes_best
 from .events import Event, JsonLines, LineWriter, Subscriber
 from .records import Direction, ExperimentRecord, MetricPoint, Outcome
 from .results import describe, one_line_diff
@@ -85,8 +86,7 @@ class Progress:
 
     def _add(self, record: ExperimentRecord) -> None:
         self.finished.append(record)
-        if record.outcome is Outcome.OK and self.direction.better(
-                record.value, None if self.best is None else self.best.value):
+        if becomes_best(record, None if self.best is None else self.best.value):
             self.best = record
 
     def experiments_per_hour(self, now: float) -> float | None:

@@ -280,6 +280,8 @@ def summary(record: ExperimentRecord) -> str:
         parts.append(f"reward={record.reward:+.3f}")
     if record.kept:
         parts.append("kept")
+    if record.within_noise:  # better than the best, by less than the noise margin (arrl.noise)
+        parts.append("(noise)")
     if record.edit and record.edit.description:
         parts.append(f"[{record.edit.description}]")
     if record.failure_reason:

@@ -25,6 +25,7 @@ from pathlib import Path
 import attrs
 
 from .assembly import Components
+from .best import becomes_best, best_record
 from .config import Settings
 from .early_stopping import TrendStopper
 from .errors import ArrlError
@@ -174,12 +175,7 @@ class ExperimentLoop:
 
     def _count(self, state: _State, record: ExperimentRecord) -> None:
         """Fold one record into the best result, the noise floor and the consecutive-failure count."""
-        refused = record.within_noise and self.settings.refuse_noise
-        # The baseline's repeats ran with other seeds; proposals run with the first one's, and
-        # are compared with it, like with like.
-        repeat = record.proposer == BASELINE and state.best is not None
-        improved = record.outcome is Outcome.OK and not (refused or repeat) \
-            and self.direction.better(record.value, state.best)
+        improved = becomes_best(record, state.best, self.settings.refuse_noise)
         if improved:
             state.best = record.value
             if DISAGREEMENT not in record.details:  # a curve its trusted value contradicts is no model
@@ -338,10 +334,9 @@ class ExperimentLoop:
         return None
 
     def _best_line(self, state: _State) -> str:
-        best = [r for r in state.records if r.outcome is Outcome.OK and r.value == state.best]
-        if not best:
+        top = best_record(state.records, self.settings.refuse_noise)
+        if top is None:
             return "no successful experiment"
-        top = best[0]
         if top.proposer == "baseline":
             # Its commit is the user's own: pointing there would suggest a change that is not one.
             return (f"best {top.metric_name}={top.value:.6g} is still the unmodified script "

@@ -24,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from .best import best_records
 from .errors import ArrlError
 from .records import Direction, ExperimentRecord, Outcome
 from .results import RunResults, describe, format_value, one_line_diff
@@ -108,14 +109,8 @@ def _save(plt: Any, figure: Any, axes: Any, path: Path) -> None:
     plt.close(figure)
 
 
-def _best_so_far(records: list[ExperimentRecord], direction: Direction) -> list[float | None]:
-    best: float | None = None
-    out: list[float | None] = []
-    for record in records:
-        if record.outcome is Outcome.OK and direction.better(record.value, best):
-            best = record.value
-        out.append(best)
-    return out
+def _best_so_far(results: RunResults) -> list[float | None]:
+    return [None if best is None else best.value for best in best_records(results.records, results.refuse_noise)]
 
 
 def _finite_values(records: list[ExperimentRecord]) -> list[float]:
@@ -148,7 +143,7 @@ def _plot_best_so_far(plt: Any, results: RunResults, label: str, path: Path) -> 
         if mine:
             axes.scatter([r.id for r in mine], [r.value for r in mine], color=_COLORS[outcome], s=22,
                          label=outcome.value, zorder=3)
-    best = _best_so_far(records, direction)
+    best = _best_so_far(results)
     steps = [(r.id, b) for r, b in zip(records, best) if b is not None]
     if steps:
         axes.step([x for x, _ in steps], [y for _, y in steps], where="post", color="green", linewidth=2,
@@ -216,7 +211,7 @@ def _plot_quality_vs_time(plt: Any, results: RunResults, label: str, path: Path)
     if hours and max(hours) < 2:  # a short run reads better in minutes
         hours, unit = [h * 60 for h in hours], "minutes"
     figure, axes = plt.subplots(figsize=(8, 4.5))
-    best = _best_so_far(records, direction)
+    best = _best_so_far(results)
     steps = [(h, b) for h, b in zip(hours, best) if b is not None]
     if steps:
         axes.step([h for h, _ in steps], [b for _, b in steps], where="post", color="green", linewidth=2,

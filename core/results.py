@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from .best import best_record
 from .errors import ArrlError
 from .journal import RunDirectory, RunMeta
 from .records import ExperimentRecord, Outcome, converter
@@ -60,13 +61,13 @@ class RunResults:
 
     @property
     def best(self) -> ExperimentRecord | None:
-        """The first successful experiment with the best value, as the loop counts it."""
-        best: ExperimentRecord | None = None
-        for record in self.records:
-            if record.outcome is Outcome.OK and record.direction.better(
-                    record.value, None if best is None else best.value):
-                best = record
-        return best
+        """The first successful experiment with the best value, as the loop counts it
+        (arrl.best: never a repeat of the unmodified script)."""
+        return best_record(self.records, self.refuse_noise)
+
+    @property
+    def refuse_noise(self) -> bool:
+        return bool(self.meta.settings.get("refuse_noise", False))
 
     @property
     def baseline(self) -> ExperimentRecord | None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import arrl
+from arrl.best import becomes_best
 from arrl.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def transitions(journal: Path) -> Iterable[tuple[arrl.Observation, dict, float]]
             yield observation, dict(record.edit.changes), float(record.reward)
         if record.outcome not in (arrl.Outcome.DUPLICATE, arrl.Outcome.INTERRUPTED):
             history.append(record.history_entry())
-        if record.outcome is arrl.Outcome.OK and record.direction.better(record.value, best):
+        if becomes_best(record, best):
             best = record.value
 
 

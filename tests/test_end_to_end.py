@@ -345,3 +345,20 @@ def test_an_improvement_inside_the_noise_does_not_end_a_plateau(tmp_path: Path, 
     assert counts[-1] == 5 and max(counts[:-1]) < 5, counts
     assert any(r["kept"] and r["within_noise"] for r in recs), \
         "the seed was chosen so that a proposal is kept inside the noise and counts as a stall"
+
+
+def test_a_continued_run_keeps_the_stop_conditions_it_started_with(tmp_path: Path, arrl_env) -> None:
+    # One failure pauses this run; each `arrl run` continues it, and it still ends at the
+    # --max-experiments 14 it was started with, though no continuation repeats it.
+    repo = make_repo(tmp_path / "project", {"train.py": TOY_SCRIPT},
+                     TOY_CONFIG.replace("failure_limit = 50", "failure_limit = 1"))
+    first = run_arrl("run", "--max-experiments", "14", cwd=repo, env=arrl_env)
+    assert first.returncode == 3, first.output  # the seed was chosen so that a proposal fails early
+    assert len(records(repo)) < 14
+    for _ in range(8):
+        again = run_arrl("run", cwd=repo, env=arrl_env)
+        assert again.returncode in (0, 3), again.output
+        if again.returncode == 0:
+            break
+    assert "reached --max-experiments 14" in again.stderr
+    assert len(records(repo)) == 14

@@ -111,6 +111,26 @@ def test_refuse_noise_keeps_a_sub_two_sigma_change_from_becoming_the_best(tmp_pa
     assert large.kept and not large.within_noise and proposer.seen[2].best_value == 1.0
 
 
+@pytest.mark.parametrize("rates, refuse", [([0.009], False), ([0.0105, 0.009], True)])
+def test_a_lucky_repeat_of_the_unmodified_script_is_never_the_best(
+        rates: list[float], refuse: bool, tmp_path: Path) -> None:
+    # The repeat with seed 2 scores 0.99, below the first run's 1.0 (seed luck: proposals run with
+    # seed 0); the proposals score 1.01, and 0.995 inside the noise when the run refuses those.
+    recs, _, repo = _run(tmp_path, rates, refuse_noise=refuse)
+    assert recs[2].value == 0.99 and all(r.value > 0.99 for r in recs[3:])
+    best = run_arrl("best", "--json", cwd=repo)
+    assert best.returncode == 0, best.output
+    assert json.loads(best.stdout)["id"] == 0
+    assert "is still the best" in run_arrl("best", cwd=repo).stdout
+    rows = {line.split()[0]: line for line in run_arrl("history", cwd=repo).stdout.splitlines()[2:]}
+    marked = [key for key, row in rows.items() if "*" in row.split()]
+    assert marked == ["0"], rows
+    exported = run_arrl("export", "--format", "csv", cwd=repo).stdout.splitlines()
+    header = exported[0].split(",")
+    assert [line.split(",")[header.index("id")] for line in exported[1:]
+            if line.split(",")[header.index("best")] == "true"] == ["0"]
+
+
 def test_noise_helpers() -> None:
     assert within_noise(0.99, 1.0, 0.01, arrl.Direction.MINIMIZE)
     assert not within_noise(0.97, 1.0, 0.01, arrl.Direction.MINIMIZE)

@@ -1,0 +1,41 @@
+"""What counts as a run's best result: one rule for the loop, `arrl best`, the history, the
+report, the live display and the trackers, so that they never name different experiments.
+
+The unmodified script's repeats ran with other seeds to measure the noise floor (arrl.noise);
+proposals run with the first run's seed and are compared with it, like with like. A luckier
+repeat is seed luck, not an improvement: it never becomes the best, and neither does an
+improvement inside the noise when the run refuses those (`refuse_noise`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from .noise import BASELINE
+from .records import ExperimentRecord, Outcome
+
+
+def becomes_best(record: ExperimentRecord, best: float | None, refuse_noise: bool = False) -> bool:
+    """Whether ``record`` replaces ``best`` (None: nothing succeeded yet) as the run's best."""
+    if record.outcome is not Outcome.OK or (record.within_noise and refuse_noise):
+        return False
+    if record.proposer == BASELINE and best is not None:
+        return False  # a repeat: the first successful run of the unmodified script is the reference
+    return record.direction.better(record.value, best)
+
+
+def best_records(records: Iterable[ExperimentRecord], refuse_noise: bool = False) -> Iterator[ExperimentRecord | None]:
+    """The best record after each of ``records``, in order (None until one succeeds)."""
+    best: ExperimentRecord | None = None
+    for record in records:
+        if becomes_best(record, None if best is None else best.value, refuse_noise):
+            best = record
+        yield best
+
+
+def best_record(records: Iterable[ExperimentRecord], refuse_noise: bool = False) -> ExperimentRecord | None:
+    """The run's best record: the first to reach the best value (None when nothing succeeded)."""
+    best: ExperimentRecord | None = None
+    for best in best_records(records, refuse_noise):  # noqa: B007 (the last one is the answer)
+        pass
+    return best
