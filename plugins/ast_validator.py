@@ -8,14 +8,15 @@ checked against:
 1. the source as the interpreter reads it: the proposal is decoded by its encoding declaration,
    and one that declares another encoding than the baseline (``# coding: raw_unicode_escape``,
    which turns a "comment" into code) is refused;
-2. an allow-list of syntax: no ``global``/``nonlocal``, no async code, no metaclasses, no dunder
-   methods beyond the ones a model or dataset needs (``__init_subclass__`` and
-   ``__torch_function__`` are hooks into code the script does not own);
+2. an allow-list of syntax: no async code, no metaclasses, no dunder methods beyond the ones a
+   model or dataset needs (``__init_subclass__`` and ``__torch_function__`` are hooks into code the
+   script does not own), no dunder attributes in ``match`` class patterns either;
 3. resolution, not matching: every name and attribute chain is resolved to the object it denotes by
    importing the libraries the script imports, in a separate process of the experiment's
    interpreter (:mod:`arrl.plugins._name_resolver`): ``torch.os.system`` is ``os.system``, ``t.load``
    after ``t = torch`` is ``torch.load``, ``from torch.serialization import load`` is ``torch.load``.
-   A chain that does not resolve is refused, and so is a module used as a value;
+   A chain that does not resolve is refused, and so is a module used as a value. A chain through a
+   workspace module is followed by parsing its source (never importing it);
 4. deny-lists over the resolved objects: process, shell, network, native code, dynamic code and
    imports, lookups by string (``pydoc.locate``, ``attrgetter`` with dunders or computed paths),
    unsafe deserialisation, signal and resource-limit tampering, and file-system writes;
@@ -24,8 +25,11 @@ checked against:
 6. objects the script did not create are not changed: assigning attributes of modules, library
    classes and functions, ``type(x)`` or builtins is refused (documented settings such as
    ``torch.backends.cudnn.benchmark`` excepted); the script's own objects are its business;
-7. what new code reads: absolute paths outside the workspace and the data directories (folded from
-   constants, so ``'/et' + 'c/passwd'`` counts), and environment variables that may hold secrets;
+7. what new code reads: absolute paths outside the workspace and the data directories, relative
+   paths that climb out of it, and network URLs (folded from constants, so ``'/et' + 'c/passwd'``
+   counts; a string only compared, printed or left unused is text, not a path), and environment
+   variables that may hold secrets (``os.path.expandvars`` included); strings that carry code
+   (a dunder, ``!!python/`` tags, imports, names of forbidden objects) are refused wherever they are;
 8. the domains of the values arrl reads, judged against the *baseline's* space (arrl.space):
    a value is refused only if it differs from the baseline's and lies outside the domain grown
    around it (``learning_rate = 1e10`` is refused; an untouched ``batch_size = 12`` never is);
@@ -45,6 +49,7 @@ import ast
 import codecs
 import io
 import os
+import posixpath
 import re
 import string
 import sys
@@ -66,9 +71,10 @@ from ._constant_folding import absolute_paths, constant_prefix, fold
 from ._name_resolver import NameResolver, Resolution, ResolutionError
 from ._script_scope import Ref, Scope
 
-# Statements and expressions new code may use. Anything else (global, nonlocal, async) is refused.
+# Statements and expressions new code may use. Anything else (async code) is refused. ``global`` is
+# fine: every name a frozen region uses is protected wherever it is rebound.
 ALLOWED_NODES: frozenset[type] = frozenset({
-    ast.Module, ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete, ast.Pass, ast.Break,
+    ast.Module, ast.Expr, ast.Global, ast.Nonlocal, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete, ast.Pass, ast.Break,
     ast.Continue, ast.Return, ast.If, ast.For, ast.While, ast.With, ast.withitem, ast.Try, ast.TryStar,
     ast.ExceptHandler, ast.Raise, ast.Assert, ast.FunctionDef, ast.ClassDef, ast.Lambda, ast.arguments,
     ast.arg, ast.keyword, ast.Import, ast.ImportFrom, ast.alias, ast.Match, ast.match_case,
@@ -87,14 +93,17 @@ ALLOWED_NODES: frozenset[type] = frozenset({
 # Module (or package prefix) -> why new code may not touch it. A name resolving into one of these
 # is refused unless it is in ALLOWED_NAMES.
 FORBIDDEN_MODULES: dict[str, str] = {
-    **dict.fromkeys(("subprocess", "pty", "multiprocessing", "concurrent", "asyncio", "sched",
-                     "torch.multiprocessing", "_posixsubprocess"), "process spawning"),
+    **dict.fromkeys(("subprocess", "pty", "multiprocessing", "concurrent", "asyncio", "sched", "pipes",
+                     "torch.multiprocessing", "_posixsubprocess", "torch.distributed.elastic",
+                     "torch.distributed.run", "torch.distributed.launch", "torch.distributed.launcher"),
+                    "process spawning"),
     **dict.fromkeys(("socket", "ssl", "http", "urllib", "urllib3", "requests", "httpx", "aiohttp", "ftplib",
                      "smtplib", "poplib", "imaplib", "telnetlib", "xmlrpc", "socketserver", "webbrowser",
                      "grpc", "paramiko", "torch.hub", "antigravity", "torch.distributed.rpc", "fsspec",
                      "huggingface_hub", "boto3", "botocore", "s3fs", "gcsfs", "google.cloud", "azure", "wandb",
                      "mlflow", "comet_ml", "neptune", "kaggle", "gdown", "websocket", "websockets", "zmq", "pika",
-                     "kafka", "redis", "pymongo", "psycopg2", "pycurl", "dns"), "network access"),
+                     "kafka", "redis", "pymongo", "psycopg2", "pycurl", "dns", "torch.distributed.TCPStore",
+                     "torch.distributed.FileStore", "torch.distributed.rendezvous"), "network access"),
     **dict.fromkeys(("numpy.f2py", "numpy.distutils", "distutils", "setuptools", "pip", "ensurepip", "venv"),
                     "building or installing code"),
     **dict.fromkeys(("ctypes", "cffi", "_ctypes", "mmap", "numpy.ctypeslib", "torch.utils.cpp_extension",
@@ -103,7 +112,8 @@ FORBIDDEN_MODULES: dict[str, str] = {
     **dict.fromkeys(("importlib", "imp", "pkgutil", "runpy", "zipimport", "code", "codeop", "builtins",
                      "__builtin__", "inspect", "gc", "sysconfig", "types", "site", "pydoc", "timeit",
                      "doctest", "pdb", "bdb", "trace", "cProfile", "profile", "unittest", "logging.config",
-                     "idlelib", "tkinter", "turtle", "this"), "dynamic code, imports or lookups by string"),
+                     "idlelib", "tkinter", "turtle", "this", "torch._utils", "sympy", "mako", "numexpr"),
+                    "dynamic code, imports or lookups by string"),
     **dict.fromkeys(("pickle", "cPickle", "_pickle", "dill", "cloudpickle", "marshal", "shelve", "joblib",
                      "copyreg"), "unsafe deserialisation"),
     **dict.fromkeys(("signal", "resource", "faulthandler", "atexit"), "signal or resource-limit tampering"),
@@ -115,17 +125,33 @@ FORBIDDEN_MODULES: dict[str, str] = {
 # Internals judged by the path that reaches them only: many public functions are *defined* there
 # (torch.nn.functional.gelu is torch._C._nn.gelu) and stay fine when reached the public way.
 PATH_ONLY_MODULES = frozenset({"torch._C", "torch._ops", "torch._library", "torch.library", "torch.overrides",
-                               "torch.utils._python_dispatch"})
+                               "torch.utils._python_dispatch", "torch._utils"})
+# The pure path functions of os.path (``expandvars`` reads the environment and is judged like a
+# read of it); anything else reached through os.path (``os.path.os``, ``os.path.sys``) is judged
+# as the object it is.
+OS_PATH_PURE = frozenset(f"os.path.{n}" for n in (
+    "abspath", "altsep", "basename", "commonpath", "commonprefix", "curdir", "defpath", "devnull", "dirname",
+    "exists", "expanduser", "extsep", "getatime", "getctime", "getmtime", "getsize", "isabs", "isdir", "isfile",
+    "islink", "ismount", "join", "lexists", "normcase", "normpath", "pardir", "pathsep", "realpath", "relpath",
+    "samefile", "sep", "split", "splitdrive", "splitext", "supports_unicode_filenames"))
 # Harmless members of otherwise forbidden modules that training code uses.
+# Reads of the workspace (``os.listdir``) and directory creation (``os.makedirs``) are allowed: the
+# paths they are given are judged like every other path.
 ALLOWED_NAMES: frozenset[str] = frozenset({
     "os.environ", "os.environ.get", "os.environ.setdefault", "os.getenv", "os.path", "os.cpu_count",
-    "os.getpid", "os.sep", "os.linesep", "os.path.join", "os.path.exists", "os.path.isfile", "os.path.isdir",
-    "os.path.dirname", "os.path.basename", "os.path.abspath", "os.path.splitext", "os.path.getsize",
-    "os.path.expanduser", "os.fspath", "os.PathLike",
+    "os.getpid", "os.sep", "os.linesep", "os.fspath", "os.PathLike", "os.getcwd", "os.listdir", "os.scandir",
+    "os.walk", "os.makedirs", "os.mkdir", "os.path.expandvars", *OS_PATH_PURE,
     "sys.argv", "sys.version", "sys.version_info", "sys.platform", "sys.maxsize", "sys.float_info",
-    "sys.stdout", "sys.stderr", "sys.stdout.flush", "sys.stderr.flush", "sys.stdout.write",
-    "sys.stderr.write", "sys.exit", "sys.getsizeof",
+    "sys.int_info", "sys.stdout", "sys.stderr", "sys.stdout.flush", "sys.stderr.flush", "sys.stdout.write",
+    "sys.stderr.write", "sys.exit", "sys.getsizeof", "sys.byteorder",
+    "gc.collect", "gc.disable", "gc.enable", "gc.freeze", "gc.isenabled", "types.SimpleNamespace",
+    "inspect.signature", "inspect.isclass", "inspect.isfunction", "multiprocessing.cpu_count",
+    "concurrent.futures.ThreadPoolExecutor", "concurrent.futures.as_completed", "concurrent.futures.wait",
 })
+# Allowed names whose attributes are plain data (``sys.float_info.epsilon``).
+ALLOWED_DATA = frozenset({"sys.float_info", "sys.version_info", "sys.int_info"})
+# Forbidden modules that may still be imported, for the allowed names above; each use is judged.
+IMPORTABLE = frozenset(n.rsplit(".", 1)[0] for n in ALLOWED_NAMES) | {"os", "sys"}
 FORBIDDEN_BUILTINS: dict[str, str] = {
     **dict.fromkeys(("eval", "exec", "compile", "__import__"), "dynamic code"),
     **dict.fromkeys(("globals", "locals", "vars", "__builtins__", "__loader__", "__spec__"), "an introspection escape"),
@@ -135,7 +161,10 @@ FORBIDDEN_BUILTINS: dict[str, str] = {
 FORBIDDEN_CALLS: dict[str, str] = {
     **dict.fromkeys(("torch.load", "torch.jit.load", "torch.package.PackageImporter", "numpy.load",
                      "pandas.read_pickle", "yaml.load", "yaml.unsafe_load", "yaml.full_load", "yaml.unsafe_load_all",
-                     "yaml.load_all", "numpy.lib.format.read_array"), "unsafe deserialisation"),
+                     "yaml.load_all", "numpy.lib.format.read_array", "yaml.Loader", "yaml.UnsafeLoader",
+                     "yaml.FullLoader", "yaml.CLoader", "yaml.CUnsafeLoader", "yaml.CFullLoader", "yaml.full_load_all",
+                     "yaml.constructor.UnsafeConstructor", "yaml.constructor.FullConstructor",
+                     "yaml.constructor.Constructor"), "unsafe deserialisation"),
     **dict.fromkeys(("torch.ops.load_library", "torch.classes.load_library"), "native code"),
     **dict.fromkeys(("logging.handlers.SocketHandler", "logging.handlers.DatagramHandler",
                      "logging.handlers.SysLogHandler", "logging.handlers.SMTPHandler", "logging.handlers.HTTPHandler",
@@ -144,7 +173,10 @@ FORBIDDEN_CALLS: dict[str, str] = {
     **dict.fromkeys(("pandas.eval", "numexpr.evaluate", "sympy.sympify", "sympy.parse_expr",
                      "sympy.parsing.sympy_parser.parse_expr", "hydra.utils.get_class", "hydra.utils.get_method",
                      "hydra.utils.get_object", "hydra.utils.instantiate", "hydra.utils.call",
-                     "torch.utils.collect_env.run", "typing.get_type_hints", "typing.ForwardRef"),
+                     "torch.utils.collect_env.run", "typing.get_type_hints", "typing.ForwardRef",
+                     "attrs.resolve_types", "attr.resolve_types", "pydantic.ImportString",
+                     "torch.utils.benchmark.Timer", "torch.utils.benchmark.utils.timer.Timer",
+                     "string.Formatter", "typing._eval_type"),
                     "evaluating a string as code or a lookup by string"),
 }
 # Callables that write to stdout unless told otherwise: refused in new code when stdout is reserved.
@@ -156,6 +188,10 @@ STDOUT_WRITERS = frozenset({"pprint.pprint", "pprint.pp", "pprint.PrettyPrinter"
 # Functions that open files: a write mode or a file descriptor is refused.
 OPENERS = frozenset({"open", "io.open", "io.FileIO", "io.open_code", "codecs.open", "gzip.open", "gzip.GzipFile",
                      "bz2.open", "bz2.BZ2File", "lzma.open", "lzma.LZMAFile", "tarfile.open", "zipfile.ZipFile"})
+# Deserialisers that are safe in one form: entry -> (keyword, its safe value, at most this many
+# positional arguments, safe when the keyword is left out).
+SAFE_FORMS: dict[str, tuple[str, bool, int, bool]] = {"torch.load": ("weights_only", True, 2, False),
+                                                      "numpy.load": ("allow_pickle", False, 2, True)}
 # Attributes of library objects that a script sets to configure them.
 SETTINGS = frozenset({
     "torch.backends.cudnn.benchmark", "torch.backends.cudnn.deterministic", "torch.backends.cudnn.allow_tf32",
@@ -167,8 +203,12 @@ SETTINGS = frozenset({
 })
 SETTING_PREFIXES = ("torch._dynamo.config.", "torch._inductor.config.", "torch._functorch.config.")
 # Method names that change the file system, on whatever object they are called.
+# (``mkdir`` is not one: creating a directory writes no file's contents, and its path is judged.)
 WRITE_METHODS = frozenset({"write_text", "write_bytes", "unlink", "rmdir", "rename", "touch", "symlink_to",
-                           "hardlink_to", "chmod", "lchmod", "chown", "mkdir", "rmtree", "removedirs", "replace"})
+                           "hardlink_to", "chmod", "lchmod", "chown", "rmtree", "removedirs", "replace", "tofile",
+                           "to_csv", "to_json", "to_parquet", "to_pickle", "to_feather", "to_hdf", "to_excel",
+                           "to_sql", "to_stata", "to_orc", "to_netcdf", "to_zarr", "savefig", "link_to", "copy_into",
+                           "move_into", "dump_stats", "export_chrome_trace"})
 # Methods that change a container in place: refused on library objects (``sys.path.append``).
 MUTATING_METHODS = frozenset({"update", "setdefault", "pop", "popitem", "clear", "append", "extend", "insert",
                               "remove", "add", "discard", "__setitem__", "__delitem__"})
@@ -176,12 +216,34 @@ MUTATING_METHODS = frozenset({"update", "setdefault", "pop", "popitem", "clear",
 # (``().__class__.__bases__[0].__subclasses__()``).
 ALLOWED_DUNDERS = frozenset({"__init__", "__name__", "__doc__", "__version__", "__call__", "__len__",
                              "__getitem__", "__iter__", "__repr__", "__enter__", "__exit__", "__file__",
-                             "__main__", "__post_init__"})
+                             "__main__", "__post_init__", "__slots__", "__qualname__"})
 # Special methods new classes may define; the others hook into code the script does not own
 # (``__init_subclass__``, ``__torch_function__``, ``__set_name__``, ``__del__``, ``__format__``).
 ALLOWED_SPECIAL_METHODS = frozenset({"__init__", "__call__", "__len__", "__getitem__", "__iter__", "__next__",
                                      "__repr__", "__str__", "__enter__", "__exit__", "__post_init__",
-                                     "__contains__", "__setitem__"})
+                                     "__contains__", "__setitem__", "__eq__", "__ne__", "__lt__", "__le__",
+                                     "__gt__", "__ge__", "__hash__", "__bool__"})
+# Dunder names a string may hold without being code: names of the above, packages' files.
+STRING_DUNDERS = ALLOWED_DUNDERS | ALLOWED_SPECIAL_METHODS | {"__pycache__", "__future__", "__all__", "__module__"}
+# Schemes of URLs that name another machine (``file:`` URLs are judged as absolute paths).
+URL = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*\+)?(?:https?|ftps?|sftp|wss?|s3a?|gs|gcs|hf|ssh|git|rsync|tcp|udp|smb|"
+                 r"hdfs|webhdfs|az|abfss?|adl|oss|dropbox|gdrive|ipfs|rtsp|ldap|telnet|mongodb|redis|amqp|"
+                 r"postgres(?:ql)?|mysql)://", re.IGNORECASE)
+# Code in a string (after folding): a dunder, a YAML tag that builds Python objects, an import,
+# or a dotted name of a forbidden object, called or standing alone.
+STRING_DUNDER = re.compile(r"__([A-Za-z0-9]\w*?)__")
+YAML_PYTHON_TAG = re.compile(r"!!python/|tag:yaml\.org,2002:python/")
+STRING_IMPORT = re.compile(r"\b(?:import|from)\s+([A-Za-z_][\w.]*)")
+STRING_CALL = re.compile(r"([A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)+)\s*\(")
+STRING_BUILTIN_CALL = re.compile(r"(?<![\w.])(eval|exec|compile|__import__|getattr|setattr|globals|locals|vars|"
+                                 r"breakpoint|open)\s*\(")
+STRING_DOTTED = re.compile(r"\s*([A-Za-z_]\w*(?:[.:][A-Za-z_]\w*)+)\s*")
+# A name.ext string is a file name, not a lookup (``profile.json``, ``trace.json``).
+FILE_EXTENSIONS = frozenset({
+    "json", "jsonl", "txt", "csv", "tsv", "log", "py", "pt", "pth", "bin", "npy", "npz", "pkl", "yaml", "yml", "toml",
+    "cfg", "ini", "png", "jpg", "jpeg", "gif", "svg", "pdf", "html", "md", "gz", "zip", "tar", "h5", "hdf5", "ckpt",
+    "safetensors", "out", "err", "dat", "parquet", "arrow", "onnx", "db", "sqlite", "lock", "tmp", "bak", "prof",
+    "trace", "xml", "idx", "model", "vocab", "tgz", "bz2", "xz", "pb", "mp4", "wav"})
 # Bases a new class may not have while stdout is reserved: a subclass overriding ``item`` or
 # ``__format__`` would change what the frozen code prints.
 VALUE_BASES = frozenset({"torch.Tensor", "torch._C.TensorBase", "torch._C._TensorBase", "numpy.ndarray",
@@ -309,8 +371,10 @@ class _Resolver:
     """Resolves Refs for one validation, knowing which modules belong to the workspace."""
 
     def __init__(self, names: NameResolver, workspace_modules: set[str], baseline_imports: set[str],
-                 workspace_unknown: bool) -> None:
+                 workspace_unknown: bool, workspace: Path | None = None) -> None:
         self.names = names
+        self.workspace = workspace
+        self.sources: dict[str, Scope | None] = {}
         self.workspace_unknown = workspace_unknown
         self.workspace_modules = workspace_modules
         self.baseline_imports = baseline_imports
@@ -318,6 +382,49 @@ class _Resolver:
 
     def is_workspace(self, ref: Ref) -> bool:
         return ref.root in self.workspace_modules or ref.module.startswith(".")
+
+    def _module_scope(self, module: str) -> Scope | None:
+        """What the names of a workspace module stand for, read from its source (trusted, never run)."""
+        if module not in self.sources:
+            self.sources[module] = None
+            if self.workspace is not None:
+                base = self.workspace.joinpath(*module.split("."))
+                for path in (base.with_suffix(".py"), base / "__init__.py"):
+                    try:
+                        self.sources[module] = Scope(ast.parse(path.read_text(encoding="utf-8")))
+                        break
+                    except (OSError, SyntaxError, ValueError, UnicodeError):
+                        continue
+        return self.sources[module]
+
+    def through_workspace(self, ref: Ref, depth: int = 0) -> Ref | str | None:
+        """What ``ref`` on a workspace module reaches: an object the module imported (``helpers.subprocess``
+        -> ``subprocess``), None for the module's own objects, or why it cannot be told."""
+        if ref.module.startswith(".") or depth > 8:
+            return None
+        parts = (*ref.module.split("."), *ref.attrs)
+        for cut in range(len(parts) - 1, 0, -1):  # the longest prefix that is a file of the workspace
+            module = ".".join(parts[:cut])
+            scope = self._module_scope(module)
+            if scope is None:
+                continue
+            name, rest = parts[cut], parts[cut + 1:]
+            refs = scope.refs.get(name, set())
+            if not refs:
+                if any(r.attrs == ("*",) for rs in scope.refs.values() for r in rs):
+                    return f"uses {ref.dotted}: {module} imports names with '*', so what it reaches cannot be told"
+                if self.workspace is not None and (self.workspace.joinpath(*parts[:cut + 1]).with_suffix(".py")
+                                                   .is_file() or self.workspace.joinpath(*parts[:cut + 1]).is_dir()):
+                    continue  # a submodule of a workspace package: judged on its own
+                return None  # defined by the module itself: trusted code
+            target = sorted(refs, key=lambda r: r.dotted)[0] if len(refs) == 1 else None
+            if target is None:
+                return f"uses {ref.dotted}: {module}.{name} is bound to several objects"
+            target = target.extend(*rest)
+            if target.root in self.workspace_modules or target.module.startswith("."):
+                return self.through_workspace(target, depth + 1) if not target.module.startswith(".") else None
+            return target
+        return None
 
     def resolve(self, ref: Ref) -> Resolution | str:
         """The resolution, or why there is none."""
@@ -360,8 +467,16 @@ class _Checker:
 
     def __init__(self, scope: Scope, baseline_scope: Scope, resolver: _Resolver, frozen_names: set[str],
                  frozen_reads: set[str], frozen_modules: set[str], reserved: bool, readable: list[str],
-                 baseline_env: set[str]) -> None:
+                 baseline_env: set[str], tree: ast.Module | None = None, relative_readable: Sequence[str] = ()) -> None:
         self.scope = scope
+        self.relative_readable = list(relative_readable)
+        self.parents: dict[ast.AST, ast.AST] = {}
+        self.loads: dict[str, list[ast.Name]] = {}
+        for parent in ast.walk(tree) if tree is not None else ():
+            for child in ast.iter_child_nodes(parent):
+                self.parents[child] = parent
+            if isinstance(parent, ast.Name) and isinstance(parent.ctx, ast.Load):
+                self.loads.setdefault(parent.id, []).append(parent)
         self.baseline_scope = baseline_scope
         self.resolver = resolver
         self.frozen_names = frozen_names
@@ -383,11 +498,17 @@ class _Checker:
     def _resolution(self, ref: Ref) -> Resolution | str:
         if ref not in self.resolved:
             # What is refused by its spelling is never imported to find out more.
-            spelled = _forbidden(ref.dotted) if ref.dotted not in ("os", "sys") and ref.module != "builtins" else None
+            spelled = _forbidden(ref.dotted) if ref.dotted not in IMPORTABLE | SAFE_FORMS.keys() \
+                and ref.module != "builtins" else None
             if spelled:
                 self.resolved[ref] = f"uses {ref.dotted}: {spelled}"
+            elif self.resolver.is_workspace(ref):
+                # The workspace's own module is never imported: its source says what the name is.
+                target = self.resolver.through_workspace(ref)
+                self.resolved[ref] = target if isinstance(target, str) else \
+                    "" if target is None else self._resolution(target)
             else:
-                self.resolved[ref] = "" if self.resolver.is_workspace(ref) else self.resolver.resolve(ref)
+                self.resolved[ref] = self.resolver.resolve(ref)
         return self.resolved[ref]
 
     def names_of(self, node: ast.expr) -> list[tuple[Ref, list[str], Resolution | None]]:
@@ -399,6 +520,8 @@ class _Checker:
             spellings = [ref.dotted if ref.module != "builtins" else ".".join(ref.attrs)]
             if isinstance(resolution, Resolution):
                 spellings += [n for n in (resolution.path_name, resolution.definition) if n]
+                if self.resolver.is_workspace(ref):  # reached through a workspace module
+                    spellings.append(".".join((resolution.module, *resolution.attrs)))
             found.append((ref, spellings, resolution if isinstance(resolution, Resolution) else None))
         return found
 
@@ -414,6 +537,7 @@ class _Checker:
     # -- statements -----------------------------------------------------------------------
     def statement(self, statement: ast.stmt) -> Iterator[ValidationIssue]:
         paths: set[str] = set()
+        strings: set[str] = set()
         for node, parent in _own_nodes(statement):
             line = getattr(node, "lineno", statement.lineno)
             if type(node) not in ALLOWED_NODES:
@@ -421,6 +545,15 @@ class _Checker:
                 continue
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 yield from self._import(node)
+            elif isinstance(node, ast.MatchClass):
+                # ``case object(__globals__=g)`` reads the attribute like ``x.__globals__``.
+                for attribute in node.kwd_attrs:
+                    if _escape(attribute):
+                        yield ValidationIssue(f"matches attribute {attribute}, an introspection escape", line)
+            elif isinstance(node, (ast.Global, ast.Nonlocal)):
+                for name in node.names:
+                    if name.startswith("__") and name not in ALLOWED_DUNDERS:
+                        yield ValidationIssue(f"declares {name}, an introspection escape", line)
             elif isinstance(node, ast.Attribute):
                 yield from self._attribute(node, parent)
             elif isinstance(node, ast.Name):
@@ -433,9 +566,12 @@ class _Checker:
                 yield from self._function(node)
             elif isinstance(node, ast.ClassDef):
                 yield from self._class(node)
-            if isinstance(node, (ast.Constant, ast.BinOp, ast.JoinedStr, ast.Call, ast.Subscript)) \
-                    and not isinstance(parent, ast.JoinedStr):
-                yield from self._paths(node, paths)
+            if isinstance(node, (ast.Constant, ast.BinOp, ast.JoinedStr, ast.Call, ast.Subscript)):
+                docstring = isinstance(statement, ast.Expr) and node is statement.value
+                if not docstring:
+                    yield from self._code_in_string(node, parent, strings)
+                if not isinstance(parent, ast.JoinedStr):
+                    yield from self._paths(node, paths)
 
     def _import(self, node: ast.Import | ast.ImportFrom) -> Iterator[ValidationIssue]:
         if isinstance(node, ast.ImportFrom) and node.level:
@@ -447,7 +583,9 @@ class _Checker:
             refs = [Ref(node.module or "", (a.name,)) for a in node.names]
         for ref in refs:
             # `import os` and `import sys` are fine: each use of them is judged where it happens.
-            reason = None if ref.dotted in ("os", "sys") else _forbidden(ref.dotted)
+            reason = None if ref.dotted in IMPORTABLE else _forbidden(ref.dotted)
+            if isinstance(node, ast.ImportFrom) and _escape(ref.attrs[-1]):
+                reason = "an introspection escape"
             if reason:
                 yield ValidationIssue(f"imports {ref.dotted}: {reason}", node.lineno)
                 continue
@@ -456,8 +594,9 @@ class _Checker:
                 if resolution:
                     yield ValidationIssue(resolution, node.lineno)
                 continue
-            if ref.dotted in ("os", "sys"):
-                continue
+            if ref.dotted in IMPORTABLE or any(self.forbidden_calls.get(n or "") in SAFE_FORMS
+                                               for n in (ref.dotted, resolution.path_name, resolution.definition)):
+                continue  # judged where it is used (``load(path, weights_only=True)``)
             yield from self._judge(ref.dotted, [resolution.path_name], node.lineno, "imports",
                                    resolution.definition)
         for alias, ref in zip(node.names, refs):
@@ -485,7 +624,7 @@ class _Checker:
         """Refuse a forbidden object, whether judged by how it is reached (``names``) or by where
         it is defined (``definition``: library internals are judged by path only)."""
         spellings = [(n, True) for n in names if n] + ([(definition, False)] if definition else [])
-        if any(n in self.allowed or n.startswith("os.path.") for n, _ in spellings):
+        if any(n in self.allowed or _allowed(n) for n, _ in spellings):
             return
         for name, is_path in spellings:
             reason = self.forbidden_calls.get(name) and FORBIDDEN_CALLS[self.forbidden_calls[name]] or \
@@ -496,7 +635,9 @@ class _Checker:
                 return
 
     def _attribute(self, node: ast.Attribute, parent: ast.AST | None) -> Iterator[ValidationIssue]:
-        if node.attr.startswith("__") and node.attr not in ALLOWED_DUNDERS or node.attr in FRAME_ATTRIBUTES:
+        type_name = node.attr == "__class__" and isinstance(parent, ast.Attribute) and parent.value is node \
+            and parent.attr in ("__name__", "__qualname__") and isinstance(node.ctx, ast.Load)
+        if _escape(node.attr) and not type_name:
             yield ValidationIssue(f"accesses {node.attr}, an introspection escape", node.lineno)
             return
         if isinstance(node.ctx, (ast.Store, ast.Del)):
@@ -523,6 +664,13 @@ class _Checker:
                 yield ValidationIssue(f"uses {ref.dotted}: private names of the standard library are off limits",
                                       line)
                 return
+            called = isinstance(parent, ast.Call) and parent.func is node
+            if not called and not _alias_position(node, parent) and (
+                    self._is(node, self.openers) or "os.path.expandvars" in spellings):
+                yield ValidationIssue(f"takes {ref.dotted} as a value, so its arguments cannot be checked", line)
+                return
+            if self._safe_form(spellings, parent if isinstance(parent, ast.Call) and called else None):
+                continue
             issues = list(self._judge(ref.dotted, [ref.dotted, resolution.path_name], line,
                                       definition=resolution.definition))
             yield from issues
@@ -545,6 +693,18 @@ class _Checker:
                                       "variables with os.environ.get('NAME')", line)
                 return
 
+    def _safe_form(self, spellings: list[str], call: ast.Call | None) -> bool:
+        """A call of a deserialiser in its safe form (``torch.load(path, weights_only=True)``)."""
+        entry = next((self.forbidden_calls[n] for n in spellings if n in self.forbidden_calls), None)
+        if call is None or entry not in SAFE_FORMS:
+            return False
+        keyword, safe, positional, default_safe = SAFE_FORMS[entry]
+        if len(call.args) > positional or any(isinstance(a, ast.Starred) for a in call.args) or \
+                any(k.arg in (None, "pickle_module") for k in call.keywords):
+            return False
+        given = next((k.value for k in call.keywords if k.arg == keyword), None)
+        return default_safe if given is None else isinstance(given, ast.Constant) and given.value is safe
+
     def _store(self, target: ast.expr, attribute: str, line: int) -> Iterator[ValidationIssue]:
         """``target.attribute = ...`` (or del): only the script's own objects and settings."""
         if isinstance(target, ast.Call) and self.scope.is_builtin(target.func, "type"):
@@ -557,7 +717,7 @@ class _Checker:
                 yield ValidationIssue(f"assigns .{attribute} of a library object kept in a variable or container "
                                       "(or a type(...)): only the script's own objects may be changed", line)
             return  # the script's own object
-        for ref, spellings, _resolution in owners:
+        for ref, spellings, resolution in owners:
             written = f"{ref.dotted}.{attribute}" if ref.module != "builtins" else f"{'.'.join(ref.attrs)}.{attribute}"
             targets = {f"{s}.{attribute}" for s in spellings}
             if ref.root in self.frozen_modules or ref.dotted.split(".")[0] in self.frozen_names:
@@ -565,6 +725,12 @@ class _Checker:
                 return
             if targets & SETTINGS or any(t.startswith(SETTING_PREFIXES) and t.count(".") == p.count(".")
                                          for t in targets for p in SETTING_PREFIXES):
+                continue
+            # A nested group of settings (``torch._inductor.config.triton.cudagraphs``): a config
+            # value, never a module, class or function the config module imported.
+            nested = resolution is not None and resolution.final is not None and resolution.final.kind == "value"
+            if nested and any(t.startswith(p) and t.count(".") == p.count(".") + 1
+                              for t in targets for p in SETTING_PREFIXES):
                 continue
             yield ValidationIssue(f"assigns {written}: attributes of modules, library classes and functions "
                                   "may not be replaced (only the script's own objects and documented settings)",
@@ -580,10 +746,15 @@ class _Checker:
                 yield ValidationIssue(f"rebinds {node.id!r}, which frozen evaluation code uses", node.lineno)
             return
         builtin = self.scope.is_builtin(node, node.id)
-        if node.id in FORBIDDEN_BUILTINS and builtin:
+        called = isinstance(parent, ast.Call) and parent.func is node
+        # vars(obj) of the script's own object is its __dict__; of a module, its globals.
+        own_vars = node.id == "vars" and isinstance(parent, ast.Call) and called and len(parent.args) == 1 and \
+            not parent.keywords and not isinstance(parent.args[0], ast.Starred) and not self.scope.holds(parent.args[0])
+        if node.id in FORBIDDEN_BUILTINS and builtin and not own_vars:
             yield ValidationIssue(f"uses {node.id}: {FORBIDDEN_BUILTINS[node.id]}", node.lineno)
             return
-        called = isinstance(parent, ast.Call) and parent.func is node
+        if builtin and node.id in OPENERS and not called and not _alias_position(node, parent):
+            yield ValidationIssue(f"takes {node.id} as a value, so the files it opens cannot be checked", node.lineno)
         if builtin and node.id in ATTRIBUTE_FUNCTIONS and not called:
             yield ValidationIssue(f"passes {node.id} around, which turns strings into attribute lookups",
                                   node.lineno)
@@ -665,7 +836,9 @@ class _Checker:
                 yield ValidationIssue("a format string that reads attributes or items of its arguments "
                                       "('{0.attr}', '{0[key]}'): an introspection escape", node.lineno)
         if isinstance(callee, ast.Attribute):
-            if callee.attr in WRITE_METHODS and not names & {"os.environ.replace"}:
+            # (``str.replace(old, new)`` takes two arguments, ``Path.replace(target)`` one.)
+            text_replace = callee.attr == "replace" and len(node.args) + len(node.keywords) >= 2
+            if callee.attr in WRITE_METHODS and not names & {"os.environ.replace"} and not text_replace:
                 yield ValidationIssue(f"calls .{callee.attr}(), which changes the file system", node.lineno)
             if callee.attr == "open" and not names:
                 yield from self._method_open(node, callee)
@@ -689,6 +862,16 @@ class _Checker:
             yield ValidationIssue("creates a class with type(name, bases, namespace)", node.lineno)
         if names & {"os.environ.get", "os.getenv"} and node.args:
             yield from self._env_read(fold(node.args[0], self._callee_name), node.lineno)
+        if "os.path.expandvars" in names:
+            text = fold(node.args[0], self._callee_name) if len(node.args) == 1 and not node.keywords else None
+            if not isinstance(text, (str, bytes)):
+                yield ValidationIssue("expands environment variables in a computed string", node.lineno)
+            else:
+                for variable in re.findall(r"\$\{?(\w+)", text if isinstance(text, str) else text.decode("latin-1")):
+                    yield from self._env_read(variable, node.lineno)
+        evaluates = next((k.value for k in node.keywords if k.arg == "eval_str"), None)
+        if evaluates is not None and not (isinstance(evaluates, ast.Constant) and evaluates.value is False):
+            yield ValidationIssue("eval_str evaluates string annotations as code", node.lineno)
         opener = self._is(callee, self.openers)
         if opener:
             yield from _check_open(node)
@@ -722,13 +905,16 @@ class _Checker:
             if isinstance(mode, str) and re.fullmatch(r"[rwxabtU+]{1,4}", mode) and WRITE_MODES & set(mode):
                 yield ValidationIssue(f".open() for writing (mode {mode!r})", node.lineno)
                 return
-        receiver = callee.value
-        while isinstance(receiver, (ast.Attribute, ast.Call, ast.Subscript, ast.BinOp)):
-            receiver = receiver.func if isinstance(receiver, ast.Call) else \
-                receiver.left if isinstance(receiver, ast.BinOp) else receiver.value
-        is_path = any(n.startswith("pathlib.") for n in self._dotted(receiver))
-        if is_path and node.args and fold(node.args[0], self._callee_name) is None:
-            yield ValidationIssue(".open() of a path with a mode that is not a plain string", node.lineno)
+        # On an object of unknown type the mode may be the first argument (``Path.open(mode)``) or
+        # the second (``ZipFile.open(name, mode)``): either must be a plain string.
+        first = fold(node.args[0], self._callee_name) if node.args else ""
+        mode_given = [k.value for k in node.keywords if k.arg == "mode"]
+        if len(node.args) > 1 and isinstance(first, str) and not re.fullmatch(r"[rwxabtU+]{1,4}", first):
+            mode_given.append(node.args[1])
+        if any(k.arg is None for k in node.keywords) or any(isinstance(a, ast.Starred) for a in node.args) or \
+                not isinstance(first, (str, bytes)) or \
+                any(not isinstance(fold(m, self._callee_name), str) for m in mode_given):
+            yield ValidationIssue(".open() with a mode (or name) that is not a plain string", node.lineno)
 
     def _attribute_function(self, node: ast.Call, name: str) -> Iterator[ValidationIssue]:
         if len(node.args) < 2 or not isinstance(fold(node.args[1], self._callee_name), str):
@@ -750,16 +936,92 @@ class _Checker:
         if value is None:
             # Built partly at run time: judge the directory its constant start names.
             prefix = constant_prefix(node, self._callee_name)
-            if prefix.startswith("/"):
+            if prefix.startswith(("/", "..")) or URL.match(prefix):
                 value = prefix
         if value in ("/", b"/") and not isinstance(node, ast.Constant):
             value = "/."  # the root itself, as a path argument (Path('/'), f"/{name}")
-        for path in absolute_paths(value):
-            if path in seen or _under(path, self.readable):
-                continue
+        found = [(p, f"names the absolute path {p!r}") for p in absolute_paths(value)
+                 if not _under(p, self.readable)]
+        found += [(p, f"names the relative path {p!r}") for p in _climbing(value)
+                  if not _under(p, self.relative_readable)]
+        found += [(u, f"names the URL {u!r}: network access") for u in _urls(value)]
+        found = [(p, m) for p, m in found if p not in seen]
+        # A string is a path only where it is used as one: "/s" kept as a unit is text.
+        if not found or self._text_only(node):
+            return
+        for path, message in found:
             seen.add(path)
-            yield ValidationIssue(f"names the absolute path {path!r}, outside the workspace and the data "
-                                  "directories", getattr(node, "lineno", None))
+            yield ValidationIssue(message + (", outside the workspace and the data directories"
+                                             if "URL" not in message else ""), getattr(node, "lineno", None))
+
+    def _text_only(self, node: ast.AST, visiting: frozenset[str] = frozenset()) -> bool:
+        """Whether a string at ``node`` is only ever text: a bare statement, compared, printed, or kept
+        in a name used only so. Anything passed to a call (but print), joined with ``/``, returned or
+        stored elsewhere may be a path. Calls and ``/`` that fold to a value build paths."""
+        if isinstance(node, ast.Call) or isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            return False
+        child, parent = node, self.parents.get(node)
+        while parent is not None:
+            if isinstance(parent, ast.Call):
+                if child is not parent.func:
+                    return self.scope.is_builtin(parent.func, "print") and child in parent.args
+            elif isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Div):
+                return False
+            elif isinstance(parent, ast.Compare):
+                return True
+            elif isinstance(parent, (ast.Assign, ast.AnnAssign)) and child is parent.value:
+                targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+                names = [t.id for t in targets if isinstance(t, ast.Name)]
+                return len(names) == len(targets) and all(
+                    n not in visiting and all(self._text_only(use, visiting | {n}) for use in self.loads.get(n, []))
+                    for n in names)
+            elif isinstance(parent, ast.AnnAssign) and child is parent.annotation:
+                return True
+            elif isinstance(parent, ast.Expr) or isinstance(parent, (ast.If, ast.While, ast.Assert)) and \
+                    child is parent.test:
+                return True
+            elif isinstance(parent, (ast.stmt, ast.arguments, ast.comprehension, ast.Lambda)):
+                return False
+            child, parent = parent, self.parents.get(parent)
+        return False
+
+    def _code_in_string(self, node: ast.expr, parent: ast.AST | None, seen: set[str]) -> Iterator[ValidationIssue]:
+        """A string that carries code or names a forbidden object, which a library may evaluate
+        (``Timer(stmt=...)``, string annotations, ``'!!python/object/apply:os.system'``,
+        ``_import_dotted_name('os.system')``): judged by its content, after folding."""
+        if isinstance(node, ast.Constant):
+            value = node.value
+        elif isinstance(parent, ast.JoinedStr):
+            return
+        else:
+            value = fold(node, self._callee_name)
+        for text in _texts(value):
+            reason = self._string_reason(text)
+            if reason and reason not in seen:
+                seen.add(reason)
+                yield ValidationIssue(f"a string that {reason}: code a library could evaluate", node.lineno)
+
+    def _string_reason(self, text: str) -> str | None:
+        for match in STRING_DUNDER.finditer(text):
+            name = f"__{match.group(1)}__"
+            if name not in STRING_DUNDERS:
+                return f"names {name}"
+        if YAML_PYTHON_TAG.search(text):
+            return "holds a YAML tag that builds Python objects (!!python/...)"
+        for match in STRING_IMPORT.finditer(text):
+            if match.group(1) in ("os", "sys") or _forbidden(match.group(1)):
+                return f"imports {match.group(1)}"
+        for match in STRING_BUILTIN_CALL.finditer(text):
+            return f"calls {match.group(1)}()"
+        dotted = [re.sub(r"\s+", "", m.group(1)) for m in STRING_CALL.finditer(text)]
+        whole = STRING_DOTTED.fullmatch(text)
+        if whole and not (whole.group(1).count(".") == 1 and ":" not in whole.group(1)
+                          and whole.group(1).rsplit(".", 1)[1].lower() in FILE_EXTENSIONS):
+            dotted.append(whole.group(1).replace(":", "."))
+        for name in dotted:
+            if name not in ("os", "sys") and (_forbidden(name) or name in self.forbidden_calls):
+                return f"names {name}"
+        return None
 
 
 class AstValidator(arrl.Validator):
@@ -837,6 +1099,8 @@ class AstValidator(arrl.Validator):
 
     def _statements(self, tree: ast.Module, baseline_tree: ast.Module,
                     regions: list[tuple[int, int, str]]) -> Iterator[ValidationIssue]:
+        for parsed in (tree, baseline_tree):
+            _inline_attribute_names(parsed)
         frozen_statements = [s for s in baseline_tree.body if any(a <= s.lineno <= b for a, b, _ in regions)]
         scope = Scope(tree)
         baseline_scope = Scope(baseline_tree)
@@ -844,10 +1108,11 @@ class AstValidator(arrl.Validator):
         # Names the frozen code reads that stand for library objects or builtins; names it defines
         # itself are covered above, and module-level state such as `model` stays the proposal's.
         frozen_reads = _read_names(frozen_statements, baseline_scope) - frozen_names if regions else set()
-        resolver = _Resolver(self.names, self._workspace_modules(), baseline_scope.imported, self.workspace is None)
+        resolver = _Resolver(self.names, self._workspace_modules(), baseline_scope.imported, self.workspace is None,
+                             self.workspace)
         checker = _Checker(scope, baseline_scope, resolver, frozen_names, frozen_reads, set(self.options.frozen_modules),
                            bool(regions) or self.reserve_stdout, self._readable(baseline_tree),
-                           _environment_names(baseline_tree))
+                           _environment_names(baseline_tree), tree, _climbing_roots(baseline_tree))
         trusted = Counter(_signature(s) for s in _statements(baseline_tree))
         for statement in _statements(tree):
             signature = _signature(statement)
@@ -910,7 +1175,7 @@ def _frozen_text(before: list[tuple[int, int, str]], after: list[tuple[int, int,
 
 def _forbidden(dotted: str, internals: bool = True) -> str | None:
     """Why new code may not use ``dotted``; ``internals``: judge PATH_ONLY_MODULES too."""
-    if dotted in ALLOWED_NAMES or dotted.startswith("os.path."):
+    if _allowed(dotted):
         return None
     for module, reason in FORBIDDEN_MODULES.items():
         if not internals and module in PATH_ONLY_MODULES:
@@ -922,6 +1187,90 @@ def _forbidden(dotted: str, internals: bool = True) -> str | None:
     if dotted in FORBIDDEN_CALLS:
         return FORBIDDEN_CALLS[dotted]
     return None
+
+
+def _escape(attribute: str) -> bool:
+    """Whether reading ``attribute`` of an object is an introspection escape."""
+    return attribute.startswith("__") and attribute not in ALLOWED_DUNDERS or attribute in FRAME_ATTRIBUTES
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _texts(item)
+
+
+def _climbing(value: Any) -> list[str]:
+    """Relative paths a folded value holds that climb out of the directory they start in."""
+    found = []
+    for text in _texts(value):
+        text = text.strip()
+        if not text or "\n" in text or "://" in text:
+            continue
+        normal = posixpath.normpath(text)
+        if normal == ".." or normal.startswith("../"):
+            found.append(normal)
+    return found
+
+
+def _urls(value: Any) -> list[str]:
+    return [t.strip() for t in _texts(value) if URL.match(t)]
+
+
+def _climbing_roots(tree: ast.Module) -> list[str]:
+    """Directories above the workspace the trusted baseline names (``'../data/train.bin'``)."""
+    roots = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant):
+            for path in _climbing(node.value):
+                roots.append(posixpath.dirname(path) if posixpath.splitext(path)[1] else path)
+    return [r for r in roots if r not in ("", "..")]
+
+
+def _inline_attribute_names(tree: ast.Module) -> None:
+    """``getattr(nn, ACTIVATION)`` where ``ACTIVATION`` is bound once, at module level, to a constant
+    string: the constant, so the lookup is resolved and judged like ``getattr(nn, 'GELU')``."""
+    bindings: Counter[str] = Counter()
+    values: dict[str, ast.expr] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bindings[node.id] += 1
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bindings[node.name] += 1
+        elif isinstance(node, ast.arg):
+            bindings[node.arg] += 1
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bindings.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
+            bindings[node.name] += 1
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            bindings[node.rest] += 1
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            bindings.update(node.names * 2)
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
+                and isinstance(statement.targets[0], ast.Name):
+            values[statement.targets[0].id] = statement.value
+        elif isinstance(statement, ast.AnnAssign) and statement.value is not None \
+                and isinstance(statement.target, ast.Name):
+            values[statement.target.id] = statement.value
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ATTRIBUTE_FUNCTIONS \
+                and len(node.args) >= 2 and isinstance(node.args[1], ast.Name):
+            name = node.args[1].id
+            if bindings[name] == 1 and name in values:
+                value = fold(values[name], lambda n: n.id if isinstance(n, ast.Name) and n.id in ("chr", "str")
+                             and bindings[n.id] == 0 else None)
+                if isinstance(value, str):
+                    node.args[1] = ast.copy_location(ast.Constant(value), node.args[1])
+
+
+def _allowed(dotted: str) -> bool:
+    return dotted in ALLOWED_NAMES or any(dotted.startswith(d + ".") for d in ALLOWED_DATA)
 
 
 def _read_alike(tree: ast.Module, raw: bytes) -> bool:
