@@ -38,6 +38,9 @@ PLUMBING_WORDS = frozenset({
     "push", "hub", "token", "report", "overwrite", "progress", "bar", "deterministic", "benchmark", "version",
     "flops", "peak", "mfu", "h100", "a100", "tflops", "wall",
 })
+# Name parts that mark the task itself (how noisy or hard the data is, how many classes): changing
+# them changes what is measured, so a lower loss would not be a better model.
+TASK_WORDS = frozenset({"noise", "noisy", "snr", "corruption", "difficulty", "classes", "labels"})
 # Name parts under which a string is a hyperparameter (an activation, a window pattern).
 STRING_KNOB_WORDS = frozenset({"act", "activation", "optim", "optimizer", "opt", "sched", "scheduler", "schedule",
                                "dtype", "precision", "pattern", "norm", "pooling", "pool", "attention", "attn",
@@ -82,6 +85,8 @@ def hands_off_reason(name: str) -> str:
     parts = set(words(name))
     if parts & EVALUATION_WORDS:
         return "evaluation: tuning it would game the metric"
+    if parts & TASK_WORDS:
+        return "the task, not the model: changing it changes what is measured"
     if parts & PLUMBING_WORDS:
         return "plumbing, not a hyperparameter"
     return ""

@@ -77,7 +77,8 @@ class _Monitor(RunMonitor):
         if point.name != self.metric:
             return True
         if not math.isfinite(point.value):
-            self.non_finite = point
+            # The first one: a script that ends by itself may print more before the stop lands.
+            self.non_finite = self.non_finite or point
             return False
         if self.stopper.should_stop(point.value):
             self.stopped_early = True
@@ -518,9 +519,6 @@ class ExperimentLoop:
             state.last_good_id, state.last_good_commit = record.id, record.commit
             lane.rollback.mark_good(record.commit)
         self._count(state, record)
-        if is_baseline and self.settings.baseline_runs > 1 and record.outcome is not Outcome.INTERRUPTED \
-                and baseline_runs_done(state.records) == self.settings.baseline_runs:
-            self._log(describe_floor(state.records, self.settings.metric))
         # A worker pool restores its own worktree after the one-at-a-time phase (restore=False):
         # only this lane uses it, and the checkout was the largest part of concluding.
         if restore and commit and not record.kept:
@@ -531,6 +529,10 @@ class ExperimentLoop:
             self.c.proposer.learn(record, record.reward)
             self.c.proposer.save(self.run_dir.proposer_state)
         self.hooks.arrl_experiment_finished(record=record, run_id=self.run_dir.run_id, at=time.time())
+        # After the last repeat's own line, which the floor is computed from.
+        if is_baseline and self.settings.baseline_runs > 1 and record.outcome is not Outcome.INTERRUPTED \
+                and baseline_runs_done(state.records) == self.settings.baseline_runs:
+            self._log(describe_floor(state.records, self.settings.metric))
         return record
 
     def _read(self, commit: str) -> str:

@@ -15,8 +15,12 @@ from .script import extract
 
 # A metric line of the script contract: ``print(f"arrl: step={step} val_loss={loss:.4f}")``.
 _NAME = re.compile(r"(?<![\w.{])([A-Za-z_][A-Za-z0-9_.]*)=(?!=)")
-# Names of metrics that are better when higher; anything else is taken as a loss.
-_HIGHER_IS_BETTER = re.compile(r"(acc|accuracy|f1|auc|auroc|precision|recall|bleu|rouge|score|map|iou|reward)$", re.I)
+# Parts of metric names that are better when higher (top1, acc5, val_accuracy, mAP), and parts that
+# make a name a loss whatever else it holds (top1_err); anything else is taken as a loss.
+_HIGHER_IS_BETTER = re.compile(r"(top\d+|acc\d*|accuracy|f1|auc|auroc|precision|recall|bleu|rouge\w*|score|map\d*|"
+                               r"ap\d*|iou|miou|dice|r2|reward|return|ndcg|mrr|hit\d*|hits)", re.I)
+_LOWER_IS_BETTER = frozenset({"loss", "err", "error", "errors", "ppl", "perplexity", "bpb", "mse", "mae", "rmse", "nll",
+                              "cer", "wer", "fid", "regret", "distance"})
 
 
 def guess_metric(source: str) -> str | None:
@@ -31,7 +35,10 @@ def guess_metric(source: str) -> str | None:
 
 
 def guess_direction(metric: str) -> str:
-    return "maximize" if _HIGHER_IS_BETTER.search(metric.split(".")[-1]) else "minimize"
+    parts = [p for p in re.split(r"[_\-.\s/]+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", metric).lower()) if p]
+    if set(parts) & _LOWER_IS_BETTER:
+        return "minimize"
+    return "maximize" if any(_HIGHER_IS_BETTER.fullmatch(p) for p in parts) else "minimize"
 
 
 def scaffold(source: str, script: str, metric: str, direction: str, budget: float) -> str:

@@ -50,7 +50,7 @@ ALIASES: Mapping[str, tuple[str, ...]] = {
     "attention_heads": ("attention_heads", "num_heads", "n_heads", "n_head", "heads", "nhead",
                         "num_attention_heads"),
     "activation": ("activation", "act", "activation_fn", "nonlinearity", "hidden_act"),
-    "dropout_rate": ("dropout_rate", "dropout", "p_dropout", "drop_rate", "hidden_dropout_prob", "dropout_prob"),
+    "dropout_rate": ("dropout_rate", "dropout", "p_dropout", "drop_rate", "drop", "hidden_dropout_prob", "dropout_prob"),
     "optimizer": ("optimizer", "optimizer_type", "optim", "opt", "optimizer_name", "opt_name"),
     "learning_rate": ("learning_rate", "lr", "base_lr", "max_lr"),
     "weight_decay": ("weight_decay", "wd"),
@@ -105,7 +105,7 @@ _SCHEDULER_CLASSES = {"CosineAnnealingLR": "cosine", "LinearLR": "linear", "Cons
 # Transformer layers take only these activation names as strings.
 _STRING_ACTIVATIONS_OF = {"TransformerEncoderLayer": ("relu", "gelu"),
                           "TransformerDecoderLayer": ("relu", "gelu")}
-_CONFIG_CLASS = re.compile(r"(config|conf|cfg|args|hparams|hyperparameters|settings|params|arguments)$", re.I)
+_CONFIG_CLASS = re.compile(r"(config|conf|cfg|args|hparams|hps?|hyperparameters|settings|params|arguments)$", re.I)
 # Calls whose keywords are a run's settings although their names do not say "config".
 _CONFIG_CALLS = frozenset({"Trainer", "TrainingArguments", "Seq2SeqTrainingArguments"})
 
@@ -115,6 +115,13 @@ _CONFIG_CALLS = frozenset({"Trainer", "TrainingArguments", "Seq2SeqTrainingArgum
 # where a training field lives.
 EVALUATION_WORDS = frozenset({"eval", "evals", "evaluation", "evaluate", "val", "valid", "validation", "test",
                               "tests", "seed", "split", "holdout", "metric", "metrics", "bpb"})
+
+
+# Name parts of functions and classes that make the task's data (a teacher network that labels
+# it, a generator) or implement an activation: their calls are not the model's settings.
+TASK_SCOPE_WORDS = frozenset({"data", "dataset", "datasets", "teacher", "synthetic", "labels", "targets",
+                              "generate", "generator"})
+_ACTIVATION_WORDS = frozenset({"gelu", "silu", "swish", "relu", "tanh", "mish", "activation", "act"})
 
 
 def words(name: str) -> list[str]:
@@ -317,6 +324,7 @@ class _Collector(cst.CSTVisitor):
         self.torch_optim_prefix: str | None = None
         self._depth = 0  # function/class nesting: only module-level assignments are constants
         self._class: list[tuple[str, bool]] = []  # the enclosing module-level class, if any
+        self._scopes: list[str] = []  # names of the enclosing functions and classes
         self._order = 0
         # Deeper reading: calls with keywords (class instantiations), module-level instances
         # (H = HParams()), config attributes passed to calls (nn.Dropout(H.p_drop)), and
@@ -394,17 +402,28 @@ class _Collector(cst.CSTVisitor):
         if self._depth == 0:
             self._class.append((node.name.value, is_config))
         self._depth += 1
+        self._scopes.append(node.name.value)
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self._depth -= 1
+        self._scopes.pop()
         if self._depth == 0:
             self._class.pop()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._depth += 1
+        self._scopes.append(node.name.value)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self._depth -= 1
+        self._scopes.pop()
+
+    def _outside_training(self) -> bool:
+        """Whether the code here makes the data or measures the result (``def make_dataset``,
+        ``def evaluate``) or defines an activation (``class NewGELU``): the calls in it are not
+        where the model's fields live, and editing them would change the task, the metric or the
+        activation's own formula."""
+        return any(set(words(name)) & (EVALUATION_WORDS | TASK_SCOPE_WORDS | _ACTIVATION_WORDS) for name in self._scopes)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         module = _dotted(node.module) if node.module else ""
@@ -440,6 +459,8 @@ class _Collector(cst.CSTVisitor):
         callee = _dotted(node.func)
         short = callee.split(".")[-1]
         line = self._line(node)
+        if self._outside_training():
+            return
         passed = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
         if short[:1].isupper() and passed:
             self.instantiations.append((short, passed, any(a.star == "**" for a in node.args), line))
@@ -683,8 +704,10 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
     for field, path in mapping.items():
         matches = [c for c in collector.candidates if c.path == path or c.path == _normal_path(path)]
         if not matches:
-            problems[field] = f"mapped to {path!r}, which {filename} does not assign a literal to"
-            continue
+            # An error, as a misspelled [space] name is: left as a note, the field would quietly be
+            # found elsewhere (or not at all) and the user's mapping ignored.
+            raise SchemaError(f"[fields] maps {field} to {path!r}, which {filename} does not assign a literal to; "
+                              "check the name with `arrl inspect`")
         last = max(matches, key=lambda c: c.order)
         values[field] = normalise(field, last.value)
         sites[field] = Site(field, values[field], last.line, last.style, last.path, note="mapped in the config")

@@ -209,6 +209,17 @@ def test_nan_loss_fails_fast(tmp_path: Path, arrl_env) -> None:
     assert record["wall_clock_seconds"] < 5
 
 
+def test_a_script_that_prints_nan_and_ends_by_itself_is_failed_at_its_first_nan(tmp_path: Path, arrl_env) -> None:
+    # The script's later lines arrive before the stop lands: the record names the first NaN.
+    script = ("LEARNING_RATE = 0.1\nfor step in range(40):\n"
+              "    print(f'arrl: step={step} val_loss={1.0 if step < 5 else float(\"nan\")}')\n")
+    repo = make_repo(tmp_path / "project", {"train.py": script}, 'script = "train.py"\nbudget = 20\n')
+    run_arrl("run", "--max-experiments", "1", cwd=repo, env=arrl_env)
+    (record,) = records(repo)
+    assert record["outcome"] == "failed"
+    assert record["failure_reason"] == "val_loss became nan at step 5"
+
+
 def test_dirty_script_and_missing_repository_are_clear_errors(tmp_path: Path, arrl_env) -> None:
     repo = make_repo(tmp_path / "project", {"train.py": TOY_SCRIPT}, TOY_CONFIG)
     (repo / "train.py").write_text(TOY_SCRIPT + "# edited\n")

@@ -28,6 +28,11 @@ def test_direction_follows_the_metric_name() -> None:
     assert guess_metric('print(f"arrl: epoch={e} top1_acc={a:.3f}")') == "top1_acc"
     assert [guess_direction(m) for m in ("top1_acc", "val_f1", "val_loss", "val_bpb", "perplexity")] == [
         "maximize", "maximize", "minimize", "minimize", "minimize"]
+    # timm prints top1 and top5; a name with an error or loss in it is a loss whatever else it says.
+    assert [guess_direction(m) for m in ("top1", "top5", "valAccuracy", "val_mAP", "eval/rougeL", "top1_err",
+                                         "accuracy_loss", "val_score", "mse", "step_time")] == [
+        "maximize", "maximize", "maximize", "maximize", "maximize", "minimize", "minimize", "maximize", "minimize",
+        "minimize"]
 
 
 def test_init_writes_a_config_that_arrl_run_accepts_as_is(tmp_path: Path, arrl_env) -> None:

@@ -98,6 +98,9 @@ def test_sub_two_sigma_improvement_is_marked_as_noise(tmp_path: Path) -> None:
     assert history.returncode == 0, history.output
     rows = {line.split()[0]: line for line in history.stdout.splitlines()[2:]}
     assert "yes noise" in rows["3"] and "noise" not in rows["4"]
+    log = {line.split()[1]: line for line in (next((repo / ".arrl").glob("*/run.log"))).read_text().splitlines()
+           if " ok " in line}
+    assert "kept (noise)" in log["#3"] and "(noise)" not in log["#4"]
 
 
 def test_refuse_noise_keeps_a_sub_two_sigma_change_from_becoming_the_best(tmp_path: Path) -> None:

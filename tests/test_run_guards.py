@@ -57,6 +57,21 @@ def test_an_infinite_budget_is_refused_in_the_file(spelling: str, tmp_path: Path
     assert not (repo / ".arrl").exists() or not list((repo / ".arrl").glob("*/run.json"))
 
 
+@pytest.mark.parametrize("line, message", [
+    ("max_hours = -1", "max_hours must be greater than 0 and finite (hours)"),
+    ("max_experiments = 0", "'max_experiments' must be >= 1"),
+    ("plateau = 0", "'plateau' must be >= 1"),
+])
+def test_a_stop_condition_out_of_range_is_refused_in_the_file(line: str, message: str, tmp_path: Path,
+                                                              arrl_env) -> None:
+    repo = _project(tmp_path)
+    (repo / "arrl.toml").write_text(line + "\n" + CONFIG)  # before the tables
+    result = run_arrl("run", cwd=repo, env=arrl_env)
+    assert result.returncode == 2, result.output
+    assert message in result.stderr
+    assert not list(repo.glob(".arrl/*/run.json"))
+
+
 @pytest.mark.parametrize("spelling", ["inf", "Infinity", "nan", "-inf"])
 def test_an_infinite_budget_is_refused_on_the_command_line(spelling: str, tmp_path: Path, arrl_env) -> None:
     repo = _project(tmp_path)

@@ -100,8 +100,12 @@ def test_config_file_mapping(tmp_path: Path) -> None:
                      "num_layers": (3, 6, "class", "Knobs.stack"),
                      "dropout_rate": (0.3, 7, "class", "Knobs.fraction_dropped")}
     assert extract(CORPUS["mapped_style"][0]).values == {}  # nothing is guessed from these names
-    bad = extract(CORPUS["mapped_style"][0], mapping={"weight_decay": "Knobs.nothing"})
-    assert bad.problems == {"weight_decay": "mapped to 'Knobs.nothing', which <script> does not assign a literal to"}
+    # A mapping to a name the script does not set is an error, as a misspelled [space] name is,
+    # also where arrl would find the field by itself: the user's mapping is never ignored.
+    with pytest.raises(SchemaError, match="maps weight_decay to 'Knobs.nothing', which <script> does not assign"):
+        extract(CORPUS["mapped_style"][0], mapping={"weight_decay": "Knobs.nothing"})
+    with pytest.raises(SchemaError, match="maps learning_rate to 'NOPE'"):
+        extract(CORPUS["constants_style"][0], mapping={"learning_rate": "NOPE"})
     with pytest.raises(SchemaError, match="unknown field"):
         extract("x = 1\n", mapping={"lr": "x"})
     # The same mapping, given in arrl.toml, drives `arrl inspect`.

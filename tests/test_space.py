@@ -215,6 +215,17 @@ def test_frozen_and_evaluation_values_are_never_candidates() -> None:
     assert not {"EVAL_TOKENS", "VOCAB_SIZE", "SEED"} & {c.name for c in candidates}
 
 
+def test_what_defines_the_task_is_never_a_candidate() -> None:
+    # A synthetic task's noise or class count: lowering them lowers the loss without a better model.
+    source = ("from dataclasses import dataclass\n\n@dataclass\nclass Config:\n    noise: float = 0.8\n"
+              "    num_classes: int = 10\n    label_smoothing: float = 0.1\n    warmup_ratio: float = 0.1\n\ncfg = Config()\n")
+    candidates, hands_off = find_candidates(source, extract(source))
+    reasons = {h.name: h.reason for h in hands_off}
+    assert reasons["Config.noise"] == reasons["Config.num_classes"] == \
+        "the task, not the model: changing it changes what is measured"
+    assert {"Config.label_smoothing", "Config.warmup_ratio"} <= {c.name for c in candidates}
+
+
 def test_space_writer_output_parses_back_to_the_same_entries() -> None:
     entries = {"MATRIX_LR": SpaceEntry(low=0.004, high=0.4, log=True), "--epochs": SpaceEntry(low=1, high=140),
                "Config.act": SpaceEntry(choices=["relu", "gelu"]), "bias": SpaceEntry(type="bool"),
