@@ -175,7 +175,8 @@ def test_a_declared_knob_the_script_lacks_is_a_clear_error() -> None:
 
 # --- 3/4. candidates and hands off ----------------------------------------------------------
 
-@pytest.mark.parametrize("style", ["nanogpt", "autoresearch", "hf_trainer", "pytorch_examples", "lightning"])
+@pytest.mark.parametrize("style", ["nanogpt", "autoresearch", "hf_trainer", "pytorch_examples", "lightning",
+                                   "mlp_teacher", "mingpt"])
 def test_inspect_candidates_match_the_fixture_labels(style: str, tmp_path: Path) -> None:
     labels = _labels(style)
     for path in (STYLES / style).glob("*.py"):  # the script alone, without the fixture's arrl.toml
@@ -187,6 +188,7 @@ def test_inspect_candidates_match_the_fixture_labels(style: str, tmp_path: Path)
     candidates = {r["field"] for r in rows if r["kind"] == "candidate"}
     overridden = {r["field"] for r in rows if r["kind"] == "overridden"}
     assert set(labels["fields"]) <= fields
+    assert not fields & set(labels.get("not_fields", []))
     assert candidates == set(labels["tune"])
     assert not candidates & set(labels["never"])
     assert set(labels["overridden"]) <= overridden
