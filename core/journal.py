@@ -21,6 +21,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -247,6 +248,14 @@ class RunDirectory:
             return RunStatus.INTERRUPTED
         self.set_status(RunStatus.FINISHED, f"could not start: {message}")
         return RunStatus.FINISHED
+
+    def recorded(self) -> bool:
+        """Whether the journal holds anything (a damaged line counts)."""
+        return self.journal.exists() and self.journal.stat().st_size > 0
+
+    def remove(self) -> None:
+        """Delete the run's folder: only for a run that recorded nothing."""
+        shutil.rmtree(self.path, ignore_errors=True)
 
     def experiment_dir(self, experiment_id: int) -> Path:
         return self.path / "experiments" / str(experiment_id)

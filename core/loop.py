@@ -213,20 +213,33 @@ class ExperimentLoop:
     def run(self) -> LoopResult:
         """Run until a stop condition, a pause, Ctrl-C or an error; announce the end."""
         run_id = self.run_dir.run_id
-        with subscribed(self.manager, *self._subscribers()):
-            try:
-                result = self._loop()
-            except BaseException as error:
+        never_started = False
+        try:
+            with subscribed(self.manager, *self._subscribers()):
                 try:
-                    status = self.run_dir.end_after_error(error).value
-                except (ArrlError, OSError):
-                    status = "unknown"
-                self.hooks.arrl_run_finished(run_id=run_id, status=status, message=str(error) or type(error).__name__,
-                                             exit_code=getattr(error, "exit_code", 1), at=time.time())
-                raise
-            self.hooks.arrl_run_finished(run_id=run_id, status=result.status.value, message=result.message,
-                                         exit_code=result.exit_code, at=time.time())
-            return result
+                    result = self._loop()
+                except BaseException as error:
+                    try:
+                        status = self.run_dir.end_after_error(error).value
+                        never_started = status == RunStatus.FINISHED.value and not self.run_dir.recorded()
+                    except (ArrlError, OSError):
+                        status = "unknown"
+                    self.hooks.arrl_run_finished(run_id=run_id, status=status,
+                                                 message=str(error) or type(error).__name__,
+                                                 exit_code=getattr(error, "exit_code", 1), at=time.time())
+                    raise
+                self.hooks.arrl_run_finished(run_id=run_id, status=result.status.value, message=result.message,
+                                             exit_code=result.exit_code, at=time.time())
+                return result
+        finally:
+            if never_started:
+                # It recorded nothing, and its error was said: keeping an empty run, a worktree
+                # and refs per failed try would only clutter `arrl runs` and `git worktree list`.
+                try:
+                    self.c.rollback.discard()
+                except Exception as error:  # the error that stopped the run is the one to report
+                    self._log(f"could not remove the workspace of the run that did not start: {error}")
+                self.run_dir.remove()
 
     def _loop(self) -> LoopResult:
         state = self.start()

@@ -33,7 +33,7 @@ def pick_run(runs_dir: Path, run_id: str | None) -> RunDirectory:
     if run_id is None:
         # The latest run that recorded something: one that could not start (a syntax error,
         # a plugin that would not build) holds no answer to "what was best".
-        recorded = [r for r in runs if r.journal.exists() and r.journal.stat().st_size > 0]
+        recorded = [r for r in runs if r.recorded()]
         return (recorded or runs)[-1]
     matches = [r for r in runs if r.run_id == run_id] or [r for r in runs if r.run_id.startswith(run_id)]
     if len(matches) != 1:

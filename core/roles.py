@@ -238,6 +238,10 @@ class Rollback(abc.ABC):
         baseline runs its own commit, not a snapshot); return the ref that keeps it, or ''."""
         return ""
 
+    def discard(self) -> None:
+        """Remove what :meth:`open` made (a workspace, refs) for a run that could not start and
+        recorded nothing: a user fixing a broken script should not collect one per try."""
+
 
 # The signature every factory has; named so hookspec docs can refer to it.
 Factory = Callable[..., object]

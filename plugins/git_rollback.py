@@ -137,6 +137,16 @@ class GitRollback(arrl.Rollback):
         self.repo.git.update_ref(ref, commit)
         return ref
 
+    def discard(self) -> None:
+        if not self.run_id:
+            return
+        if (self.workspace / ".git").exists():
+            self.repo.git.worktree("remove", "--force", str(self.workspace))
+        self.repo.git.worktree("prune")
+        refs = self.repo.git.for_each_ref("--format=%(refname)", f"refs/arrl/{self.run_id}/").split()
+        for ref in refs:
+            self.repo.git.update_ref("-d", ref)
+
 
 @arrl.hookimpl
 def arrl_rollbacks():

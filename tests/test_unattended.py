@@ -65,14 +65,16 @@ def test_a_run_that_could_not_start_is_not_left_running(tmp_path: Path, arrl_env
     repo = make_repo(tmp_path / "project", {"train.py": "LEARNING_RATE = (0.01\n"}, CONFIG)
     broken = run_arrl("run", "--max-experiments", "2", cwd=repo, env=arrl_env)
     assert broken.returncode != 0 and "syntax error" in broken.stderr
-    meta = _meta(repo)
-    assert meta["status"] == "finished" and meta["status_reason"].startswith("could not start")
-    # Fixed and committed: a new run starts, instead of a refusal to continue the empty one.
+    # It recorded nothing: no empty run, worktree or ref is left for each failed try.
+    assert not list(repo.glob(".arrl/*/run.json"))
+    assert len(git(repo, "worktree", "list").splitlines()) == 1
+    assert not git(repo, "for-each-ref", "refs/arrl/").strip()
+    # Fixed and committed: a new run starts and runs.
     (repo / "train.py").write_text(FAST)
     git(repo, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qam", "fix")
     fixed = run_arrl("run", "--max-experiments", "2", cwd=repo, env=arrl_env)
     assert fixed.returncode == 0, fixed.output
-    assert len(list(repo.glob(".arrl/*/run.json"))) == 2
+    assert len(list(repo.glob(".arrl/*/run.json"))) == 1 and len(records(repo)) == 2
     # `arrl best` looks at the run that recorded something, not the empty one.
     best = run_arrl("best", cwd=repo, env=arrl_env)
     assert best.returncode == 0 and "val_loss" in best.output
