@@ -334,6 +334,7 @@ class _Collector(cst.CSTVisitor):
         self.instances: dict[str, cst.Call] = {}
         self.attribute_uses: list[tuple[str, str, str, str, int]] = []  # field, base, attr, label, order
         self.comparisons: list[tuple[str, str]] = []  # (compared name, string)
+        self.argparse_choices: dict[str, tuple[str, ...]] = {}  # flag -> its choices=[...]
 
     def _line(self, node: cst.CSTNode) -> int:
         return self.get_metadata(PositionProvider, node).start.line
@@ -532,6 +533,11 @@ class _Collector(cst.CSTVisitor):
             return
         long = next((f for f in flags if f.startswith("--")), flags[0])
         self._add(long, dest or long, default, "argparse")
+        listed = next((a.value for a in node.args if a.keyword and a.keyword.value == "choices"), None)
+        if isinstance(listed, (cst.List, cst.Tuple, cst.Set)):
+            strings = [_string_value(e.value) for e in listed.elements]
+            if strings and all(s is not None for s in strings):
+                self.argparse_choices[long] = tuple(s for s in strings if s is not None)
 
 
 @attrs.frozen
@@ -798,7 +804,12 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
         note = "" if mapped is None else f"{candidate.path} = {candidate.value!r}"
         sites[aliased] = Site(aliased, values[aliased], candidate.line, candidate.style, candidate.path, note=note)
         targets[aliased] = [candidate.node if mapped is None else mapped]
-        if aliased == "scheduler":  # a flag can only turn the schedule on or off
+        listed = collector.argparse_choices.get(candidate.path) if candidate.style == "argparse" else None
+        if listed and mapped is None and FIELDS_BY_NAME[aliased].kind == "choice":
+            # argparse checks a value given on the command line against choices=, never the
+            # default: a default outside them would run, and crash where the script dispatches.
+            choices[aliased] = tuple(normalise(aliased, c) for c in listed)
+        elif aliased == "scheduler":  # a flag can only turn the schedule on or off
             if mapped is not None:
                 choices[aliased] = ("cosine", "constant")
             elif candidate.key == "lr_scheduler_type":  # Hugging Face's names: no "warmup_cosine"

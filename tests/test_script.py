@@ -313,3 +313,24 @@ def test_digits_example_runs_with_the_random_proposer(tmp_path: Path, arrl_env) 
 def test_tinygpt_example_diffs_apply(tmp_path: Path, arrl_env) -> None:
     recs = _run_example("tinygpt", tmp_path, arrl_env, 3, "10", proposer="ppo")
     assert len(recs) == 3 and recs[0]["outcome"] == "ok"
+
+
+ARGPARSE_CHOICES = """
+import argparse
+p = argparse.ArgumentParser()
+p.add_argument("--act", default="gelu", choices=["relu", "gelu", "silu"])
+p.add_argument("--opt", default="momentum", choices=["sgd", "momentum", "adamw", "adam"])
+p.add_argument("--lr", type=float, default=0.1)
+args = p.parse_args()
+"""
+
+
+def test_argparse_choices_are_what_a_field_may_take() -> None:
+    # argparse checks choices= on the command line only: a default outside them would run and
+    # crash where the script dispatches on it (timm's --act, --opt).
+    found = extract(ARGPARSE_CHOICES)
+    assert found.choices["activation"] == ("relu", "gelu", "silu")
+    assert found.choices["optimizer"] == ("sgd", "momentum", "adamw", "adam")  # not only its own 'momentum'
+    with pytest.raises(SchemaError, match="tanh"):
+        apply_values(ARGPARSE_CHOICES, {"activation": "tanh"})
+    assert 'p.add_argument("--opt", default="adam", choices=' in apply_values(ARGPARSE_CHOICES, {"optimizer": "adam"})
