@@ -323,10 +323,10 @@ class ExperimentLoop:
             raise ArrlError(message)
         reason = ""
         if state.consecutive_failures >= self.settings.failure_limit:
+            count = state.consecutive_failures
             reason = (
-                f"{state.consecutive_failures} consecutive failures (last: "
-                f"{record.outcome.value}: {record.failure_reason})"
-            )
+                f"{count} consecutive failures (last: " if count > 1 else "a failure ("
+            ) + f"{record.outcome.value}: {record.failure_reason})"
         elif state.consecutive_duplicates >= self.settings.duplicate_limit:
             # Nothing new is being tried: an unattended run would fill its journal with
             # duplicates. A human should widen the space or pick another proposer.
@@ -653,8 +653,11 @@ class ExperimentLoop:
         if value is None:
             record.outcome = Outcome.FAILED
             hint = result.details.get("metric_errors", "")
+            # A typo or another metric (val_acc for val_loss) is the usual cause: name what came.
+            others = sorted({p.name for p in result.metrics if p.name != metric})
             record.failure_reason = (
                 f"metric {metric!r} was never reported; print a line `arrl: {metric}=<number>`"
+                + (f" (the script reported {', '.join(others)}; set `metric` to one of them?)" if others else "")
                 + (f" (unreadable metric lines: {hint})" if hint else "")
             )
             return

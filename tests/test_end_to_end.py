@@ -199,6 +199,15 @@ def test_metric_problems_are_recorded_clearly(tmp_path: Path, arrl_env) -> None:
     assert "fix it, commit, and start again" in result.stderr
 
 
+def test_a_missing_metric_names_the_metrics_the_script_did_report(tmp_path: Path, arrl_env) -> None:
+    script = "LEARNING_RATE = 0.1\nprint('arrl: step=1 val_acc=0.9 train_loss=0.3')\n"
+    repo = make_repo(tmp_path / "project", {"train.py": script}, 'script = "train.py"\nbudget = 10\n')
+    run_arrl("run", "--max-experiments", "1", cwd=repo, env=arrl_env)
+    (record,) = records(repo)
+    assert "metric 'val_loss' was never reported" in record["failure_reason"]
+    assert "the script reported train_loss, val_acc; set `metric` to one of them?" in record["failure_reason"]
+
+
 def test_nan_loss_fails_fast(tmp_path: Path, arrl_env) -> None:
     script = "import time\nLEARNING_RATE = 0.1\nprint('arrl: step=1 val_loss=nan', flush=True)\ntime.sleep(30)\n"
     repo = make_repo(tmp_path / "project", {"train.py": script}, 'script = "train.py"\nbudget = 20\n')
