@@ -123,6 +123,9 @@ EVALUATION_WORDS = frozenset({"eval", "evals", "evaluation", "evaluate", "val", 
 TASK_SCOPE_WORDS = frozenset({"data", "dataset", "datasets", "teacher", "synthetic", "labels", "targets",
                               "generate", "generator"})
 _ACTIVATION_WORDS = frozenset({"gelu", "silu", "swish", "relu", "tanh", "mish", "activation", "act"})
+_TRAINING_WORDS = frozenset({"train", "training", "fit"})
+_ARCHITECTURE_FIELDS = frozenset({"num_layers", "hidden_dim", "attention_heads", "activation", "dropout_rate"})
+FIELD_SET = frozenset(FIELDS_BY_NAME)
 
 
 def words(name: str) -> list[str]:
@@ -420,12 +423,26 @@ class _Collector(cst.CSTVisitor):
         self._depth -= 1
         self._scopes.pop()
 
-    def _outside_training(self) -> bool:
-        """Whether the code here makes the data or measures the result (``def make_dataset``,
-        ``def evaluate``) or defines an activation (``class NewGELU``): the calls in it are not
-        where the model's fields live, and editing them would change the task, the metric or the
-        activation's own formula."""
-        return any(set(words(name)) & (EVALUATION_WORDS | TASK_SCOPE_WORDS | _ACTIVATION_WORDS) for name in self._scopes)
+    def _ignored_here(self) -> frozenset[str]:
+        """The fields the calls here do not set, by the names of the enclosing functions and
+        classes: none in code that measures the result (``def evaluate``: its own DataLoader's
+        batch size games the metric), no architecture in code that makes the data (``def
+        make_dataset`` with a teacher network: its nn.Tanh() is the task, not the model; its
+        DataLoader's batch size is still training's), no activation inside one's implementation
+        (``class NewGELU``: its torch.tanh is the formula). A name that says training
+        (``def train_and_evaluate``) marks nothing."""
+        ignored: set[str] = set()
+        for name in self._scopes:
+            parts = set(words(name))
+            if parts & _TRAINING_WORDS:
+                continue
+            if parts & EVALUATION_WORDS:
+                return FIELD_SET
+            if parts & TASK_SCOPE_WORDS:
+                ignored |= _ARCHITECTURE_FIELDS
+            if parts & _ACTIVATION_WORDS:
+                ignored.add("activation")
+        return frozenset(ignored)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         module = _dotted(node.module) if node.module else ""
@@ -461,8 +478,10 @@ class _Collector(cst.CSTVisitor):
         callee = _dotted(node.func)
         short = callee.split(".")[-1]
         line = self._line(node)
-        if self._outside_training():
+        ignored = self._ignored_here()
+        if ignored == FIELD_SET:
             return
+        found = len(self.code)
         passed = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
         if short[:1].isupper() and passed:
             self.instantiations.append((short, passed, any(a.star == "**" for a in node.args), line))
@@ -486,6 +505,7 @@ class _Collector(cst.CSTVisitor):
         elif short == "autocast" and "enabled" not in passed:
             # torch.autocast(...) without enabled=: mixed precision is on; turning it off adds enabled=False.
             self.code.append(_CodeChoice("mixed_precision", True, node, line, f"{callee}(...)", True))  # type: ignore[arg-type]
+        self.code[found:] = [c for c in self.code[found:] if c.field not in ignored]
         table = _CALL_ARGUMENTS.get(short)
         if table is None:
             return
@@ -501,7 +521,7 @@ class _Collector(cst.CSTVisitor):
             else:
                 field = keywords.get(arg.keyword.value)
                 label = f"{short}({arg.keyword.value}=)"
-            if field is None:
+            if field is None or field in ignored:
                 continue
             self._call_value(field, arg.value, label, short)
 

@@ -334,3 +334,37 @@ def test_argparse_choices_are_what_a_field_may_take() -> None:
     with pytest.raises(SchemaError, match="tanh"):
         apply_values(ARGPARSE_CHOICES, {"activation": "tanh"})
     assert 'p.add_argument("--opt", default="adam", choices=' in apply_values(ARGPARSE_CHOICES, {"optimizer": "adam"})
+
+
+SCOPED = """
+import torch
+from torch import nn
+
+def load_data():
+    ds = torch.utils.data.TensorDataset(torch.randn(64, 4), torch.randn(64, 1))
+    return torch.utils.data.DataLoader(ds, batch_size=64, shuffle=True)
+
+def make_dataset(n):
+    teacher = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Dropout(0.3), nn.Linear(8, 1))
+    return teacher
+
+class NewGELU(nn.Module):
+    def forward(self, x):
+        return 0.5 * x * (1.0 + torch.tanh(0.79788 * (x + 0.044715 * x ** 3)))
+
+def train_and_evaluate():
+    model = nn.Sequential(nn.Linear(4, 8), nn.GELU(), nn.Dropout(0.1))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+def evaluate(model):
+    loader = torch.utils.data.DataLoader([], batch_size=256)
+"""
+
+
+def test_calls_that_make_the_data_or_measure_the_result_are_not_the_models_fields() -> None:
+    found = extract(SCOPED)
+    # The training loader lives in load_data: its batch size is training's; the evaluation's
+    # loader (256) would game the metric. The teacher's Tanh and Dropout are the task's, and
+    # NewGELU's torch.tanh is its formula: the model's GELU and Dropout(0.1) are the fields.
+    assert found.values == {"batch_size": 64, "dropout_rate": 0.1, "learning_rate": 0.001, "activation": "gelu",
+                            "optimizer": "adamw"}
