@@ -40,7 +40,8 @@ def _ordered(names: Sequence[str], domains: Mapping[str, Field]) -> tuple[str, .
 
 # Multiplicative step of a log-scaled real (learning rate, gradient clip).
 LOG_STEP = 2.0
-# Additive step of a linear real, as a fraction of its range (dropout, weight decay).
+# Additive step of a linear real, as a fraction of its range (dropout, weight decay); a value
+# smaller than one step doubles or halves instead.
 LINEAR_STEP = 0.1
 
 
@@ -96,7 +97,14 @@ def step(field_name: str, value: Value, direction: str, space: Domains = None) -
     if field.log:
         real = float(value) * (LOG_STEP if sign > 0 else 1 / LOG_STEP)
     else:
-        real = float(value) + sign * LINEAR_STEP * (field.high - field.low)
+        unit = LINEAR_STEP * (field.high - field.low)
+        above = float(value) - field.low
+        if 0 < above < unit * (1 - 1e-9):  # (1e-9: 0.01 is one step of 0.1 x 0.1, not under it)
+            # A value under one step (AdamW's weight decay of 5e-4 in a 0-0.1 range): a step of
+            # 0.01 would multiply it by 20 or zero it; a user's scale is kept by doubling or halving.
+            real = field.low + above * (LOG_STEP if sign > 0 else 1 / LOG_STEP)
+        else:
+            real = float(value) + sign * unit
     return min(max(round(real, 12), field.low), field.high)  # round first: rounding must not leave the bounds
 
 

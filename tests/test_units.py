@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arrl.actions import moves, random_edit
+from arrl.actions import moves, random_edit, step
 from arrl.early_stopping import EarlyStoppingSettings, TrendStopper, projected
 from arrl.journal import RunDirectory
 from arrl.metrics import curve_std, parse_line
@@ -121,6 +121,15 @@ def test_moves_cover_every_field_kind() -> None:
     config["attention_heads"] = 1
     fields = {m.field for m in moves(config)}
     assert fields == {f.name for f in FIELDS}
+
+
+def test_a_linear_value_under_one_step_doubles_or_halves() -> None:
+    # AdamW's weight decay of 5e-4 in a 0-0.1 range: a step of 0.01 would make it 0.0105 or 0.
+    assert (step("weight_decay", 5e-4, "up"), step("weight_decay", 5e-4, "down")) == (1e-3, 2.5e-4)
+    assert (step("dropout_rate", 0.02, "up"), step("dropout_rate", 0.02, "down")) == (0.04, 0.01)
+    # From one step on, and from zero, the steps stay additive.
+    assert (step("weight_decay", 0.01, "up"), step("weight_decay", 0.01, "down")) == (0.02, 0.0)
+    assert (step("weight_decay", 0.0, "up"), step("dropout_rate", 0.1, "down")) == (0.01, 0.05)
 
 
 def test_metric_lines() -> None:
