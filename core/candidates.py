@@ -40,7 +40,7 @@ PLUMBING_WORDS = frozenset({
 })
 # Name parts that mark the task itself (how noisy or hard the data is, how many classes): changing
 # them changes what is measured, so a lower loss would not be a better model.
-TASK_WORDS = frozenset({"noise", "noisy", "snr", "corruption", "difficulty", "classes", "labels"})
+TASK_WORDS = frozenset({"noise", "noisy", "snr", "corruption", "difficulty", "classes", "labels", "corpus"})
 # Name parts under which a string is a hyperparameter (an activation, a window pattern).
 STRING_KNOB_WORDS = frozenset({"act", "activation", "optim", "optimizer", "opt", "sched", "scheduler", "schedule",
                                "dtype", "precision", "pattern", "norm", "pooling", "pool", "attention", "attn",

@@ -124,6 +124,9 @@ TASK_SCOPE_WORDS = frozenset({"data", "dataset", "datasets", "teacher", "synthet
                               "generate", "generator"})
 _ACTIVATION_WORDS = frozenset({"gelu", "silu", "swish", "relu", "tanh", "mish", "activation", "act"})
 _TRAINING_WORDS = frozenset({"train", "training", "fit"})
+# Module-level functions whose keyword defaults are a run's settings (called with none given).
+_ENTRY_POINTS = frozenset({"main", "train", "run", "setup", "fit", "pretrain", "finetune", "fine_tune", "cli",
+                           "train_model", "training_loop"})
 _ARCHITECTURE_FIELDS = frozenset({"num_layers", "hidden_dim", "attention_heads", "activation", "dropout_rate"})
 FIELD_SET = frozenset(FIELDS_BY_NAME)
 
@@ -416,6 +419,14 @@ class _Collector(cst.CSTVisitor):
             self._class.pop()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if self._depth == 0 and node.name.value in _ENTRY_POINTS:
+            # fire, jsonargparse's CLI(main), litgpt: the settings are the entry point's keyword
+            # defaults (`def main(n_layer: int = 2, lr: float = 6e-4)`), named `main(lr=)`.
+            params = node.params
+            for param in (*params.params, *params.kwonly_params):
+                if param.default is not None:
+                    name = param.name.value
+                    self._add(f"{node.name.value}({name}=)", name, param.default, "default")
         self._depth += 1
         self._scopes.append(node.name.value)
 

@@ -368,3 +368,14 @@ def test_calls_that_make_the_data_or_measure_the_result_are_not_the_models_field
     # NewGELU's torch.tanh is its formula: the model's GELU and Dropout(0.1) are the fields.
     assert found.values == {"batch_size": 64, "dropout_rate": 0.1, "learning_rate": 0.001, "activation": "gelu",
                             "optimizer": "adamw"}
+
+
+def test_the_entry_points_keyword_defaults_are_settings() -> None:
+    # fire / jsonargparse CLI(main): `def main(lr: float = 6e-4, ...)` called with nothing given.
+    source = ("def helper(p_drop=0.5):\n    return p_drop\n\n"
+              "def main(n_layer: int = 2, batch_size: int = 16, *, lr: float = 6e-4, out_dir: str = 'out'):\n"
+              "    pass\n\nif __name__ == '__main__':\n    main()\n")
+    found = extract(source)
+    assert found.values == {"num_layers": 2, "batch_size": 16, "learning_rate": 6e-4}  # not helper's p_drop
+    assert found.sites["learning_rate"].path == "main(lr=)"
+    assert "def main(n_layer: int = 2, batch_size: int = 32, *, lr: float = 6e-4" in apply_values(source, {"batch_size": 32})

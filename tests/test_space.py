@@ -176,7 +176,7 @@ def test_a_declared_knob_the_script_lacks_is_a_clear_error() -> None:
 # --- 3/4. candidates and hands off ----------------------------------------------------------
 
 @pytest.mark.parametrize("style", ["nanogpt", "autoresearch", "hf_trainer", "pytorch_examples", "lightning",
-                                   "mlp_teacher", "mingpt"])
+                                   "mlp_teacher", "mingpt", "fn_defaults"])
 def test_inspect_candidates_match_the_fixture_labels(style: str, tmp_path: Path) -> None:
     labels = _labels(style)
     for path in (STYLES / style).glob("*.py"):  # the script alone, without the fixture's arrl.toml
