@@ -15,27 +15,31 @@ from .noise import BASELINE
 from .records import ExperimentRecord, Outcome
 
 
-def becomes_best(record: ExperimentRecord, best: float | None, refuse_noise: bool = False) -> bool:
+def becomes_best(record: ExperimentRecord, best: float | None) -> bool:
     """Whether ``record`` replaces ``best`` (None: nothing succeeded yet) as the run's best."""
-    if record.outcome is not Outcome.OK or (record.within_noise and refuse_noise):
+    if record.outcome is not Outcome.OK:
+        return False
+    if record.within_noise and not record.kept:
+        # Better than the best by less than the noise and not kept: only a run that refuses
+        # such gains (`refuse_noise`) leaves one unkept, so the record says so by itself.
         return False
     if record.proposer == BASELINE and best is not None:
         return False  # a repeat: the first successful run of the unmodified script is the reference
     return record.direction.better(record.value, best)
 
 
-def best_records(records: Iterable[ExperimentRecord], refuse_noise: bool = False) -> Iterator[ExperimentRecord | None]:
+def best_records(records: Iterable[ExperimentRecord]) -> Iterator[ExperimentRecord | None]:
     """The best record after each of ``records``, in order (None until one succeeds)."""
     best: ExperimentRecord | None = None
     for record in records:
-        if becomes_best(record, None if best is None else best.value, refuse_noise):
+        if becomes_best(record, None if best is None else best.value):
             best = record
         yield best
 
 
-def best_record(records: Iterable[ExperimentRecord], refuse_noise: bool = False) -> ExperimentRecord | None:
+def best_record(records: Iterable[ExperimentRecord]) -> ExperimentRecord | None:
     """The run's best record: the first to reach the best value (None when nothing succeeded)."""
     best: ExperimentRecord | None = None
-    for best in best_records(records, refuse_noise):  # noqa: B007 (the last one is the answer)
+    for best in best_records(records):  # noqa: B007 (the last one is the answer)
         pass
     return best

@@ -235,7 +235,8 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
     try:
         loop = assemble_loop(manager, settings, run_dir, context)
     except BaseException as error:  # a plugin that cannot be built: the run never started
-        if run_dir.end_after_error(error) is RunStatus.FINISHED and not run_dir.recorded():
+        if run_dir.end_after_error(error) is RunStatus.FINISHED and not run_dir.recorded() \
+                and not isinstance(error, KeyboardInterrupt):
             run_dir.remove()  # nothing recorded, and the error is said below
         raise
     restore = _on_stop_signals(loop.abort.set)

@@ -253,6 +253,11 @@ class RunDirectory:
         """Whether the journal holds anything (a damaged line counts)."""
         return self.journal.exists() and self.journal.stat().st_size > 0
 
+    def started_any(self) -> bool:
+        """Whether any experiment got as far as its own folder (its logs, its outputs)."""
+        folder = self.path / "experiments"
+        return folder.is_dir() and any(folder.iterdir())
+
     def remove(self) -> None:
         """Delete the run's folder: only for a run that recorded nothing."""
         shutil.rmtree(self.path, ignore_errors=True)

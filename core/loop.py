@@ -171,12 +171,14 @@ class ExperimentLoop:
                 state.last_good_id, state.last_good_commit = record.id, record.commit
             self._count(state, record)
         if reset_failures:
-            state.consecutive_failures = state.consecutive_duplicates = 0
+            # A paused run continues after a fix: its plateau restarts too, or failures that
+            # paused it would end it before it ran anything.
+            state.consecutive_failures = state.consecutive_duplicates = state.stalled = 0
         return state
 
     def _count(self, state: _State, record: ExperimentRecord) -> None:
         """Fold one record into the best result, the noise floor and the consecutive-failure count."""
-        improved = becomes_best(record, state.best, self.settings.refuse_noise)
+        improved = becomes_best(record, state.best)
         if improved:
             state.best = record.value
             if DISAGREEMENT not in record.details:  # a curve its trusted value contradicts is no model
@@ -221,7 +223,10 @@ class ExperimentLoop:
                 except BaseException as error:
                     try:
                         status = self.run_dir.end_after_error(error).value
-                        never_started = status == RunStatus.FINISHED.value and not self.run_dir.recorded()
+                        # Nothing recorded and nothing begun: a Ctrl-C (or a crash) during the
+                        # first experiment leaves its logs and outputs, which are the user's.
+                        never_started = status == RunStatus.FINISHED.value and not self.run_dir.recorded() \
+                            and not self.run_dir.started_any() and not isinstance(error, KeyboardInterrupt)
                     except (ArrlError, OSError):
                         status = "unknown"
                     self.hooks.arrl_run_finished(run_id=run_id, status=status,
@@ -348,7 +353,7 @@ class ExperimentLoop:
         return None
 
     def _best_line(self, state: _State) -> str:
-        top = best_record(state.records, self.settings.refuse_noise)
+        top = best_record(state.records)
         if top is None:
             return "no successful experiment"
         if top.proposer == "baseline":

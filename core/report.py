@@ -110,7 +110,7 @@ def _save(plt: Any, figure: Any, axes: Any, path: Path) -> None:
 
 
 def _best_so_far(results: RunResults) -> list[float | None]:
-    return [None if best is None else best.value for best in best_records(results.records, results.refuse_noise)]
+    return [None if best is None else best.value for best in best_records(results.records)]
 
 
 def _finite_values(records: list[ExperimentRecord]) -> list[float]:

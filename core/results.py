@@ -63,11 +63,7 @@ class RunResults:
     def best(self) -> ExperimentRecord | None:
         """The first successful experiment with the best value, as the loop counts it
         (arrl.best: never a repeat of the unmodified script)."""
-        return best_record(self.records, self.refuse_noise)
-
-    @property
-    def refuse_noise(self) -> bool:
-        return bool(self.meta.settings.get("refuse_noise", False))
+        return best_record(self.records)
 
     @property
     def baseline(self) -> ExperimentRecord | None:

@@ -126,7 +126,9 @@ class WorkerPool:
         try:
             while True:
                 with self.lock:
-                    if self.ending is not None or self.error is not None or loop.abort.is_set():
+                    # A stop one worker saw holds for all: a plateau can end and begin again as
+                    # results still running come in, and the run must end on the reason it gave.
+                    if self.ending is not None or self.error is not None or self.stop or loop.abort.is_set():
                         return
                     stop = self._next_stop(started)
                     if stop:

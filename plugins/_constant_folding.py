@@ -50,6 +50,12 @@ _MODULE_CONSTANTS = {"os.sep": "/", "os.path.sep": "/", "os.altsep": None, "os.c
                      "string.ascii_lowercase": "abcdefghijklmnopqrstuvwxyz", "string.digits": "0123456789",
                      "string.punctuation": "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", "string.printable": None}
 _CALLABLE_VALUES = {"chr": chr, "str": str, "ord": ord}
+# The same methods called unbound (``str.join('/', ['', 'etc', 'passwd'])``), and builtins that
+# combine constants (``chr(sum([126]))``).
+_FUNCTIONS.update({f"{kind.__name__}.{name}": getattr(kind, name) for kind in (str, bytes) for name in _METHODS
+                   if hasattr(kind, name)})
+_FUNCTIONS.update({"sum": sum, "max": max, "min": min, "sorted": sorted, "list": list, "tuple": tuple,
+                   "abs": abs, "len": len})
 
 
 def _no_sizes(args: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -145,7 +145,7 @@ ALLOWED_NAMES: frozenset[str] = frozenset({
     "sys.int_info", "sys.stdout", "sys.stderr", "sys.stdout.flush", "sys.stderr.flush", "sys.stdout.write",
     "sys.stderr.write", "sys.exit", "sys.getsizeof", "sys.byteorder",
     "gc.collect", "gc.disable", "gc.enable", "gc.freeze", "gc.isenabled", "types.SimpleNamespace",
-    "inspect.signature", "inspect.isclass", "inspect.isfunction", "multiprocessing.cpu_count",
+    "inspect.isclass", "inspect.isfunction", "multiprocessing.cpu_count",
     "concurrent.futures.ThreadPoolExecutor", "concurrent.futures.as_completed", "concurrent.futures.wait",
 })
 # Allowed names whose attributes are plain data (``sys.float_info.epsilon``).
@@ -175,7 +175,7 @@ FORBIDDEN_CALLS: dict[str, str] = {
                      "hydra.utils.get_object", "hydra.utils.instantiate", "hydra.utils.call",
                      "torch.utils.collect_env.run", "typing.get_type_hints", "typing.ForwardRef",
                      "attrs.resolve_types", "attr.resolve_types", "pydantic.ImportString",
-                     "torch.utils.benchmark.Timer", "torch.utils.benchmark.utils.timer.Timer",
+                     "torch.utils.benchmark.Timer", "torch.utils.benchmark.utils.timer.Timer", "logging.currentframe",
                      "string.Formatter", "typing._eval_type"),
                     "evaluating a string as code or a lookup by string"),
 }
@@ -187,6 +187,7 @@ STDOUT_WRITERS = frozenset({"pprint.pprint", "pprint.pp", "pprint.PrettyPrinter"
                             "contextlib.redirect_stderr"})
 # Functions that open files: a write mode or a file descriptor is refused.
 OPENERS = frozenset({"open", "io.open", "io.FileIO", "io.open_code", "codecs.open", "gzip.open", "gzip.GzipFile",
+                     "pathlib.Path.open", "pathlib.PosixPath.open",
                      "bz2.open", "bz2.BZ2File", "lzma.open", "lzma.LZMAFile", "tarfile.open", "zipfile.ZipFile"})
 # Deserialisers that are safe in one form: entry -> (keyword, its safe value, at most this many
 # positional arguments, safe when the keyword is left out).
@@ -202,6 +203,9 @@ SETTINGS = frozenset({
     "torch.backends.cuda.cufft_plan_cache.max_size", "torch.backends.mps.enabled",
 })
 SETTING_PREFIXES = ("torch._dynamo.config.", "torch._inductor.config.", "torch._functorch.config.")
+# Parts of setting names that name a program the library will run (inductor's cpp.cxx): a command.
+COMMAND_SETTINGS = frozenset({"cxx", "cc", "compiler", "cmd", "command", "executable", "exe", "path", "bin", "ld",
+                              "linker", "nvcc", "prefix"})
 # Method names that change the file system, on whatever object they are called.
 # (``mkdir`` is not one: creating a directory writes no file's contents, and its path is judged.)
 WRITE_METHODS = frozenset({"write_text", "write_bytes", "unlink", "rmdir", "rename", "touch", "symlink_to",
@@ -728,7 +732,8 @@ class _Checker:
                 continue
             # A nested group of settings (``torch._inductor.config.triton.cudagraphs``): a config
             # value, never a module, class or function the config module imported.
-            nested = resolution is not None and resolution.final is not None and resolution.final.kind == "value"
+            nested = resolution is not None and resolution.final is not None and resolution.final.kind == "value" \
+                and not any(part in COMMAND_SETTINGS for part in attribute.lower().split("_"))
             if nested and any(t.startswith(p) and t.count(".") == p.count(".") + 1
                               for t in targets for p in SETTING_PREFIXES):
                 continue
@@ -879,7 +884,7 @@ class _Checker:
         if lookup:
             for argument in node.args:
                 path = fold(argument, self._callee_name)
-                if not isinstance(path, str) or "__" in path:
+                if not isinstance(path, str) or "__" in path or any(_escape(part) for part in path.split(".")):
                     yield ValidationIssue(f"{lookup}() with a computed or dunder name: a lookup by string",
                                           node.lineno)
                     break

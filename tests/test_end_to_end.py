@@ -382,3 +382,24 @@ def test_a_continued_run_keeps_the_stop_conditions_it_started_with(tmp_path: Pat
             break
     assert "reached --max-experiments 14" in again.stderr
     assert len(records(repo)) == 14
+
+
+def test_a_paused_run_restarts_its_plateau_when_it_is_continued(tmp_path: Path, arrl_env) -> None:
+    # While the flag file exists every proposal fails: three failures pause the run, and they are
+    # also three experiments without an improvement. Continued after the fix, it must run, not end
+    # on a plateau of --plateau 3 it never resumed.
+    flag = tmp_path / "broken"
+    flag.write_text("")
+    script = (f"import os\nLEARNING_RATE = 0.01\nDROPOUT = 0.1\n"
+              f"if os.path.exists({str(flag)!r}) and (LEARNING_RATE, DROPOUT) != (0.01, 0.1):\n"
+              f"    raise RuntimeError('broken')\n"
+              f"print(f'arrl: val_loss={{abs(LEARNING_RATE - 0.004) * 100 + DROPOUT:.6f}}')\n")
+    config = ('script = "train.py"\nbudget = 20\nfailure_limit = 3\nbaseline_runs = 1\nseed = 3\n'
+              '[plugins]\nproposer = "random"\n[early_stopping]\nenabled = false\n')
+    repo = make_repo(tmp_path / "project", {"train.py": script}, config)
+    first = run_arrl("run", "--max-experiments", "30", "--plateau", "3", cwd=repo, env=arrl_env)
+    assert first.returncode == 3, first.output
+    assert [r["outcome"] for r in records(repo)] == ["ok", "failed", "failed", "failed"]
+    flag.unlink()
+    again = run_arrl("run", cwd=repo, env=arrl_env)
+    assert len(records(repo)) > 4, again.output

@@ -134,6 +134,16 @@ def test_a_lucky_repeat_of_the_unmodified_script_is_never_the_best(
             if line.split(",")[header.index("best")] == "true"] == ["0"]
 
 
+def test_a_gain_inside_the_noise_is_the_best_unless_the_run_refused_it() -> None:
+    from arrl.best import becomes_best
+    record = arrl.ExperimentRecord(id=3, parent_id=0, outcome=arrl.Outcome.OK, config={}, config_hash="h",
+                                   program_hash="p", metric_name="val_loss", direction=arrl.Direction.MINIMIZE,
+                                   value=0.995, proposer="ppo", within_noise=True, kept=True)
+    assert becomes_best(record, 1.0)  # kept: the run took it (refuse_noise off)
+    record.kept = False
+    assert not becomes_best(record, 1.0)  # refused: the record says so by itself
+
+
 def test_noise_helpers() -> None:
     assert within_noise(0.99, 1.0, 0.01, arrl.Direction.MINIMIZE)
     assert not within_noise(0.97, 1.0, 0.01, arrl.Direction.MINIMIZE)

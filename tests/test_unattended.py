@@ -5,7 +5,9 @@ user would."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -93,3 +95,24 @@ def test_a_plugin_whose_library_is_missing_is_one_clear_error(tmp_path: Path) ->
     context = arrl.PluginContext(tmp_path, tmp_path, "train.py", "val_loss", arrl.Direction.MINIMIZE, 60, 0)
     with pytest.raises(ConfigError, match="the runner 'needy' needs the Python package 'arrl_no_such_library'"):
         build_components(Registry(manager), Settings(plugins={"runner": "needy"}), context)
+
+
+SLOW = ("import time\nLEARNING_RATE = 0.01\nfor i in range(600):\n    print(f'step {i}', flush=True)\n"
+        "    time.sleep(0.05)\nprint('arrl: val_loss=1.0')\n")
+
+
+def test_ctrl_c_twice_during_the_first_run_keeps_what_it_wrote(tmp_path: Path, arrl_env) -> None:
+    # Forced out before the journal holds a line: the run is not one that never started, and
+    # its experiment's logs (and outputs) stay.
+    repo = make_repo(tmp_path / "project", {"train.py": SLOW}, CONFIG)
+    process = subprocess.Popen([str(ARRL), "run", "--max-experiments", "1"], cwd=repo, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=arrl_env)
+    deadline = time.monotonic() + 60
+    while not any("step 3" in p.read_text() for p in repo.glob(".arrl/*/experiments/0/stdout*")):
+        assert time.monotonic() < deadline and process.poll() is None, "the baseline never started"
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=60)
+    assert list(repo.glob(".arrl/*/run.json")) and list(repo.glob(".arrl/*/experiments/0/stdout*"))

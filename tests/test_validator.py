@@ -116,6 +116,7 @@ HOSTILE: dict[str, list[str]] = {
         insert("import io\nfns = {'o': io.open}\nfns['o']('x.txt', 'w')"),
         insert("from pathlib import Path\np = Path('x.txt')\nmode = 'w'\np.open(mode).write('x')"),
         insert("def save(handle, mode):\n    handle.open(mode=mode)"),
+        insert("import pathlib\npathlib.Path.open(pathlib.Path('x'), 'w').write('x')"),
     ],
     "dynamic code and imports": [
         insert("eval('1 + 1')"),
@@ -207,6 +208,9 @@ HOSTILE: dict[str, list[str]] = {
         insert("import pydantic\nrun = pydantic.TypeAdapter(pydantic.ImportString).validate_python('os.system')"),
         insert("import string\ng = string.Formatter().get_field('0.__globals__', [train], {})[0]"),
         insert("import yaml\nyaml.UnsafeLoader('x: 1').get_single_data()"),
+        insert("import operator\ng = operator.attrgetter('gi_frame.f_globals')((i for i in ()))"),
+        insert("import operator, logging\ng = operator.attrgetter('f_globals')(logging.currentframe())"),
+        insert("import inspect\npm = inspect.signature(torch.save).parameters['pickle_module'].default"),
     ],
     "code in strings": [
         insert("from torch.utils.benchmark import Timer\nTimer(stmt=\"__import__('os').system('id')\").timeit(1)"),
@@ -243,6 +247,7 @@ HOSTILE: dict[str, list[str]] = {
         insert("def patch(c):\n    c.item = lambda self: 0.0\npatch(torch.Tensor)"),
         insert("patch = lambda c: setattr(c, 'mse_loss', None)\npatch(F)"),
         insert("handlers = {'loss': F}\nhandlers['loss'].mse_loss = lambda *a: torch.tensor(0.0)"),
+        insert("torch._inductor.config.cpp.cxx = ('/tmp/prog',)"),
     ],
     "class hooks": [
         insert("class Hook:\n    def __init_subclass__(cls, **kw):\n        pass"),
@@ -277,6 +282,9 @@ HOSTILE: dict[str, list[str]] = {
         insert("del os.environ['PATH']"),
     ],
     "absolute paths": [
+        insert("text = open(str.join('/', ['', 'etc', 'passwd'])).read()"),
+        insert("import os\nnames = os.listdir(os.path.expanduser(chr(sum([126]))))"),
+        insert("import logging\nh = logging.FileHandler(str.join('/', ['', 'dev', 'stdout']))"),
         insert("text = open('/etc/passwd').read()"),
         insert("from pathlib import Path\ntext = Path('/etc/passwd').read_text()"),
         insert("text = open('/et' + 'c/passwd').read()"),
@@ -606,9 +614,7 @@ EVERYDAY: dict[str, str] = {
     act = getattr(nn, ACTIVATION_NAME)()
     """),
     "nested compiler settings": insert("""
-    import inspect
     torch._inductor.config.triton.unique_kernel_names = True
-    fused = 'fused' in inspect.signature(torch.optim.AdamW).parameters
     """),
     "a thread pool for prefetching": insert("""
     from concurrent.futures import ThreadPoolExecutor
