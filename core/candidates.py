@@ -38,9 +38,12 @@ PLUMBING_WORDS = frozenset({
     "push", "hub", "token", "report", "overwrite", "progress", "bar", "deterministic", "benchmark", "version",
     "flops", "peak", "mfu", "h100", "a100", "tflops", "wall",
 })
-# Name parts that mark the task itself (how noisy or hard the data is, how many classes): changing
-# them changes what is measured, so a lower loss would not be a better model.
-TASK_WORDS = frozenset({"noise", "noisy", "snr", "corruption", "difficulty", "classes", "labels", "corpus"})
+# Name parts that mark the task itself (how many classes, how big or hard the data is): changing
+# them changes what is measured, so a lower loss would not be a better model. Noise counts only as
+# the data's or the labels' (label_noise), not an algorithm's (TD3's policy_noise, noise_std
+# augmentation).
+TASK_WORDS = frozenset({"classes", "corpus", "difficulty", "corruption"})
+_NOISY_THINGS = frozenset({"label", "labels", "data", "target", "targets", "input", "inputs"})
 # Name parts under which a string is a hyperparameter (an activation, a window pattern).
 STRING_KNOB_WORDS = frozenset({"act", "activation", "optim", "optimizer", "opt", "sched", "scheduler", "schedule",
                                "dtype", "precision", "pattern", "norm", "pooling", "pool", "attention", "attn",
@@ -85,7 +88,7 @@ def hands_off_reason(name: str) -> str:
     parts = set(words(name))
     if parts & EVALUATION_WORDS:
         return "evaluation: tuning it would game the metric"
-    if parts & TASK_WORDS:
+    if parts & TASK_WORDS or parts == {"noise"} or ("noise" in parts and parts & _NOISY_THINGS):
         return "the task, not the model: changing it changes what is measured"
     if parts & PLUMBING_WORDS:
         return "plumbing, not a hyperparameter"

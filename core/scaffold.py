@@ -18,9 +18,12 @@ _NAME = re.compile(r"(?<![\w.{])([A-Za-z_][A-Za-z0-9_.]*)=(?!=)")
 # Parts of metric names that are better when higher (top1, acc5, val_accuracy, mAP), and parts that
 # make a name a loss whatever else it holds (top1_err); anything else is taken as a loss.
 _HIGHER_IS_BETTER = re.compile(r"(top\d+|acc\d*|accuracy|f1|auc|auroc|precision|recall|bleu|rouge\w*|score|map\d*|"
-                               r"ap\d*|iou|miou|dice|r2|reward|return|ndcg|mrr|hit\d*|hits)", re.I)
+                               r"ap\d*|iou|miou|dice|r2|reward|return|ndcg|mrr|hit\d*|hits|psnr|ssim|elbo|likelihood|"
+                               r"loglik|logprob|success|win|match|spearman|pearson|corr|correlation|kappa|mcc|meteor|"
+                               r"chrf|throughput|fps|coverage|explained|em)", re.I)
 _LOWER_IS_BETTER = frozenset({"loss", "err", "error", "errors", "ppl", "perplexity", "bpb", "mse", "mae", "rmse", "nll",
-                              "cer", "wer", "fid", "regret", "distance"})
+                              "cer", "wer", "fid", "regret", "distance", "brier", "drop", "time", "seconds", "latency",
+                              "ms", "memory", "mem"})
 
 
 def guess_metric(source: str) -> str | None:
@@ -35,7 +38,9 @@ def guess_metric(source: str) -> str | None:
 
 
 def guess_direction(metric: str) -> str:
-    parts = [p for p in re.split(r"[_\-.\s/]+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", metric).lower()) if p]
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", metric).lower()
+    spaced = re.sub(r"\b(top|acc|hit|map|ap)[_\-](\d+)\b", r"\1\2", spaced)  # top_1 is top1
+    parts = [p for p in re.split(r"[_\-.\s/]+", spaced) if p]
     if set(parts) & _LOWER_IS_BETTER:
         return "minimize"
     return "maximize" if any(_HIGHER_IS_BETTER.fullmatch(p) for p in parts) else "minimize"

@@ -120,8 +120,10 @@ EVALUATION_WORDS = frozenset({"eval", "evals", "evaluation", "evaluate", "val", 
 
 # Name parts of functions and classes that make the task's data (a teacher network that labels
 # it, a generator) or implement an activation: their calls are not the model's settings.
-TASK_SCOPE_WORDS = frozenset({"data", "dataset", "datasets", "teacher", "synthetic", "labels", "targets",
-                              "generate", "generator"})
+DATA_SCOPE_WORDS = frozenset({"data", "dataset", "datasets", "teacher", "synthetic", "labels", "targets"})
+# Evaluation words that mark a function that measures (``def evaluate``, ``validation_step``); a
+# seed or a split in a name (``def run_seed``) does not.
+_EVALUATION_SCOPE_WORDS = EVALUATION_WORDS - {"seed", "split"}
 _ACTIVATION_WORDS = frozenset({"gelu", "silu", "swish", "relu", "tanh", "mish", "activation", "act"})
 _TRAINING_WORDS = frozenset({"train", "training", "fit"})
 # Module-level functions whose keyword defaults are a run's settings (called with none given).
@@ -447,11 +449,11 @@ class _Collector(cst.CSTVisitor):
             parts = set(words(name))
             if parts & _TRAINING_WORDS:
                 continue
-            if parts & EVALUATION_WORDS:
+            if parts & _EVALUATION_SCOPE_WORDS:
                 return FIELD_SET
-            if parts & TASK_SCOPE_WORDS:
+            if parts & DATA_SCOPE_WORDS:
                 ignored |= _ARCHITECTURE_FIELDS
-            if parts & _ACTIVATION_WORDS:
+            if words(name) and words(name)[-1] in _ACTIVATION_WORDS:  # NewGELU, not SiluMLP
                 ignored.add("activation")
         return frozenset(ignored)
 
@@ -744,8 +746,12 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
         if not matches:
             # An error, as a misspelled [space] name is: left as a note, the field would quietly be
             # found elsewhere (or not at all) and the user's mapping ignored.
+            names = sorted({c.path for c in collector.candidates})
+            close = difflib.get_close_matches(path, names, n=3, cutoff=0.5)
+            hint = f"did you mean {', '.join(repr(n) for n in close)}?" if close else \
+                f"it assigns {', '.join(repr(n) for n in names[:8])}{', ...' if len(names) > 8 else ''}"
             raise SchemaError(f"[fields] maps {field} to {path!r}, which {filename} does not assign a literal to; "
-                              "check the name with `arrl inspect`")
+                              f"{hint}")
         last = max(matches, key=lambda c: c.order)
         values[field] = normalise(field, last.value)
         sites[field] = Site(field, values[field], last.line, last.style, last.path, note="mapped in the config")

@@ -33,6 +33,10 @@ def test_direction_follows_the_metric_name() -> None:
                                          "accuracy_loss", "val_score", "mse", "step_time")] == [
         "maximize", "maximize", "maximize", "maximize", "maximize", "minimize", "minimize", "maximize", "minimize",
         "minimize"]
+    higher = ["psnr", "ssim", "elbo", "exact_match", "success_rate", "top_1", "spearman", "eval/em", "val_mcc"]
+    lower = ["wer", "cer", "fid", "brier_score", "accuracy_drop", "latency_ms", "peak_memory"]
+    assert [guess_direction(m) for m in higher] == ["maximize"] * len(higher)
+    assert [guess_direction(m) for m in lower] == ["minimize"] * len(lower)
 
 
 def test_init_writes_a_config_that_arrl_run_accepts_as_is(tmp_path: Path, arrl_env) -> None:

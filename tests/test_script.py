@@ -104,6 +104,8 @@ def test_config_file_mapping(tmp_path: Path) -> None:
     # also where arrl would find the field by itself: the user's mapping is never ignored.
     with pytest.raises(SchemaError, match="maps weight_decay to 'Knobs.nothing', which <script> does not assign"):
         extract(CORPUS["mapped_style"][0], mapping={"weight_decay": "Knobs.nothing"})
+    with pytest.raises(SchemaError, match="maps weight_decay to 'Knobs.stak'.*did you mean 'Knobs.stack'"):
+        extract(CORPUS["mapped_style"][0], mapping={"weight_decay": "Knobs.stak"})
     with pytest.raises(SchemaError, match="maps learning_rate to 'NOPE'"):
         extract(CORPUS["constants_style"][0], mapping={"learning_rate": "NOPE"})
     with pytest.raises(SchemaError, match="unknown field"):
@@ -359,6 +361,15 @@ def train_and_evaluate():
 def evaluate(model):
     loader = torch.utils.data.DataLoader([], batch_size=256)
 """
+
+
+def test_names_that_only_mention_a_seed_a_generator_or_an_activation_are_read() -> None:
+    # A GAN's Generator is the model; run_seed trains; SiluMLP uses an activation, it is not one.
+    source = ("import torch\nfrom torch import nn\n\nclass Generator(nn.Module):\n"
+              "    def __init__(self):\n        super().__init__()\n        self.net = nn.Sequential(nn.Linear(4, 4), nn.SiLU())\n\n"
+              "def run_seed(seed):\n    return torch.utils.data.DataLoader([], batch_size=32)\n")
+    assert extract(source).values == {"activation": "silu", "batch_size": 32}
+    assert extract(source.replace("class Generator", "class SiluMLP")).values["activation"] == "silu"
 
 
 def test_calls_that_make_the_data_or_measure_the_result_are_not_the_models_fields() -> None:

@@ -226,6 +226,11 @@ def test_what_defines_the_task_is_never_a_candidate() -> None:
     assert reasons["Config.noise"] == reasons["Config.num_classes"] == \
         "the task, not the model: changing it changes what is measured"
     assert {"Config.label_smoothing", "Config.warmup_ratio"} <= {c.name for c in candidates}
+    # An algorithm's noise is a hyperparameter (TD3's policy noise, augmentation noise).
+    rl = "POLICY_NOISE = 0.2\nNOISE_STD = 0.1\nLABEL_NOISE = 0.05\n"
+    candidates, hands_off = find_candidates(rl, extract(rl))
+    assert {c.name for c in candidates} == {"POLICY_NOISE", "NOISE_STD"}
+    assert {h.name for h in hands_off} == {"LABEL_NOISE"}
 
 
 def test_space_writer_output_parses_back_to_the_same_entries() -> None:
