@@ -136,3 +136,15 @@ def test_the_plateau_check_scores_every_single_and_coupled_neighbour_by_its_true
     member = simfamily.member(3)
     assert row["regret"] >= 0 and row["noise"] == member["noise"]
     assert isinstance(row["ran"], bool)
+
+
+def test_measuring_again_matches_simloop_when_off_and_only_differs_at_the_plateau(tmp_path) -> None:
+    import remeasure
+    import simloop
+    from search import best_true_after
+
+    rows = simloop.episode(simloop.make_proposer("ppo", {}, 1, tmp_path), 1, 24)
+    off = remeasure.episode(simloop.make_proposer("ppo", {}, 1, tmp_path), 1, 24, "off")
+    assert len(off) == 25 and [off[c] for c in (8, 16, 24)] == [best_true_after(rows, c) for c in (8, 16, 24)]
+    # Before the PPO runs out of single moves, measuring again at the plateau changes nothing.
+    assert remeasure.episode(simloop.make_proposer("ppo", {}, 1, tmp_path), 1, 24, "plateau") == off
