@@ -126,6 +126,8 @@ DATA_SCOPE_WORDS = frozenset({"data", "dataset", "datasets", "teacher", "synthet
 _EVALUATION_SCOPE_WORDS = EVALUATION_WORDS - {"seed", "split"}
 _ACTIVATION_WORDS = frozenset({"gelu", "silu", "swish", "relu", "tanh", "mish", "activation", "act"})
 _TRAINING_WORDS = frozenset({"train", "training", "fit"})
+# Names of functions that build a configuration (minGPT's get_default_config, a yacs setup).
+_CONFIG_SCOPE_WORDS = frozenset({"config", "cfg", "configs", "defaults", "hparams", "hyperparameters", "settings"})
 # Module-level functions whose keyword defaults are a run's settings (called with none given).
 _ENTRY_POINTS = frozenset({"main", "train", "run", "setup", "fit", "pretrain", "finetune", "fine_tune", "cli",
                            "train_model", "training_loop"})
@@ -343,6 +345,7 @@ class _Collector(cst.CSTVisitor):
         self.attribute_uses: list[tuple[str, str, str, str, int]] = []  # field, base, attr, label, order
         self.comparisons: list[tuple[str, str]] = []  # (compared name, string)
         self.argparse_choices: dict[str, tuple[str, ...]] = {}  # flag -> its choices=[...]
+        self.imported: set[str] = set()  # local names of imports: torch.backends... = is a library setting
 
     def _line(self, node: cst.CSTNode) -> int:
         return self.get_metadata(PositionProvider, node).start.line
@@ -376,10 +379,32 @@ class _Collector(cst.CSTVisitor):
 
     # module-level and class-level assignments
     def visit_Assign(self, node: cst.Assign) -> None:
-        if len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name):
+        if len(node.targets) != 1:
             return
-        name = node.targets[0].target.value
-        self._assignment(name, node.value)
+        target = node.targets[0].target
+        if isinstance(target, cst.Attribute):
+            self._attribute_assignment(target, node.value)
+        if not isinstance(target, cst.Name):
+            return
+        self._assignment(target.value, node.value)
+
+    def _attribute_assignment(self, target: cst.Attribute, value: cst.BaseExpression) -> None:
+        """``C.trainer.learning_rate = 5e-4`` (minGPT's CfgNode) or ``_C.SOLVER.BASE_LR = 0.001``
+        (yacs, detectron2): settings when assigned at module level or in a function that builds a
+        configuration (``def get_config``, ``def get_default_config``), not in a dataset's."""
+        path = _dotted(target)
+        root = path.split(".")[0]
+        if not path or root in ("self", "cls") or root in self.imported or self._literal_or_none(value) is None:
+            return
+        scopes = [set(words(name)) for name in self._scopes]
+        if any(parts & DATA_SCOPE_WORDS or "dataset" in parts for parts in scopes):
+            return
+        functions = [parts for parts in scopes if parts & _CONFIG_SCOPE_WORDS]
+        if self._depth == 0 or functions:
+            self._add(path, target.attr.value, value, "attribute")
+
+    def _literal_or_none(self, value: cst.BaseExpression) -> Value | None:
+        return _literal(self.module, value)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None and isinstance(node.target, cst.Name):
@@ -464,6 +489,7 @@ class _Collector(cst.CSTVisitor):
         for alias in node.names:
             name = _dotted(alias.name)
             local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
+            self.imported.add(local)
             if name == "Lion":
                 self.names_with_lion.add(local)
             if module == "torch" and name == "optim":
@@ -473,6 +499,7 @@ class _Collector(cst.CSTVisitor):
         for alias in node.names:
             name = _dotted(alias.name)
             local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
+            self.imported.add(local.split(".")[0])
             if name == "torch" and self.torch_optim_prefix is None:
                 self.torch_optim_prefix = f"{local}.optim."
             elif name == "torch.optim":

@@ -390,3 +390,16 @@ def test_the_entry_points_keyword_defaults_are_settings() -> None:
     assert found.values == {"num_layers": 2, "batch_size": 16, "learning_rate": 6e-4}  # not helper's p_drop
     assert found.sites["learning_rate"].path == "main(lr=)"
     assert "def main(n_layer: int = 2, batch_size: int = 32, *, lr: float = 6e-4" in apply_values(source, {"batch_size": 32})
+
+
+def test_attribute_assignments_of_a_configuration_are_settings() -> None:
+    # yacs / detectron2 at module level, minGPT's get_default_config(); not a dataset's defaults,
+    # not self.x in a model.
+    source = ("import torch\nfrom yacs.config import CfgNode as CN\ntorch.backends.cudnn.benchmark = True\n_C = CN()\n_C.SOLVER = CN()\n_C.SOLVER.BASE_LR = 0.001\n"
+              "_C.SOLVER.IMS_PER_BATCH = 16\n\nclass ToyDataset:\n    def get_default_config():\n        C = CN()\n"
+              "        C.dropout = 0.5\n        return C\n\nclass Net:\n    def __init__(self):\n"
+              "        self.dropout = 0.3\n\ndef get_config():\n    C = CN()\n    C.weight_decay = 0.05\n    return C\n")
+    found = extract(source)
+    assert found.values == {"learning_rate": 0.001, "weight_decay": 0.05}
+    assert found.sites["learning_rate"].path == "_C.SOLVER.BASE_LR"
+    assert "_C.SOLVER.BASE_LR = 0.002\n" in apply_values(source, {"learning_rate": 0.002})
