@@ -346,6 +346,7 @@ class _Collector(cst.CSTVisitor):
         self.comparisons: list[tuple[str, str]] = []  # (compared name, string)
         self.argparse_choices: dict[str, tuple[str, ...]] = {}  # flag -> its choices=[...]
         self.imported: set[str] = set()  # local names of imports: torch.backends... = is a library setting
+        self.string_tables: dict[str, list[str]] = {}  # module-level dicts keyed by strings: name -> keys
 
     def _line(self, node: cst.CSTNode) -> int:
         return self.get_metadata(PositionProvider, node).start.line
@@ -417,6 +418,10 @@ class _Collector(cst.CSTVisitor):
             self._assignment(node.target.value, value)
 
     def _assignment(self, name: str, value: cst.BaseExpression) -> None:
+        if self._depth == 0 and not self._class and isinstance(value, cst.Dict):
+            keys = [_string_value(e.key) for e in value.elements if isinstance(e, cst.DictElement)]
+            if keys and all(k is not None for k in keys):
+                self.string_tables[name] = [k for k in keys if k is not None]
         if self._depth == 0 and not self._class:
             if isinstance(value, cst.Call):
                 self.instances[name] = value
@@ -504,6 +509,17 @@ class _Collector(cst.CSTVisitor):
                 self.torch_optim_prefix = f"{local}.optim."
             elif name == "torch.optim":
                 self.torch_optim_prefix = f"{local}." if alias.asname else "torch.optim."
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        # ACTIVATIONS[cfg.act] over a table {"gelu": nn.GELU, ...}: a dispatch on cfg.act whose
+        # choices are the table's keys, as `if cfg.act == "gelu"` would be.
+        table = node.value.value if isinstance(node.value, cst.Name) else None
+        if table not in self.string_tables or len(node.slice) != 1:
+            return
+        element = node.slice[0].slice
+        subject = _dotted(element.value) if isinstance(element, cst.Index) else ""
+        if subject:
+            self.comparisons += [(subject, key) for key in self.string_tables[table]]
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         subject = _dotted(node.left)
@@ -832,12 +848,17 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
         dispatched.setdefault(subject, [])
         if text not in dispatched[subject]:
             dispatched[subject].append(text)
+    # A dispatch whose subject arrl cannot trace (cfg = SimpleNamespace(**hparams)) still says
+    # which values the field may take, once a name of the same spelling sets it (below).
+    untraced: dict[str, tuple[str, ...]] = {}
     for subject, words in dispatched.items():
         chosen = next((f for f, vocabulary in _DISPATCH_VOCABULARY.items() if set(words) <= vocabulary), None)
         if chosen is None or chosen in settled:
             continue
         base, _, attr = subject.rpartition(".")
         target = attribute(base, attr) if base else traced(cst.Name(subject))
+        if target is None and _FIELD_FOR_ALIAS.get(_normal_name(attr or subject)) == chosen:
+            untraced[chosen] = tuple(words)
         if target is None or not isinstance(target.value, str) or target.value not in words:
             continue
         values[chosen] = target.value
@@ -880,6 +901,10 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
                 choices[aliased] = ("cosine", "linear", "constant")
             else:
                 choices.pop(aliased, None)
+
+    for field, words in untraced.items():
+        if field not in choices and values.get(field) in words:
+            choices[field] = words
 
     # A field whose only site an override file replaces: shown with the winning value, read-only
     # (arrl edits the training script alone).

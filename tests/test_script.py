@@ -403,3 +403,19 @@ def test_attribute_assignments_of_a_configuration_are_settings() -> None:
     assert found.values == {"learning_rate": 0.001, "weight_decay": 0.05}
     assert found.sites["learning_rate"].path == "_C.SOLVER.BASE_LR"
     assert "_C.SOLVER.BASE_LR = 0.002\n" in apply_values(source, {"learning_rate": 0.002})
+
+
+def test_a_table_looked_up_by_a_setting_is_a_dispatch_with_its_keys_as_choices() -> None:
+    # ACTIVATIONS[cfg.activation] over {"gelu": ..., "relu": ..., "silu": ...}: tanh would be a
+    # KeyError at run time; also when cfg is built from a dict arrl cannot trace.
+    source = ("from types import SimpleNamespace\nfrom torch import nn\n"
+              "hparams = dict(activation='gelu', optimizer='adamw')\ncfg = SimpleNamespace(**hparams)\n"
+              "ACTIVATIONS = {'gelu': nn.GELU, 'relu': nn.ReLU, 'silu': nn.SiLU}\n"
+              "OPTIMIZERS = {'adamw': 1, 'sgd': 2}\nact = ACTIVATIONS[cfg.activation]()\n"
+              "opt = OPTIMIZERS[cfg.optimizer]\n")
+    found = extract(source)
+    assert found.values == {"activation": "gelu", "optimizer": "adamw"}
+    assert found.choices["activation"] == ("gelu", "relu", "silu")
+    assert found.choices["optimizer"] == ("adamw", "sgd")
+    with pytest.raises(SchemaError, match="tanh"):
+        apply_values(source, {"activation": "tanh"})
