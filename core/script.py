@@ -902,9 +902,9 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
             else:
                 choices.pop(aliased, None)
 
-    for field, words in untraced.items():
-        if field not in choices and values.get(field) in words:
-            choices[field] = words
+    for field, allowed in untraced.items():
+        if field not in choices and values.get(field) in allowed:
+            choices[field] = allowed
 
     # A field whose only site an override file replaces: shown with the winning value, read-only
     # (arrl edits the training script alone).
