@@ -34,7 +34,6 @@ from pathlib import Path
 import attrs
 
 import arrl
-from arrl.early_stopping import EarlyStoppingSettings, TrendStopper
 from arrl.noise import NOISE_SIGMAS, noise_floor
 from arrl.plugins.composite_reward import CompositeReward
 from arrl.schema import HISTORY_WINDOW, config_hash
@@ -43,7 +42,7 @@ from arrl.script import extract, program_hash
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import simfamily  # noqa: E402
 from search import CHECKPOINTS, quartiles, seeds  # noqa: E402
-from simloop import BUDGET, SCRIPT_SECONDS, make_proposer  # noqa: E402
+from simloop import BUDGET, SCRIPT_SECONDS, make_proposer, run_proposal  # noqa: E402
 from stopping_curves import noisy_curve  # noqa: E402
 
 MAX_RUNS = 3  # runs of one configuration, at most, under "plateau"
@@ -106,26 +105,7 @@ def episode(proposer: arrl.Proposer, member_seed: int, experiments: int, mode: s
                 id=len(trues), parent_id=0, outcome=arrl.Outcome.OK, config=new, config_hash=config_hash(new),
                 program_hash=program_hash(proposal.script), metric_name="val_loss",
                 direction=arrl.Direction.MINIMIZE, value=math.inf, edit=proposal.edit)
-            points: list[float] = []
-            if any(entry.program_hash == record.program_hash for entry in window):
-                record.outcome = arrl.Outcome.DUPLICATE
-            else:
-                full = noisy_curve(new, member)
-                stopper = TrendStopper(EarlyStoppingSettings(), mean(best_hash), arrl.Direction.MINIMIZE, best_curve)
-                if not full:
-                    record.outcome = arrl.Outcome.FAILED
-                for value in full:
-                    points.append(value)
-                    if not math.isfinite(value):
-                        record.outcome = arrl.Outcome.FAILED
-                        break
-                    if stopper.should_stop(value):
-                        record.outcome = arrl.Outcome.EARLY_STOPPED
-                        break
-                if record.outcome in (arrl.Outcome.OK, arrl.Outcome.EARLY_STOPPED):
-                    record.value = points[-1]
-                record.wall_clock_seconds = 0.05 + SCRIPT_SECONDS * len(points) / simfamily.POINTS
-                record.curve = [arrl.MetricPoint("val_loss", v) for v in points]
+            points = run_proposal(record, new, member, window, mean(best_hash), best_curve)
             old_best = mean(best_hash)
             proposer.learn(record, reward.score(record, arrl.RewardContext(old_best, BUDGET, arrl.Direction.MINIMIZE)))
             if record.outcome is arrl.Outcome.OK:

@@ -72,6 +72,34 @@ def make_proposer(name: str, options: dict[str, Any], seed: int, scratch: Path) 
     return registration.factory(build_options(registration, options), context)
 
 
+def run_proposal(record: arrl.ExperimentRecord, config: dict[str, Any], member: dict[str, Any],
+                 window: deque[arrl.HistoryEntry], best: float, best_curve: list[float]) -> list[float]:
+    """Run ``record``'s configuration on ``member`` as the loop would: a duplicate of a program in
+    the window is not run; the trend stopper watches the curve against the best one; the record
+    gets its outcome, value, curve and seconds. Returns the points it ran."""
+    points: list[float] = []
+    if any(entry.program_hash == record.program_hash for entry in window):
+        record.outcome = arrl.Outcome.DUPLICATE
+        return points
+    full = noisy_curve(config, member)
+    stopper = TrendStopper(EarlyStoppingSettings(), best, arrl.Direction.MINIMIZE, best_curve)
+    if not full:
+        record.outcome = arrl.Outcome.FAILED
+    for value in full:
+        points.append(value)
+        if not math.isfinite(value):
+            record.outcome = arrl.Outcome.FAILED
+            break
+        if stopper.should_stop(value):
+            record.outcome = arrl.Outcome.EARLY_STOPPED
+            break
+    if record.outcome in (arrl.Outcome.OK, arrl.Outcome.EARLY_STOPPED):
+        record.value = points[-1]
+    record.wall_clock_seconds = 0.05 + SCRIPT_SECONDS * len(points) / simfamily.POINTS
+    record.curve = [arrl.MetricPoint("val_loss", v) for v in points]
+    return points
+
+
 def episode(proposer: arrl.Proposer, member_seed: int, experiments: int, baseline_runs: int = 3,
             drawn: bool = False, noise_scale: float = 1.0) -> list[dict[str, Any]]:
     """One run of ``experiments`` experiments after the first baseline; each record's true final
@@ -112,26 +140,7 @@ def episode(proposer: arrl.Proposer, member_seed: int, experiments: int, baselin
                                        config_hash=config_hash(new), program_hash=program_hash(proposal.script),
                                        metric_name="val_loss", direction=arrl.Direction.MINIMIZE, value=math.inf,
                                        edit=proposal.edit)
-        points: list[float] = []
-        if any(entry.program_hash == record.program_hash for entry in window):
-            record.outcome = arrl.Outcome.DUPLICATE
-        else:
-            full = noisy_curve(new, member)
-            stopper = TrendStopper(EarlyStoppingSettings(), best, arrl.Direction.MINIMIZE, best_curve)
-            if not full:
-                record.outcome = arrl.Outcome.FAILED
-            for value in full:
-                points.append(value)
-                if not math.isfinite(value):
-                    record.outcome = arrl.Outcome.FAILED
-                    break
-                if stopper.should_stop(value):
-                    record.outcome = arrl.Outcome.EARLY_STOPPED
-                    break
-            if record.outcome in (arrl.Outcome.OK, arrl.Outcome.EARLY_STOPPED):
-                record.value = points[-1]
-            record.wall_clock_seconds = 0.05 + SCRIPT_SECONDS * len(points) / simfamily.POINTS
-            record.curve = [arrl.MetricPoint("val_loss", v) for v in points]
+        points = run_proposal(record, new, member, window, best, best_curve)
         score = reward.score(record, arrl.RewardContext(best, BUDGET, arrl.Direction.MINIMIZE))
         proposer.learn(record, score)
         if record.outcome is arrl.Outcome.OK and record.value < best:
