@@ -622,6 +622,9 @@ class _Analysis:
     targets: dict[str, list[Any]]  # per field, the nodes (or code choices) an edit rewrites
     module: cst.Module  # the tree those nodes belong to
     optimizer_prefix: str | None  # how the script reaches torch.optim ("torch.optim.", "optim.")
+    # How the script spells the values a string field may take ("ReLU" for relu), where it lists
+    # them (argparse choices=, a dispatch, a table's keys): a switch writes that spelling.
+    spellings: dict[str, dict[str, str]] = attrs.Factory(dict)
 
 
 # Words that say which field a string dispatch chooses (``if cfg.opt == "adam": ...``).
@@ -725,6 +728,7 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
     values: dict[str, Value] = {}
     problems: dict[str, str] = {}
     choices: dict[str, tuple[Value, ...]] = {}
+    spelled_as: dict[str, dict[str, str]] = {}  # field -> value -> the script's spelling
     overridden: dict[str, Site] = {}
 
     def normalise(field: str, value: Any) -> Any:
@@ -851,7 +855,8 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
     # A dispatch whose subject arrl cannot trace (cfg = SimpleNamespace(**hparams)) still says
     # which values the field may take, once a name of the same spelling sets it (below).
     untraced: dict[str, tuple[str, ...]] = {}
-    for subject, words in dispatched.items():
+    for subject, spelled in dispatched.items():
+        words = [w.lower() for w in spelled]
         chosen = next((f for f, vocabulary in _DISPATCH_VOCABULARY.items() if set(words) <= vocabulary), None)
         if chosen is None or chosen in settled:
             continue
@@ -859,9 +864,11 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
         target = attribute(base, attr) if base else traced(cst.Name(subject))
         if target is None and _FIELD_FOR_ALIAS.get(_normal_name(attr or subject)) == chosen:
             untraced[chosen] = tuple(words)
-        if target is None or not isinstance(target.value, str) or target.value not in words:
+            spelled_as.setdefault(chosen, dict(zip(words, spelled)))
+        if target is None or not isinstance(target.value, str) or target.value.lower() not in words:
             continue
-        values[chosen] = target.value
+        spelled_as[chosen] = dict(zip(words, spelled))
+        values[chosen] = target.value.lower()
         sites[chosen] = Site(chosen, target.value, target.line, target.style, target.path,
                              note=f"dispatched on {subject} (one of {', '.join(words)})")
         targets[chosen] = [target.node]
@@ -894,6 +901,7 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
             # argparse checks a value given on the command line against choices=, never the
             # default: a default outside them would run, and crash where the script dispatches.
             choices[aliased] = tuple(normalise(aliased, c) for c in listed)
+            spelled_as[aliased] = {normalise(aliased, c): c for c in listed}
         elif aliased == "scheduler":  # a flag can only turn the schedule on or off
             if mapped is not None:
                 choices[aliased] = ("cosine", "constant")
@@ -1002,7 +1010,7 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
     literals = tuple(Site("", c.value, c.line, c.style, c.path) for c in last_of.values())
     extraction = Extraction(values, sites, out_of_range, problems, choices, filename, invalid, tuple(found_knobs),
                             overridden, literals)
-    return _Analysis(extraction, targets, module, collector.torch_optim_prefix)
+    return _Analysis(extraction, targets, module, collector.torch_optim_prefix, spelled_as)
 
 
 def _position(wrapper: MetadataWrapper, node: cst.CSTNode) -> int:
@@ -1154,7 +1162,8 @@ def apply_values(source: str, changes: Mapping[str, Value], filename: str = "<sc
                 text = format_value(target.texts[value], analysis.module.code_for_node(target.node))
                 rewrites[id(target.node)] = functools.partial(_literal_node, text)
             else:
-                text = format_value(value, analysis.module.code_for_node(target))
+                spelled = analysis.spellings.get(field, {}).get(value, value) if isinstance(value, str) else value
+                text = format_value(spelled, analysis.module.code_for_node(target))
                 rewrites[id(target)] = functools.partial(_literal_node, text)
     return analysis.module.visit(_Rewriter(rewrites)).code
 

@@ -419,3 +419,14 @@ def test_a_table_looked_up_by_a_setting_is_a_dispatch_with_its_keys_as_choices()
     assert found.choices["optimizer"] == ("adamw", "sgd")
     with pytest.raises(SchemaError, match="tanh"):
         apply_values(source, {"activation": "tanh"})
+
+
+def test_a_switch_writes_the_scripts_own_spelling_of_a_choice() -> None:
+    # choices=["ReLU", "GELU", "SiLU"] and a table keyed "ReLU": "relu" would not be one of them.
+    parsed = ('import argparse\np = argparse.ArgumentParser()\n'
+              'p.add_argument("--act", default="GELU", choices=["ReLU", "GELU", "SiLU"])\nargs = p.parse_args()\n')
+    assert extract(parsed).choices["activation"] == ("relu", "gelu", "silu")
+    assert 'default="SiLU", choices=' in apply_values(parsed, {"activation": "silu"})
+    table = 'from torch import nn\nACT = "GELU"\nACTS = {"ReLU": nn.ReLU, "GELU": nn.GELU}\nlayer = ACTS[ACT]()\n'
+    assert extract(table).choices["activation"] == ("relu", "gelu")
+    assert 'ACT = "ReLU"\n' in apply_values(table, {"activation": "relu"})
