@@ -347,6 +347,7 @@ class _Collector(cst.CSTVisitor):
         self.argparse_choices: dict[str, tuple[str, ...]] = {}  # flag -> its choices=[...]
         self.imported: set[str] = set()  # local names of imports: torch.backends... = is a library setting
         self.string_tables: dict[str, list[str]] = {}  # module-level dicts keyed by strings: name -> keys
+        self.string_lists: dict[str, list[str]] = {}  # module-level lists and tuples of strings
 
     def _line(self, node: cst.CSTNode) -> int:
         return self.get_metadata(PositionProvider, node).start.line
@@ -422,6 +423,10 @@ class _Collector(cst.CSTVisitor):
             keys = [_string_value(e.key) for e in value.elements if isinstance(e, cst.DictElement)]
             if keys and all(k is not None for k in keys):
                 self.string_tables[name] = [k for k in keys if k is not None]
+        if self._depth == 0 and not self._class and isinstance(value, (cst.List, cst.Tuple)):
+            items = [_string_value(e.value) for e in value.elements]
+            if items and all(i is not None for i in items):
+                self.string_lists[name] = [i for i in items if i is not None]  # for choices=ACTS
         if self._depth == 0 and not self._class:
             if isinstance(value, cst.Call):
                 self.instances[name] = value
@@ -610,7 +615,9 @@ class _Collector(cst.CSTVisitor):
         long = next((f for f in flags if f.startswith("--")), flags[0])
         self._add(long, dest or long, default, "argparse")
         listed = next((a.value for a in node.args if a.keyword and a.keyword.value == "choices"), None)
-        if isinstance(listed, (cst.List, cst.Tuple, cst.Set)):
+        if isinstance(listed, cst.Name) and listed.value in self.string_lists:
+            self.argparse_choices[long] = tuple(self.string_lists[listed.value])
+        elif isinstance(listed, (cst.List, cst.Tuple, cst.Set)):
             strings = [_string_value(e.value) for e in listed.elements]
             if strings and all(s is not None for s in strings):
                 self.argparse_choices[long] = tuple(s for s in strings if s is not None)

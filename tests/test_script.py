@@ -427,6 +427,9 @@ def test_a_switch_writes_the_scripts_own_spelling_of_a_choice() -> None:
               'p.add_argument("--act", default="GELU", choices=["ReLU", "GELU", "SiLU"])\nargs = p.parse_args()\n')
     assert extract(parsed).choices["activation"] == ("relu", "gelu", "silu")
     assert 'default="SiLU", choices=' in apply_values(parsed, {"activation": "silu"})
+    named = parsed.replace('choices=["ReLU", "GELU", "SiLU"]', "choices=ACTS").replace(
+        "p = argparse", 'ACTS = ("ReLU", "GELU", "SiLU")\np = argparse')
+    assert extract(named).choices["activation"] == ("relu", "gelu", "silu")
     table = 'from torch import nn\nACT = "GELU"\nACTS = {"ReLU": nn.ReLU, "GELU": nn.GELU}\nlayer = ACTS[ACT]()\n'
     assert extract(table).choices["activation"] == ("relu", "gelu")
     assert 'ACT = "ReLU"\n' in apply_values(table, {"activation": "relu"})
