@@ -348,6 +348,11 @@ class _Collector(cst.CSTVisitor):
         self.imported: set[str] = set()  # local names of imports: torch.backends... = is a library setting
         self.string_tables: dict[str, list[str]] = {}  # module-level dicts keyed by strings: name -> keys
         self.string_lists: dict[str, list[str]] = {}  # module-level lists and tuples of strings
+        # An entry point's parameters (``main(lr=)`` -> function, position or None for keyword-only)
+        # and every call by name (positional count, keywords, any * or **): a default some call
+        # replaces is not the setting.
+        self.entry_params: dict[str, tuple[str, int | None]] = {}
+        self.calls_by_name: dict[str, list[tuple[int, set[str], bool]]] = {}
 
     def _line(self, node: cst.CSTNode) -> int:
         return self.get_metadata(PositionProvider, node).start.line
@@ -460,9 +465,11 @@ class _Collector(cst.CSTVisitor):
             # fire, jsonargparse's CLI(main), litgpt: the settings are the entry point's keyword
             # defaults (`def main(n_layer: int = 2, lr: float = 6e-4)`), named `main(lr=)`.
             params = node.params
-            for param in (*params.params, *params.kwonly_params):
+            positions: list[int | None] = [*range(len(params.params)), *([None] * len(params.kwonly_params))]
+            for param, position in zip((*params.params, *params.kwonly_params), positions):
                 if param.default is not None:
                     name = param.name.value
+                    self.entry_params[f"{node.name.value}({name}=)"] = (node.name.value, position)
                     self._add(f"{node.name.value}({name}=)", name, param.default, "default")
         self._depth += 1
         self._scopes.append(node.name.value)
@@ -539,6 +546,9 @@ class _Collector(cst.CSTVisitor):
         callee = _dotted(node.func)
         short = callee.split(".")[-1]
         line = self._line(node)
+        self.calls_by_name.setdefault(callee, []).append((
+            sum(1 for a in node.args if a.keyword is None and not a.star),
+            {a.keyword.value for a in node.args if a.keyword is not None}, any(a.star for a in node.args)))
         ignored = self._ignored_here()
         if ignored == FIELD_SET:
             return
@@ -761,6 +771,15 @@ def _analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knob
             if candidate.style == "constant" and candidate.path == name and candidate.line < exec_line:
                 replaced[id(candidate)] = f"set again in {file}:{line} (to {value!r}), whose value wins"
                 winning[id(candidate)] = value
+    # An entry point's default that a call of it replaces (train(model, lr=args.lr)) is not used.
+    for candidate in collector.candidates:
+        if candidate.style == "default" and candidate.path in collector.entry_params:
+            function, position = collector.entry_params[candidate.path]
+            for positional, given, starred in collector.calls_by_name.get(function, []):
+                if starred or candidate.path[len(function) + 1:-2] in given \
+                        or (position is not None and positional > position):
+                    replaced[id(candidate)] = f"passed where {function} is called, which replaces the default"
+                    break
     for candidate in collector.candidates:
         if id(candidate) in replaced:
             overridden[candidate.path] = Site("", candidate.value, candidate.line, candidate.style, candidate.path,

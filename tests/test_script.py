@@ -433,3 +433,15 @@ def test_a_switch_writes_the_scripts_own_spelling_of_a_choice() -> None:
     table = 'from torch import nn\nACT = "GELU"\nACTS = {"ReLU": nn.ReLU, "GELU": nn.GELU}\nlayer = ACTS[ACT]()\n'
     assert extract(table).choices["activation"] == ("relu", "gelu")
     assert 'ACT = "ReLU"\n' in apply_values(table, {"activation": "relu"})
+
+
+def test_an_entry_points_default_that_a_call_replaces_is_not_the_setting() -> None:
+    source = ("import argparse\np = argparse.ArgumentParser()\np.add_argument('--lr', type=float, default=0.01)\n"
+              "args = p.parse_args()\n\ndef train(model, epochs=3, lr=1e-3, batch_size=16):\n    pass\n\n"
+              "train(None, 5, lr=args.lr)\n")
+    found = extract(source)
+    # epochs is passed by position, lr by keyword: the argparse flag is the learning rate; the
+    # batch size's default is what runs.
+    assert found.values == {"learning_rate": 0.01, "batch_size": 16}
+    assert found.sites["learning_rate"].path == "--lr"
+    assert {"train(lr=)", "train(epochs=)"} <= set(found.overridden)
