@@ -83,12 +83,22 @@ class HandsOff:
     reason: str
 
 
+def _is_data_size(parts: set[str]) -> bool:
+    """How much data, or what resolution, the task has (n_train, --num-train, train_size,
+    --img-size): not how long or in what batches training runs (num_train_epochs, max_train_steps)."""
+    amount = bool(parts & {"n", "num", "size", "samples", "examples", "count"})
+    if "train" in parts and amount and not parts & {"steps", "iters", "epochs", "batch", "step", "iter", "epoch"}:
+        return True
+    return bool(parts & {"img", "image", "resolution"}) and bool(parts & {"size", "res", "height", "width"})
+
+
 def hands_off_reason(name: str) -> str:
     """Why ``name`` must never be tuned (evaluation, plumbing), or "" when it may be."""
     parts = set(words(name))
     if parts & EVALUATION_WORDS:
         return "evaluation: tuning it would game the metric"
-    if parts & TASK_WORDS or parts == {"noise"} or ("noise" in parts and parts & _NOISY_THINGS):
+    if parts & TASK_WORDS or parts == {"noise"} or ("noise" in parts and parts & _NOISY_THINGS) \
+            or _is_data_size(parts):
         return "the task, not the model: changing it changes what is measured"
     if parts & PLUMBING_WORDS:
         return "plumbing, not a hyperparameter"

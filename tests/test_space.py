@@ -231,6 +231,11 @@ def test_what_defines_the_task_is_never_a_candidate() -> None:
     candidates, hands_off = find_candidates(rl, extract(rl))
     assert {c.name for c in candidates} == {"POLICY_NOISE", "NOISE_STD"}
     assert {h.name for h in hands_off} == {"LABEL_NOISE"}
+    # How much data and at what resolution is the task; how long and in what batches is training.
+    sizes = "N_TRAIN = 3000\nIMG_SIZE = 32\nNUM_TRAIN_EPOCHS = 3\nMAX_TRAIN_STEPS = 100\nTRAIN_BATCH_SIZE = 8\n"
+    candidates, hands_off = find_candidates(sizes, extract(sizes))
+    assert {h.name for h in hands_off} == {"N_TRAIN", "IMG_SIZE"}
+    assert {"NUM_TRAIN_EPOCHS", "MAX_TRAIN_STEPS"} <= {c.name for c in candidates}
 
 
 def test_space_writer_output_parses_back_to_the_same_entries() -> None:
