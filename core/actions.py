@@ -105,7 +105,8 @@ def step(field_name: str, value: Value, direction: str, space: Domains = None) -
             real = field.low + above * (LOG_STEP if sign > 0 else 1 / LOG_STEP)
         else:
             real = float(value) + sign * unit
-    return min(max(round(real, 12), field.low), field.high)  # round first: rounding must not leave the bounds
+    # Round first: rounding must not leave the bounds; + 0.0 turns -0.0 into 0.0 (another program's hash).
+    return min(max(round(real, 12), field.low), field.high) + 0.0
 
 
 def apply_move(config: Mapping[str, Value], move: Move, space: Domains = None) -> dict[str, Value]:

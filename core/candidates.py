@@ -42,7 +42,7 @@ PLUMBING_WORDS = frozenset({
 # them changes what is measured, so a lower loss would not be a better model. Noise counts only as
 # the data's or the labels' (label_noise), not an algorithm's (TD3's policy_noise, noise_std
 # augmentation).
-TASK_WORDS = frozenset({"classes", "corpus", "difficulty", "corruption"})
+TASK_WORDS = frozenset({"classes", "labels", "corpus", "subset", "difficulty", "corruption"})
 _NOISY_THINGS = frozenset({"label", "labels", "data", "target", "targets", "input", "inputs"})
 # Name parts under which a string is a hyperparameter (an activation, a window pattern).
 STRING_KNOB_WORDS = frozenset({"act", "activation", "optim", "optimizer", "opt", "sched", "scheduler", "schedule",
@@ -86,10 +86,13 @@ class HandsOff:
 def _is_data_size(parts: set[str]) -> bool:
     """How much data, or what resolution, the task has (n_train, --num-train, train_size,
     --img-size): not how long or in what batches training runs (num_train_epochs, max_train_steps)."""
-    amount = bool(parts & {"n", "num", "size", "samples", "examples", "count"})
-    if "train" in parts and amount and not parts & {"steps", "iters", "epochs", "batch", "step", "iter", "epoch"}:
-        return True
-    return bool(parts & {"img", "image", "resolution"}) and bool(parts & {"size", "res", "height", "width"})
+    amount = bool(parts & {"n", "num", "size", "samples", "examples", "count", "frac", "fraction", "ratio", "split",
+                           "pct", "percent"})
+    if "train" in parts and amount and not parts & {"steps", "iters", "epochs", "batch", "step", "iter", "epoch",
+                                                      "crop"}:
+        return True  # a train fraction moves the validation split too
+    return parts == {"resolution"} or (bool(parts & {"img", "image", "resolution"})
+                                       and bool(parts & {"size", "res", "height", "width"}))
 
 
 def hands_off_reason(name: str) -> str:
@@ -150,7 +153,7 @@ def find_candidates(source: str, extraction: Extraction,
     hands_off: list[HandsOff] = []
     for site in sorted(extraction.literals, key=lambda s: s.line):
         name, value = site.path, site.value
-        if name in taken or name in state or name.startswith("_") or len(name) == 1:
+        if name in taken or name in state or (name.startswith("_") and "." not in name) or len(name) == 1:
             continue
         if name in exclude or site.path.rsplit(".", 1)[-1] in exclude:
             hands_off.append(HandsOff(name, value, site.line, "excluded in the config"))

@@ -114,7 +114,7 @@ _CONFIG_CALLS = frozenset({"Trainer", "TrainingArguments", "Seq2SeqTrainingArgum
 # Name parts that mark evaluation: a value named so is never tuned (it would game the metric),
 # and a call site fed by one (DataLoader(test_set, batch_size=args.test_batch_size)) is not
 # where a training field lives.
-EVALUATION_WORDS = frozenset({"eval", "evals", "evaluation", "evaluate", "val", "valid", "validation", "test",
+EVALUATION_WORDS = frozenset({"eval", "evals", "evaluation", "evaluate", "val", "valid", "validation", "test", "dev",
                               "tests", "seed", "split", "holdout", "metric", "metrics", "bpb"})
 
 
@@ -336,6 +336,7 @@ class _Collector(cst.CSTVisitor):
         self._depth = 0  # function/class nesting: only module-level assignments are constants
         self._class: list[tuple[str, bool]] = []  # the enclosing module-level class, if any
         self._scopes: list[str] = []  # names of the enclosing functions and classes
+        self._scope_is_class: list[bool] = []
         self._order = 0
         # Deeper reading: calls with keywords (class instantiations), module-level instances
         # (H = HParams()), config attributes passed to calls (nn.Dropout(H.p_drop)), and
@@ -403,6 +404,8 @@ class _Collector(cst.CSTVisitor):
         root = path.split(".")[0]
         if not path or root in ("self", "cls") or root in self.imported or self._literal_or_none(value) is None:
             return
+        if any(set(words(part)) & _EVALUATION_SCOPE_WORDS for part in path.split(".")[:-1]):
+            return  # _C.TEST.BATCH_SIZE, C.eval.max_iters: the evaluation's, never the training's
         scopes = [set(words(name)) for name in self._scopes]
         if any(parts & DATA_SCOPE_WORDS or "dataset" in parts for parts in scopes):
             return
@@ -453,10 +456,12 @@ class _Collector(cst.CSTVisitor):
             self._class.append((node.name.value, is_config))
         self._depth += 1
         self._scopes.append(node.name.value)
+        self._scope_is_class.append(True)
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self._depth -= 1
         self._scopes.pop()
+        self._scope_is_class.pop()
         if self._depth == 0:
             self._class.pop()
 
@@ -473,10 +478,12 @@ class _Collector(cst.CSTVisitor):
                     self._add(f"{node.name.value}({name}=)", name, param.default, "default")
         self._depth += 1
         self._scopes.append(node.name.value)
+        self._scope_is_class.append(False)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self._depth -= 1
         self._scopes.pop()
+        self._scope_is_class.pop()
 
     def _ignored_here(self) -> frozenset[str]:
         """The fields the calls here do not set, by the names of the enclosing functions and
@@ -487,11 +494,11 @@ class _Collector(cst.CSTVisitor):
         (``class NewGELU``: its torch.tanh is the formula). A name that says training
         (``def train_and_evaluate``) marks nothing."""
         ignored: set[str] = set()
-        for name in self._scopes:
+        for name, is_class in zip(self._scopes, self._scope_is_class):
             parts = set(words(name))
             if parts & _TRAINING_WORDS:
                 continue
-            if parts & _EVALUATION_SCOPE_WORDS:
+            if parts & _EVALUATION_SCOPE_WORDS and not is_class:  # class MetricLearningNet is a model
                 return FIELD_SET
             if parts & DATA_SCOPE_WORDS:
                 ignored |= _ARCHITECTURE_FIELDS
@@ -549,6 +556,14 @@ class _Collector(cst.CSTVisitor):
         self.calls_by_name.setdefault(callee, []).append((
             sum(1 for a in node.args if a.keyword is None and not a.star),
             {a.keyword.value for a in node.args if a.keyword is not None}, any(a.star for a in node.args)))
+        # A function handed to a launcher with arguments of its own (mp.spawn(train, args=...),
+        # Process(target=train, args=...), partial(train, lr=...)) is called with them: its
+        # defaults may be replaced. fire.Fire(main) and CLI(main) pass nothing else.
+        handed = [a.value.value for a in node.args if isinstance(a.value, cst.Name)
+                  and (a.keyword is None or a.keyword.value in ("target", "fn", "func", "function"))]
+        if handed and len(node.args) > 1:
+            for name in handed:
+                self.calls_by_name.setdefault(name, []).append((0, set(), True))
         ignored = self._ignored_here()
         if ignored == FIELD_SET:
             return

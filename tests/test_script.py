@@ -445,3 +445,19 @@ def test_an_entry_points_default_that_a_call_replaces_is_not_the_setting() -> No
     assert found.values == {"learning_rate": 0.01, "batch_size": 16}
     assert found.sites["learning_rate"].path == "--lr"
     assert {"train(lr=)", "train(epochs=)"} <= set(found.overridden)
+
+
+
+def test_evaluation_parts_launchers_and_model_classes() -> None:
+    # _C.TEST.BATCH_SIZE is the evaluation's; mp.spawn(train, args=...) replaces train's
+    # defaults; a model class named for metric learning is still a model.
+    yacs = "_C = CN()\n_C.TRAIN = CN()\n_C.TRAIN.BATCH_SIZE = 64\n_C.TEST = CN()\n_C.TEST.BATCH_SIZE = 8\n"
+    assert extract(yacs).values == {"batch_size": 64}
+    spawned = ("import torch.multiprocessing as mp\n\ndef train(rank, world_size, epochs=10, lr=0.01):\n    pass\n\n"
+               "mp.spawn(train, args=(2, 90, 0.1), nprocs=2)\n")
+    assert "learning_rate" not in extract(spawned).values
+    fired = "import fire\n\ndef main(lr=6e-4):\n    pass\n\nfire.Fire(main)\n"
+    assert extract(fired).values == {"learning_rate": 6e-4}
+    model = ("from torch import nn\n\nclass MetricLearningNet(nn.Module):\n    def __init__(self):\n"
+             "        super().__init__()\n        self.net = nn.Sequential(nn.Linear(4, 4), nn.GELU(), nn.Dropout(0.3))\n")
+    assert extract(model).values == {"activation": "gelu", "dropout_rate": 0.3}

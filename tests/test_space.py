@@ -236,6 +236,10 @@ def test_what_defines_the_task_is_never_a_candidate() -> None:
     candidates, hands_off = find_candidates(sizes, extract(sizes))
     assert {h.name for h in hands_off} == {"N_TRAIN", "IMG_SIZE"}
     assert {"NUM_TRAIN_EPOCHS", "MAX_TRAIN_STEPS"} <= {c.name for c in candidates}
+    more = "RESOLUTION = 512\nNUM_LABELS = 2\nSUBSET_SIZE = 5000\nTRAIN_FRAC = 0.9\nDEV_BATCH_SIZE = 100\nTRAIN_CROP_SIZE = 224\n"
+    candidates, hands_off = find_candidates(more, extract(more))
+    assert {h.name for h in hands_off} == {"RESOLUTION", "NUM_LABELS", "SUBSET_SIZE", "TRAIN_FRAC", "DEV_BATCH_SIZE"}
+    assert {c.name for c in candidates} == {"TRAIN_CROP_SIZE"}  # a training augmentation
 
 
 def test_space_writer_output_parses_back_to_the_same_entries() -> None:

@@ -129,6 +129,7 @@ def test_a_linear_value_under_one_step_doubles_or_halves() -> None:
     assert (step("dropout_rate", 0.02, "up"), step("dropout_rate", 0.02, "down")) == (0.04, 0.01)
     # From one step on, and from zero, the steps stay additive.
     assert (step("weight_decay", 0.01, "up"), step("weight_decay", 0.01, "down")) == (0.02, 0.0)
+    assert str(step("weight_decay", 0.01, "down")) == "0.0"  # not -0.0, another program's hash
     assert (step("weight_decay", 0.0, "up"), step("dropout_rate", 0.1, "down")) == (0.01, 0.05)
 
 
