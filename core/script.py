@@ -126,6 +126,7 @@ DATA_SCOPE_WORDS = frozenset({"data", "dataset", "datasets", "teacher", "synthet
 _EVALUATION_SCOPE_WORDS = EVALUATION_WORDS - {"seed", "split"}
 _ACTIVATION_WORDS = frozenset({"gelu", "silu", "swish", "relu", "tanh", "mish", "activation", "act"})
 _TRAINING_WORDS = frozenset({"train", "training", "fit"})
+_MODEL_BASES = frozenset({"LightningModule", "LightningDataModule", "Module"})
 # Names of functions that build a configuration (minGPT's get_default_config, a yacs setup).
 _CONFIG_SCOPE_WORDS = frozenset({"config", "cfg", "configs", "defaults", "hparams", "hyperparameters", "settings"})
 # Module-level functions whose keyword defaults are a run's settings (called with none given).
@@ -349,6 +350,7 @@ class _Collector(cst.CSTVisitor):
         self.imported: set[str] = set()  # local names of imports: torch.backends... = is a library setting
         self.string_tables: dict[str, list[str]] = {}  # module-level dicts keyed by strings: name -> keys
         self.string_lists: dict[str, list[str]] = {}  # module-level lists and tuples of strings
+        self.model_classes: set[str] = set()  # the script's LightningModule, LightningDataModule, nn.Module
         # An entry point's parameters (``main(lr=)`` -> function, position or None for keyword-only)
         # and every call by name (positional count, keywords, any * or **): a default some call
         # replaces is not the setting.
@@ -452,6 +454,8 @@ class _Collector(cst.CSTVisitor):
             _dotted(b.value).split(".")[-1] in ("BaseModel", "NamedTuple", "BaseSettings") for b in node.bases)
         if node.name.value == "Lion" and self._depth == 0 and not self._class:
             self.names_with_lion.add("Lion")
+        if self._depth == 0 and any(_dotted(b.value).split(".")[-1] in _MODEL_BASES for b in node.bases):
+            self.model_classes.add(node.name.value)
         if self._depth == 0:
             self._class.append((node.name.value, is_config))
         self._depth += 1
@@ -571,7 +575,10 @@ class _Collector(cst.CSTVisitor):
         passed = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
         if short[:1].isupper() and passed:
             self.instantiations.append((short, passed, any(a.star == "**" for a in node.args), line))
-        if short in _CONFIG_CALLS or (short[:1].isupper() and _CONFIG_CLASS.search(short)):
+        # LitModel(lr=3e-4), MNISTDataModule(batch_size=32): a model or data module of the script's
+        # own, built outside any class (not a layer inside a model), takes its settings as keywords.
+        built_here = short in self.model_classes and not self._class
+        if short in _CONFIG_CALLS or (short[:1].isupper() and _CONFIG_CLASS.search(short)) or built_here:
             # TrainingArguments(learning_rate=2e-5, ...), L.Trainer(precision="bf16-mixed", ...):
             # literal keywords of a configuration call are settings like any other.
             for keyword, value in passed.items():

@@ -461,3 +461,41 @@ def test_evaluation_parts_launchers_and_model_classes() -> None:
     model = ("from torch import nn\n\nclass MetricLearningNet(nn.Module):\n    def __init__(self):\n"
              "        super().__init__()\n        self.net = nn.Sequential(nn.Linear(4, 4), nn.GELU(), nn.Dropout(0.3))\n")
     assert extract(model).values == {"activation": "gelu", "dropout_rate": 0.3}
+
+
+LIGHTNING_KEYWORDS = """
+import lightning as L
+import torch
+from torch import nn
+
+class Block(nn.Module):
+    def __init__(self, dim, p=0.0):
+        super().__init__()
+        self.drop = nn.Dropout(p)
+
+class LitModel(L.LightningModule):
+    def __init__(self, lr=1e-3):
+        super().__init__()
+        self.lr = lr
+        self.block = Block(64, p=0.2)
+
+class MNISTDataModule(L.LightningDataModule):
+    def __init__(self, batch_size=64):
+        super().__init__()
+        self.batch_size = batch_size
+
+def main():
+    model = LitModel(lr=3e-4)
+    dm = MNISTDataModule(batch_size=32)
+    L.Trainer(max_epochs=3).fit(model, dm)
+"""
+
+
+def test_a_model_or_data_module_of_the_script_takes_its_settings_as_keywords() -> None:
+    # LitModel(lr=3e-4) and MNISTDataModule(batch_size=32) where they are built; a layer built
+    # inside a model (Block(64, p=0.2)) is not a setting of the run.
+    found = extract(LIGHTNING_KEYWORDS)
+    assert found.values == {"learning_rate": 3e-4, "batch_size": 32}
+    assert found.sites["learning_rate"].path == "LitModel(lr=)"
+    edited = apply_values(LIGHTNING_KEYWORDS, {"learning_rate": 1e-3, "batch_size": 64})
+    assert "model = LitModel(lr=0.001)" in edited and "dm = MNISTDataModule(batch_size=64)" in edited
