@@ -21,7 +21,7 @@ import click
 from . import __version__
 from .config import Settings, find_config, load_file, merge_cli, settings_from
 from .errors import ArrlError, ConfigError
-from .journal import RunDirectory, RunsLock, RunStatus
+from .journal import RunDirectory, RunsLock
 from .records import converter
 
 
@@ -235,8 +235,7 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
     try:
         loop = assemble_loop(manager, settings, run_dir, context)
     except BaseException as error:  # a plugin that cannot be built: the run never started
-        if run_dir.end_after_error(error) is RunStatus.FINISHED and not run_dir.recorded() \
-                and not isinstance(error, KeyboardInterrupt):
+        if run_dir.began_nothing(run_dir.end_after_error(error), error):
             run_dir.remove()  # nothing recorded, and the error is said below
         raise
     restore = _on_stop_signals(loop.abort.set)

@@ -253,10 +253,13 @@ class RunDirectory:
         """Whether the journal holds anything (a damaged line counts)."""
         return self.journal.exists() and self.journal.stat().st_size > 0
 
-    def started_any(self) -> bool:
-        """Whether any experiment got as far as its own folder (its logs, its outputs)."""
+    def began_nothing(self, status: RunStatus, error: BaseException) -> bool:
+        """Whether a run that ``error`` ended (``end_after_error`` said ``status``) left nothing
+        of the user's: it could not start, its journal is empty, no experiment got its own
+        folder (logs, outputs), and it was not a Ctrl-C (the user may want to look)."""
         folder = self.path / "experiments"
-        return folder.is_dir() and any(folder.iterdir())
+        return (status is RunStatus.FINISHED and not self.recorded() and not isinstance(error, KeyboardInterrupt)
+                and not (folder.is_dir() and any(folder.iterdir())))
 
     def remove(self) -> None:
         """Delete the run's folder: only for a run that recorded nothing."""

@@ -222,11 +222,8 @@ class ExperimentLoop:
                     result = self._loop()
                 except BaseException as error:
                     try:
-                        status = self.run_dir.end_after_error(error).value
-                        # Nothing recorded and nothing begun: a Ctrl-C (or a crash) during the
-                        # first experiment leaves its logs and outputs, which are the user's.
-                        never_started = status == RunStatus.FINISHED.value and not self.run_dir.recorded() \
-                            and not self.run_dir.started_any() and not isinstance(error, KeyboardInterrupt)
+                        ended = self.run_dir.end_after_error(error)
+                        status, never_started = ended.value, self.run_dir.began_nothing(ended, error)
                     except (ArrlError, OSError):
                         status = "unknown"
                     self.hooks.arrl_run_finished(run_id=run_id, status=status,

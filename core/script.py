@@ -336,8 +336,7 @@ class _Collector(cst.CSTVisitor):
         self.torch_optim_prefix: str | None = None
         self._depth = 0  # function/class nesting: only module-level assignments are constants
         self._class: list[tuple[str, bool]] = []  # the enclosing module-level class, if any
-        self._scopes: list[str] = []  # names of the enclosing functions and classes
-        self._scope_is_class: list[bool] = []
+        self._scopes: list[tuple[str, bool]] = []  # the enclosing functions and classes: (name, is a class)
         self._order = 0
         # Deeper reading: calls with keywords (class instantiations), module-level instances
         # (H = HParams()), config attributes passed to calls (nn.Dropout(H.p_drop)), and
@@ -404,19 +403,15 @@ class _Collector(cst.CSTVisitor):
         configuration (``def get_config``, ``def get_default_config``), not in a dataset's."""
         path = _dotted(target)
         root = path.split(".")[0]
-        if not path or root in ("self", "cls") or root in self.imported or self._literal_or_none(value) is None:
+        if not path or root in ("self", "cls") or root in self.imported or _literal(self.module, value) is None:
             return
         if any(set(words(part)) & _EVALUATION_SCOPE_WORDS for part in path.split(".")[:-1]):
             return  # _C.TEST.BATCH_SIZE, C.eval.max_iters: the evaluation's, never the training's
-        scopes = [set(words(name)) for name in self._scopes]
-        if any(parts & DATA_SCOPE_WORDS or "dataset" in parts for parts in scopes):
+        scopes = [set(words(name)) for name, _ in self._scopes]
+        if any(parts & DATA_SCOPE_WORDS for parts in scopes):
             return
-        functions = [parts for parts in scopes if parts & _CONFIG_SCOPE_WORDS]
-        if self._depth == 0 or functions:
+        if self._depth == 0 or any(parts & _CONFIG_SCOPE_WORDS for parts in scopes):
             self._add(path, target.attr.value, value, "attribute")
-
-    def _literal_or_none(self, value: cst.BaseExpression) -> Value | None:
-        return _literal(self.module, value)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None and isinstance(node.target, cst.Name):
@@ -433,10 +428,9 @@ class _Collector(cst.CSTVisitor):
             keys = [_string_value(e.key) for e in value.elements if isinstance(e, cst.DictElement)]
             if keys and all(k is not None for k in keys):
                 self.string_tables[name] = [k for k in keys if k is not None]
-        if self._depth == 0 and not self._class and isinstance(value, (cst.List, cst.Tuple)):
-            items = [_string_value(e.value) for e in value.elements]
-            if items and all(i is not None for i in items):
-                self.string_lists[name] = [i for i in items if i is not None]  # for choices=ACTS
+        items = None if isinstance(value, cst.Set) else _strings(value)
+        if self._depth == 0 and not self._class and items:
+            self.string_lists[name] = items  # for choices=ACTS
         if self._depth == 0 and not self._class:
             if isinstance(value, cst.Call):
                 self.instances[name] = value
@@ -459,13 +453,11 @@ class _Collector(cst.CSTVisitor):
         if self._depth == 0:
             self._class.append((node.name.value, is_config))
         self._depth += 1
-        self._scopes.append(node.name.value)
-        self._scope_is_class.append(True)
+        self._scopes.append((node.name.value, True))
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self._depth -= 1
         self._scopes.pop()
-        self._scope_is_class.pop()
         if self._depth == 0:
             self._class.pop()
 
@@ -481,13 +473,11 @@ class _Collector(cst.CSTVisitor):
                     self.entry_params[f"{node.name.value}({name}=)"] = (node.name.value, position)
                     self._add(f"{node.name.value}({name}=)", name, param.default, "default")
         self._depth += 1
-        self._scopes.append(node.name.value)
-        self._scope_is_class.append(False)
+        self._scopes.append((node.name.value, False))
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self._depth -= 1
         self._scopes.pop()
-        self._scope_is_class.pop()
 
     def _ignored_here(self) -> frozenset[str]:
         """The fields the calls here do not set, by the names of the enclosing functions and
@@ -498,15 +488,16 @@ class _Collector(cst.CSTVisitor):
         (``class NewGELU``: its torch.tanh is the formula). A name that says training
         (``def train_and_evaluate``) marks nothing."""
         ignored: set[str] = set()
-        for name, is_class in zip(self._scopes, self._scope_is_class):
-            parts = set(words(name))
+        for name, is_class in self._scopes:
+            named = words(name)
+            parts = set(named)
             if parts & _TRAINING_WORDS:
                 continue
             if parts & _EVALUATION_SCOPE_WORDS and not is_class:  # class MetricLearningNet is a model
                 return FIELD_SET
             if parts & DATA_SCOPE_WORDS:
                 ignored |= _ARCHITECTURE_FIELDS
-            if words(name) and words(name)[-1] in _ACTIVATION_WORDS:  # NewGELU, not SiluMLP
+            if named and named[-1] in _ACTIVATION_WORDS:  # NewGELU, not SiluMLP
                 ignored.add("activation")
         return frozenset(ignored)
 
@@ -647,12 +638,17 @@ class _Collector(cst.CSTVisitor):
         long = next((f for f in flags if f.startswith("--")), flags[0])
         self._add(long, dest or long, default, "argparse")
         listed = next((a.value for a in node.args if a.keyword and a.keyword.value == "choices"), None)
-        if isinstance(listed, cst.Name) and listed.value in self.string_lists:
-            self.argparse_choices[long] = tuple(self.string_lists[listed.value])
-        elif isinstance(listed, (cst.List, cst.Tuple, cst.Set)):
-            strings = [_string_value(e.value) for e in listed.elements]
-            if strings and all(s is not None for s in strings):
-                self.argparse_choices[long] = tuple(s for s in strings if s is not None)
+        strings = self.string_lists.get(listed.value) if isinstance(listed, cst.Name) else _strings(listed)
+        if strings:
+            self.argparse_choices[long] = tuple(strings)
+
+
+def _strings(node: cst.BaseExpression | None) -> list[str] | None:
+    """The items of a literal list, tuple or set of strings; None for anything else."""
+    if not isinstance(node, (cst.List, cst.Tuple, cst.Set)):
+        return None
+    items = [_string_value(e.value) for e in node.elements]
+    return [i for i in items if i is not None] if items and None not in items else None
 
 
 @attrs.frozen
