@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import arrl
-from arrl.plugins.ppo_learner import AsyncPPOProposer
-from arrl.plugins.ppo_proposer import PPOOptions, PPOProposer
+from arrl.plugins.ppo.learner import AsyncPPOProposer
+from arrl.plugins.ppo.proposer import PPOOptions, PPOProposer
 from arrl.schema import config_hash
-from arrl.script import extract, program_hash
+from arrl.script.reader import extract, program_hash
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "tests" / "scripts" / "calls_style.py"

@@ -25,9 +25,9 @@ import statistics
 import sys
 from pathlib import Path
 
-from arrl.actions import Move, apply_move
-from arrl.plugins.ppo_proposer import ACTIONS, OPTIMIZER_LEARNING_RATE
+from arrl.plugins.ppo.proposer import ACTIONS, OPTIMIZER_LEARNING_RATE
 from arrl.schema import SchemaError, config_hash
+from arrl.script.actions import Move, apply_move
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import simfamily  # noqa: E402

@@ -2,7 +2,7 @@
 run and hidden by the noise?
 
 For each member, one simloop episode (the loop's decisions, benchmarks/simloop.py) with a
-proposer; then every single move and coupled move (arrl.plugins.ppo_proposer.COUPLED) from the
+proposer; then every single move and coupled move (arrl.plugins.ppo.proposer.COUPLED) from the
 best-observed configuration, scored by the member's true (noise-free) final loss. A member whose
 best neighbour is truly better, and was already run, is one where the noise hid a gain: more
 moves cannot help there, measuring again could.
@@ -18,9 +18,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from arrl.actions import apply_move, moves
-from arrl.plugins.ppo_proposer import COUPLED, coupled_config
+from arrl.plugins.ppo.proposer import COUPLED, coupled_config
 from arrl.schema import SchemaError, config_hash
+from arrl.script.actions import apply_move, moves
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import simfamily  # noqa: E402

@@ -2,10 +2,10 @@
 
 One policy runs episodes (a fresh run of ``--experiments`` proposals) on members 100-119 in
 turn, learning online as it does in arrl, for ``--passes`` passes; its weights become the prior
-shipped as arrl/plugins/ppo_prior.pt. Held-out members (0-99) are never seen.
+shipped as arrl/plugins/ppo/prior.pt. Held-out members (0-99) are never seen.
 
     nice -n 10 .venv/bin/python benchmarks/pretrain_ppo.py --passes 2 --experiments 32 --keep strategy \
-        --out plugins/ppo_prior.pt
+        --out plugins/ppo/prior.pt
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from search import PRETRAINING  # noqa: E402
 from simloop import episode, make_proposer, parse_options  # noqa: E402
 
-from arrl.plugins.ppo_prior import save_prior  # noqa: E402
+from arrl.plugins.ppo.prior_file import save_prior  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--passes", type=int, default=2)
     parser.add_argument("--experiments", type=int, default=32)
-    parser.add_argument("--out", type=Path, default=Path("plugins/ppo_prior.pt"))
+    parser.add_argument("--out", type=Path, default=Path("plugins/ppo/prior.pt"))
     parser.add_argument("--keep", choices=("all", "strategy"), default="strategy",
                         help="strategy: hold the per-move output layer at zero (neutral) while pre-training, "
                              "so what is learned is the attribution scorer's search strategy (with the body and "

@@ -24,8 +24,8 @@ import attrs
 import arrl
 from arrl.manager import Registry, build_options, plugin_manager
 from arrl.schema import HISTORY_WINDOW, config_hash
-from arrl.script import Extraction, extract, program_hash
-from arrl.space import SpaceEntry, SpaceSettings, build_space
+from arrl.script.reader import Extraction, extract, program_hash
+from arrl.script.space import SpaceEntry, SpaceSettings, build_space
 
 ROOT = Path(__file__).resolve().parent.parent
 NANOGPT = ROOT / "tests" / "scripts" / "styles" / "nanogpt"

@@ -34,10 +34,10 @@ from pathlib import Path
 import attrs
 
 import arrl
-from arrl.noise import NOISE_SIGMAS, noise_floor
 from arrl.plugins.composite_reward import CompositeReward
+from arrl.run.noise import NOISE_SIGMAS, noise_floor
 from arrl.schema import HISTORY_WINDOW, config_hash
-from arrl.script import extract, program_hash
+from arrl.script.reader import extract, program_hash
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import simfamily  # noqa: E402

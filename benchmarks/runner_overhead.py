@@ -35,16 +35,16 @@ class FirstLine(arrl.RunMonitor):
 
 
 def runners() -> dict[str, object]:
-    from arrl.plugins.subprocess_runner import SubprocessRunner
+    from arrl.plugins.runners.subprocess_runner import SubprocessRunner
 
     found: dict[str, object] = {"subprocess": SubprocessRunner()}
     for name in ("podman", "docker"):
         try:
             if name == "podman":
-                from arrl.plugins.podman_runner import PodmanOptions, PodmanRunner
+                from arrl.plugins.runners.podman_runner import PodmanOptions, PodmanRunner
                 runner = PodmanRunner(PodmanOptions(memory="1g"))
             else:
-                from arrl.plugins.docker_runner import DockerOptions, DockerRunner
+                from arrl.plugins.runners.docker_runner import DockerOptions, DockerRunner
                 runner = DockerRunner(DockerOptions(memory="1g"))
             runner.fingerprint()
             found[name] = runner

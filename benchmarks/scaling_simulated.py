@@ -1,6 +1,6 @@
 """Many simulated workers: where does the one-at-a-time part of arrl become the bottleneck?
 
-Runs the real worker pool (`core/workers.py`) with the real proposer, validator, reward, journal,
+Runs the real worker pool (`core/run/workers.py`) with the real proposer, validator, reward, journal,
 memory and git rollback, but a simulated runner: an experiment sleeps for a fixed time instead of
 training and reports a loss computed from its config. Proposing and concluding an experiment
 (reward, journal fsync, keep or roll back, memory, the proposer's learning and save) happen one at
@@ -44,12 +44,12 @@ from pathlib import Path
 from typing import Any
 
 import arrl
-from arrl import workers as workers_module
-from arrl.assembly import assemble_loop
 from arrl.config import settings_from
 from arrl.journal import RunDirectory
 from arrl.manager import make_plugin_manager
 from arrl.records import converter
+from arrl.run import workers as workers_module
+from arrl.run.assembly import assemble_loop
 from arrl.script import extract
 
 SCRIPT = """

@@ -34,12 +34,12 @@ from typing import Any
 import attrs
 
 import arrl
-from arrl.early_stopping import EarlyStoppingSettings, TrendStopper
 from arrl.manager import Registry, build_options, plugin_manager
-from arrl.noise import noise_floor
 from arrl.plugins.composite_reward import CompositeReward
+from arrl.run.early_stopping import EarlyStoppingSettings, TrendStopper
+from arrl.run.noise import noise_floor
 from arrl.schema import HISTORY_WINDOW, config_hash
-from arrl.script import extract, program_hash
+from arrl.script.reader import extract, program_hash
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import simfamily  # noqa: E402

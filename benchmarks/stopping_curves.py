@@ -28,9 +28,9 @@ from typing import Any
 
 import optuna
 
-from arrl.actions import random_edit
-from arrl.early_stopping import EarlyStoppingSettings, TrendStopper
 from arrl.records import Direction
+from arrl.run.early_stopping import EarlyStoppingSettings, TrendStopper
+from arrl.script.actions import random_edit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import simfamily  # noqa: E402

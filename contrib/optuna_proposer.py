@@ -7,7 +7,7 @@ as failed to load and every other plugin still works.
 How arrl's loop maps onto Optuna's ask-and-tell interface:
 
 - The search space is every field and ``[space]`` knob the script exposes and arrl can rewrite,
-  each over the run's domain (:mod:`arrl.plugins._space`): the bounds of the run's space (the
+  each over the run's domain (:mod:`arrl.plugins.proposers.domains`): the bounds of the run's space (the
   schema's, grown around the baseline or overridden), log scale where it says so, and for
   categorical fields only the values the script can take.
 - The baseline is the first trial: its configuration and result (experiment 0, which the loop has
@@ -39,10 +39,10 @@ import attrs
 
 import arrl
 from arrl.errors import ConfigError
-from arrl.plugins._space import Domain, describe, domain, editable_fields, repair_heads
+from arrl.plugins.proposers.domains import Domain, describe, domain, editable_fields, repair_heads
 from arrl.records import Outcome
 from arrl.schema import Value, config_hash
-from arrl.script import apply_values
+from arrl.script.reader import apply_values
 
 if TYPE_CHECKING:
     import optuna

@@ -116,7 +116,7 @@ def _connect(options: RayOptions) -> None:
                 if options.address:
                     ray.init(address=options.address, log_to_driver=False, configure_logging=False)
                 else:
-                    from arrl.resources import available_cpus
+                    from arrl.run.resources import available_cpus
 
                     # Marked, so that what outlives a SIGKILLed arrl (Ray's agents do) is found
                     # and removed by the next local cluster's start.
@@ -311,9 +311,9 @@ def remove_leftovers(run_id: str, experiment_id: int | None = None, ray_worker: 
     processes (by their token), cgroups and containers."""
     import signal
 
-    from arrl.plugins._container import LABEL_EXPERIMENT, LABEL_RUN
-    from arrl.plugins._containment import cgroup2_base, kill_cgroup, remove_cgroup
-    from arrl.plugins.subprocess_runner import kill_token
+    from arrl.plugins.runners.container import LABEL_EXPERIMENT, LABEL_RUN
+    from arrl.plugins.runners.containment import cgroup2_base, kill_cgroup, remove_cgroup
+    from arrl.plugins.runners.subprocess_runner import kill_token
 
     removed = 0
     try:

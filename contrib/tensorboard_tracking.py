@@ -28,9 +28,9 @@ from typing import Any
 import attrs
 
 import arrl
-from arrl.best import becomes_best
 from arrl.journal import RunDirectory
 from arrl.records import ExperimentRecord, Outcome
+from arrl.results.best import becomes_best
 from arrl.tracking import missing_package, reports_errors
 
 NAME = "tensorboard"

@@ -177,7 +177,9 @@ def resume(inv: Invocation, json_events: bool, **overrides: Any) -> None:
 
 def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, Any],
          must_continue: bool, allow_changed_script: bool = False, json_events: bool = False) -> None:
-    from .assembly import assemble_loop, check_choices
+    from arrl.run.assembly import assemble_loop
+    from arrl.run.components import check_choices
+
     from .manager import Registry, plugin_manager
 
     data, base = _project_data(inv)
@@ -218,7 +220,7 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
             click.echo(f"arrl: skipped damaged journal line {line.line_number} ({line.reason}); "
                        f"kept in {run_dir.damaged_path}", err=True)
     if run_dir is not None and not allow_changed_script:
-        from .continuation import check_script_unchanged
+        from arrl.run.continuation import check_script_unchanged
 
         check_script_unchanged(repo_root, relative, run_dir)
     if run_dir is None:
@@ -229,8 +231,8 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
         click.echo(f"arrl: continuing run {meta.run_id} ({meta.status.value}"
                    f"{': ' + meta.status_reason if meta.status_reason else ''})", err=True)
     context = _context(settings, run_dir.path, repo_root, relative)
-    from .display import console_subscribers
-    from .events import subscribed
+    from arrl.run.display import console_subscribers
+    from arrl.run.events import subscribed
 
     try:
         loop = assemble_loop(manager, settings, run_dir, context)
@@ -283,10 +285,11 @@ def _on_stop_signals(request_stop: Callable[[], None]) -> Callable[[], None]:
 def reproduce(inv: Invocation, experiment_id: int, run_id: str | None, as_json: bool) -> None:
     """Run experiment ID again from its commit, with its seed, in the run's environment, and
     report the difference from the recorded result in noise floors."""
-    from .assembly import build_one
+    from arrl.results.reproduce import as_dict, check_environment, find_record, pick_run
+    from arrl.results.reproduce import reproduce as reproduce_experiment
+    from arrl.run.components import build_one
+
     from .manager import Registry, plugin_manager
-    from .reproduce import as_dict, check_environment, find_record, pick_run
-    from .reproduce import reproduce as reproduce_experiment
 
     current, base = _settings(inv)
     run = pick_run(base / current.runs_dir, run_id)
@@ -318,7 +321,8 @@ def reproduce(inv: Invocation, experiment_id: int, run_id: str | None, as_json: 
 @click.pass_obj
 def validate(inv: Invocation, baseline: Path, proposed: Path) -> None:
     """Run the configured validators on PROPOSED: exit 0 accepted, 1 rejected (with reasons)."""
-    from .assembly import build_chain, validate_chain
+    from arrl.run.components import build_chain, validate_chain
+
     from .manager import Registry, plugin_manager
 
     texts = []
@@ -351,7 +355,8 @@ def image() -> None:
 @click.pass_obj
 def image_build(inv: Invocation) -> None:
     """Build the run image from this machine's files (no registry): arrl --plugin runner=podman image build"""
-    from .assembly import build_one
+    from arrl.run.components import build_one
+
     from .manager import Registry, plugin_manager
 
     settings, base = _settings(inv)
@@ -376,8 +381,8 @@ def image_build(inv: Invocation) -> None:
 @click.option("--force", is_flag=True, help="Overwrite an existing arrl.toml.")
 def init(script: Path, metric: str | None, maximize: bool | None, budget: float, force: bool) -> None:
     """Write arrl.toml for SCRIPT: metric, direction, budget and the [space] `arrl inspect` finds."""
-    from .scaffold import guess_direction, guess_metric, scaffold
-    from .script import ScriptError
+    from arrl.script.reader import ScriptError
+    from arrl.script.scaffold import guess_direction, guess_metric, scaffold
 
     target = Path("arrl.toml")
     if target.exists() and not force:
@@ -413,10 +418,11 @@ def init(script: Path, metric: str | None, maximize: bool | None, budget: float,
 @click.pass_obj
 def inspect(inv: Invocation, script: Path | None, as_json: bool, space_only: bool) -> None:
     """Show the fields and knobs SCRIPT sets, where, and what else looks tunable."""
-    from .candidates import candidates_toml, find_candidates
+    from arrl.script.candidates import candidates_toml, find_candidates
+    from arrl.script.reader import ScriptError, extract
+    from arrl.script.space import build_space
+
     from .schema import FIELD_NAMES
-    from .script import ScriptError, extract
-    from .space import build_space
 
     settings, base = _settings(inv)
     path = script if script is not None else (base / settings.script if settings.script else None)
@@ -542,7 +548,7 @@ _json_option = click.option("--json", "as_json", is_flag=True, help="Machine-rea
 
 
 def _results(inv: Invocation, run_id: str | None) -> Any:
-    from .results import RunResults, pick_run
+    from arrl.results.tables import RunResults, pick_run
 
     settings, base = _settings(inv)
     return RunResults.load(pick_run(base / settings.runs_dir, run_id))
@@ -555,7 +561,7 @@ def _results(inv: Invocation, run_id: str | None) -> Any:
 @click.pass_obj
 def history(inv: Invocation, run_id: str | None, tsv: bool, as_json: bool) -> None:
     """Show the experiments of a run; * marks the best."""
-    from .results import HISTORY_HEADERS, history_rows
+    from arrl.results.tables import HISTORY_HEADERS, history_rows
 
     results = _results(inv, run_id)
     if as_json:
@@ -577,7 +583,7 @@ def history(inv: Invocation, run_id: str | None, tsv: bool, as_json: bool) -> No
 @click.pass_obj
 def runs(inv: Invocation, as_json: bool) -> None:
     """List every run, oldest first, with its best result."""
-    from .results import run_summaries
+    from arrl.results.tables import run_summaries
 
     settings, base = _settings(inv)
     summaries = run_summaries(base / settings.runs_dir)
@@ -603,7 +609,7 @@ def runs(inv: Invocation, as_json: bool) -> None:
 @click.pass_obj
 def show(inv: Invocation, experiment: str, run_id: str | None, as_json: bool) -> None:
     """Show one experiment (an id, or `best`), failed ones included, with its diff."""
-    from .results import record_dict, show_lines
+    from arrl.results.tables import record_dict, show_lines
 
     results = _results(inv, run_id)
     record = results.get(experiment)
@@ -633,7 +639,7 @@ def diff(inv: Invocation, experiment: str, against_baseline: bool, run_id: str |
 @click.pass_obj
 def best(inv: Invocation, run_id: str | None, as_json: bool) -> None:
     """The best experiment of a run, and how to take it home."""
-    from .results import format_value, record_dict, show_lines
+    from arrl.results.tables import format_value, record_dict, show_lines
 
     results = _results(inv, run_id)
     record = results.get("best")
@@ -657,7 +663,7 @@ def best(inv: Invocation, run_id: str | None, as_json: bool) -> None:
 @click.pass_obj
 def export(inv: Invocation, run_id: str | None, output: Path | None, fmt: str | None) -> None:
     """Write a run's experiments as TSV or CSV (autoresearch's results.tsv columns first)."""
-    from .results import export_table, write_delimited
+    from arrl.results.tables import export_table, write_delimited
 
     results = _results(inv, run_id)
     if fmt is None:
@@ -683,7 +689,7 @@ def export(inv: Invocation, run_id: str | None, output: Path | None, fmt: str | 
 def apply(inv: Invocation, experiment: str, run_id: str | None, patch: Path | None) -> None:
     """Commit an experiment's change from the baseline (an id, or `best`) on your current
     branch, applied three-way; on a conflict or uncommitted changes nothing is touched."""
-    from .apply import apply_to_branch, write_patch
+    from arrl.results.apply import apply_to_branch, write_patch
 
     results = _results(inv, run_id)
     record = results.get(experiment)
@@ -706,7 +712,7 @@ def apply(inv: Invocation, experiment: str, run_id: str | None, patch: Path | No
 @click.pass_obj
 def report(inv: Invocation, run_id: str | None, output: Path | None) -> None:
     """Write a self-contained HTML report and PNG plots of a run (needs the `report` extra)."""
-    from .report import write_report
+    from arrl.results.report import write_report
 
     results = _results(inv, run_id)
     made = write_report(results, output if output is not None else results.run.path / "report")

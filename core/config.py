@@ -31,10 +31,11 @@ import attrs
 import cattrs
 from cattrs.v import format_exception
 
-from .early_stopping import EarlyStoppingSettings
+from arrl.run.early_stopping import EarlyStoppingSettings
+from arrl.script.space import SpaceEntry, SpaceSettings
+
 from .errors import ConfigError
 from .records import Direction
-from .space import SpaceEntry, SpaceSettings
 
 CONFIG_NAMES = ("arrl.toml", "pyproject.toml")
 
@@ -88,13 +89,13 @@ class Settings:
     max_hours: float | None = attrs.field(default=None, validator=attrs.validators.optional(_finite_positive))
     target: float | None = None
     # End the run once this many experiments in a row have not improved the best by more than
-    # the noise margin (arrl.noise; without a floor, by any amount): the search has stalled, and
+    # the noise margin (arrl.run.noise; without a floor, by any amount): the search has stalled, and
     # an unattended run would spend its budgets on a plateau.
     plateau: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.ge(1)))
     # Schema field -> the script's own name for it, where arrl cannot find it by itself:
     # a constant (LR), a class field (Config.lr), a dict key (CFG['lr']) or a flag (--lr).
     fields: dict[str, str] = attrs.Factory(dict)
-    # Per-field bounds/choices overrides and knobs by the script's own name (arrl.space), and
+    # Per-field bounds/choices overrides and knobs by the script's own name (arrl.script.space), and
     # names never to tune.
     space: dict[str, SpaceEntry] = attrs.Factory(dict)
     exclude: list[str] = attrs.Factory(list)
@@ -102,14 +103,14 @@ class Settings:
     options: dict[str, dict[str, Any]] = attrs.Factory(dict)
     early_stopping: EarlyStoppingSettings = EarlyStoppingSettings()
     # The unmodified script runs this many times, seeds seed, seed+1, ..., before any proposal:
-    # the spread of its metric is the noise floor (arrl.noise). 1 turns it off: for a metric
+    # the spread of its metric is the noise floor (arrl.run.noise). 1 turns it off: for a metric
     # that does not move with the seed, or when every experiment is precious.
     baseline_runs: int = attrs.field(default=3, validator=attrs.validators.ge(1))
     # Refuse an improvement under 2 sigma of the noise floor as a new best (marked either way).
     refuse_noise: bool = False
     # Trackers to attach to the run, each with its options: [tracking.mlflow] (see arrl.tracking).
     tracking: dict[str, dict[str, Any]] = attrs.Factory(dict)
-    # Experiments run at once (arrl.workers); each gets its own worktree, runner and CPU share.
+    # Experiments run at once (arrl.run.workers); each gets its own worktree, runner and CPU share.
     workers: int = attrs.field(default=1, validator=attrs.validators.ge(1))
     # CPUs (and threads) per experiment; None: the CPUs arrl may use divided by `workers`.
     cpus_per_worker: float | None = attrs.field(default=None, validator=attrs.validators.optional(_positive))
@@ -119,7 +120,7 @@ class Settings:
     def space_settings(self) -> SpaceSettings:
         return SpaceSettings(dict(self.space), tuple(self.exclude))
     # A trusted evaluation command ("python eval.py"), run after training on what the experiment
-    # wrote to ARRL_OUTPUT_DIR; its metric is the one recorded (see arrl.evaluation).
+    # wrote to ARRL_OUTPUT_DIR; its metric is the one recorded (see arrl.run.evaluation).
     evaluate: str = ""
 
     def plugin_names(self, role: str) -> tuple[str, ...]:

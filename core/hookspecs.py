@@ -7,7 +7,7 @@ clashes and looked up without building anything. Keep imports of heavy libraries
 
 Event hooks are notifications: every implementation is called, return values are ignored.
 They are the run's one event model: the live display, the plain log (``run.log``) and the
-``arrl run --json`` stream are ordinary subscribers of them (:mod:`arrl.events`). Each carries
+``arrl run --json`` stream are ordinary subscribers of them (:mod:`arrl.run.events`). Each carries
 the ``run_id`` and, where it concerns one experiment, that experiment's id, so the events of
 several experiments running at once stay apart; ``at`` is when it happened (``time.time()``).
 An implementation takes only the arguments it names. ``arrl_metric`` is called from the

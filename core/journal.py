@@ -109,7 +109,7 @@ def _damage_reason(error: Exception) -> str:
 
 
 # The lines ExperimentLoop._log writes for an experiment: "<time> #<id> ...".
-# A finished experiment's line (arrl.events.summary), not its "started" line.
+# A finished experiment's line (arrl.run.events.summary), not its "started" line.
 _LOGGED_EXPERIMENT = re.compile(r"^\S+ #(\d+) (?!started:)")
 
 

@@ -36,13 +36,13 @@ HOOK_FOR_ROLE: Mapping[str, str] = {
 }
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
-    "arrl.plugins.random_proposer",
-    "arrl.plugins.ppo_proposer",
-    "arrl.plugins.grid_proposer",
-    "arrl.plugins.ast_validator",
-    "arrl.plugins.subprocess_runner",
-    "arrl.plugins.podman_runner",
-    "arrl.plugins.docker_runner",
+    "arrl.plugins.proposers.random_proposer",
+    "arrl.plugins.ppo",
+    "arrl.plugins.proposers.grid_proposer",
+    "arrl.plugins.validator.ast_validator",
+    "arrl.plugins.runners.subprocess_runner",
+    "arrl.plugins.runners.podman_runner",
+    "arrl.plugins.runners.docker_runner",
     "arrl.plugins.deque_memory",
     "arrl.plugins.redis_memory",
     "arrl.plugins.composite_reward",

@@ -15,8 +15,9 @@ from typing import Any
 import attrs
 import cattrs
 
+from arrl.script.space import Space
+
 from .schema import HISTORY_WINDOW, Value
-from .space import Space
 
 
 class Outcome(str, enum.Enum):
@@ -153,10 +154,10 @@ class Observation:
     editable: tuple[str, ...] | None = None
     choices: dict[str, tuple[Value, ...]] = attrs.Factory(dict)
     # The run's domains (design fields grown around the baseline, overrides, declared knobs;
-    # see arrl.space). None: the design document's fields as they are. Pass it to
-    # arrl.actions and arrl.script.apply_values; arrl.observation encodes its knobs.
+    # see arrl.script.space). None: the design document's fields as they are. Pass it to
+    # arrl.script.actions and arrl.script.apply_values; arrl.script.observation encodes its knobs.
     space: Space | None = None
-    # The standard deviation of the unmodified script's metric over seeds (arrl.noise); an
+    # The standard deviation of the unmodified script's metric over seeds (arrl.run.noise); an
     # improvement under twice it is noise. None until measured.
     noise_floor: float | None = None
     # Config hashes of every program this run has run or is running now. The loop refuses a
@@ -197,7 +198,7 @@ class ExperimentRecord:
     details: dict[str, str] = attrs.Factory(dict)
     proposal_id: str = ""  # the Proposal.id this experiment ran
     seed: int | None = None  # ARRL_SEED of its run (None in records older than the field)
-    # Better than the best by less than 2 sigma of the noise floor (arrl.noise): luck, not skill.
+    # Better than the best by less than 2 sigma of the noise floor (arrl.run.noise): luck, not skill.
     within_noise: bool = False
 
     def history_entry(self) -> HistoryEntry:

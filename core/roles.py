@@ -2,7 +2,7 @@
 
 Each role is a small abstract base class. A plugin implements one by subclassing it and handing
 the loop a factory through the role's hook (see :mod:`arrl.hookspecs`). The loop calls only the
-methods below, in the order described in :mod:`arrl.loop`; everything else an implementation
+methods below, in the order described in :mod:`arrl.run.loop`; everything else an implementation
 does is its own business.
 
 Every factory is called as ``factory(options, context)`` where ``options`` is an instance of the
@@ -19,6 +19,8 @@ from pathlib import Path
 
 import attrs
 
+from arrl.script.space import SpaceSettings
+
 from .errors import ArrlError
 from .records import (
     Direction,
@@ -30,7 +32,6 @@ from .records import (
     RunResult,
     ValidationResult,
 )
-from .space import SpaceSettings
 
 
 @attrs.frozen
@@ -47,7 +48,7 @@ class PluginContext:
     # Schema field -> the script's name for it, for scripts arrl cannot read by itself
     # ({"learning_rate": "TrainConfig.base_lr"}); see arrl.script.
     field_map: dict[str, str] = attrs.Factory(dict)
-    # The [space] table and exclude list (arrl.space): knobs, overrides, hands-off names.
+    # The [space] table and exclude list (arrl.script.space): knobs, overrides, hands-off names.
     space: SpaceSettings = SpaceSettings()
     # The trusted evaluation command, when one is set: validators then reserve stdout for it.
     evaluate: str = ""

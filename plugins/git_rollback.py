@@ -19,7 +19,7 @@ import attrs
 
 import arrl
 from arrl.errors import WorkspaceError
-from arrl.faults import checkpoint
+from arrl.run.faults import checkpoint
 
 
 @attrs.frozen

@@ -126,7 +126,7 @@ def test_the_search_benchmark_reports_a_labelled_version_beside_the_plain_rows(t
 def test_the_plateau_check_scores_every_single_and_coupled_neighbour_by_its_true_loss() -> None:
     import plateau
 
-    from arrl.plugins.ppo_proposer import COUPLED
+    from arrl.plugins.ppo.proposer import COUPLED
 
     found = plateau.neighbours(dict(simfamily.BASELINE))
     changed = [{k for k in c if c[k] != simfamily.BASELINE[k]} for c in found]

@@ -45,8 +45,8 @@ _built: set[str] = set()
 
 
 def _runner(name: str, **options) -> arrl.Runner:
-    from arrl.plugins.docker_runner import DockerOptions, DockerRunner
-    from arrl.plugins.podman_runner import PodmanOptions, PodmanRunner
+    from arrl.plugins.runners.docker_runner import DockerOptions, DockerRunner
+    from arrl.plugins.runners.podman_runner import PodmanOptions, PodmanRunner
 
     if name == "podman":
         return PodmanRunner(PodmanOptions(**options))
@@ -325,8 +325,8 @@ def test_cleanup_removes_containers_of_a_dead_run(engine: str) -> None:
 
 
 def test_engine_that_is_down_is_a_clear_error(tmp_path: Path) -> None:
-    from arrl.plugins.docker_runner import DockerOptions, DockerRunner
-    from arrl.plugins.podman_runner import PodmanOptions, PodmanRunner
+    from arrl.plugins.runners.docker_runner import DockerOptions, DockerRunner
+    from arrl.plugins.runners.podman_runner import PodmanOptions, PodmanRunner
 
     with pytest.raises(EngineError, match="cannot reach the Docker engine.*dockerd"):
         DockerRunner(DockerOptions(base_url=f"unix://{tmp_path}/no.sock"))
@@ -410,7 +410,7 @@ def test_the_output_quota_holds_in_a_container(then: str, engine: str, tmp_path:
     assert not (request.log_dir / "output.img").exists()
     assert _leftovers(engine) == []
     log = (request.log_dir / "stdout.log").read_text()
-    from arrl.plugins._sized_output import can_mount
+    from arrl.plugins.runners.sized_output import can_mount
 
     assert result.details["output_quota"] == ("mount" if can_mount() else "runner")
     if result.details["output_quota"] == "mount":  # the sized file system stopped the write itself

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from arrl.faults import PHASES
+from arrl.run.faults import PHASES
 from support import ARRL, git, make_repo, records, run_arrl, run_dir
 
 SCRIPT = """

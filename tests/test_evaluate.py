@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 
 import arrl
-from arrl.assembly import build_components
 from arrl.config import Settings
-from arrl.early_stopping import EarlyStoppingSettings
 from arrl.errors import ConfigError
-from arrl.evaluation import DISAGREEMENT, evaluation_script
 from arrl.journal import RunDirectory
-from arrl.loop import ExperimentLoop
 from arrl.manager import Registry, make_plugin_manager
 from arrl.records import ExperimentRecord, ValidationResult
+from arrl.run.components import build_components
+from arrl.run.early_stopping import EarlyStoppingSettings
+from arrl.run.evaluation import DISAGREEMENT, evaluation_script
+from arrl.run.loop import ExperimentLoop
 from support import make_repo, records, run_arrl
 
 TRAIN = """

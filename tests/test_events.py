@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from arrl.display import LiveDisplay
-from arrl.events import EVENT_KINDS, Event, JsonLines, LineWriter, Recorder, read_events, replay, subscribed
 from arrl.hookspecs import hookimpl
 from arrl.manager import make_plugin_manager
+from arrl.run.display import LiveDisplay
+from arrl.run.events import EVENT_KINDS, Event, JsonLines, LineWriter, Recorder, read_events, replay, subscribed
 from support import TOY_CONFIG, make_repo, records, run_arrl, run_dir
 
 TOY_SCRIPT = """
@@ -178,10 +178,10 @@ def _run_loop(tmp_path: Path, arrl_env: dict[str, str], *plugins: object) -> lis
     registered beside the built-in ones; the events a Recorder and the JSON stream saw."""
     import os
 
-    from arrl import assembly
     from arrl.config import settings_from
     from arrl.journal import RunDirectory
     from arrl.roles import PluginContext
+    from arrl.run import assembly
 
     repo = make_repo(tmp_path / "project", {"train.py": TOY_SCRIPT}, None)
     settings = settings_from({"script": "train.py", "budget": 20, "seed": 3, "max_experiments": 3,
@@ -253,8 +253,8 @@ def test_a_failing_metric_subscriber_does_not_stall_the_run(tmp_path: Path, arrl
 def test_time_saved_by_early_stopping_and_experiments_per_hour() -> None:
     """Saved time: each early-stopped run against the median complete run (capped at the
     budget); the rate counts this session's experiments over its wall-clock time."""
-    from arrl.display import Progress
     from arrl.records import Direction, ExperimentRecord, Outcome, converter
+    from arrl.run.display import Progress
 
     def record(i: int, outcome: Outcome, seconds: float, value: float) -> dict:
         return converter.unstructure(ExperimentRecord(

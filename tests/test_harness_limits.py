@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import arrl
-from arrl.plugins._containment import cgroup2_base
-from arrl.plugins.subprocess_runner import SubprocessOptions, SubprocessRunner
+from arrl.plugins.runners.containment import cgroup2_base
+from arrl.plugins.runners.subprocess_runner import SubprocessOptions, SubprocessRunner
 from support import skip_or_fail
 
 CONTAINMENTS = ("cgroup", "subreaper")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from arrl.scaffold import guess_direction, guess_metric
+from arrl.script.scaffold import guess_direction, guess_metric
 from support import ROOT, git, make_repo, records, run_arrl
 
 STYLES = ROOT / "tests" / "scripts" / "styles"

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 import arrl
-from arrl.assembly import build_components
 from arrl.config import Settings
 from arrl.journal import RunDirectory
-from arrl.loop import ExperimentLoop
 from arrl.manager import Registry, make_plugin_manager
-from arrl.noise import in_noise_units, noise_floor, within_noise
+from arrl.run.components import build_components
+from arrl.run.loop import ExperimentLoop
+from arrl.run.noise import in_noise_units, noise_floor, within_noise
 from arrl.script import apply_values
 from support import make_repo, records, run_arrl
 
@@ -135,7 +135,7 @@ def test_a_lucky_repeat_of_the_unmodified_script_is_never_the_best(
 
 
 def test_a_gain_inside_the_noise_is_the_best_unless_the_run_refused_it() -> None:
-    from arrl.best import becomes_best
+    from arrl.results.best import becomes_best
     record = arrl.ExperimentRecord(id=3, parent_id=0, outcome=arrl.Outcome.OK, config={}, config_hash="h",
                                    program_hash="p", metric_name="val_loss", direction=arrl.Direction.MINIMIZE,
                                    value=0.995, proposer="ppo", within_noise=True, kept=True)

@@ -14,12 +14,12 @@ import attrs
 import pytest
 
 import arrl
-from arrl.assembly import build_components, check_choices
 from arrl.config import Settings, merge_cli, settings_from
 from arrl.errors import ConfigError
 from arrl.journal import RunDirectory
-from arrl.loop import ExperimentLoop
 from arrl.manager import BUILTIN_PLUGINS, ROLES, Registry, build_options, make_plugin_manager
+from arrl.run.components import build_components, check_choices
+from arrl.run.loop import ExperimentLoop
 from support import ARRL, ROOT, make_repo, records, run_arrl
 
 

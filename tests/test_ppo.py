@@ -9,9 +9,9 @@ import attrs
 import pytest
 
 import arrl
-from arrl.plugins.ppo_proposer import ACTIONS, PPOOptions, PPOProposer
+from arrl.plugins.ppo.proposer import ACTIONS, PPOOptions, PPOProposer
 from arrl.schema import config_hash
-from arrl.script import extract, program_hash
+from arrl.script.reader import extract, program_hash
 from support import make_repo, records, run_arrl
 
 SCRIPT = "LEARNING_RATE = 0.01\nDROPOUT = 0.1\nBATCH_SIZE = 32\nACTIVATION = 'relu'\n" \
@@ -113,7 +113,7 @@ def test_ppo_runs_through_arrl(tmp_path: Path, arrl_env) -> None:
 def test_a_prior_starts_the_policy_and_none_learns_from_scratch(tmp_path: Path) -> None:
     import torch
 
-    from arrl.plugins.ppo_prior import save_prior
+    from arrl.plugins.ppo.prior_file import save_prior
 
     trained = _proposer(tmp_path)
     observation = _observation()
@@ -140,8 +140,8 @@ def test_a_prior_starts_the_policy_and_none_learns_from_scratch(tmp_path: Path) 
 def test_the_shipped_prior_loads_with_weights_only(tmp_path: Path, capsys) -> None:
     import torch
 
-    from arrl.observation import OBSERVATION_SIZE
-    from arrl.plugins.ppo_prior import BUILTIN
+    from arrl.plugins.ppo.prior_file import BUILTIN
+    from arrl.script.observation import OBSERVATION_SIZE
 
     assert BUILTIN.exists(), "the package ships a prior"
     saved = torch.load(BUILTIN, weights_only=True)  # plain tensors and a header, nothing pickled
@@ -167,7 +167,7 @@ def test_a_prior_made_from_a_users_runs_is_used_by_the_next_run(tmp_path: Path, 
     import subprocess
     import sys
 
-    made = subprocess.run([sys.executable, "-m", "arrl.plugins.ppo_prior", str(journal), "--out",
+    made = subprocess.run([sys.executable, "-m", "arrl.plugins.ppo.prior", str(journal), "--out",
                            str(tmp_path / "mine.pt")], capture_output=True, text=True, timeout=300)
     assert made.returncode == 0, made.stderr
     assert "from 5 proposals" in made.stdout
@@ -228,8 +228,8 @@ def _entry(config: dict, value: float, outcome: arrl.Outcome = arrl.Outcome.OK) 
 
 
 def test_attribution_says_what_the_last_move_on_each_field_did() -> None:
-    from arrl.actions import Move
-    from arrl.observation import ATTRIBUTION_FEATURES, Attributed, encode_attribution
+    from arrl.script.actions import Move
+    from arrl.script.observation import ATTRIBUTION_FEATURES, Attributed, encode_attribution
 
     base = {"learning_rate": 0.01, "dropout_rate": 0.1, "batch_size": 32}
     faster = {**base, "learning_rate": 0.02}
@@ -260,7 +260,7 @@ def test_the_policy_learns_to_go_on_where_the_last_step_paid(tmp_path: Path) -> 
     the policy which move to repeat, and it learns to."""
     import random
 
-    from arrl.observation import Attributed
+    from arrl.script.observation import Attributed
 
     fields = ["learning_rate", "dropout_rate", "batch_size"]
     proposer = PPOProposer(PPOOptions(batch_size=8, exploration=0.0), arrl.PluginContext(
@@ -401,7 +401,7 @@ OPENING_SCRIPT = ("LEARNING_RATE = 0.001\nNUM_LAYERS = 4\nACTIVATION = 'gelu'\nO
 
 
 def test_the_opening_tries_its_moves_in_order_with_the_optimizers_learning_rate(tmp_path: Path) -> None:
-    from arrl.plugins.ppo_proposer import OPENING
+    from arrl.plugins.ppo.proposer import OPENING
 
     found = extract(OPENING_SCRIPT)
     config = dict(found.values)
@@ -428,8 +428,8 @@ def test_the_opening_tries_its_moves_in_order_with_the_optimizers_learning_rate(
 def test_the_line_search_does_not_follow_a_gain_inside_the_noise(tmp_path: Path) -> None:
     """A kept step is taken again only when it paid by more than the loop's noise margin
     (NOISE_SIGMAS noise floors); after a gain inside it, the opening's next move comes instead."""
-    from arrl.noise import NOISE_SIGMAS
-    from arrl.plugins.ppo_proposer import OPENING
+    from arrl.plugins.ppo.proposer import OPENING
+    from arrl.run.noise import NOISE_SIGMAS
 
     found = extract(OPENING_SCRIPT)
     config = dict(found.values)
@@ -459,8 +459,8 @@ def test_the_opening_ends_with_coupled_moves_and_the_line_search_repeats_a_kept_
     """After the single moves, the opening makes each two-field move of COUPLED (wider and
     shallower, deeper and narrower, batch and learning rate together) from the best script; a
     kept one is made again from its result, and a saved proposer goes on where it was."""
-    from arrl.noise import NOISE_SIGMAS
-    from arrl.plugins.ppo_proposer import COUPLED
+    from arrl.plugins.ppo.proposer import COUPLED
+    from arrl.run.noise import NOISE_SIGMAS
 
     found = extract(COUPLED_SCRIPT)
     config = dict(found.values)
@@ -520,7 +520,7 @@ def test_the_opening_ends_with_coupled_moves_and_the_line_search_repeats_a_kept_
 def test_a_coupled_batch_move_scales_the_learning_rate_by_the_batch_ratio(tmp_path: Path) -> None:
     """The linear scaling rule: nanoGPT's batch of 12 becomes 16 (the next batch size a script
     like it takes), and the learning rate moves by the same 4/3, not by its own step of 2."""
-    from arrl.plugins.ppo_proposer import COUPLED
+    from arrl.plugins.ppo.proposer import COUPLED
 
     script = "batch_size = 12\nlearning_rate = 6e-4\nprint(f'arrl: val_loss={learning_rate}')\n"
     found = extract(script)

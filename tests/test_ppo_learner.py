@@ -1,4 +1,4 @@
-"""The PPO's asynchronous learner (arrl.plugins.ppo_learner) and why samples from an older policy
+"""The PPO's asynchronous learner (arrl.plugins.ppo.learner) and why samples from an older policy
 are weighted against the policy that produced them."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import math
 from pathlib import Path
 
 import arrl
-from arrl.plugins.ppo_learner import AsyncPPOProposer
-from arrl.plugins.ppo_proposer import ACTIONS, PPOOptions, PPOProposer
+from arrl.plugins.ppo.learner import AsyncPPOProposer
+from arrl.plugins.ppo.proposer import ACTIONS, PPOOptions, PPOProposer
 from arrl.script import extract
 
 SCRIPT = "LEARNING_RATE = 0.01\nDROPOUT = 0.1\nBATCH_SIZE = 32\nACTIVATION = 'relu'\n" \

@@ -10,7 +10,7 @@ import pytest
 
 import arrl
 from arrl.manager import Registry, build_options, make_plugin_manager
-from arrl.script import extract, program_hash
+from arrl.script.reader import extract, program_hash
 
 PROPOSERS = Registry(make_plugin_manager()).names("proposer")
 SCRIPT = ("LEARNING_RATE = 0.01\nDROPOUT = 0.1\nBATCH_SIZE = 32\nACTIVATION = 'relu'\n"

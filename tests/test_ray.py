@@ -23,7 +23,7 @@ ray = pytest.importorskip("ray", reason="the ray extra is not installed") if os.
     else __import__("ray")
 
 import arrl  # noqa: E402
-from arrl.plugins.subprocess_runner import processes_with_token  # noqa: E402
+from arrl.plugins.runners.subprocess_runner import processes_with_token  # noqa: E402
 
 # Sleeps like SLEEPER; as experiment KILL_EXPERIMENT it kills the Ray worker process that runs it
 # (its nearest ancestor named ray::...), as the OOM killer or a lost node would, then sleeps on:

@@ -250,7 +250,7 @@ def test_run_after_a_new_commit_of_the_script_refuses_naming_both_commits(tmp_pa
 
 
 def test_one_line_diff_names_what_changed() -> None:
-    from arrl.results import one_line_diff
+    from arrl.results.tables import one_line_diff
 
     diff = """--- a/train.py
 +++ b/train.py

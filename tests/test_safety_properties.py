@@ -11,18 +11,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import arrl
-from arrl.actions import moves, random_edit
-from arrl.assembly import build_components
 from arrl.config import Settings
-from arrl.early_stopping import EarlyStoppingSettings
 from arrl.journal import RunDirectory
-from arrl.loop import ExperimentLoop
 from arrl.manager import Registry, make_plugin_manager
-from arrl.plugins.ast_validator import AstValidator
 from arrl.plugins.composite_reward import CompositeOptions, CompositeReward
 from arrl.plugins.deque_memory import DequeMemory
+from arrl.plugins.validator.ast_validator import AstValidator
+from arrl.run.components import build_components
+from arrl.run.early_stopping import EarlyStoppingSettings
+from arrl.run.loop import ExperimentLoop
 from arrl.schema import HISTORY_WINDOW
 from arrl.script import apply_values, extract
+from arrl.script.actions import moves, random_edit
 from arrl.testing import (
     history_entries,
     obfuscated_dangerous_code,

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from arrl.actions import moves, random_edit
-from arrl.observation import OBSERVATION_SIZE, encode, encode_config
 from arrl.records import HistoryEntry, Observation, Outcome
 from arrl.schema import FIELDS, FIELDS_BY_NAME, SchemaError
-from arrl.script import apply_values, changed_lines, extract
+from arrl.script.actions import moves, random_edit
+from arrl.script.observation import OBSERVATION_SIZE, encode, encode_config
+from arrl.script.reader import apply_values, changed_lines, extract
 from arrl.testing import schema_configs
 from support import ROOT, git, make_repo, records, run_arrl
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import arrl
-from arrl.plugins.grid_proposer import GridOptions, GridProposer
+from arrl.plugins.proposers.grid_proposer import GridOptions, GridProposer
 from arrl.schema import check_config
 from arrl.script import extract
 from support import ROOT, git, make_repo, records, run_arrl, scaled

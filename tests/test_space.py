@@ -15,15 +15,15 @@ import attrs
 import pytest
 
 import arrl
-from arrl.actions import apply_move, moves, random_edit
-from arrl.candidates import find_candidates
 from arrl.errors import ConfigError
-from arrl.observation import OBSERVATION_SIZE, OBSERVATION_VERSION, encode, encode_config, observation_size
-from arrl.plugins.ast_validator import AstValidator
+from arrl.plugins.validator.ast_validator import AstValidator
 from arrl.records import Observation
 from arrl.schema import SchemaError
 from arrl.script import apply_values, extract
-from arrl.space import SpaceEntry, SpaceSettings, build_space, space_toml
+from arrl.script.actions import apply_move, moves, random_edit
+from arrl.script.candidates import find_candidates
+from arrl.script.observation import OBSERVATION_SIZE, OBSERVATION_VERSION, encode, encode_config, observation_size
+from arrl.script.space import SpaceEntry, SpaceSettings, build_space, space_toml
 from support import ROOT, git, make_repo, records, run_arrl
 
 STYLES = ROOT / "tests" / "scripts" / "styles"
@@ -87,9 +87,9 @@ def test_choice_domain_gets_the_baseline_inserted_in_order_and_heads_follow_widt
     assert space["hidden_dim"].choices == (64, 128, 256, 512, 768, 1024)
     assert space["batch_size"].choices == (8, 12, 16, 32, 64, 128, 256)
     config = {"hidden_dim": 768, "attention_heads": 12, "batch_size": 12}
-    up = apply_move(config, arrl.actions.Move("hidden_dim", "up"), space)
+    up = apply_move(config, arrl.script.actions.Move("hidden_dim", "up"), space)
     assert up["hidden_dim"] == 1024 and up["hidden_dim"] % up["attention_heads"] == 0
-    down = apply_move(config, arrl.actions.Move("batch_size", "down"), space)
+    down = apply_move(config, arrl.script.actions.Move("batch_size", "down"), space)
     assert down["batch_size"] == 8
 
 
@@ -143,9 +143,9 @@ def test_knobs_are_typed_from_the_baseline_or_declared_type_and_expressions_read
     assert space["WARMUP_RATIO"].kind == "float" and space["TOTAL_BATCH_SIZE"].kind == "int"
     assert space["WINDOW_PATTERN"].kind == "choice"
     config = dict(found.values)
-    up = apply_move(config, arrl.actions.Move("WARMUP_RATIO", "up"), space)
+    up = apply_move(config, arrl.script.actions.Move("WARMUP_RATIO", "up"), space)
     assert up["WARMUP_RATIO"] == pytest.approx(0.05)
-    doubled = apply_move(config, arrl.actions.Move("TOTAL_BATCH_SIZE", "up"), space)
+    doubled = apply_move(config, arrl.script.actions.Move("TOTAL_BATCH_SIZE", "up"), space)
     edited = apply_values(AUTORESEARCH, {"TOTAL_BATCH_SIZE": doubled["TOTAL_BATCH_SIZE"],
                                          "WARMUP_RATIO": 0.05, "WINDOW_PATTERN": "LL"}, space=space)
     assert "TOTAL_BATCH_SIZE = 2**10" in edited and "WARMUP_RATIO = 0.05" in edited
@@ -435,7 +435,7 @@ def test_the_space_inspect_writes_is_accepted_by_arrl_run(tmp_path: Path, arrl_e
 # --- the PPO grows with knobs ---------------------------------------------------------------
 
 def test_ppo_state_saved_on_tiny_gpt_loads_into_a_run_with_three_extra_knobs(tmp_path: Path) -> None:
-    from arrl.plugins.ppo_proposer import ACTIONS, PPOOptions, PPOProposer
+    from arrl.plugins.ppo.proposer import ACTIONS, PPOOptions, PPOProposer
 
     tiny = (ROOT / "examples" / "tinygpt" / "train.py").read_text()
     context = arrl.PluginContext(tmp_path, tmp_path, "train.py", "val_bpb", arrl.Direction.MINIMIZE, 60, 0)
@@ -548,7 +548,7 @@ def test_a_field_an_override_file_sets_is_shown_with_the_winning_value_and_read_
 
 
 def test_the_ppo_opening_tries_every_declared_knob_after_the_schema_moves(tmp_path: Path) -> None:
-    from arrl.plugins.ppo_proposer import OPENING, PPOOptions, PPOProposer, opening_moves
+    from arrl.plugins.ppo.proposer import OPENING, PPOOptions, PPOProposer, opening_moves
     from arrl.schema import HISTORY_WINDOW, config_hash
 
     found = extract(AUTORESEARCH, knobs=KNOBS.knobs)

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 import arrl
-from arrl.assembly import assemble_loop, check_choices
 from arrl.config import Settings
 from arrl.errors import ConfigError
 from arrl.journal import RunDirectory
 from arrl.manager import Registry, make_plugin_manager
+from arrl.run.assembly import assemble_loop
+from arrl.run.components import check_choices
 from arrl.tracking import attach_trackers, reports_errors
 from support import make_repo, records, run_arrl, run_dir, skip_or_fail
 

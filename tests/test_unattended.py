@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 import arrl
-from arrl.assembly import build_components
 from arrl.config import Settings
 from arrl.errors import ConfigError
 from arrl.manager import Registry, make_plugin_manager
+from arrl.run.components import build_components
 from support import ARRL, git, make_repo, records, run_arrl, run_dir
 
 # One switch and nothing else, and the switched version is no better: once it has run, every

@@ -11,16 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arrl.actions import moves, random_edit, step
-from arrl.early_stopping import EarlyStoppingSettings, TrendStopper, projected
 from arrl.journal import RunDirectory
 from arrl.metrics import curve_std, parse_line
 from arrl.plugins.composite_reward import CompositeOptions, CompositeReward
 from arrl.plugins.deque_memory import DequeMemory
 from arrl.records import Direction, Edit, ExperimentRecord, HistoryEntry, MetricPoint, Outcome, from_json, to_json
 from arrl.roles import RewardContext
+from arrl.run.early_stopping import EarlyStoppingSettings, TrendStopper, projected
 from arrl.schema import FIELDS, SchemaError, check_config, config_hash
-from arrl.script import apply_values, extract, program_hash, unified_diff
+from arrl.script.actions import moves, random_edit, step
+from arrl.script.reader import apply_values, extract, program_hash, unified_diff
 
 SCRIPT = '''"""A training script."""
 import torch

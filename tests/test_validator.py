@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from arrl.plugins.ast_validator import AstOptions, AstValidator
+from arrl.plugins.validator.ast_validator import AstOptions, AstValidator
 from support import run_arrl
 
 BASELINE = '''

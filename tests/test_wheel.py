@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -17,15 +18,19 @@ def test_wheel_installs_and_runs(tmp_path: Path) -> None:
                     "--wheel-dir", str(dist), str(ROOT)], check=True, capture_output=True)
     (wheel,) = dist.glob("arrl-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for expected in ("arrl/__init__.py", "arrl/loop.py", "arrl/plugins/subprocess_runner.py",
-                     "arrl/plugins/_reaper.py", "arrl/contrib/__init__.py"):
+    for expected in ("arrl/__init__.py", "arrl/run/loop.py", "arrl/plugins/runners/subprocess_runner.py",
+                     "arrl/plugins/runners/reaper.py", "arrl/plugins/ppo/prior.pt", "arrl/contrib/__init__.py"):
         assert expected in names
     assert not any(n.startswith(("core/", "plugins/", "tests/")) for n in names)
 
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site),
                     str(wheel)], check=True, capture_output=True)
-    code = "import arrl, sys; print(arrl.__file__); from arrl.cli import main; main(['plugins'])"
+    # Every package the build config lists imports from the wheel (a package missing from the list
+    # would be missing from the wheel, and only an import from it shows that).
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    imports = "; ".join(f"import {name}" for name in packages)
+    code = f"import arrl, sys; print(arrl.__file__); {imports}; from arrl.cli import main; main(['plugins'])"
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(site)})
     assert out.returncode == 0, out.stderr

@@ -14,7 +14,7 @@ import pytest
 from test_containers import Monitor, _runner, engine  # noqa: F401 - engine is a fixture
 
 import arrl
-from arrl.resources import THREAD_VARIABLES, available_cpus
+from arrl.run.resources import THREAD_VARIABLES, available_cpus
 from support import ARRL, make_repo, records, run_arrl, run_dir
 
 # Sleeps so that two experiments overlap; prints where it ran and when, for the checks below.

@@ -1,0 +1,2 @@
+"""What a run recorded, read back: tables, the best experiment, the report, apply, reproduce and
+export."""

@@ -1,0 +1,1 @@
+"""The search proposers (random hill climb, grid) and the value domains they share with Optuna's."""

@@ -1,0 +1,65 @@
+"""The random proposer: one or two in-bounds moves of the fields and knobs the script exposes.
+
+A baseline every learning proposer must beat, and the simplest way to exercise the loop.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import attrs
+
+import arrl
+from arrl.schema import config_hash
+from arrl.script.actions import random_edit
+from arrl.script.reader import apply_values, program_hash
+
+
+@attrs.frozen
+class RandomOptions:
+    max_moves: int = attrs.field(default=2, validator=attrs.validators.ge(1))
+    redraws: int = attrs.field(default=20, validator=attrs.validators.ge(0))
+
+
+class RandomProposer(arrl.Proposer):
+    def __init__(self, options: RandomOptions, context: arrl.PluginContext) -> None:
+        self.options = options
+        self.rng = context.rng("random-proposer")
+        self.context = context
+
+    def propose(self, observation: arrl.Observation) -> arrl.Proposal:
+        # Redraw a few times rather than waste a proposal on a program the run already ran (or
+        # runs now); when the neighbourhood is exhausted the loop records the duplicate.
+        tried = {entry.program_hash for entry in observation.history}
+        for attempt in range(self.options.redraws + 1):
+            edit = random_edit(observation.config, self.rng, self.options.max_moves,
+                               observation.editable, observation.choices, observation.space)
+            last = attempt == self.options.redraws
+            if config_hash({**observation.config, **edit.changes}) in observation.tried and not last:
+                continue
+            script = apply_values(observation.script, edit.changes, self.context.script_path,
+                                  self.context.field_map, observation.space)
+            if program_hash(script) not in tried:
+                break
+        return arrl.Proposal(script=script, edit=edit, proposer="random")
+
+    # The generator's state is all it has learned; saving it makes a resumed run continue the
+    # same sequence instead of replaying proposals it already tried.
+    def save(self, path: Path) -> None:
+        version, internal, gauss = self.rng.getstate()
+        path.write_text(json.dumps({"version": version, "internal": list(internal), "gauss": gauss}))
+
+    def load(self, path: Path) -> None:
+        state = json.loads(path.read_text())
+        self.rng.setstate((state["version"], tuple(state["internal"]), state["gauss"]))
+
+
+@arrl.hookimpl
+def arrl_proposers():
+    yield arrl.Registration(
+        name="random",
+        summary="random in-bounds moves of one or two schema values",
+        factory=lambda options, context: RandomProposer(options, context),
+        options=RandomOptions,
+    )

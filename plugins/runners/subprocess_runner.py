@@ -1,0 +1,183 @@
+"""The subprocess runner: the experiment runs as a local process under an outside deadline.
+
+The script runs under a small reaper process (see ``reaper.py``) in a session of its own, held
+by a containment (a cgroup, or arrl as a subreaper: see ``containment.py``) that outlives
+anything the script does to its reaper. The budget, the silence timeout, early stops and the
+output limits are enforced here, outside anything the script can edit. Every process of the
+experiment also carries a token in its environment, so a later arrl can find and remove what a
+killed one left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import attrs
+
+import arrl
+from arrl.output import OutputLimits
+from arrl.run.supervision import supervise
+
+from .containment import Containment, contain, kill_cgroup, remove_cgroup, stale_cgroups
+
+REAPER = Path(__file__).with_name("reaper.py")
+TOKEN_VARIABLE = "ARRL_PROCESS_TOKEN"
+
+
+@attrs.frozen
+class SubprocessOptions(OutputLimits):
+    # The interpreter that runs the script; empty means the one running arrl.
+    python: str = ""
+    # Seconds between SIGTERM and SIGKILL when a run is ended, for a last log flush.
+    term_grace: float = attrs.field(default=0.3, validator=[attrs.validators.ge(0), attrs.validators.le(5)])
+    # What holds every process of an experiment (see containment.py): "cgroup" (a cgroup v2
+    # of its own), "subreaper" (arrl adopts the orphans), or "auto": a cgroup where allowed.
+    containment: str = attrs.field(default="auto", validator=attrs.validators.in_(("auto", "cgroup", "subreaper")))
+
+
+def processes_with_token(prefix: str) -> list[int]:
+    """Pids whose environment holds ``ARRL_PROCESS_TOKEN`` starting with ``prefix``."""
+    needle = f"{TOKEN_VARIABLE}={prefix}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                environ = handle.read()
+        except OSError:
+            continue
+        if any(item.startswith(needle) for item in environ.split(b"\0")):
+            found.append(int(entry))
+    return found
+
+
+def kill_token(prefix: str) -> int:
+    killed = 0
+    for _ in range(50):  # repeat: a process may fork between the scan and the kill
+        pids = processes_with_token(prefix)
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+        time.sleep(0.01)
+    return killed
+
+
+class _Process:
+    """The reaper and, through the containment, every process the experiment started."""
+
+    def __init__(self, popen: subprocess.Popen[bytes], token: str, grace: float, containment: Containment) -> None:
+        self.popen = popen
+        self.token = token
+        self.grace = grace
+        self.containment = containment
+        self.ended = False
+        self.ending = False  # arrl itself is ending the run
+        self.reaper_killed_by = 0  # the signal that killed the reaper, when arrl did not send it
+
+    def poll(self) -> int | None:
+        code = self.popen.poll()
+        if code is None:
+            return None
+        if code < 0 and not self.ending and not self.reaper_killed_by:
+            self.reaper_killed_by = -code
+        # The reaper is gone -- by itself, or killed by the script. Whatever it left (a setsid
+        # daemon holding the pipes, say) dies now: the experiment ends with its reaper.
+        self.end_all()
+        return code
+
+    def terminate(self) -> None:
+        self.ending = True
+        try:
+            self.popen.send_signal(signal.SIGTERM)  # the reaper: SIGTERM, grace, SIGKILL all
+            self.popen.wait(timeout=self.grace + 0.3)
+        except (subprocess.TimeoutExpired, ProcessLookupError):
+            pass
+        if self.popen.poll() is None:
+            try:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.popen.wait()
+        self.end_all()
+
+    def end_all(self) -> None:
+        if not self.ended:
+            self.containment.kill_all(self.popen.pid)
+            kill_token(self.token)
+            self.ended = True
+
+
+class SubprocessRunner(arrl.Runner):
+    def __init__(self, options: SubprocessOptions = SubprocessOptions()) -> None:
+        self.options = options
+
+    def environment(self, request: arrl.RunRequest, token: str) -> dict[str, str]:
+        """The experiment's environment: arrl's own, the request's ARRL_* variables, the token
+        that lets a later arrl find its processes, and unbuffered output for live metrics."""
+        return {**os.environ, **request.env, TOKEN_VARIABLE: token, "PYTHONUNBUFFERED": "1"}
+
+    def run(self, request: arrl.RunRequest, monitor: arrl.RunMonitor) -> arrl.RunResult:
+        token = f"arrl-{request.run_id}-{request.experiment_id}-{uuid.uuid4().hex}"
+        python = self.options.python or sys.executable
+        request.output_dir.mkdir(parents=True, exist_ok=True)
+        containment = contain(self.options.containment, token)
+        command = [sys.executable, str(REAPER), str(self.options.term_grace), *containment.reaper_args(),
+                   "--", python, str(request.script)]
+        started = time.monotonic()
+        try:
+            popen = subprocess.Popen(
+                command, cwd=request.workdir, env=self.environment(request, token), stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            )
+        except BaseException:
+            containment.close()
+            raise
+        process = _Process(popen, token, self.options.term_grace, containment)
+        try:
+            assert popen.stdout is not None and popen.stderr is not None
+            result = supervise(request, monitor, process, popen.stdout, popen.stderr,
+                               request.silence_timeout, started, self.options)
+            result = attrs.evolve(result, details={**result.details, "containment": containment.kind})
+            if process.reaper_killed_by and result.outcome is arrl.Outcome.FAILED:
+                name = signal.Signals(process.reaper_killed_by).name
+                result = attrs.evolve(result, failure_reason=(
+                    f"the script killed arrl's reaper process ({name}); every process of the "
+                    f"experiment was ended ({containment.kind})"))
+            return result
+        finally:
+            if popen.poll() is None:
+                process.terminate()
+            process.end_all()
+            containment.close()
+            for stream in (popen.stdout, popen.stderr):
+                if stream is not None:
+                    stream.close()
+
+    def cleanup_stale(self, run_id: str) -> int:
+        killed = kill_token(f"arrl-{run_id}-")
+        for group in stale_cgroups(run_id):
+            killed += kill_cgroup(group)
+            remove_cgroup(group)
+        return killed
+
+
+@arrl.hookimpl
+def arrl_runners():
+    yield arrl.Registration(
+        name="subprocess",
+        summary="local process; budget, silence and early stop enforced from outside",
+        factory=lambda options, context: SubprocessRunner(options),
+        options=SubprocessOptions,
+    )
