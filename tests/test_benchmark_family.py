@@ -10,7 +10,8 @@ import pytest
 
 from support import ROOT, make_repo, records, run_arrl, run_dir
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "benchmarks" / "common"))  # simfamily, simloop, measures
+sys.path.insert(0, str(ROOT / "benchmarks" / "search"))  # plateau, remeasure
 import simfamily  # noqa: E402
 
 from arrl.script import extract  # noqa: E402
@@ -103,7 +104,7 @@ def test_the_search_benchmark_reports_a_labelled_version_beside_the_plain_rows(t
     import subprocess
 
     out = tmp_path / "search.jsonl"
-    script = [sys.executable, str(ROOT / "benchmarks" / "search.py")]
+    script = [sys.executable, str(ROOT / "benchmarks" / "search" / "search.py")]
 
     def run(*extra: str) -> subprocess.CompletedProcess:
         return subprocess.run([*script, "run", "--seeds", "3", "--experiments", "3", "--proposers", "random",
@@ -141,7 +142,7 @@ def test_the_plateau_check_scores_every_single_and_coupled_neighbour_by_its_true
 def test_measuring_again_matches_simloop_when_off_and_only_differs_at_the_plateau(tmp_path) -> None:
     import remeasure
     import simloop
-    from search import best_true_after
+    from measures import best_true_after
 
     rows = simloop.episode(simloop.make_proposer("ppo", {}, 1, tmp_path), 1, 24)
     off = remeasure.episode(simloop.make_proposer("ppo", {}, 1, tmp_path), 1, 24, "off")

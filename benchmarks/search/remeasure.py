@@ -1,8 +1,11 @@
 """Measuring a near-best configuration again: does it get the PPO past its plateau?
 
-After 64 experiments the default PPO's regret stops falling on simfamily, and benchmarks/plateau.py
+Tables in docs/benchmarks.md: "Measuring again near the best (2026-11-26, stop 20): tried in a
+stand-in, not in the loop yet".
+
+After 64 experiments the default PPO's regret stops falling on simfamily, and benchmarks/search/plateau.py
 says why: on most members a neighbour of the best is truly better by less than the member's noise,
-and it was run once and looked worse. This stand-in of the loop (benchmarks/simloop.py's
+and it was run once and looked worse. This stand-in of the loop (benchmarks/common/simloop.py's
 decisions, the default PPO) tries two ways of spending experiments on measuring again, with
 another seed, where the best is the configuration with the lowest mean over its runs:
 
@@ -15,8 +18,8 @@ another seed, where the best is the configuration with the lowest mean over its 
 ``off`` is simloop's own decision (one run per configuration, keep if better). Regret is the true
 loss of the best configuration after each experiment, minus the member's optimum.
 
-    nice -n 10 .venv/bin/python benchmarks/remeasure.py --seeds 0-29 --experiments 128 --modes off confirm plateau
-    nice -n 10 .venv/bin/python benchmarks/remeasure.py --seeds 0-29 --noise-scale 3 --modes off confirm plateau
+    nice -n 10 .venv/bin/python benchmarks/search/remeasure.py --seeds 0-29 --experiments 128 --modes off confirm plateau
+    nice -n 10 .venv/bin/python benchmarks/search/remeasure.py --seeds 0-29 --noise-scale 3 --modes off confirm plateau
 
 Not part of arrl's loop: measured and left (docs/benchmarks.md, "Measuring again near the best").
 """
@@ -39,11 +42,10 @@ from arrl.run.noise import NOISE_SIGMAS, noise_floor
 from arrl.schema import HISTORY_WINDOW, config_hash
 from arrl.script.reader import extract, program_hash
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))  # simfamily, simloop, measures
 import simfamily  # noqa: E402
-from search import CHECKPOINTS, quartiles, seeds  # noqa: E402
+from measures import CHECKPOINTS, noisy_curve, quartiles, seeds  # noqa: E402
 from simloop import BUDGET, SCRIPT_SECONDS, make_proposer, run_proposal  # noqa: E402
-from stopping_curves import noisy_curve  # noqa: E402
 
 MAX_RUNS = 3  # runs of one configuration, at most, under "plateau"
 

@@ -1,4 +1,6 @@
-"""How the PPO's opening list (``OPENING`` in arrl/plugins/ppo_proposer.py) was ordered.
+"""How the PPO's opening list (``OPENING`` in plugins/ppo/proposer.py) was ordered.
+
+Tables in docs/benchmarks.md: "A line search and an opening for the PPO".
 
 A fast, scripted stand-in of the opening with the line search (``continuation = "on"``,
 ``opening = "on"``) on the pre-training members 100-119 of simfamily (never the held-out ones):
@@ -14,7 +16,7 @@ The shipped list came from a run of this search cut short by a time limit: run t
 script gives the same first 14 moves and the same median regret at 16 on members 100-119, and
 another order for the last four.
 
-    nice -n 10 .venv/bin/python benchmarks/opening_search.py
+    nice -n 10 .venv/bin/python benchmarks/search/opening_search.py
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from arrl.plugins.ppo.proposer import ACTIONS, OPTIMIZER_LEARNING_RATE
 from arrl.schema import SchemaError, config_hash
 from arrl.script.actions import Move, apply_move
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))  # simfamily, simloop, measures
 import simfamily  # noqa: E402
 
 MEMBERS = [simfamily.member(s) for s in range(100, 120)]

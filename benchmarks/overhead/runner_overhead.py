@@ -1,9 +1,11 @@
 """Per-experiment overhead of each runner: start to first metric line, and teardown.
 
+Tables in docs/benchmarks.md: "Per-experiment overhead of each runner".
+
 Runs the same trivial script (print one metric line, exit) through every runner, side by side
 in one process, and prints a Markdown table of medians. Usage:
 
-    .venv/bin/python benchmarks/runner_overhead.py [--repeats 10]
+    .venv/bin/python benchmarks/overhead/runner_overhead.py --repeats 10
 
 Needs the run images (`arrl --plugin runner=podman image build`, same for docker); a runner
 whose engine is missing is reported as such.

@@ -1,5 +1,7 @@
 """Experiments per hour at 1 worker x 2 threads against 2 workers x 1 thread, on work of fixed size.
 
+Tables in docs/benchmarks.md: "Workers: experiments per hour at 1 and 2 workers".
+
 Two workloads, each through the real `arrl run` (random proposer, the same seed, early stopping
 off so that every experiment that runs does the same amount of work):
 
@@ -10,7 +12,10 @@ off so that every experiment that runs does the same amount of work):
 Rates count experiments that ran (duplicates and rejections are not run) over the wall clock of
 the whole `arrl run`, baseline included (it runs alone in both set-ups). Usage:
 
-    nice -n 10 .venv/bin/python benchmarks/scaling.py [--experiments 13] [--epochs 20] [--rounds 2]
+    nice -n 10 .venv/bin/python benchmarks/scaling/scaling.py --workloads sleep --experiments 21 --sleep 2 --rounds 2
+    nice -n 10 .venv/bin/python benchmarks/scaling/scaling.py --workloads digits --experiments 9 --epochs 10 --rounds 2
+    .venv/bin/python benchmarks/scaling/scaling.py --workloads digits --experiments 33 --epochs 20 --rounds 2 \
+        --setups 1x2 2x1
 """
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
 """What a proposer costs per experiment: propose + learn + save, side by side, on real scripts.
 
+Tables in docs/benchmarks.md: "Proposer overhead per experiment".
+
 Each proposer is built as `arrl run` builds it and driven for N experiments on the same
 script with made-up rewards (training is not what is timed), the proposers taking turns. The observation is the loop's:
 the script's fields and declared knobs, the space grown around the baseline, the history
 window and the set of programs already tried. Usage:
 
-    nice -n 10 .venv/bin/python benchmarks/proposer_overhead.py [--experiments 40] \
-        [--proposers ppo random grid optuna] [--scripts tinygpt nanogpt nanogpt_knobs]
+    nice -n 10 .venv/bin/python benchmarks/overhead/proposer_overhead.py --experiments 30 \
+        --scripts tinygpt nanogpt nanogpt_knobs --proposers random ppo grid optuna
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from arrl.schema import HISTORY_WINDOW, config_hash
 from arrl.script.reader import Extraction, extract, program_hash
 from arrl.script.space import SpaceEntry, SpaceSettings, build_space
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NANOGPT = ROOT / "tests" / "scripts" / "styles" / "nanogpt"
 
 

@@ -1,6 +1,8 @@
 """Search quality per wall-clock hour at 1 and 2 workers, on held-out members of the simulated family.
 
-The same members as the search benchmark (benchmarks/simfamily.py), through the real
+Tables in docs/benchmarks.md: "Search quality per wall-clock hour at 1 and 2 workers".
+
+The same members as the search benchmark (benchmarks/common/simfamily.py), through the real
 `arrl run --workers N`, but every experiment is given a floor of wall time: the member's script
 spreads its 30 curve points over ``--seconds`` (2 s by default) of sleep instead of 0.12 s. An
 experiment then costs about the same wall time whatever else the machine runs, so the comparison
@@ -16,9 +18,9 @@ concluded within T seconds of the baseline's conclusion (timed from the run's ``
 stream): arrl's start-up and the baseline, which runs alone, are the same at 1 and 2 workers and
 are left out; creating the second worker's worktree is in.
 
-    nice -n 10 .venv/bin/python benchmarks/scaling_search.py run --seeds 0-9 --experiments 64 \\
+    nice -n 10 .venv/bin/python benchmarks/scaling/scaling_search.py run --seeds 0-9 --experiments 64 \\
         --proposers ppo random --workers 1 2 --jobs 4 --out benchmarks/results/scaling-search.jsonl
-    .venv/bin/python benchmarks/scaling_search.py report --out benchmarks/results/scaling-search.jsonl
+    .venv/bin/python benchmarks/scaling/scaling_search.py report --out benchmarks/results/scaling-search.jsonl
 """
 
 from __future__ import annotations
@@ -37,9 +39,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))  # simfamily, simloop, measures
 import simfamily  # noqa: E402
-from search import best_true_after, quartiles, seeds  # noqa: E402
+from measures import best_true_after, quartiles, seeds  # noqa: E402
 
 ARRL = Path(sys.executable).with_name("arrl")
 CHECKPOINTS = (16, 32, 64)

@@ -1,12 +1,14 @@
 """What a tracker adds to each experiment: the time its ``arrl_experiment_finished`` takes.
 
+Tables in docs/benchmarks.md: "What a tracker adds to each experiment".
+
 Each tracker is built on a fresh run directory (MLflow on a local ``sqlite:///`` store,
 TensorBoard on a local folder) and fed the same records, each with a curve of ``--points``
 metric points and a small diff, as the loop would after every experiment. Prints a Markdown table
 of median and worst milliseconds per experiment, plus the one-off cost of attaching (building)
 the tracker.
 
-    .venv/bin/python benchmarks/tracking_overhead.py --records 20 --points 100
+    .venv/bin/python benchmarks/overhead/tracking_overhead.py --records 20 --points 100
 """
 
 from __future__ import annotations

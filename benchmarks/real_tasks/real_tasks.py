@@ -1,5 +1,8 @@
 """The search benchmark on real tasks: the shipped examples (digits, tinygpt) through `arrl run`.
 
+Tables in docs/benchmarks.md: "Search on real tasks"; "Today's default PPO on the real tasks
+(2026-11-26)"; "The first measurement (2026-11-25): the plain PPO".
+
 Every experiment is the real thing: validation, the subprocess runner training the example with
 torch under the budget, the early stopper, memory, the reward, git rollback; rejected and
 duplicate proposals count as experiments. Each experiment gets one CPU thread
@@ -10,9 +13,9 @@ There is no known optimum on a real task: regret is the best validation value a 
 on that task over every seed. It is in the metric's units (digits: val_loss, tinygpt: val_bpb)
 and carries the tasks' run-to-run noise.
 
-    nice -n 10 .venv/bin/python benchmarks/real_tasks.py run --tasks digits tinygpt --seeds 0-2 \
+    nice -n 10 .venv/bin/python benchmarks/real_tasks/real_tasks.py run --tasks digits tinygpt --seeds 0-2 \
         --experiments 32 --budget 40 --tinygpt-train-seconds 3 --proposers ppo random grid optuna --jobs 2 --out benchmarks/results/real-tasks.jsonl
-    .venv/bin/python benchmarks/real_tasks.py report --out benchmarks/results/real-tasks.jsonl
+    .venv/bin/python benchmarks/real_tasks/real_tasks.py report --out benchmarks/results/real-tasks.jsonl
 
 `run` appends one line per (task, proposer, seed) as it finishes and skips those already in
 ``--out``, so an interrupted matrix continues where it stopped.
@@ -34,10 +37,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from search import seeds  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))  # simfamily, simloop, measures
+from measures import seeds  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ARRL = Path(sys.executable).with_name("arrl")
 EXAMPLES = ROOT / "examples"
 CHECKPOINTS = (8, 16, 32)

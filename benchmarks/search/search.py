@@ -1,16 +1,23 @@
 """The search benchmark: proposers on held-out members of the simulated family, through `arrl run`.
 
+Tables in docs/benchmarks.md: "Search: proposers on held-out members of a simulated family";
+"Today's default: the PPO with its opening and line search, 128 experiments, 30 held-out members";
+"A second held-out set through the real loop: members 30-59 (2026-11-26)"; "The first measurement
+(2026-11-25): the PPO before its opening and line search"; "Move-to-result attribution and a
+meta-learned search strategy (observation version 3)"; "A line search and an opening for the PPO";
+"Coupled moves (2026-11-26)".
+
 Every experiment goes through arrl's real loop (validation, the subprocess runner, memory, the
 reward, git rollback, early stopping); rejected and duplicate proposals count as experiments.
-A member's script is a tiny pure-Python program (benchmarks/simfamily.py) that prints a noisy
+A member's script is a tiny pure-Python program (benchmarks/common/simfamily.py) that prints a noisy
 learning curve in about 0.12 s, so many seeds fit on a small machine.
 
 Regret is the true (noise-free) final loss of the best-observed configuration (the best value
 the run saw, as a user would pick it) minus the member's optimum, in loss units.
 
-    nice -n 10 .venv/bin/python benchmarks/search.py run --seeds 0-9 --experiments 128 \
+    nice -n 10 .venv/bin/python benchmarks/search/search.py run --seeds 0-9 --experiments 128 \
         --proposers ppo random grid optuna --jobs 2 --out benchmarks/results/search.jsonl
-    .venv/bin/python benchmarks/search.py report --out benchmarks/results/search.jsonl
+    .venv/bin/python benchmarks/search/search.py report --out benchmarks/results/search.jsonl
 
 A row is reported under its proposer's name (with its --option values), or under --label when
 the run gave one: `run --proposers ppo --label "ppo (a change)"` measures a version of the PPO
@@ -37,23 +44,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))  # simfamily, simloop, measures
 import simfamily  # noqa: E402
+from measures import CHECKPOINTS, PRETRAINING, best_true_after, quartiles, seeds  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ARRL = Path(sys.executable).with_name("arrl")
-CHECKPOINTS = (16, 32, 64, 128)
-PRETRAINING = range(100, 120)
-
-
-def seeds(text: str) -> list[int]:
-    found: list[int] = []
-    for part in text.split(","):
-        low, _, high = part.partition("-")
-        found += list(range(int(low), int(high or low) + 1))
-    return found
-
-
 def run_one(proposer: str, seed: int, experiments: int, scratch: Path, options: list[str]) -> dict[str, Any]:
     repo = scratch / f"{proposer}-{seed}"
     repo.mkdir()
@@ -111,23 +107,6 @@ def command_run(args: argparse.Namespace) -> None:
 
 
 # --- the report ------------------------------------------------------------------------------
-
-def best_true_after(records: list[dict[str, Any]], count: int) -> float:
-    """True final loss of the best-observed successful configuration in the first ``count``
-    experiments after the baseline (the baseline included)."""
-    best_value, best_true = math.inf, math.inf
-    for r in records[: count + 1]:
-        if r["outcome"] == "ok" and r["value"] < best_value:
-            best_value, best_true = r["value"], r["true"]
-    return best_true
-
-
-def quartiles(values: list[float]) -> tuple[float, float, float]:
-    if len(values) == 1:
-        return values[0], values[0], values[0]
-    q = statistics.quantiles(values, n=4, method="inclusive")
-    return q[0], statistics.median(values), q[2]
-
 
 def best_fixed_config() -> dict[str, Any]:
     """The configuration with the lowest mean true loss over the pre-training members, among

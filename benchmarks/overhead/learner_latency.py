@@ -1,5 +1,7 @@
 """The PPO learner's update latency, synchronous and asynchronous, at 1 to 32 simulated workers.
 
+Tables in docs/benchmarks.md: "PPO learner update latency: synchronous and asynchronous".
+
 N experiments are in flight; each lasts ``--seconds`` (simulated: results arrive every
 seconds / N, in random order among those in flight), and each arriving result is learned as the
 loop's conclude phase does (``learn`` then ``save``), then a new proposal takes its place. What is
@@ -12,8 +14,8 @@ timed:
   publication of the weights learned from it (median, 95th percentile);
 - ``staleness``: how many published versions behind the weights that sampled a learned action were.
 
-    nice -n 10 .venv/bin/python benchmarks/learner_latency.py --workers 1 8 32 --results 96 --seconds 0.5 \
-        [--torch-threads 0]
+    nice -n 10 .venv/bin/python benchmarks/overhead/learner_latency.py --workers 1 8 32 --results 96 --seconds 0.5 \
+        --torch-threads 1
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from arrl.plugins.ppo.proposer import PPOOptions, PPOProposer
 from arrl.schema import config_hash
 from arrl.script.reader import extract, program_hash
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "scripts" / "calls_style.py"
 
 

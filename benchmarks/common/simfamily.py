@@ -17,6 +17,11 @@ A member (one seed) is a task. What differs between members, the way real tasks 
 Bigger models take slower steps in the fixed budget, so they see fewer tokens. A run prints
 ``POINTS`` evaluations of its learning curve (noisy), diverges to nan when the learning rate is
 past the threshold, or crashes at start when it does not fit in memory.
+
+The family behind these tables in docs/benchmarks.md: "Search: proposers on held-out members of a
+simulated family" (and its subsections); "Early stopping on the family's curves"; "Search quality
+per wall-clock hour at 1 and 2 workers". ``main`` is what a member's train.py calls, not a
+benchmark of its own; benchmarks/common/simloop.py computes the same curves in-process.
 """
 
 from __future__ import annotations

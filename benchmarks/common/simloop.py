@@ -1,16 +1,21 @@
 """The loop's decisions without its processes: a fast stand-in of `arrl run` on simfamily members.
 
+Tables in docs/benchmarks.md (this stand-in's rows): "What was tried for the PPO, and what each
+attempt gave"; "Move-to-result attribution and a meta-learned search strategy (observation version
+3)"; "A line search and an opening for the PPO"; "After the opening became the default: what else
+was tried (2026-11-26)"; "Coupled moves (2026-11-26)".
+
 For pre-training the PPO prior and for quick comparisons while developing. It makes the same
 decisions as arrl's loop (duplicates in the 32-entry window are not run, the trend stopper
 against the best curve, the composite reward, keep if better, the proposer learns from every
 proposal) but computes a member's noisy curve in-process instead of running its script. The
-reported benchmark (benchmarks/search.py) always goes through the real loop.
+reported benchmark (benchmarks/search/search.py) always goes through the real loop.
 
-    nice -n 10 .venv/bin/python benchmarks/simloop.py --seeds 0-9 --experiments 64 --proposers random ppo
-    nice -n 10 .venv/bin/python benchmarks/simloop.py --seeds 0-9 --proposers ppo -o prior=builtin
-    nice -n 10 .venv/bin/python benchmarks/simloop.py --proposers random ppo ppo:continuation=off,opening=off
-    nice -n 10 .venv/bin/python benchmarks/simloop.py --drawn-baselines --proposers random ppo
-    nice -n 10 .venv/bin/python benchmarks/simloop.py --noise-scale 3 --proposers random ppo
+    nice -n 10 .venv/bin/python benchmarks/common/simloop.py --seeds 0-9 --experiments 64 --proposers random ppo
+    nice -n 10 .venv/bin/python benchmarks/common/simloop.py --seeds 0-9 --proposers ppo -o prior=builtin
+    nice -n 10 .venv/bin/python benchmarks/common/simloop.py --proposers random ppo ppo:continuation=off,opening=off
+    nice -n 10 .venv/bin/python benchmarks/common/simloop.py --drawn-baselines --proposers random ppo
+    nice -n 10 .venv/bin/python benchmarks/common/simloop.py --noise-scale 3 --proposers random ppo
 
 Like the loop, it runs the unmodified script ``--baseline-runs`` times (default 3, the loop's
 default noise floor) before the first proposal; ``--baseline-runs 1`` gives the figures measured
@@ -41,10 +46,9 @@ from arrl.run.noise import noise_floor
 from arrl.schema import HISTORY_WINDOW, config_hash
 from arrl.script.reader import extract, program_hash
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))  # simfamily, simloop, measures
 import simfamily  # noqa: E402
-from search import CHECKPOINTS, quartiles, seeds  # noqa: E402
-from stopping_curves import noisy_curve  # noqa: E402
+from measures import CHECKPOINTS, best_true_after, noisy_curve, quartiles, seeds  # noqa: E402
 
 BUDGET = 5.0
 SCRIPT_SECONDS = 0.15  # what a full member run takes in the real loop, roughly
@@ -166,7 +170,6 @@ def main() -> None:
     parser.add_argument("-o", dest="options", action="append", default=[], help="proposer option key=value")
     args = parser.parse_args()
     options = parse_options(args.options)
-    from search import best_true_after
 
     print("| proposer | " + " | ".join(f"@{c}" for c in CHECKPOINTS if c <= args.experiments) + " |")
     for label in args.proposers:

@@ -1,10 +1,13 @@
 """Pre-train the PPO proposer's prior on the pre-training members of the simulated family.
 
+Tables in docs/benchmarks.md: "Move-to-result attribution and a meta-learned search strategy
+(observation version 3)".
+
 One policy runs episodes (a fresh run of ``--experiments`` proposals) on members 100-119 in
 turn, learning online as it does in arrl, for ``--passes`` passes; its weights become the prior
 shipped as arrl/plugins/ppo/prior.pt. Held-out members (0-99) are never seen.
 
-    nice -n 10 .venv/bin/python benchmarks/pretrain_ppo.py --passes 2 --experiments 32 --keep strategy \
+    nice -n 10 .venv/bin/python benchmarks/search/pretrain_ppo.py --passes 2 --experiments 32 --keep strategy \
         --out plugins/ppo/prior.pt
 """
 
@@ -17,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from search import PRETRAINING  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))  # simfamily, simloop, measures
+from measures import PRETRAINING  # noqa: E402
 from simloop import episode, make_proposer, parse_options  # noqa: E402
 
 from arrl.plugins.ppo.prior_file import save_prior  # noqa: E402

@@ -1,13 +1,15 @@
 """What is left at a plateau: is the best configuration a local optimum, or was a better neighbour
 run and hidden by the noise?
 
-For each member, one simloop episode (the loop's decisions, benchmarks/simloop.py) with a
+Tables in docs/benchmarks.md: "Coupled moves (2026-11-26)".
+
+For each member, one simloop episode (the loop's decisions, benchmarks/common/simloop.py) with a
 proposer; then every single move and coupled move (arrl.plugins.ppo.proposer.COUPLED) from the
 best-observed configuration, scored by the member's true (noise-free) final loss. A member whose
 best neighbour is truly better, and was already run, is one where the noise hid a gain: more
 moves cannot help there, measuring again could.
 
-    nice -n 10 .venv/bin/python benchmarks/plateau.py --seeds 0-29 --experiments 128 --proposer ppo
+    nice -n 10 .venv/bin/python benchmarks/search/plateau.py --seeds 0-29 --experiments 128 --proposer ppo
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ from arrl.plugins.ppo.proposer import COUPLED, coupled_config
 from arrl.schema import SchemaError, config_hash
 from arrl.script.actions import apply_move, moves
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))  # simfamily, simloop, measures
 import simfamily  # noqa: E402
 import simloop  # noqa: E402
-from search import seeds  # noqa: E402
+from measures import seeds  # noqa: E402
 
 
 def neighbours(config: dict[str, Any]) -> list[dict[str, Any]]:

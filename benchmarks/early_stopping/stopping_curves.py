@@ -1,6 +1,8 @@
 """Early stopping measured on the search benchmark's curves: arrl's trend rule against no
 stopping and against Optuna's MedianPruner and HyperbandPruner, all fed the same curves.
 
+Tables in docs/benchmarks.md: "Early stopping on the family's curves".
+
 For each held-out member a hill climb (arrl's random one- or two-move edits of the best, keep if
 better) runs ``--experiments`` proposals. Each proposal's noisy curve (the one its train.py
 would print) is fed point by point to the stopper; a stopped run costs the points it printed and
@@ -12,7 +14,7 @@ Reported per stopper: compute (points printed) relative to no stopping, the regr
 configuration found, how many runs were stopped, and the false-stop rate: stopped runs whose
 full curve would have ended better than the best so far (they would have become the best).
 
-    nice -n 10 .venv/bin/python benchmarks/stopping_curves.py --seeds 0-19 --experiments 64
+    nice -n 10 .venv/bin/python benchmarks/early_stopping/stopping_curves.py --seeds 0-19 --experiments 64
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import optuna
 
@@ -32,14 +33,9 @@ from arrl.records import Direction
 from arrl.run.early_stopping import EarlyStoppingSettings, TrendStopper
 from arrl.script.actions import random_edit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))  # simfamily, simloop, measures
 import simfamily  # noqa: E402
-from search import seeds  # noqa: E402
-
-
-def noisy_curve(config: dict[str, Any], member: dict[str, Any], run_seed: int = 0) -> list[float]:
-    rng = random.Random(f"{run_seed}:{sorted(config.items())}")
-    return [v + rng.gauss(0.0, member["noise"]) if math.isfinite(v) else v for v in simfamily.curve(config, member)]
+from measures import noisy_curve, seeds  # noqa: E402
 
 
 class Stopper:

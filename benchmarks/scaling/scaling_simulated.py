@@ -1,5 +1,7 @@
 """Many simulated workers: where does the one-at-a-time part of arrl become the bottleneck?
 
+Tables in docs/benchmarks.md: "Simulated many-worker runs: where the bottleneck is".
+
 Runs the real worker pool (`core/run/workers.py`) with the real proposer, validator, reward, journal,
 memory and git rollback, but a simulated runner: an experiment sleeps for a fixed time instead of
 training and reports a loss computed from its config. Proposing and concluding an experiment
@@ -22,7 +24,7 @@ components' methods (nothing in arrl is changed):
 The unmodified script (experiment 0) returns at once, and the clock starts when every worker's
 worktree exists, so the measured wall clock is the pool's steady state. Usage:
 
-    nice -n 10 .venv/bin/python benchmarks/scaling_simulated.py --workers 32 --experiments 128 \\
+    nice -n 10 .venv/bin/python benchmarks/scaling/scaling_simulated.py --workers 32 --experiments 128 \\
         --seconds 1 10 30 60 --proposers ppo random --out benchmarks/results/scaling-simulated.jsonl
 """
 

@@ -1,9 +1,12 @@
 """Throughput with and without predictive early stopping, side by side in one run.
 
+Tables in docs/benchmarks.md: "With and without predictive early stopping".
+
 Runs the tiny GPT example through `arrl run` twice per seed — early stopping on and off, the same
 proposer and seed — and reports the experiment time spent and the best val_bpb found. Usage:
 
-    .venv/bin/python benchmarks/early_stopping.py [--experiments 10] [--budget 12] [--seeds 0]
+    .venv/bin/python benchmarks/early_stopping/early_stopping.py --experiments 10 --budget 12 --seeds 0 1
+    .venv/bin/python benchmarks/early_stopping/early_stopping.py --experiments 10 --budget 30 --seeds 0
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ARRL = Path(sys.executable).with_name("arrl")
 
 
