@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -52,9 +53,15 @@ enabled = false
 def site(tmp_path_factory) -> Path:
     """Both example packages, really pip-installed into a folder of their own."""
     target = tmp_path_factory.mktemp("example-plugins-site")
+    # Installed from copies: setuptools writes build/ and *.egg-info beside the sources, and the
+    # tests leave the repository as they found it.
+    sources = tmp_path_factory.mktemp("example-plugins-sources")
+    for package in PACKAGES:
+        shutil.copytree(ROOT / "examples" / "plugins" / package, sources / package,
+                        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), *(str(ROOT / "examples" / "plugins" / p) for p in PACKAGES)],
+         "--target", str(target), *(str(sources / p) for p in PACKAGES)],
         check=True, capture_output=True,
     )
     return target

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -13,9 +14,17 @@ from support import ROOT
 
 
 def test_wheel_installs_and_runs(tmp_path: Path) -> None:
+    # Built from a copy of the tracked files: setuptools writes build/ and *.egg-info next to the
+    # sources, and the tests leave the repository as they found it.
+    source = tmp_path / "source"
+    for name in subprocess.run(["git", "-C", str(ROOT), "ls-files"], capture_output=True, text=True,
+                               check=True).stdout.splitlines():
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     dist = tmp_path / "dist"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--wheel-dir", str(dist), str(ROOT)], check=True, capture_output=True)
+                    "--wheel-dir", str(dist), str(source)], check=True, capture_output=True)
     (wheel,) = dist.glob("arrl-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for expected in ("arrl/__init__.py", "arrl/run/loop.py", "arrl/plugins/runners/subprocess_runner.py",
