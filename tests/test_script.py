@@ -19,7 +19,7 @@ from arrl.script.actions import moves, random_edit
 from arrl.script.observation import OBSERVATION_SIZE, encode, encode_config
 from arrl.script.reader import apply_values, changed_lines, extract
 from arrl.testing import schema_configs
-from support import ROOT, git, make_repo, records, run_arrl
+from support import ROOT, git, make_repo, records, run_arrl, scaled, with_steps
 
 SCRIPTS = ROOT / "tests" / "scripts"
 EXAMPLES = {"tinygpt": ROOT / "examples/tinygpt/train.py", "digits": ROOT / "examples/digits/train.py"}
@@ -177,7 +177,10 @@ def test_tinygpt_inspect_lists_all_twelve_with_lines() -> None:
     # Then the other constants: the context length is a candidate, the evaluation cadence is not.
     assert re.search(r"^BLOCK_SIZE\s+64\s+train\.py:\d+\s+candidate$", result.stdout, re.M)
     assert re.search(r"^EVAL_BATCHES .* hands off: evaluation", result.stdout, re.M)
-    assert result.stdout.rstrip().endswith("# train.py:34, now 64")
+    # The number of training steps is the run's length, a candidate like an epoch count.
+    assert re.search(r"^TRAIN_STEPS\s+300\s+train\.py:\d+\s+candidate$", result.stdout, re.M)
+    assert result.stdout.rstrip().endswith("# train.py:37, now 300")
+    assert "BLOCK_SIZE = { low = 8, high = 512, log = true }  # train.py:36, now 64" in result.stdout
 
 
 def test_digits_inspect_marks_what_is_missing() -> None:
@@ -276,6 +279,8 @@ def _run_example(name: str, tmp_path: Path, env: dict, experiments: int, budget:
     for path in (ROOT / "examples" / name).iterdir():
         if path.is_file() and path.suffix in (".py", ".toml", ".txt"):
             shutil.copy(path, repo / path.name)
+    if name == "tinygpt":  # what is tested is the diffs, not the training: 60 steps will do
+        (repo / "train.py").write_text(with_steps((repo / "train.py").read_text(), 60))
     git(repo, "add", "-A")
     git(repo, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "example")
     result = run_arrl("--plugin", f"proposer={proposer}", "run", "--max-experiments", str(experiments),
@@ -313,7 +318,7 @@ def test_digits_example_runs_with_the_random_proposer(tmp_path: Path, arrl_env) 
 
 @pytest.mark.slow
 def test_tinygpt_example_diffs_apply(tmp_path: Path, arrl_env) -> None:
-    recs = _run_example("tinygpt", tmp_path, arrl_env, 3, "10", proposer="ppo")
+    recs = _run_example("tinygpt", tmp_path, arrl_env, 3, str(scaled(15)), proposer="ppo")
     assert len(recs) == 3 and recs[0]["outcome"] == "ok"
 
 

@@ -14,7 +14,7 @@ on that task over every seed. It is in the metric's units (digits: val_loss, tin
 and carries the tasks' run-to-run noise.
 
     nice -n 10 .venv/bin/python benchmarks/real_tasks/real_tasks.py run --tasks digits tinygpt --seeds 0-2 \
-        --experiments 32 --budget 40 --tinygpt-train-seconds 3 --proposers ppo random grid optuna --jobs 2 --out benchmarks/results/real-tasks.jsonl
+        --experiments 32 --budget 40 --tinygpt-steps 60 --proposers ppo random grid optuna --jobs 2 --out benchmarks/results/real-tasks.jsonl
     .venv/bin/python benchmarks/real_tasks/real_tasks.py report --out benchmarks/results/real-tasks.jsonl
 
 `run` appends one line per (task, proposer, seed) as it finishes and skips those already in
@@ -49,16 +49,15 @@ METRICS = {"digits": "val_loss", "tinygpt": "val_bpb"}
 OUTCOMES = ("ok", "early_stopped", "failed", "timed_out", "rejected", "duplicate")
 
 
-def prepare(task: str, seed: int, budget: float, train_seconds: float, repo: Path) -> None:
+def prepare(task: str, seed: int, budget: float, train_steps: int, repo: Path) -> None:
     """A fresh repository at ``repo`` holding the example, its settings for this benchmark committed."""
     shutil.copytree(EXAMPLES / task, repo, ignore=shutil.ignore_patterns("__pycache__", ".arrl", "arrl.toml"))
-    if task == "tinygpt" and train_seconds:
-        # tinygpt trains for half the budget, and the budget also has to cover torch's start-up,
-        # which on a loaded machine takes longer than a short training: fix the training time
-        # and keep the budget as the ceiling (the same for every proposer).
+    if task == "tinygpt" and train_steps:
+        # tinygpt trains a fixed number of steps (the budget is the ceiling, the same for every
+        # proposer); fewer than its own 300 keep a 32-experiment run short.
         script = (repo / "train.py").read_text()
-        line = next(line for line in script.splitlines() if line.startswith("TRAIN_SECONDS = "))
-        (repo / "train.py").write_text(script.replace(line, f"TRAIN_SECONDS = {train_seconds}"))
+        line = next(line for line in script.splitlines() if line.startswith("TRAIN_STEPS = "))
+        (repo / "train.py").write_text(script.replace(line, f"TRAIN_STEPS = {train_steps}"))
     # The same budget for every proposer; digits trains for a fixed number of epochs unless the
     # budget cuts it short.
     (repo / "arrl.toml").write_text(
@@ -68,7 +67,7 @@ def prepare(task: str, seed: int, budget: float, train_seconds: float, repo: Pat
         subprocess.run(["git", "-C", str(repo), *command], check=True)
 
 
-def collect(task: str, proposer: str, seed: int, budget: float, train_seconds: float, repo: Path,
+def collect(task: str, proposer: str, seed: int, budget: float, train_steps: int, repo: Path,
             seconds: float) -> dict[str, Any]:
     """The row for a finished run in ``repo``: every experiment's outcome and value."""
     journal = next((repo / ".arrl").glob("*/journal.jsonl"))
@@ -78,22 +77,22 @@ def collect(task: str, proposer: str, seed: int, budget: float, train_seconds: f
         records.append({"outcome": r["outcome"], "value": r["value"], "seconds": r["wall_clock_seconds"],
                         "reward": r["reward"], "config": r["config"], "proposer": r.get("proposer", "")})
     return {"task": task, "proposer": proposer, "seed": seed, "budget": budget,
-            "train_seconds": train_seconds if task == "tinygpt" else None, "seconds": seconds,
+            "train_steps": train_steps if task == "tinygpt" else None, "seconds": seconds,
             "load": os.getloadavg(), "records": records}
 
 
-def run_one(task: str, proposer: str, seed: int, experiments: int, budget: float, train_seconds: float,
+def run_one(task: str, proposer: str, seed: int, experiments: int, budget: float, train_steps: int,
             scratch: Path) -> dict[str, Any]:
     """One `arrl run` of ``experiments`` experiments after the baseline, in a fresh repository."""
     repo = scratch / f"{task}-{proposer}-{seed}"
-    prepare(task, seed, budget, train_seconds, repo)
+    prepare(task, seed, budget, train_steps, repo)
     started = time.monotonic()
     result = subprocess.run([str(ARRL), "--plugin", f"proposer={proposer}", "run", "--cpus-per-worker", "1",
                              "--max-experiments", str(experiments + 1)], cwd=repo, capture_output=True, text=True)
     seconds = time.monotonic() - started
     if result.returncode != 0:
         raise RuntimeError(f"{task} {proposer} seed {seed}: {result.stderr[-2000:]}")
-    row = collect(task, proposer, seed, budget, train_seconds, repo, seconds)
+    row = collect(task, proposer, seed, budget, train_steps, repo, seconds)
     shutil.rmtree(repo, ignore_errors=True)
     return row
 
@@ -113,7 +112,7 @@ def command_run(args: argparse.Namespace) -> None:
     work = [(t, p, s) for s in seeds(args.seeds) for t in args.tasks for p in args.proposers
             if (t, label or p, s) not in done]
     with tempfile.TemporaryDirectory() as scratch, concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        futures = {pool.submit(run_one, t, p, s, args.experiments, args.budget[t], args.tinygpt_train_seconds,
+        futures = {pool.submit(run_one, t, p, s, args.experiments, args.budget[t], args.tinygpt_steps,
                                Path(scratch)): (t, p, s)
                    for t, p, s in work}
         for future in concurrent.futures.as_completed(futures):
@@ -211,8 +210,8 @@ def main() -> None:
     run.add_argument("--experiments", type=int, default=32)
     run.add_argument("--budget", type=budgets, default=budgets("digits=40,tinygpt=40"),
                      help="seconds per experiment: one number, or task=seconds,... (default %(default)s)")
-    run.add_argument("--tinygpt-train-seconds", type=float, default=3.0,
-                     help="tinygpt's fixed training time (0: the script's own, half the budget)")
+    run.add_argument("--tinygpt-steps", type=int, default=60,
+                     help="tinygpt's training steps (0: the script's own, 300)")
     run.add_argument("--proposers", nargs="+", default=["ppo", "random", "grid", "optuna"])
     run.add_argument("--jobs", type=int, default=2)
     run.add_argument("--label", default="",

@@ -535,7 +535,7 @@ class ExperimentLoop:
     def _read(self, commit: str) -> str:
         """The script at ``commit``. A commit never changes, so the last one read is kept: every
         proposal reads the last good version, and asking git each time cost 10-15 ms of the
-        one-at-a-time phase (benchmarks/scaling_simulated.py)."""
+        one-at-a-time phase (benchmarks/scaling/scaling_simulated.py)."""
         if self._last_read[0] != commit or not commit:
             self._last_read = (commit, self.c.rollback.read(commit))
         return self._last_read[1]

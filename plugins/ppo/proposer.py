@@ -52,7 +52,7 @@ class PPOOptions:
     # that has converged (or a prior learned elsewhere) still tries every move now and then.
     exploration: float = attrs.field(default=0.1, validator=[attrs.validators.ge(0.0), attrs.validators.lt(1.0)])
     # Starting weights: "builtin" (the prior shipped with arrl, pre-trained on the simulated
-    # family of benchmarks/simfamily.py), "none" (learn from scratch), or a path to a prior file
+    # family of benchmarks/common/simfamily.py), "none" (learn from scratch), or a path to a prior file
     # (see arrl.plugins.ppo.prior for making one from your own runs).
     prior: str = "none"
     # Once every single move from the current script is in the window: "two_moves" proposes a
@@ -93,8 +93,8 @@ class PPOOptions:
 
 # The opening's moves, most promising first: the learning rate up, model size, the activation and
 # optimizer, batch size, mixed precision and the scheduler, then the other directions and choices.
-# The order was searched on the pre-training members 100-119 of benchmarks/simfamily.py (never the
-# held-out ones) by benchmarks/opening_search.py: first a greedy construction ranked by the regret
+# The order was searched on the pre-training members 100-119 of benchmarks/common/simfamily.py (never the
+# held-out ones) by benchmarks/search/opening_search.py: first a greedy construction ranked by the regret
 # of this opening plus the line search after 16 and 32 experiments, then swaps and insertions
 # (docs/benchmarks.md). It is the usual ranking for training scripts: learning rate, size, optimizer
 # and batch matter most; clip, dropout and weight decay least, and they are left to the policy.
