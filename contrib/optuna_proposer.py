@@ -114,6 +114,9 @@ def _contains(dist: optuna.distributions.BaseDistribution, value: Value) -> bool
 
 
 class OptunaProposer(arrl.Proposer):
+
+    # Its proposals change only the values of knobs the script reader found.
+    writes_code = False
     def __init__(self, options: OptunaOptions, context: arrl.PluginContext) -> None:
         import optuna
 

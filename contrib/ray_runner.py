@@ -372,6 +372,17 @@ class RayRunner(arrl.Runner):
         self.actor_node = ""
         self.actor_pid = 0
 
+    def isolation(self) -> arrl.Isolation:
+        """The inner runner's, as it would be built on this machine (each node builds its own)."""
+        from arrl.manager import Registry, build_options, plugin_manager
+
+        registration = Registry(plugin_manager()).get("runner", self.options.inner)
+        inner = registration.factory(build_options(registration, self.options.inner_options), self.context)
+        try:
+            return inner.isolation()
+        finally:
+            inner.close()
+
     def _host(self, cpus: float) -> Any:
         """This runner's actor, created on first use (and again after one died)."""
         import ray

@@ -23,6 +23,7 @@ from .records import (
 )
 from .registration import NoOptions, Registration
 from .roles import (
+    Isolation,
     Memory,
     PluginContext,
     Proposer,
@@ -43,6 +44,7 @@ __all__ = [
     "EngineError",
     "ExperimentRecord",
     "HistoryEntry",
+    "Isolation",
     "Memory",
     "MetricPoint",
     "NoOptions",

@@ -36,7 +36,7 @@ def parse_size(text: str | int) -> int:
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
-def _size(minimum: int):
+def size_at_least(minimum: int):
     def check(_: object, attribute: attrs.Attribute, value: str) -> None:
         try:
             size = parse_size(value)
@@ -52,11 +52,11 @@ class OutputLimits:
     """Runner options shared by every shipped runner (``-o runner.max_log_size=50m``)."""
 
     # Per log (stdout.log, stderr.log): the first and last half are kept.
-    max_log_size: str = attrs.field(default="10m", validator=_size(4096))
+    max_log_size: str = attrs.field(default="10m", validator=size_at_least(4096))
     # A longer line is cut; a metric line that long is not parsed.
-    max_line_size: str = attrs.field(default="1m", validator=_size(256))
+    max_line_size: str = attrs.field(default="1m", validator=size_at_least(256))
     # Disk the experiment's output directory may use; over it, the experiment fails.
-    output_quota: str = attrs.field(default="4g", validator=_size(1 << 20))
+    output_quota: str = attrs.field(default="4g", validator=size_at_least(1 << 20))
 
     @property
     def log_bytes(self) -> int:

@@ -16,6 +16,7 @@ import abc
 import random
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import attrs
 
@@ -60,7 +61,15 @@ class PluginContext:
 
 
 class Proposer(abc.ABC):
-    """Proposes the next script to try, and learns from what happened to its proposals."""
+    """Proposes the next script to try, and learns from what happened to its proposals.
+
+    ``writes_code``: whether a proposal may be any code, not only new values of the knobs the
+    script reader found. arrl runs such code only in a sandbox (see :meth:`Runner.isolation`)
+    unless the user turns the sandbox off by name. The built-in knob proposers set it False; a
+    plugin that leaves it True is treated as writing code, the safe assumption.
+    """
+
+    writes_code: ClassVar[bool] = True
 
     @abc.abstractmethod
     def propose(self, observation: Observation) -> Proposal:
@@ -119,6 +128,22 @@ class RunMonitor(abc.ABC):
         """True once the user asked arrl to stop: end the run and report INTERRUPTED."""
 
 
+@attrs.frozen
+class Isolation:
+    """A runner's wall around experiments: ``kind`` is "sandbox" (the operating system's:
+    namespaces, no network, an allow-listed file tree), "container", or "none"; ``reason`` says
+    why, in a sentence a user can act on; ``chosen`` is True when the user turned isolation off
+    by name (then code a proposer writes runs unsandboxed, with a warning, instead of refused)."""
+
+    kind: str
+    reason: str = ""
+    chosen: bool = False
+
+    @property
+    def isolated(self) -> bool:
+        return self.kind != "none"
+
+
 class Runner(abc.ABC):
     """Executes a script under the budget, enforced from outside the script.
 
@@ -130,6 +155,11 @@ class Runner(abc.ABC):
     @abc.abstractmethod
     def run(self, request: RunRequest, monitor: RunMonitor) -> RunResult:
         """Run to completion, timeout, early stop or abort, and report what happened."""
+
+    def isolation(self) -> Isolation:
+        """What stands between the experiment and the user's machine. A runner that says
+        nothing offers none."""
+        return Isolation("none", "this runner does not say that it isolates experiments")
 
     def fingerprint(self) -> dict[str, str]:
         """What pins the execution environment (e.g. an image id and a hash of mounted

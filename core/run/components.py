@@ -5,6 +5,7 @@ building it, once, for every command that needs built components (``run``, ``val
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import attrs
@@ -74,6 +75,7 @@ def build_components(registry: Registry, settings: Settings, context: PluginCont
             built[role] = build_chain(registry, settings, context, role)
             continue
         built[role] = build_one(registry, settings, context, role)
+    check_isolation(names["proposer"], built["proposer"], built["runner"])
     return Components(
         proposer=built["proposer"],
         validators=built["validator"],
@@ -128,3 +130,25 @@ def validate_chain(chain: tuple[tuple[str, Validator], ...], proposed: str, base
         result = validator.validate(proposed, baseline)
         issues += [attrs.evolve(i, validator=i.validator or name) for i in result.issues]
     return ValidationResult(tuple(issues))
+
+
+FIX_SANDBOX = ("install bubblewrap (apt-get install bubblewrap) where user namespaces are allowed, or choose a "
+               "container runner (--plugin runner=podman or docker)")
+
+
+def check_isolation(name: str, proposer: Proposer, runner: Runner) -> None:
+    """Code that a proposer writes runs only behind a wall; knob moves may run without one, with
+    a warning. A user who turned the sandbox off by name gets a warning instead of a refusal."""
+    isolation = runner.isolation()
+    if isolation.isolated:
+        return
+    if proposer.writes_code and not isolation.chosen:
+        raise ConfigError(f"the {name} proposer writes code, which arrl runs only in a sandbox, and the runner "
+                          f"has none: {isolation.reason}. To fix it, {FIX_SANDBOX}; to run it unsandboxed "
+                          "anyway, with your privileges, files and network, set -o runner.sandbox=off")
+    if proposer.writes_code:
+        print(f"arrl: warning: the {name} proposer writes code and it runs unsandboxed: {isolation.reason}",
+              file=sys.stderr)
+    elif not isolation.chosen:
+        print(f"arrl: warning: experiments run without a sandbox ({isolation.reason}); to sandbox them, "
+              f"{FIX_SANDBOX}", file=sys.stderr)

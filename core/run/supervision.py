@@ -128,9 +128,10 @@ class _Pump:
 class _QuotaWatch:
     """Measures the output directory now and then; the interval grows with the cost of a scan."""
 
-    def __init__(self, directory: Path, quota: int) -> None:
+    def __init__(self, directory: Path, quota: int, what: str = "the output directory") -> None:
         self.directory = directory
         self.quota = quota
+        self.what = what
         self.next_check = 0.0
         self.used = 0
 
@@ -153,7 +154,7 @@ class _QuotaWatch:
         return self.used
 
     def reason(self) -> str:
-        return (f"wrote {self.used / (1 << 20):.0f} MiB to the output directory, reaching or going over "
+        return (f"wrote {self.used / (1 << 20):.0f} MiB to {self.what}, reaching or going over "
                 f"its quota of {self.quota / (1 << 20):.0f} MiB (runner option output_quota); "
                 "the output was removed")
 
@@ -167,11 +168,13 @@ def supervise(
     silence_timeout: float,
     started: float | None = None,
     limits: OutputLimits = OutputLimits(),
+    workspace: Path | None = None,
 ) -> RunResult:
     """Watch ``process`` until it ends or must be ended; return what happened.
 
     ``stdout`` and ``stderr`` are pipes or iterators of byte chunks (split anywhere);
     ``stderr`` may be None when the engine interleaves both streams into ``stdout``.
+    ``workspace``: a writable copy of the script's tree (a sandbox's), held to the output's quota.
     """
     now = time.monotonic()
     state = _State(started=started or now, last_output=now)
@@ -205,7 +208,9 @@ def supervise(
     if stderr is not None:
         pumps.append(_Pump(stderr, CappedLog(stderr_log, limits.log_bytes, log_errors), limits.line_bytes,
                            on_stderr))
-    quota = _QuotaWatch(request.output_dir, limits.output_bytes)
+    watches = [_QuotaWatch(request.output_dir, limits.output_bytes)]
+    if workspace is not None:
+        watches.append(_QuotaWatch(workspace, limits.output_bytes, "the experiment's workspace"))
 
     deadline = state.started + request.budget_seconds
     stop: Stop | None = None
@@ -220,7 +225,7 @@ def supervise(
             stop = Stop.SILENCE
         elif state.early_stop:
             stop = Stop.EARLY
-        elif quota.over(now):
+        elif any(watch.over(now) for watch in watches):
             stop = Stop.QUOTA
         if stop is not None:
             process.terminate()
@@ -233,7 +238,8 @@ def supervise(
         pump.finish(drain_until)
     # Measured once the process tree is gone and its output read: the time the experiment took.
     wall = time.monotonic() - state.started
-    if stop is Stop.QUOTA or (stop is None and quota.measure() > quota.quota):
+    over = [watch for watch in watches if watch.measure() > watch.quota] if stop in (None, Stop.QUOTA) else []
+    if over:
         stop = Stop.QUOTA
         shutil.rmtree(request.output_dir, ignore_errors=True)
         request.output_dir.mkdir(parents=True, exist_ok=True)
@@ -241,7 +247,7 @@ def supervise(
         stop = Stop.EARLY  # asked for in the last lines before a normal exit: still a success
     result = _result(request, stop, exit_code, wall, state, silence_timeout, stdout_log, stderr_log)
     if stop is Stop.QUOTA:
-        result = attrs.evolve(result, outcome=Outcome.FAILED, failure_reason=quota.reason())
+        result = attrs.evolve(result, outcome=Outcome.FAILED, failure_reason=(over or watches)[0].reason())
     if log_errors:
         result = attrs.evolve(result, details={**result.details, "log_errors": "; ".join(log_errors[:3])})
     return result

@@ -25,7 +25,7 @@ import attrs
 import arrl
 from arrl.run.noise import within_noise
 from arrl.schema import HISTORY_WINDOW, SchemaError, Value, config_hash
-from arrl.script.actions import Domains, Move, field_domains, apply_move, random_edit
+from arrl.script.actions import Domains, Move, apply_move, field_domains, random_edit
 from arrl.script.observation import (
     ATTRIBUTION_FEATURES,
     OBSERVATION_SIZE,
@@ -192,6 +192,9 @@ def _remember(table: dict[str, Any], key: str, value: Any) -> None:
 
 
 class PPOProposer(arrl.Proposer):
+
+    # Its proposals change only the values of knobs the script reader found.
+    writes_code = False
     def __init__(self, options: PPOOptions, context: arrl.PluginContext) -> None:
         import torch
         from torch import nn

@@ -83,6 +83,9 @@ def grid_points(baseline: dict[str, Value], axes: dict[str, list[Value]]) -> lis
 
 
 class GridProposer(arrl.Proposer):
+
+    # Its proposals change only the values of knobs the script reader found.
+    writes_code = False
     def __init__(self, options: GridOptions, context: arrl.PluginContext) -> None:
         self.options = options
         self.context = context

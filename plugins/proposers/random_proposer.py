@@ -23,6 +23,9 @@ class RandomOptions:
 
 
 class RandomProposer(arrl.Proposer):
+    # Its proposals change only the values of knobs the script reader found.
+    writes_code = False
+
     def __init__(self, options: RandomOptions, context: arrl.PluginContext) -> None:
         self.options = options
         self.rng = context.rng("random-proposer")

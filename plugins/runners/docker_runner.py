@@ -77,6 +77,10 @@ class DockerRunner(arrl.Runner):
                 f"docker has no image {self.options.image!r}; build it from this machine's files with "
                 "`arrl --plugin runner=docker image build`") from None
 
+    def isolation(self) -> arrl.Isolation:
+        return arrl.Isolation("container", "docker: a read-only root, no network, no capabilities, "
+                              "the workspace read-only")
+
     def fingerprint(self) -> dict[str, str]:
         return {"engine": "docker", "image_id": self._image_id(),
                 "environment_hash": c.environment_hash(c.site_packages(self.options))}

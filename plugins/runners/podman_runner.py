@@ -153,6 +153,10 @@ class PodmanRunner(arrl.Runner):
                 "`arrl --plugin runner=podman image build`")
         return result.stdout.strip()
 
+    def isolation(self) -> arrl.Isolation:
+        return arrl.Isolation("container", "podman: a read-only root, no network, no capabilities, "
+                              "the workspace read-only")
+
     def fingerprint(self) -> dict[str, str]:
         return {"engine": "podman", "image_id": self._image_id(),
                 "environment_hash": c.environment_hash(c.site_packages(self.options))}

