@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs and starts what the container and Redis tests use: Podman, Docker Engine and
-# redis-server (Debian packages), as ../shared/notes/containers.md describes for this kind of
+# Installs and starts what the sandbox, container and Redis tests use: bubblewrap, Podman,
+# Docker Engine and redis-server (Debian packages), as ../shared/notes/containers.md describes for this kind of
 # machine. Idempotent; without root or apt it says so and leaves the tests to skip (or, in CI,
 # to fail).
 set -uo pipefail
@@ -9,6 +9,7 @@ missing=()
 command -v podman >/dev/null || missing+=(podman)
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v bwrap >/dev/null || missing+=(bubblewrap)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
     echo "engines: cannot install ${missing[*]} (needs root and apt-get); their tests will skip" >&2

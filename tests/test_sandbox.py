@@ -281,3 +281,30 @@ def test_the_shipped_knob_proposers_say_they_write_no_code() -> None:
 
     assert not any(cls.writes_code for cls in (PPOProposer, GridProposer, RandomProposer))
     assert _CodeWriter.writes_code  # a plugin that says nothing writes code
+
+
+def test_the_validators_resolver_imports_a_library_inside_the_sandbox(sandboxed: SubprocessRunner, tmp_path: Path,
+                                                                      world: World,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A library's import runs its code; the resolver imports the libraries a proposal names.
+    One that writes, connects and reads secrets on import finds only the sandbox."""
+    from arrl.plugins.validator.name_resolver import NameResolver
+
+    library = tmp_path / "site"
+    library.mkdir()
+    (library / "evilib.py").write_text(
+        "import os, socket\n"
+        f"try:\n    open({str(world.home / '.bashrc')!r}, 'a').write('owned')\nexcept OSError:\n    pass\n"
+        f"try:\n    socket.create_connection(('127.0.0.1', {world.tcp_port}), timeout=1)\nexcept OSError:\n    pass\n"
+        f"try:\n    LEAK = open({str(world.home / '.ssh' / 'id_rsa')!r}).read()\nexcept OSError:\n    LEAK = ''\n"
+        "def loaded():\n    pass\n")
+    monkeypatch.setenv("PYTHONPATH", str(library))
+    before = world.snapshot()
+    resolver = NameResolver(sys.executable, 60)
+    try:
+        found = resolver.resolve("evilib", ("loaded",))
+    finally:
+        NameResolver.close_all()
+    assert not found.error, found  # it was imported, and its function found
+    time.sleep(0.2)
+    assert world.snapshot() == before and world.connections == []

@@ -41,6 +41,8 @@ from pathlib import Path
 
 import attrs
 
+from arrl.errors import ConfigError
+
 from . import seccomp
 
 # The environment a sandboxed experiment may see, besides the script contract's variables
@@ -129,7 +131,10 @@ def interpreter_roots(python: str) -> tuple[str, ...]:
     code = ("import sys, os, site; print(sys.prefix); print(sys.base_prefix); "
             "print(os.path.dirname(os.path.realpath(sys.executable))); "
             "[print(p) for p in site.getsitepackages()]")
-    out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout
+    try:
+        out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError) as error:
+        raise ConfigError(f"cannot start the interpreter {python}: {error}") from None
     roots: list[str] = []
     for line in out.splitlines():
         path = os.path.realpath(line.strip())
@@ -231,23 +236,8 @@ def environment(request_env: Mapping[str, str], token_variable: str, token: str,
 def bwrap_command(probe_result: Probe, spec: SandboxSpec, seccomp_fd: int | None,
                   command: Sequence[str]) -> list[str]:
     """The bwrap invocation that runs ``command`` in the sandbox ``spec`` describes."""
-    args = [probe_result.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL",
-            "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
-            "--die-with-parent", "--new-session", "--hostname", "arrl-sandbox",
-            *_system_binds(), *_etc_binds(),
-            "--proc", "/proc", "--ro-bind", "/sys", "/sys", "--dev", "/dev",
-            "--size", str(spec.tmp_size), "--tmpfs", "/tmp",
-            "--size", str(spec.shm_size), "--tmpfs", "/dev/shm",
-            "--dir", PRIVATE_HOME, "--dir", "/tmp/pycache"]
-    for root in interpreter_roots(spec.python):
-        for part in _interpreter_parts(root):
-            args += ["--ro-bind", part, part]
-    python_dir = os.path.dirname(os.path.abspath(spec.python))
-    if not any(_inside(python_dir, root) for root in interpreter_roots(spec.python)):
-        args += ["--ro-bind", python_dir, python_dir]
-    for path in spec.read_paths:
-        resolved = os.path.realpath(os.path.expanduser(path))
-        args += ["--ro-bind", resolved, resolved]
+    args = _base(probe_result, spec.python, spec.read_paths, spec.tmp_size)
+    args += ["--size", str(spec.shm_size), "--tmpfs", "/dev/shm"]
     for node in gpu_nodes(spec.gpus):
         args += ["--dev-bind", node, node]
     args += ["--bind", str(spec.workspace_copy), str(spec.workspace),
@@ -256,6 +246,39 @@ def bwrap_command(probe_result: Probe, spec: SandboxSpec, seccomp_fd: int | None
     if seccomp_fd is not None:
         args += ["--seccomp", str(seccomp_fd)]
     return [*args, "--", *command]
+
+
+def helper_command(probe_result: Probe, python: str, read_paths: Sequence[str], seccomp_fd: int | None,
+                   command: Sequence[str]) -> list[str]:
+    """The sandbox for a helper of arrl's that imports libraries on a proposal's behalf (the
+    validator's name resolver): the same wall, with no workspace and no output."""
+    args = _base(probe_result, python, read_paths, 256 << 20)
+    args += ["--chdir", PRIVATE_HOME]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
+    return [*args, "--", *command]
+
+
+def _base(probe_result: Probe, python: str, read_paths: Sequence[str], tmp_size: int) -> list[str]:
+    args = [probe_result.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL",
+            "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+            "--die-with-parent", "--new-session", "--hostname", "arrl-sandbox",
+            *_system_binds(), *_etc_binds(),
+            "--proc", "/proc", "--ro-bind", "/sys", "/sys", "--dev", "/dev",
+            "--size", str(tmp_size), "--tmpfs", "/tmp",
+            "--dir", PRIVATE_HOME, "--dir", "/tmp/pycache"]
+    roots = interpreter_roots(python)
+    for root in roots:
+        for part in _interpreter_parts(root):
+            args += ["--ro-bind", part, part]
+    python_dir = os.path.dirname(os.path.abspath(python))
+    if not any(_inside(python_dir, root) for root in roots):
+        args += ["--ro-bind", python_dir, python_dir]
+    for path in read_paths:
+        resolved = os.path.realpath(os.path.expanduser(path))
+        if os.path.exists(resolved):
+            args += ["--ro-bind", resolved, resolved]
+    return args
 
 
 def _etc_binds() -> list[str]:

@@ -18,6 +18,7 @@ only the first proposal that names a heavy library (torch: seconds) pays for imp
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import select
@@ -26,9 +27,12 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
+
+from arrl.errors import ConfigError
 
 # Where the CPython implementation module of a public module lives, named the way users spell it,
 # so ``posix.system`` is judged as ``os.system``.
@@ -156,6 +160,30 @@ def canonical_module(name: str) -> str:
     return f"{CANONICAL_MODULES[head]}.{rest}" if head in CANONICAL_MODULES and rest else name
 
 
+@contextlib.contextmanager
+def _sandboxed(python: str, paths: tuple[str, ...], command: list[str]) -> Iterator[tuple[list[str], tuple[int, ...]]]:
+    from arrl.plugins.runners import sandbox, seccomp
+
+    found = sandbox.probe()
+    if not found.available:
+        yield command, ()
+        return
+    fd = None
+    try:
+        if found.seccomp:
+            fd = os.memfd_create("arrl-seccomp", 0)
+            os.write(fd, seccomp.program())
+            os.lseek(fd, 0, os.SEEK_SET)
+        try:
+            wrapped = sandbox.helper_command(found, python, paths, fd, command)
+        except ConfigError:
+            raise ResolutionError(f"cannot start {python}: no such interpreter, or it does not run") from None
+        yield wrapped, (fd,) if fd is not None else ()
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
 class _Worker:
     def __init__(self, python: str, timeout: float, paths: tuple[str, ...]) -> None:
         self.python = python
@@ -167,13 +195,17 @@ class _Worker:
 
     def _start(self) -> subprocess.Popen[str]:
         if self.process is None or self.process.poll() is not None:
-            try:
-                self.process = subprocess.Popen(
-                    [self.python, "-I", "-c", _WORKER, *self.paths], cwd=self.home, text=True, bufsize=1,
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                    env={"PATH": os.defpath, "HOME": self.home}, start_new_session=True)
-            except OSError as error:
-                raise ResolutionError(f"cannot start {self.python}: {error}") from None
+            command = [self.python, "-I", "-c", _WORKER, *self.paths]
+            # A library's import runs its code: where the machine can, in the experiments' sandbox
+            # (no network, no home, no repository), never with arrl's environment.
+            with _sandboxed(self.python, self.paths, command) as (command, pass_fds):
+                try:
+                    self.process = subprocess.Popen(
+                        command, cwd=self.home, text=True, bufsize=1, pass_fds=pass_fds,
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                        env={"PATH": os.defpath, "HOME": self.home}, start_new_session=True)
+                except OSError as error:
+                    raise ResolutionError(f"cannot start {self.python}: {error}") from None
         return self.process
 
     def ask(self, module: str, names: tuple[str, ...]) -> dict[str, Any]:
