@@ -36,6 +36,27 @@ set +e
 loaded=$?
 set -e
 kill "${busy[@]}" 2>/dev/null || true
+# The sandbox's tests once more as an unprivileged user (CI names one, made by .ci/run): root and
+# a user reach user namespaces, cgroups and signals differently. The interpreter may live under a
+# home the user cannot traverse (pyenv under /root): its folders get the search bit, nothing more.
+unprivileged=0
+if [ -n "${ARRL_UNPRIVILEGED_USER:-}" ] && [ "$(id -u)" -eq 0 ]; then
+  folder=$(.venv/bin/python -c 'import sys; print(sys.base_prefix)')
+  while [ "$folder" != "/" ]; do chmod o+x "$folder"; folder=$(dirname "$folder"); done
+  home=$(mktemp -d /tmp/arrl-unprivileged-XXXXXX)
+  chown "$ARRL_UNPRIVILEGED_USER" "$home"
+  set +e
+  runuser -u "$ARRL_UNPRIVILEGED_USER" -- env -i PATH="$PATH" HOME="$home" CI="${CI:-}" \
+    GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0='*' \
+    .venv/bin/pytest -rs -m "not timing" -k "not container" tests/test_sandbox.py "$@"
+  unprivileged=$?
+  set -e
+  if [ "$unprivileged" -ne 0 ]; then
+    echo "error: the sandbox's tests failed as the unprivileged user $ARRL_UNPRIVILEGED_USER" >&2
+    [ "$status" -eq 0 ] && status=$unprivileged
+  fi
+fi
+
 # Exit 5 is pytest's "no tests collected": fine for one of the two passes (a selection of only
 # timing tests, or none), never for both.
 if [ "$status" -eq 5 ] && [ "$loaded" -eq 5 ]; then

@@ -109,7 +109,10 @@ def make_world(root: Path, repo: Path, runs: Path) -> World:
     host_tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"arrl-world-{uuid.uuid4().hex[:8]}"
     for folder in (home, host_tmp, home / ".ssh", home / ".aws"):
         folder.mkdir(parents=True, exist_ok=True)
-    venv_canary = Path(sys.prefix) / f"{CANARY_PREFIX}{uuid.uuid4().hex[:8]}.txt"
+    # In the interpreter's environment, where the user may write there (not as an unprivileged
+    # user of a root-owned one: then in the world's own folder, as a plain canary).
+    venv = Path(sys.prefix) if os.access(sys.prefix, os.W_OK) else root
+    venv_canary = venv / f"{CANARY_PREFIX}{uuid.uuid4().hex[:8]}.txt"
     world = World(root, repo, runs, home, host_tmp, venv_canary, secret=CANARY_PREFIX + uuid.uuid4().hex)
     for path in (home / ".ssh" / "id_rsa", home / ".aws" / "credentials", home / ".netrc", repo / "secret.env",
                  runs / "journal-secret.txt", host_tmp / "token", venv_canary):

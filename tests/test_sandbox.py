@@ -308,3 +308,32 @@ def test_the_validators_resolver_imports_a_library_inside_the_sandbox(sandboxed:
     assert not found.error, found  # it was imported, and its function found
     time.sleep(0.2)
     assert world.snapshot() == before and world.connections == []
+
+
+# -- the container runners, against the same attacks ------------------------------------------
+from test_containers import _runner, engine  # noqa: E402, F401 - the engine fixture builds their images
+
+
+@pytest.mark.parametrize("name", sorted(PRIMITIVES))
+def test_each_attack_primitive_does_no_harm_in_a_container(name: str, engine: str, world: World) -> None:  # noqa: F811
+    runner = _runner(engine, memory="512m", output_quota="64m")
+    try:
+        assert run_and_judge(runner, world, [name]) == []
+    finally:
+        runner.close()
+
+
+SHM = """
+    import os
+    stats = os.statvfs("/dev/shm")
+    print("shm MiB:", stats.f_blocks * stats.f_frsize >> 20)
+"""
+
+
+def test_a_container_gets_its_sized_shm(engine: str, world: World) -> None:  # noqa: F811
+    runner = _runner(engine, memory="512m", shm_size="96m")
+    try:
+        _, folder = attack(runner, world, ["shm"], extra={"shm": SHM})
+    finally:
+        runner.close()
+    assert "shm MiB: 96" in (folder / "stdout.log").read_text()

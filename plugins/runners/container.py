@@ -53,6 +53,7 @@ class ContainerOptions(OutputLimits):
     cpus: float = attrs.field(default=2.0, validator=attrs.validators.gt(0))
     pids_limit: int = attrs.field(default=512, validator=attrs.validators.ge(16))
     tmpfs_size: str = "256m"  # /tmp inside the container: in memory, not on the host
+    shm_size: str = "1g"  # /dev/shm (DataLoader workers pass batches through it), in memory
     network: bool = False
     gpus: bool = False  # pass every GPU through (NVIDIA); unverified on this project's machines
     environment: str = ""  # site-packages to mount; empty: the one running arrl

@@ -112,7 +112,7 @@ class DockerRunner(arrl.Runner):
             o.image, c.container_command(request), name=c.container_name(request), labels=c.labels(request),
             network_mode="host" if o.network else "none", mem_limit=o.memory,
             memswap_limit=o.swap, nano_cpus=int(c.cpu_limit(request, o) * 1e9), pids_limit=o.pids_limit,
-            read_only=True, tmpfs={"/tmp": f"rw,size={o.tmpfs_size},mode=1777"}, cap_drop=["ALL"],
+            read_only=True, tmpfs={"/tmp": f"rw,size={o.tmpfs_size},mode=1777"}, shm_size=o.shm_size, cap_drop=["ALL"],
             security_opt=["no-new-privileges"], user=c.NOBODY, working_dir=c.container_workdir(request),
             environment=c.container_env(request, o), device_requests=device_requests,
             # arrl keeps the output itself (capped); the engine's own copy must not grow unbounded.

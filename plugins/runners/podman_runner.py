@@ -192,7 +192,7 @@ class PodmanRunner(arrl.Runner):
             "--network", "host" if o.network else "none",
             *limits, "--cpus", str(c.cpu_limit(request, o)),
             "--pids-limit", str(o.pids_limit), "--read-only", "--read-only-tmpfs=false",
-            "--tmpfs", f"/tmp:rw,size={o.tmpfs_size},mode=1777",
+            "--tmpfs", f"/tmp:rw,size={o.tmpfs_size},mode=1777", "--shm-size", o.shm_size,
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--user", c.NOBODY,
             "--volume", f"{request.workspace}:{c.CONTAINER_WORKSPACE}:ro",
             "--volume", f"{request.output_dir}:{c.CONTAINER_OUTPUT}:rw",

@@ -148,9 +148,10 @@ def interpreter_roots(python: str) -> tuple[str, ...]:
 
 
 def _interpreter_parts(root: str) -> list[str]:
-    """What Python reads of a prefix: its programs and libraries (and a virtual environment's
-    pyvenv.cfg), not whatever else lies in the folder (an .env of secrets, say)."""
-    parts = [os.path.join(root, name) for name in ("pyvenv.cfg", "bin", "lib", "lib64", "lib32")
+    """What Python reads of a prefix: its programs, libraries and C headers (torch.compile builds
+    against Python.h), and a virtual environment's pyvenv.cfg; not whatever else lies in the
+    folder (an .env of secrets, say)."""
+    parts = [os.path.join(root, name) for name in ("pyvenv.cfg", "bin", "include", "lib", "lib64", "lib32")
              if os.path.lexists(os.path.join(root, name))]
     return parts or [root]  # a site-packages folder of its own: all of it
 
