@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -65,6 +66,18 @@ def make_repo(path: Path, files: dict[str, str], config: str | None = None) -> P
     git(path, "-c", "user.name=Test User", "-c", "user.email=test@example.com",
         "commit", "-q", "--allow-empty", "-m", "baseline")
     return path
+
+
+def pip_install_copies(packages: list[Path], target: Path, scratch: Path) -> None:
+    """pip-install local packages into ``target`` from copies in ``scratch``: setuptools writes
+    build/ and *.egg-info beside the sources, and the tests leave the repository as they found it."""
+    copies = []
+    for package in packages:
+        copy = scratch / package.name
+        shutil.copytree(package, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+        copies.append(str(copy))
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--target", str(target), *copies], check=True, capture_output=True)
 
 
 def with_steps(script: str, steps: int) -> str:

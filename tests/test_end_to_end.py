@@ -395,7 +395,8 @@ def test_a_paused_run_restarts_its_plateau_when_it_is_continued(tmp_path: Path, 
               f"    raise RuntimeError('broken')\n"
               f"print(f'arrl: val_loss={{abs(LEARNING_RATE - 0.004) * 100 + DROPOUT:.6f}}')\n")
     config = ('script = "train.py"\nbudget = 20\nfailure_limit = 3\nbaseline_runs = 1\nseed = 3\n'
-              '[plugins]\nproposer = "random"\n[early_stopping]\nenabled = false\n')
+              '[plugins]\nproposer = "random"\n[early_stopping]\nenabled = false\n'
+              f'[options.runner]\nread_paths = ["{tmp_path}"]\n')  # the flag file, for the sandbox
     repo = make_repo(tmp_path / "project", {"train.py": script}, config)
     first = run_arrl("run", "--max-experiments", "30", "--plateau", "3", cwd=repo, env=arrl_env)
     assert first.returncode == 3, first.output

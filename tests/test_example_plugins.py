@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from support import ROOT, make_repo, records, run_arrl
+from support import ROOT, make_repo, pip_install_copies, records, run_arrl
 
 PACKAGES = ("arrl-relative-reward", "arrl-limits-validator")
 
@@ -53,17 +52,8 @@ enabled = false
 def site(tmp_path_factory) -> Path:
     """Both example packages, really pip-installed into a folder of their own."""
     target = tmp_path_factory.mktemp("example-plugins-site")
-    # Installed from copies: setuptools writes build/ and *.egg-info beside the sources, and the
-    # tests leave the repository as they found it.
-    sources = tmp_path_factory.mktemp("example-plugins-sources")
-    for package in PACKAGES:
-        shutil.copytree(ROOT / "examples" / "plugins" / package, sources / package,
-                        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), *(str(sources / p) for p in PACKAGES)],
-        check=True, capture_output=True,
-    )
+    pip_install_copies([ROOT / "examples" / "plugins" / p for p in PACKAGES], target,
+                       tmp_path_factory.mktemp("example-plugins-sources"))
     return target
 
 

@@ -20,7 +20,7 @@ from arrl.journal import RunDirectory
 from arrl.manager import BUILTIN_PLUGINS, ROLES, Registry, build_options, make_plugin_manager
 from arrl.run.components import build_components, check_choices
 from arrl.run.loop import ExperimentLoop
-from support import ARRL, ROOT, make_repo, records, run_arrl
+from support import ARRL, ROOT, make_repo, pip_install_copies, records, run_arrl
 
 
 def _plugin(name: str, **hooks) -> types.ModuleType:
@@ -164,11 +164,7 @@ def test_hook_docs_cover_every_hook() -> None:
 def hello_site(tmp_path_factory) -> Path:
     """The example plugin package, really pip-installed into a folder of its own."""
     target = tmp_path_factory.mktemp("hello-site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(ROOT / "examples" / "plugins" / "arrl-hello")],
-        check=True, capture_output=True,
-    )
+    pip_install_copies([ROOT / "examples" / "plugins" / "arrl-hello"], target, tmp_path_factory.mktemp("hello-source"))
     return target
 
 

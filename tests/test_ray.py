@@ -41,6 +41,9 @@ KILLER = SLEEPER.replace(
 assert KILLER != SLEEPER
 # Freezes (SIGSTOP) its Ray worker instead: the actor stops answering, budget enforcement and all.
 FREEZER = KILLER.replace("os.kill(pid, 9)", "os.kill(pid, 19)")
+# The killer and the freezer stand in for the OOM killer or a lost node by killing the Ray worker
+# above them, which a sandboxed script cannot even see: their inner runner runs unsandboxed.
+UNSANDBOXED_INNER = ("-o", 'runner.inner_options={sandbox="off", forward_env=["KILL_EXPERIMENT", "STEP_SECONDS"]}')
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +95,7 @@ def test_two_workers_on_a_local_ray_cluster_complete(tmp_path: Path, arrl_env) -
 
 def test_a_killed_ray_worker_is_recorded_once_as_failed(cluster: str, tmp_path: Path, arrl_env) -> None:
     repo = make_repo(tmp_path / "project", {"train.py": KILLER}, CONFIG)
-    result = run_arrl("-o", 'runner.forward_env=["KILL_EXPERIMENT"]', "run", "--ray-address", cluster,
+    result = run_arrl("-o", 'runner.forward_env=["KILL_EXPERIMENT"]', *UNSANDBOXED_INNER, "run", "--ray-address", cluster,
                       "--workers", "2", "--max-experiments", "6", cwd=repo,
                       env={**arrl_env, "KILL_EXPERIMENT": "2"})
     assert result.returncode == 0, result.output
@@ -129,7 +132,7 @@ def test_a_hung_script_on_ray_ends_within_its_budget(cluster: str, tmp_path: Pat
 @pytest.mark.timing
 def test_a_frozen_ray_worker_is_killed_after_budget_and_grace(cluster: str, tmp_path: Path, arrl_env) -> None:
     repo = make_repo(tmp_path / "project", {"train.py": FREEZER}, CONFIG.replace("budget = 60", "budget = 4"))
-    result = run_arrl("-o", 'runner.forward_env=["KILL_EXPERIMENT"]', "-o", "runner.grace=3", "run",
+    result = run_arrl("-o", 'runner.forward_env=["KILL_EXPERIMENT"]', *UNSANDBOXED_INNER, "-o", "runner.grace=3", "run",
                       "--ray-address", cluster, "--max-experiments", "3", cwd=repo,
                       env={**arrl_env, "KILL_EXPERIMENT": "1"})
     assert result.returncode == 0, result.output

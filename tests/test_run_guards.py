@@ -30,7 +30,10 @@ CONFIG = ('script = "train.py"\nbudget = 60\nfailure_limit = 1000\n'
 
 
 def _project(tmp_path: Path) -> Path:
-    return make_repo(tmp_path / "project", {"train.py": SCRIPT}, CONFIG)
+    # The sandbox passes only the variables it is told, and shows the test's folder (where the
+    # release file appears) only when asked.
+    sandbox = f'[options.runner]\nforward_env = ["TRAIN_SLEEP", "TRAIN_UNTIL"]\nread_paths = ["{tmp_path}"]\n'
+    return make_repo(tmp_path / "project", {"train.py": SCRIPT}, CONFIG + sandbox)
 
 
 def _mark_interrupted(repo: Path) -> None:

@@ -220,9 +220,11 @@ def test_filling_the_workspace_ends_the_experiment(sandboxed: SubprocessRunner, 
 
 
 def test_gpu_nodes_follow_the_lane(tmp_path: Path) -> None:
-    """No GPU without CUDA_VISIBLE_DEVICES: unsetting it inside reaches no other lane's GPU,
-    because no node is bound. (Not checked on a GPU: this machine has none.)"""
-    assert sandbox.gpu_nodes(None) == [] and sandbox.gpu_nodes("") == []
+    """A lane's CUDA_VISIBLE_DEVICES binds its GPUs' nodes only, so unsetting it inside reaches no
+    other lane's GPU; empty binds none; unset (one lane) binds every GPU, as an unsandboxed script
+    sees them. (Not checked on a GPU: this machine has none.)"""
+    assert sandbox.gpu_nodes("") == []
+    assert sandbox.gpu_nodes(None) == sandbox.gpu_nodes(",".join(str(i) for i in range(len(sandbox._cuda_minors()))))
 
 
 def test_an_unknown_size_is_a_config_error() -> None:

@@ -46,6 +46,8 @@ seed = 5
 proposer = "random"
 [early_stopping]
 enabled = false
+[options.runner]
+forward_env = ["KILL_EXPERIMENT", "STEP_SECONDS"]  # the sandbox passes only what is named
 """
 
 

@@ -207,7 +207,9 @@ class PodmanRunner(arrl.Runner):
         if o.gpus:
             flags += ["--device", "nvidia.com/gpu=all"]
         started = time.monotonic()
-        popen = subprocess.Popen([o.podman, *flags, o.image, *c.container_command(request)],
+        # In the experiment's folder: conmon leaves an "oom" file in its working directory when the
+        # kernel kills the container for memory.
+        popen = subprocess.Popen([o.podman, *flags, o.image, *c.container_command(request)], cwd=request.log_dir,
                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         container = _Container(self, name, popen)
         try:

@@ -42,12 +42,15 @@ from pathlib import Path
 import attrs
 
 from arrl.errors import ConfigError
+from arrl.run.resources import THREAD_VARIABLES
 
 from . import seccomp
 
 # The environment a sandboxed experiment may see, besides the script contract's variables
-# (ARRL_*, the thread counts, CUDA_VISIBLE_DEVICES), which the request carries.
-PASSED_THROUGH = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM")
+# (ARRL_*, the thread counts, CUDA_VISIBLE_DEVICES), which the request carries: the locale, and
+# the thread counts and GPUs the user set (arrl leaves those out of the request: they are the
+# user's, and an unsandboxed script inherits them).
+PASSED_THROUGH = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM", *THREAD_VARIABLES, "CUDA_VISIBLE_DEVICES")
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 # A home and caches of the experiment's own, on its private /tmp: never the user's caches.
 PRIVATE_HOME = "/tmp/home"
@@ -59,7 +62,9 @@ PRIVATE_CACHES = {
     "HF_HOME": f"{PRIVATE_HOME}/.cache/huggingface",
     "TORCH_HOME": f"{PRIVATE_HOME}/.cache/torch",
     "MPLCONFIGDIR": f"{PRIVATE_HOME}/.config/matplotlib",
-    "PYTHONPYCACHEPREFIX": "/tmp/pycache",
+    # The environment's compiled bytecode is read as usual (a prefix for caches would make Python
+    # compile every module of torch again, 4.5 s per experiment); nothing new is written.
+    "PYTHONDONTWRITEBYTECODE": "1",
 }
 # /etc: what the C library, Python and torch read, nothing more (no shadow, ssh, hosts of secrets).
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "host.conf",
@@ -177,12 +182,13 @@ def copy_workspace(source: Path, target: Path) -> None:
 
 def gpu_nodes(visible: str | None) -> list[str]:
     """The device nodes of the GPUs a lane may see (``CUDA_VISIBLE_DEVICES``), plus NVIDIA's
-    shared control nodes, or ROCm's. An unset or empty variable binds no GPU: unsetting it inside
-    cannot reach another lane's GPU, because the others' nodes are not there."""
-    if not visible:
-        return []
+    shared control nodes, or ROCm's. Unset (one lane, no ``--gpus``): every GPU, as an
+    unsandboxed script sees them; empty: none. Unsetting it inside cannot reach another lane's
+    GPU, because the others' nodes are not there."""
     nodes: list[str] = []
     minors = _cuda_minors()
+    if visible is None:
+        visible = ",".join(minors)
     for index in (part.strip() for part in visible.split(",") if part.strip()):
         minor = minors.get(index)
         if minor is not None and os.path.exists(f"/dev/nvidia{minor}"):
@@ -267,7 +273,7 @@ def _base(probe_result: Probe, python: str, read_paths: Sequence[str], tmp_size:
             *_system_binds(), *_etc_binds(),
             "--proc", "/proc", "--ro-bind", "/sys", "/sys", "--dev", "/dev",
             "--size", str(tmp_size), "--tmpfs", "/tmp",
-            "--dir", PRIVATE_HOME, "--dir", "/tmp/pycache"]
+            "--dir", PRIVATE_HOME]
     roots = interpreter_roots(python)
     for root in roots:
         for part in _interpreter_parts(root):

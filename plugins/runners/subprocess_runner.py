@@ -191,7 +191,7 @@ class SubprocessRunner(arrl.Runner):
                 workspace=request.workspace, workspace_copy=copy, output_dir=request.output_dir,
                 workdir=request.workdir, python=python, read_paths=self.options.read_paths,
                 tmp_size=parse_size(self.options.tmp_size), shm_size=parse_size(self.options.shm_size),
-                gpus=request.env.get("CUDA_VISIBLE_DEVICES"))
+                gpus=request.env.get("CUDA_VISIBLE_DEVICES", os.environ.get("CUDA_VISIBLE_DEVICES")))
             if self.probe.seccomp:
                 filter_fd = os.memfd_create("arrl-seccomp", 0)
                 os.write(filter_fd, seccomp.program())
