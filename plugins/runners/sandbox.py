@@ -225,6 +225,7 @@ class SandboxSpec:
     tmp_size: int = 1 << 30
     shm_size: int = 1 << 30
     gpus: str | None = None
+    identity: Path | None = None  # a folder for the sandbox's own passwd and group
 
 
 def environment(request_env: Mapping[str, str], token_variable: str, token: str,
@@ -244,6 +245,8 @@ def bwrap_command(probe_result: Probe, spec: SandboxSpec, seccomp_fd: int | None
                   command: Sequence[str]) -> list[str]:
     """The bwrap invocation that runs ``command`` in the sandbox ``spec`` describes."""
     args = _base(probe_result, spec.python, spec.read_paths, spec.tmp_size)
+    if spec.identity is not None:
+        args += write_identity_files(spec.identity)
     args += ["--size", str(spec.shm_size), "--tmpfs", "/dev/shm"]
     for node in gpu_nodes(spec.gpus):
         args += ["--dev-bind", node, node]
@@ -294,7 +297,6 @@ def _etc_binds() -> list[str]:
         path = Path("/etc") / name
         if path.exists():
             args += ["--ro-bind", str(path), str(path)]
-    # /etc/passwd and /etc/group of the sandbox's own, as data (bwrap writes them from a pipe).
     return args
 
 

@@ -14,9 +14,12 @@ filter and the sandbox record says so.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import os
 import platform
 import struct
+from collections.abc import Iterator
 
 # <linux/audit.h>: AUDIT_ARCH_* = EM_* | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE
 AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
@@ -106,3 +109,19 @@ def program(arch: str | None = None) -> bytes:
         _op(BPF_RET_K, k=SECCOMP_RET_ALLOW),
     ]
     return b"".join(ops)
+
+
+@contextlib.contextmanager
+def filter_descriptor(enabled: bool = True) -> Iterator[int | None]:
+    """The filter in an anonymous in-memory file, open for ``bwrap --seccomp FD`` (pass it with
+    ``pass_fds``); None where there is no filter for this machine or ``enabled`` is False."""
+    if not (enabled and supported()):
+        yield None
+        return
+    fd = os.memfd_create("arrl-seccomp", 0)
+    try:
+        os.write(fd, program())
+        os.lseek(fd, 0, os.SEEK_SET)
+        yield fd
+    finally:
+        os.close(fd)

@@ -183,7 +183,6 @@ class SubprocessRunner(arrl.Runner):
             return
         assert self.probe is not None
         scratch = Path(tempfile.mkdtemp(prefix=f"arrl-sandbox-{request.run_id}-{request.experiment_id}-"))
-        filter_fd = None
         try:
             copy = scratch / "workspace"
             sandbox.copy_workspace(request.workspace, copy)
@@ -191,21 +190,15 @@ class SubprocessRunner(arrl.Runner):
                 workspace=request.workspace, workspace_copy=copy, output_dir=request.output_dir,
                 workdir=request.workdir, python=python, read_paths=self.options.read_paths,
                 tmp_size=parse_size(self.options.tmp_size), shm_size=parse_size(self.options.shm_size),
-                gpus=request.env.get("CUDA_VISIBLE_DEVICES", os.environ.get("CUDA_VISIBLE_DEVICES")))
-            if self.probe.seccomp:
-                filter_fd = os.memfd_create("arrl-seccomp", 0)
-                os.write(filter_fd, seccomp.program())
-                os.lseek(filter_fd, 0, os.SEEK_SET)
-            command = sandbox.bwrap_command(self.probe, spec, filter_fd, [python, str(request.script)])
-            separator = command.index("--")
-            command[separator:separator] = sandbox.write_identity_files(scratch / "etc")
-            env = sandbox.environment(request.env, TOKEN_VARIABLE, token, self.options.forward_env)
-            details = {"sandbox": "bwrap", "seccomp": "on" if filter_fd is not None else f"off ({seccomp.machine()})",
-                       "network": "none"}
-            yield command, env, (filter_fd,) if filter_fd is not None else (), details, copy
+                gpus=request.env.get("CUDA_VISIBLE_DEVICES", os.environ.get("CUDA_VISIBLE_DEVICES")),
+                identity=scratch / "etc")
+            with seccomp.filter_descriptor(self.probe.seccomp) as filter_fd:
+                command = sandbox.bwrap_command(self.probe, spec, filter_fd, [python, str(request.script)])
+                env = sandbox.environment(request.env, TOKEN_VARIABLE, token, self.options.forward_env)
+                details = {"sandbox": "bwrap", "network": "none",
+                           "seccomp": "on" if filter_fd is not None else f"off ({seccomp.machine()})"}
+                yield command, env, (filter_fd,) if filter_fd is not None else (), details, copy
         finally:
-            if filter_fd is not None:
-                os.close(filter_fd)
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _supervise(self, request: arrl.RunRequest, monitor: arrl.RunMonitor, token: str, script_command: list[str],

@@ -168,20 +168,12 @@ def _sandboxed(python: str, paths: tuple[str, ...], command: list[str]) -> Itera
     if not found.available:
         yield command, ()
         return
-    fd = None
-    try:
-        if found.seccomp:
-            fd = os.memfd_create("arrl-seccomp", 0)
-            os.write(fd, seccomp.program())
-            os.lseek(fd, 0, os.SEEK_SET)
+    with seccomp.filter_descriptor(found.seccomp) as fd:
         try:
             wrapped = sandbox.helper_command(found, python, paths, fd, command)
         except ConfigError:
             raise ResolutionError(f"cannot start {python}: no such interpreter, or it does not run") from None
         yield wrapped, (fd,) if fd is not None else ()
-    finally:
-        if fd is not None:
-            os.close(fd)
 
 
 class _Worker:
