@@ -292,3 +292,10 @@ def test_redis_unreachable_at_start_is_one_clear_line(tmp_path: Path, arrl_env) 
     assert result.returncode != 0
     assert f"arrl: error: cannot reach Redis at {url}" in result.stderr, result.output
     assert "Traceback" not in result.output
+
+
+def test_openmp_threads_sleep_while_they_wait_unless_the_user_says_otherwise() -> None:
+    from arrl.run.resources import thread_env
+
+    assert thread_env(2, inherited={})["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert "OMP_WAIT_POLICY" not in thread_env(2, inherited={"OMP_WAIT_POLICY": "ACTIVE"})

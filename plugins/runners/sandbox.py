@@ -42,7 +42,7 @@ from pathlib import Path
 import attrs
 
 from arrl.errors import ConfigError
-from arrl.run.resources import THREAD_VARIABLES
+from arrl.run.resources import THREAD_VARIABLES, WAIT_POLICY
 
 from . import seccomp
 
@@ -50,7 +50,7 @@ from . import seccomp
 # (ARRL_*, the thread counts, CUDA_VISIBLE_DEVICES), which the request carries: the locale, and
 # the thread counts and GPUs the user set (arrl leaves those out of the request: they are the
 # user's, and an unsandboxed script inherits them).
-PASSED_THROUGH = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM", *THREAD_VARIABLES, "CUDA_VISIBLE_DEVICES")
+PASSED_THROUGH = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM", *THREAD_VARIABLES, *WAIT_POLICY, "CUDA_VISIBLE_DEVICES")
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 # A home and caches of the experiment's own, on its private /tmp: never the user's caches.
 PRIVATE_HOME = "/tmp/home"
