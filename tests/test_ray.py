@@ -72,10 +72,13 @@ def test_two_workers_on_a_local_ray_cluster_complete(tmp_path: Path, arrl_env) -
     # The cluster arrl starts for the run; the worktree shipped as it would be to another node;
     # the PPO learning asynchronously, as for many workers.
     repo = make_repo(tmp_path / "project", {"train.py": SLEEPER}, CONFIG.replace('"random"', '"ppo"'))
+    # Steps of 0.5 s: experiments of 2 s overlap on two workers however slowly a busy machine
+    # schedules Ray's actors (at 0.15 s they ran one after the other at load 4.5).
     result = run_arrl("-o", "runner.ship=always", "-o", "runner.num_cpus=2",
+                      "-o", 'runner.inner_options={forward_env=["STEP_SECONDS"]}',
                       "-o", "proposer.learner=async", "-o", "proposer.batch_size=2",
                       "run", "--ray-address", "local", "--workers", "2", "--max-experiments", "7", cwd=repo,
-                      env=arrl_env)
+                      env={**arrl_env, "STEP_SECONDS": "0.5"})
     assert result.returncode == 0, result.output
     recs = records(repo)
     check_journal(recs, 7)
