@@ -318,7 +318,7 @@ from test_containers import _runner, engine  # noqa: E402, F401 - the engine fix
 
 @pytest.mark.parametrize("name", sorted(PRIMITIVES))
 def test_each_attack_primitive_does_no_harm_in_a_container(name: str, engine: str, world: World) -> None:  # noqa: F811
-    runner = _runner(engine, memory="512m", output_quota="64m")
+    runner = _runner(engine, memory="512m", output_quota="64m", shm_size="64m")
     try:
         assert run_and_judge(runner, world, [name]) == []
     finally:
