@@ -131,7 +131,10 @@ def test_budget_kills_sigterm_ignoring_script_and_setsid_children(tmp_path: Path
     repo = make_repo(tmp_path / "project", {"train.py": HANGING_SCRIPT},
                      'script = "train.py"\nbudget = 2\nsilence_timeout = 0\n'
                      # No torch to import: the 10 s bound is about the kill, not start-up.
-                     '[plugins]\nproposer = "random"\n')
+                     '[plugins]\nproposer = "random"\n'
+                     # The script reports its processes' pids for the test to check on the host: in
+                     # the sandbox they would be its own namespace's. The kill beneath the sandbox.
+                     '[options.runner]\nsandbox = "off"\n')
     started = time.monotonic()
     result = run_arrl("run", "--max-experiments", "1", cwd=repo, env=arrl_env)
     ended = time.monotonic()
