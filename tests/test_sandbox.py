@@ -339,3 +339,33 @@ def test_a_container_gets_its_sized_shm(engine: str, world: World) -> None:  # n
     finally:
         runner.close()
     assert "shm MiB: 96" in (folder / "stdout.log").read_text()
+
+
+HANGER = """
+    import os, signal, time
+    if os.fork() == 0:
+        os.setsid()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        while True:
+            time.sleep(0.1)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    print("arrl: step=0 val_loss=1.0", flush=True)
+    while True:
+        time.sleep(0.1)
+"""
+
+
+@pytest.mark.timing
+def test_a_sandboxed_script_and_its_setsid_child_end_at_the_budget(sandboxed: SubprocessRunner, world: World) -> None:
+    from arrl.plugins.runners.subprocess_runner import processes_with_token
+
+    workspace = world.runs / "workspace"
+    (workspace / "train.py").write_text(program(["hang"], facts(world, workspace), {"hang": HANGER}))
+    folder = world.runs / "experiments" / "1"
+    request = arrl.RunRequest(run_id="run1", experiment_id=1, script=workspace / "train.py", workspace=workspace,
+                              workdir=workspace, output_dir=folder / "output", log_dir=folder, budget_seconds=2,
+                              seed=0, env={"ARRL_OUTPUT_DIR": str(folder / "output")})
+    result = sandboxed.run(request, Monitor())
+    assert result.outcome is arrl.Outcome.TIMED_OUT
+    assert 2.0 <= result.wall_clock_seconds <= 3.0  # the budget plus the tolerance of every runner
+    assert processes_with_token("arrl-run1-1-") == []
