@@ -53,6 +53,7 @@ import attrs
 
 import arrl
 from arrl.errors import ConfigError
+from arrl.output import remove_tree
 from arrl.records import MetricPoint, Outcome
 
 
@@ -289,7 +290,7 @@ class ExperimentHost:
                 monitor.end()
             return result, _pack((output, "output"), (logs, "log"))
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            remove_tree(scratch)
 
     def exchange(self, answered: int, stop: bool, abort: bool, wait: float) -> tuple[list[MetricPoint], bool]:
         return self.monitor.exchange(answered, stop, abort, wait)

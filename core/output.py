@@ -13,10 +13,12 @@ one line of a gigabyte, or fill ``ARRL_OUTPUT_DIR``. arrl's own memory and disk 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import stat
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -166,11 +168,143 @@ class LineSplitter:
 
 def disk_usage(directory: Path) -> int:
     """Bytes of disk under ``directory`` (allocated blocks: a sparse file counts what it uses)."""
-    total = 0
-    for root, dirs, files in os.walk(directory):
-        for name in files + dirs:
+    try:
+        return sum(entry.info.st_blocks * 512 for entry in walk_tree(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    except TreeChanged:
+        return 0  # moved while we looked: the next look, or the one after the run, counts it
+
+
+# -- an experiment's tree, walked without recursion -------------------------------------------
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class TreeChanged(OSError):
+    """A folder was moved while arrl walked the tree it was in."""
+
+
+@attrs.frozen
+class TreeEntry:
+    folder: int  # a descriptor of the folder that holds the entry, open while the entry is handled
+    name: str
+    info: os.stat_result  # not following a link
+    parts: tuple[str, ...]  # its path below the top
+
+    @property
+    def relative(self) -> str:
+        return os.path.join(*self.parts)
+
+
+def walk_tree(top: Path, on_leave: Callable[[int, str], None] | None = None) -> Iterator[TreeEntry]:
+    """Each entry below ``top``, a folder before what it holds, never following a link.
+
+    An experiment decides the shape of what it leaves. ``os.walk`` and ``shutil.rmtree`` recurse
+    on Python 3.11, so a tree 1500 folders deep ended arrl with a RecursionError, and a path
+    past PATH_MAX cannot be opened by name at all. This holds one folder open at a time and goes
+    up by ``..``, checked against the folder it came down from: a tree moved under the walk ends
+    it with :class:`TreeChanged` rather than leading it elsewhere. ``on_leave(parent, name)`` is
+    called when a folder's whole content has been walked (so that it may be removed).
+    """
+    current = os.open(top, _FOLDER_FLAGS)
+    top_info = os.fstat(current)
+    below: list[tuple[str, int, int]] = []  # (name, device, inode) of each folder down to ``current``
+    waiting: list[list[str]] = []  # per depth, the folders still to enter
+    try:
+        while True:
+            if len(waiting) == len(below):
+                listing = list(_list(current, below))
+                yield from listing
+                waiting.append([e.name for e in reversed(listing) if stat.S_ISDIR(e.info.st_mode)])
+            if waiting[-1]:
+                name = waiting[-1].pop()
+                try:
+                    child = os.open(name, _FOLDER_FLAGS, dir_fd=current)
+                except (FileNotFoundError, NotADirectoryError, OSError):
+                    continue  # removed, or made a link, by whoever handled the entry
+                child_info = os.fstat(child)
+                os.close(current)
+                current = child
+                below.append((name, child_info.st_dev, child_info.st_ino))
+                continue
+            waiting.pop()
+            if not below:
+                return
+            name = below.pop()[0]
+            parent = os.open("..", _FOLDER_FLAGS, dir_fd=current)
+            os.close(current)
+            current = parent
+            expected = below[-1][1:] if below else (top_info.st_dev, top_info.st_ino)
+            found = os.fstat(current)
+            if (found.st_dev, found.st_ino) != expected:
+                raise TreeChanged(f"a folder below {top} was moved while arrl walked it")
+            if on_leave is not None:
+                on_leave(current, name)
+    finally:
+        os.close(current)
+
+
+def _list(folder: int, below: list[tuple[str, int, int]]) -> Iterator[TreeEntry]:
+    parts = tuple(name for name, _, _ in below)
+    with os.scandir(folder) as entries:
+        for entry in entries:
             try:
-                total += os.lstat(os.path.join(root, name)).st_blocks * 512
-            except OSError:
-                pass  # removed while we looked
-    return total
+                info = os.stat(entry.name, dir_fd=folder, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            yield TreeEntry(folder, entry.name, info, (*parts, entry.name))
+
+
+def remove_tree(top: Path) -> None:
+    """``shutil.rmtree(top, ignore_errors=True)`` for a tree of any depth (see :func:`walk_tree`)."""
+    try:
+        info = os.lstat(top)
+    except OSError:
+        return
+    if not stat.S_ISDIR(info.st_mode):
+        with contextlib.suppress(OSError):
+            os.unlink(top)
+        return
+
+    def remove_folder(parent: int, name: str) -> None:
+        with contextlib.suppress(OSError):
+            os.rmdir(name, dir_fd=parent)
+
+    with contextlib.suppress(OSError):
+        for entry in walk_tree(top, on_leave=remove_folder):
+            if not stat.S_ISDIR(entry.info.st_mode):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.name, dir_fd=entry.folder)
+    with contextlib.suppress(OSError):
+        os.rmdir(top)
+
+
+def scrub_tree(top: Path) -> list[str]:
+    """Output is data: a symbolic link, a device, a pipe or a socket an experiment left under
+    ``top`` is removed before arrl reads anything there. Returns what was removed."""
+    removed: list[str] = []
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        for entry in walk_tree(top):
+            mode = entry.info.st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                os.unlink(entry.name, dir_fd=entry.folder)
+                removed.append(entry.relative)
+    return removed
+
+
+# -- text an experiment wrote, on a terminal or in a log ---------------------------------------
+# C0 and C1 controls but tab and newline, DEL, and the bidirectional overrides that make a line
+# read otherwise than it is.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with each control character shown as ``\\x1b`` (or ``\\u202e``): what an
+    experiment printed may reach a terminal through arrl, and an escape sequence there could
+    clear the screen, retitle the window or write the clipboard."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

@@ -20,6 +20,7 @@ import pytest
 
 import arrl
 from arrl.errors import EngineError
+from arrl.output import walk_tree
 from support import ROOT, git, make_repo, records, run_arrl, skip_or_fail
 
 ENGINES = ("podman", "docker")
@@ -432,3 +433,27 @@ def test_a_sized_output_keeps_what_the_experiment_wrote(engine: str, tmp_path: P
     assert (request.output_dir / "ckpt" / "model.bin").read_bytes() == b"w" * 4096
     assert sorted(p.name for p in request.output_dir.iterdir()) == ["ckpt"]  # no lost+found
     assert not os.path.ismount(request.output_dir) and not (request.log_dir / "output.img").exists()
+
+
+def test_output_is_data_deep_trees_and_links_included(engine: str, tmp_path: Path) -> None:
+    """What a container leaves is moved off its sized mount and read as data: a tree deeper than
+    Python's recursion limit comes back whole, and links (to the host's files, once outside the
+    container) and pipes are removed before arrl reads anything there."""
+    script = """
+    import os
+    os.chdir("/output")
+    os.symlink("/root/.ssh/id_rsa", "key")
+    os.mkfifo("pipe")
+    for _ in range(1200):
+        os.mkdir("d")
+        os.chdir("d")
+    open("bottom.txt", "w").write("deep")
+    print("arrl: val_loss=0.5", flush=True)
+    """
+    result, request = run_script(_runner(engine, memory="512m", output_quota="64m"), tmp_path, script)
+    assert result.outcome is arrl.Outcome.OK, result.failure_reason
+    assert sorted(p.name for p in request.output_dir.iterdir()) == ["d"]
+    assert set(result.details["output_removed"].split(", ")) == {"key", "pipe"}
+    depth = sum(1 for entry in walk_tree(request.output_dir) if entry.name == "d")
+    assert depth == 1200
+    assert any(entry.name == "bottom.txt" for entry in walk_tree(request.output_dir))

@@ -290,3 +290,86 @@ def test_a_capped_log_keeps_exactly_its_head_and_tail(chunks: list[bytes], limit
     else:
         assert kept.startswith(data[:head]) and kept.endswith(data[-tail:])
         assert f"[arrl: {len(data) - limit} bytes left out here".encode() in kept
+
+
+def _deep_tree(top: Path, depth: int) -> Path:
+    """A tree ``depth`` folders deep below ``top``, made by descriptors (its paths pass PATH_MAX)."""
+    top.mkdir()
+    folder = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(depth):
+        os.mkdir("dd", dir_fd=folder)
+        inner = os.open("dd", os.O_RDONLY | os.O_DIRECTORY, dir_fd=folder)
+        os.close(folder)
+        folder = inner
+    with open(os.open("bottom.bin", os.O_WRONLY | os.O_CREAT, dir_fd=folder), "wb") as handle:
+        handle.write(b"x" * 65536)
+    os.symlink("/etc/passwd", "link", dir_fd=folder)
+    os.mkfifo("pipe", dir_fd=folder)
+    os.close(folder)
+    return top
+
+
+def test_trees_of_any_depth_are_walked_scrubbed_and_removed(tmp_path: Path) -> None:
+    """An experiment decides the shape of what it leaves: 3000 folders (paths of 9000
+    characters) must not end arrl with a RecursionError or hide bytes from its quota."""
+    from arrl.output import disk_usage, remove_tree, scrub_tree, walk_tree
+
+    top = _deep_tree(tmp_path / "out", 3000)
+    entries = list(walk_tree(top))
+    assert sum(1 for e in entries if e.name == "dd") == 3000 and len(entries) == 3003
+    assert disk_usage(top) >= 65536 + 3000 * 4096
+    removed = scrub_tree(top)
+    assert sorted(path.rsplit("/", 1)[1] for path in removed) == ["link", "pipe"]
+    assert len(removed[0]) > 4096  # the relative path, past PATH_MAX
+    assert {e.name for e in walk_tree(top)} == {"dd", "bottom.bin"}
+    remove_tree(top)
+    assert not top.exists()
+    remove_tree(top)  # gone already: nothing to do, no error
+
+
+def test_a_walk_stops_when_the_tree_is_moved_under_it(tmp_path: Path) -> None:
+    from arrl.output import TreeChanged, walk_tree
+
+    top = tmp_path / "out"
+    (top / "a" / "b").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    walk = walk_tree(top)
+    assert next(walk).name == "a"
+    assert next(walk).name == "b"  # inside a now
+    os.rename(top / "a", tmp_path / "elsewhere" / "a")  # ".." of a is no longer top
+    with pytest.raises(TreeChanged):
+        list(walk)
+
+
+def test_a_deep_output_tree_is_counted_and_removed_over_quota(tmp_path: Path) -> None:
+    script = """
+    import os
+    os.chdir(os.environ["ARRL_OUTPUT_DIR"])
+    for _ in range(1500):
+        os.mkdir("d")
+        os.chdir("d")
+    with open("big.bin", "wb") as f:
+        f.write(os.urandom(12 << 20))
+    print("arrl: val_loss=0.5", flush=True)
+    """
+    result = SubprocessRunner(SubprocessOptions(output_quota="8m")).run(_request(tmp_path, script, 60), Monitor())
+    assert result.outcome is arrl.Outcome.FAILED and "over its quota of 8 MiB" in result.failure_reason
+    assert list((Path(result.stdout_path).parent / "output").iterdir()) == []
+
+
+def test_escape_sequences_an_experiment_prints_reach_no_terminal(tmp_path: Path) -> None:
+    """The stderr tail becomes the failure reason, which arrl prints and logs: control
+    characters in it are shown, not sent."""
+    from arrl.output import printable
+
+    escapes = "\x1b[2J\x1b]52;c;b3duZWQ=\x07\x9b31m\r\u202e"
+    script = f"""
+    import sys
+    print("loss " + {escapes!r}, file=sys.stderr)
+    raise SystemExit("diverged " + {escapes!r})
+    """
+    result = SubprocessRunner().run(_request(tmp_path, script, 60), Monitor())
+    assert result.outcome is arrl.Outcome.FAILED
+    assert "diverged \\x1b[2J\\x1b]52;c;b3duZWQ=\\x07\\x9b31m\\x0d\\u202e" in result.failure_reason
+    assert printable(result.failure_reason) == result.failure_reason
+    assert printable("tab\tand\nnewline stay; é and 学 too") == "tab\tand\nnewline stay; é and 学 too"

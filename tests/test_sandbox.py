@@ -161,7 +161,9 @@ def test_the_sandbox_sees_only_its_allow_list(sandboxed: SubprocessRunner, world
     assert result.outcome is arrl.Outcome.OK, out
     seen = json.loads(out.split("seen: ", 1)[1].splitlines()[0])
     visible = {path for path, there in seen.items() if there}
-    assert visible == {str(world.runs / "workspace" / "train.py"), sys.prefix, "/usr/bin/python3"}, seen
+    # The workspace's .git is the stand-in that names the commit (see the test below).
+    assert visible == {str(world.runs / "workspace" / "train.py"), str(world.runs / "workspace" / ".git"),
+                       sys.prefix, "/usr/bin/python3"}, seen
     assert "caps: 0000000000000000" in out and "uid: 65534" in out
     env = out.split("env: ", 1)[1].splitlines()[0]
     assert "ARRL_TEST_SECRET" not in env and "ARRL_EXPERIMENT_ID" in env
@@ -310,6 +312,27 @@ def test_the_validators_resolver_imports_a_library_inside_the_sandbox(sandboxed:
     assert not found.error, found  # it was imported, and its function found
     time.sleep(0.2)
     assert world.snapshot() == before and world.connections == []
+
+
+def test_the_workspace_names_its_commit_and_holds_nothing_of_the_repository(sandboxed, world: World) -> None:
+    """Scripts log the version they ran (`git rev-parse HEAD`): the copy's stand-in `.git`
+    answers that, and holds none of the repository's objects, config or hooks."""
+    probe = """
+        import os, subprocess
+        print("head:", subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip())
+        print("holds:", sorted(os.listdir(".git")), sorted(os.listdir(".git/objects")))
+        print("log:", subprocess.run(["git", "log", "-1"], capture_output=True, text=True).returncode)
+    """
+    before = world.snapshot()
+    result, folder = attack(sandboxed, world, ["probe"], extra={"probe": probe})
+    out = (folder / "stdout.log").read_text()
+    assert result.outcome is arrl.Outcome.OK, out
+    commit = git(world.runs / "workspace", "rev-parse", "HEAD").strip()
+    assert f"head: {commit}" in out
+    assert "holds: ['HEAD', 'config', 'objects', 'refs'] []" in out
+    assert "log: 128" in out  # no objects: the history stays with the user
+    assert harm(world, before, folder) == []
+
 
 
 # -- the container runners, against the same attacks ------------------------------------------

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import threading
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from arrl.config import Settings
 from arrl.errors import ArrlError
 from arrl.journal import RunDirectory, now_iso
 from arrl.metrics import final_value
+from arrl.output import remove_tree
 from arrl.records import ExperimentRecord, Outcome, converter
 from arrl.roles import PluginContext, Runner, RunRequest
 from arrl.run.loop import RunToEnd
@@ -122,7 +122,7 @@ def reproduce(run: RunDirectory, record: ExperimentRecord, settings: Settings, c
         result = runner.run(request, RunToEnd(abort or threading.Event()))
     finally:
         repo.git.worktree("remove", "--force", str(workspace))
-        shutil.rmtree(workspace, ignore_errors=True)
+        remove_tree(workspace)
     value = final_value(result.metrics, settings.metric)
     outcome, reason = result.outcome, result.failure_reason
     if outcome is Outcome.OK and (value is None or not math.isfinite(value)):

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 import attrs
 
+from arrl.output import printable
 from arrl.records import Direction, ExperimentRecord, MetricPoint, Outcome
 from arrl.results.best import becomes_best
 from arrl.results.tables import describe, one_line_diff
@@ -172,7 +173,7 @@ class LiveDisplay(Subscriber):
             parts: list[Any] = [header]
             if p.best is not None:
                 best = p.best
-                what = "the unmodified script" if best.proposer == "baseline" else describe(best)
+                what = "the unmodified script" if best.proposer == "baseline" else printable(describe(best))
                 parts.append(Text.assemble(("best ", "bold green"), f"{p.metric}={_value(best.value)} ",
                                            f"from #{best.id}: {what}"))
             else:
@@ -185,7 +186,7 @@ class LiveDisplay(Subscriber):
                 mine = [q for q in item.points if q.name == p.metric]
                 last = mine[-1] if mine else None
                 running.add_row(
-                    f"#{item.id}", item.edit[:60],
+                    f"#{item.id}", printable(item.edit[:60]),
                     ProgressBar(total=max(item.budget, 1e-9), completed=min(elapsed, item.budget), width=24),
                     f"{_duration(elapsed)}/{_duration(item.budget)}",
                     _value(last.value) if last else "-",
@@ -198,13 +199,13 @@ class LiveDisplay(Subscriber):
             recent.add_column("diff", no_wrap=True, overflow="ellipsis")
             for record in p.finished[-RECENT:]:
                 style = "green" if record.kept else ("red" if record.outcome.is_failure else "")
-                diff = "(baseline)" if record.proposer == "baseline" else one_line_diff(record.diff_parent, 70)
+                diff = "(baseline)" if record.proposer == "baseline" else printable(one_line_diff(record.diff_parent, 70))
                 recent.add_row(f"#{record.id}", Text(record.outcome.value, style=style), _value(record.value),
                                _duration(record.wall_clock_seconds), diff)
             if p.finished:
                 parts.append(recent)
             if p.status and not p.status.startswith("running"):
-                parts.append(Text(p.status, style="yellow"))
+                parts.append(Text(printable(p.status), style="yellow"))
         return Group(*parts)
 
 

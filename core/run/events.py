@@ -22,6 +22,7 @@ import attrs
 import pluggy
 
 from arrl.hookspecs import hookimpl
+from arrl.output import printable
 from arrl.records import ExperimentRecord, MetricPoint, converter
 
 # Every event hook, in the order a run calls them.
@@ -210,6 +211,9 @@ class LineWriter(Subscriber):
             line = self._progress(event)
         if line is None:
             return
+        # What an experiment or a plugin wrote reaches a terminal here (an escape sequence would
+        # act on it); the journal keeps the text as it was.
+        line = printable(line)
         text = f"{event.time_text} {line}\n" if self.timestamps else f"{line}\n"
         with self._lock:
             if self.path is not None:

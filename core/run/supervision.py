@@ -13,7 +13,6 @@ import contextlib
 import enum
 import os
 import selectors
-import shutil
 import threading
 import time
 from collections import deque
@@ -24,7 +23,7 @@ from typing import IO, Protocol
 import attrs
 
 from arrl.metrics import PREFIX, parse_line
-from arrl.output import CappedLog, LineSplitter, OutputLimits, disk_usage
+from arrl.output import CappedLog, LineSplitter, OutputLimits, disk_usage, printable, remove_tree
 from arrl.records import MetricPoint, Outcome, RunResult
 from arrl.roles import RunMonitor, RunRequest
 
@@ -201,7 +200,7 @@ def supervise(
 
     def on_stderr(line: str, cut: bool) -> None:
         state.last_output = time.monotonic()
-        state.stderr_tail.append(line.rstrip("\n") + (" [line cut]" if cut else ""))
+        state.stderr_tail.append(printable(line.rstrip("\n")) + (" [line cut]" if cut else ""))
 
     log_errors: list[str] = []
     pumps = [_Pump(stdout, CappedLog(stdout_log, limits.log_bytes, log_errors), limits.line_bytes, on_stdout)]
@@ -241,7 +240,7 @@ def supervise(
     over = [watch for watch in watches if watch.measure() > watch.quota] if stop in (None, Stop.QUOTA) else []
     if over:
         stop = Stop.QUOTA
-        shutil.rmtree(request.output_dir, ignore_errors=True)
+        remove_tree(request.output_dir)
         request.output_dir.mkdir(parents=True, exist_ok=True)
     if stop is None and state.early_stop:
         stop = Stop.EARLY  # asked for in the last lines before a normal exit: still a success

@@ -15,6 +15,7 @@ import attrs
 
 import arrl
 from arrl.errors import EngineError
+from arrl.output import scrub_tree
 from arrl.run.supervision import supervise
 
 from . import container as c
@@ -98,7 +99,11 @@ class DockerRunner(arrl.Runner):
         c.prepare_output(request)
         with sized_output(request, self.options.output_bytes) as enforced:
             result = self._run_container(request, monitor)
-        return attrs.evolve(result, details={**result.details, "output_quota": enforced})
+        details = {**result.details, "output_quota": enforced}
+        removed = scrub_tree(request.output_dir)  # the container may have left links to the host's files
+        if removed:
+            details["output_removed"] = ", ".join(removed[:20])
+        return attrs.evolve(result, details=details)
 
     def _run_container(self, request: arrl.RunRequest, monitor: arrl.RunMonitor) -> arrl.RunResult:
         o = self.options

@@ -166,9 +166,10 @@ def _inside(path: str, root: str) -> bool:
 
 
 def copy_workspace(source: Path, target: Path) -> None:
-    """A fresh copy of the script's tree: no ``.git`` (file or folder), no bytecode caches, no
-    hard links (every file is a new inode), symlinks kept as links (they resolve inside the
-    sandbox, where only the allow-list exists), special files left out."""
+    """A fresh copy of the script's tree: no ``.git`` of the user's (a stand-in that names the
+    commit), no bytecode caches, no hard links (every file is a new inode), symlinks kept as
+    links (they resolve inside the sandbox, where only the allow-list exists), special files
+    left out."""
     def ignore(folder: str, names: list[str]) -> set[str]:
         skipped = {".git", "__pycache__", ".arrl"}
         for name in names:
@@ -178,6 +179,49 @@ def copy_workspace(source: Path, target: Path) -> None:
         return skipped & set(names)
 
     shutil.copytree(source, target, symlinks=True, ignore=ignore, copy_function=shutil.copy2)
+    commit = checked_out_commit(source)
+    if commit is not None:
+        _commit_stand_in(target / ".git", commit)
+
+
+_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+def checked_out_commit(workspace: Path) -> str | None:
+    """The commit a worktree has checked out, read from its files (arrl runs no git command in a
+    folder an experiment could have written); None when it is not a git checkout."""
+    try:
+        marker = workspace / ".git"
+        git_dir = marker
+        if marker.is_file():
+            git_dir = Path(marker.read_text().strip().removeprefix("gitdir:").strip())
+        head = (git_dir / "HEAD").read_text().strip()
+        if head.startswith("ref:"):
+            reference = head.removeprefix("ref:").strip()
+            common = git_dir / "commondir"
+            base = (git_dir / common.read_text().strip()).resolve() if common.is_file() else git_dir
+            loose = base / reference
+            head = loose.read_text().strip() if loose.is_file() else _packed_ref(base, reference)
+    except OSError:
+        return None
+    return head if _SHA.match(head) else None
+
+
+def _packed_ref(base: Path, reference: str) -> str:
+    for line in (base / "packed-refs").read_text().splitlines():
+        if line.endswith(" " + reference):
+            return line.split()[0]
+    return ""
+
+
+def _commit_stand_in(git_dir: Path, commit: str) -> None:
+    """A `.git` that names the experiment's commit and holds nothing else: `git rev-parse HEAD`
+    works (scripts log the version they ran) with none of the user's objects, config, hooks or
+    credentials, and no way back, since it is in the copy and arrl never runs git there."""
+    (git_dir / "objects").mkdir(parents=True)
+    (git_dir / "refs").mkdir()
+    (git_dir / "HEAD").write_text(commit + "\n")
+    (git_dir / "config").write_text("[core]\n\trepositoryformatversion = 0\n\tbare = false\n")
 
 
 def gpu_nodes(visible: str | None) -> list[str]:
@@ -308,16 +352,3 @@ def write_identity_files(folder: Path) -> list[str]:
     return ["--ro-bind", str(folder / "passwd"), "/etc/passwd", "--ro-bind", str(folder / "group"), "/etc/group"]
 
 
-def scrub_output(output_dir: Path) -> list[str]:
-    """Output is data: a symlink, a device, a pipe or a socket an experiment left in its output
-    directory is removed before arrl reads anything there; returns what was removed."""
-    removed: list[str] = []
-    for folder, dirs, files in os.walk(output_dir, followlinks=False):
-        for name in [*dirs, *files]:
-            path = os.path.join(folder, name)
-            mode = os.lstat(path).st_mode
-            if stat.S_ISLNK(mode) or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-                os.unlink(path)
-                removed.append(os.path.relpath(path, output_dir))
-        dirs[:] = [d for d in dirs if os.path.isdir(os.path.join(folder, d))]
-    return removed

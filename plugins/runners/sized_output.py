@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import arrl
+from arrl.output import remove_tree
 
 NOBODY = "65534:65534"
 
@@ -67,15 +68,15 @@ def _mount_image(image: Path, output: Path, quota: int) -> bool:
 def _unmount_keeping_files(image: Path, output: Path) -> None:
     """Move the experiment's files from the image onto the host's disk, then drop the image."""
     kept = output.with_name(output.name + ".kept")
-    shutil.rmtree(kept, ignore_errors=True)
+    remove_tree(kept)
     kept.mkdir()
     for entry in output.iterdir():
         if entry.name == "lost+found":
             continue
-        try:
-            shutil.move(str(entry), str(kept / entry.name))
-        except OSError:
-            pass  # unreadable leftovers of a failed run are not worth failing the record for
+        # mv, not shutil.move: across file systems that copies a folder by recursion, and an
+        # experiment's tree may be deeper than Python's recursion limit. A failure (unreadable
+        # leftovers of a failed run) is not worth failing the record for.
+        subprocess.run(["mv", "--", str(entry), str(kept / entry.name)], capture_output=True, timeout=600)
     subprocess.run(["umount", str(output)], capture_output=True, timeout=60)
     if os.path.ismount(output):
         subprocess.run(["umount", "-l", str(output)], capture_output=True, timeout=60)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 import attrs
 
 import arrl
-from arrl.output import OutputLimits, parse_size, size_at_least
+from arrl.output import OutputLimits, parse_size, remove_tree, scrub_tree, size_at_least
 from arrl.run.supervision import supervise
 
 from . import sandbox, seccomp
@@ -167,7 +166,7 @@ class SubprocessRunner(arrl.Runner):
         request.output_dir.mkdir(parents=True, exist_ok=True)
         with self._launch(request, token) as (command, env, pass_fds, details, copy):
             result = self._supervise(request, monitor, token, command, env, pass_fds, copy)
-        removed = sandbox.scrub_output(request.output_dir) if self.sandboxed else []
+        removed = scrub_tree(request.output_dir) if self.sandboxed else []
         if removed:
             details["output_removed"] = ", ".join(removed[:20])
         return attrs.evolve(result, details={**result.details, **details})
@@ -199,7 +198,7 @@ class SubprocessRunner(arrl.Runner):
                            "seccomp": "on" if filter_fd is not None else f"off ({seccomp.machine()})"}
                 yield command, env, (filter_fd,) if filter_fd is not None else (), details, copy
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            remove_tree(scratch)
 
     def _supervise(self, request: arrl.RunRequest, monitor: arrl.RunMonitor, token: str, script_command: list[str],
                    env: dict[str, str], pass_fds: tuple[int, ...], workspace_copy: Path | None) -> arrl.RunResult:
