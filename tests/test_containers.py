@@ -20,7 +20,7 @@ import pytest
 
 import arrl
 from arrl.errors import EngineError
-from arrl.output import walk_tree
+from arrl.output import remove_tree, walk_tree
 from support import ROOT, git, make_repo, records, run_arrl, skip_or_fail
 
 ENGINES = ("podman", "docker")
@@ -451,9 +451,12 @@ def test_output_is_data_deep_trees_and_links_included(engine: str, tmp_path: Pat
     print("arrl: val_loss=0.5", flush=True)
     """
     result, request = run_script(_runner(engine, memory="512m", output_quota="64m"), tmp_path, script)
-    assert result.outcome is arrl.Outcome.OK, result.failure_reason
-    assert sorted(p.name for p in request.output_dir.iterdir()) == ["d"]
-    assert set(result.details["output_removed"].split(", ")) == {"key", "pipe"}
-    depth = sum(1 for entry in walk_tree(request.output_dir) if entry.name == "d")
-    assert depth == 1200
-    assert any(entry.name == "bottom.txt" for entry in walk_tree(request.output_dir))
+    try:
+        assert result.outcome is arrl.Outcome.OK, result.failure_reason
+        assert sorted(p.name for p in request.output_dir.iterdir()) == ["d"]
+        assert set(result.details["output_removed"].split(", ")) == {"key", "pipe"}
+        depth = sum(1 for entry in walk_tree(request.output_dir) if entry.name == "d")
+        assert depth == 1200
+        assert any(entry.name == "bottom.txt" for entry in walk_tree(request.output_dir))
+    finally:
+        remove_tree(request.output_dir)  # pytest's own clean-up of old temporary folders recurses

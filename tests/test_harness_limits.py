@@ -352,9 +352,14 @@ def test_a_deep_output_tree_is_counted_and_removed_over_quota(tmp_path: Path) ->
         f.write(os.urandom(12 << 20))
     print("arrl: val_loss=0.5", flush=True)
     """
-    result = SubprocessRunner(SubprocessOptions(output_quota="8m")).run(_request(tmp_path, script, 60), Monitor())
-    assert result.outcome is arrl.Outcome.FAILED and "over its quota of 8 MiB" in result.failure_reason
-    assert list((Path(result.stdout_path).parent / "output").iterdir()) == []
+    from arrl.output import remove_tree
+
+    try:
+        result = SubprocessRunner(SubprocessOptions(output_quota="8m")).run(_request(tmp_path, script, 60), Monitor())
+        assert result.outcome is arrl.Outcome.FAILED and "over its quota of 8 MiB" in result.failure_reason
+        assert list((Path(result.stdout_path).parent / "output").iterdir()) == []
+    finally:
+        remove_tree(tmp_path / "experiments")  # pytest's own clean-up of old temporary folders recurses
 
 
 def test_escape_sequences_an_experiment_prints_reach_no_terminal(tmp_path: Path) -> None:
@@ -373,3 +378,72 @@ def test_escape_sequences_an_experiment_prints_reach_no_terminal(tmp_path: Path)
     assert "diverged \\x1b[2J\\x1b]52;c;b3duZWQ=\\x07\\x9b31m\\x0d\\u202e" in result.failure_reason
     assert printable(result.failure_reason) == result.failure_reason
     assert printable("tab\tand\nnewline stay; é and 学 too") == "tab\tand\nnewline stay; é and 学 too"
+
+
+ALLOCATE = """
+blocks = []
+for _ in range(64):
+    blocks.append(bytearray(32 << 20))  # touched: the pages count
+print("arrl: val_loss=1", flush=True)
+"""
+FORK_MANY = """
+import os, time
+made = 0
+try:
+    for _ in range(400):
+        if os.fork() == 0:
+            time.sleep(30)
+            os._exit(0)
+        made += 1
+except OSError as error:
+    print("refused after", made, error.errno, flush=True)
+print("arrl: val_loss=1", flush=True)
+"""
+
+
+def _limits_held() -> None:
+    from arrl.plugins.runners import limits
+
+    if os.geteuid() != 0 and cgroup2_base() is None:
+        skip_or_fail("no cgroup arrl may write here: the limits are not held (tests/test_sandbox.py checks "
+                     "that the record says so)")
+    assert limits.default_memory() > 0
+
+
+@pytest.mark.parametrize("sandbox", ["auto", "off"])
+def test_the_memory_limit_ends_the_experiment_and_says_so(sandbox: str, tmp_path: Path) -> None:
+    """A script that allocates past its limit is ended by the kernel -- it, not arrl or the
+    machine -- and the record says out of memory and where the limit was held."""
+    _limits_held()
+    runner = SubprocessRunner(SubprocessOptions(sandbox=sandbox, memory="256m"))
+    result = runner.run(_request(tmp_path, ALLOCATE, 60), Monitor())
+    assert result.outcome is arrl.Outcome.FAILED
+    assert result.failure_reason.startswith("out of memory: the experiment reached its limit of 256 MiB")
+    assert result.details["memory_limit"].startswith("256 MiB, held (cgroup v")
+
+
+def test_the_task_limit_holds_a_fork_bomb(tmp_path: Path) -> None:
+    _limits_held()
+    result = SubprocessRunner(SubprocessOptions(pids=48)).run(_request(tmp_path, FORK_MANY, 60), Monitor())
+    assert result.outcome is arrl.Outcome.OK, result.failure_reason
+    out = Path(result.stdout_path).read_text()
+    made, errno = out.split("refused after ")[1].split()[:2]
+    assert 30 <= int(made) < 48 and errno == "11"  # EAGAIN at the cap (the reaper and python count too)
+    assert result.details["pids_limit"].startswith("48 tasks, held (cgroup v")
+
+
+def test_no_limit_asked_is_said(tmp_path: Path) -> None:
+    script = "print('arrl: val_loss=1')\n"
+    result = SubprocessRunner(SubprocessOptions(memory="none", pids=0)).run(_request(tmp_path, script, 60), Monitor())
+    assert result.outcome is arrl.Outcome.OK
+    assert result.details["memory_limit"] == result.details["pids_limit"] == "none (runner option set to none)"
+
+
+@pytest.mark.parametrize("value", ["12 parsecs", "1m", "-1g"])
+def test_a_bad_memory_limit_is_refused(value: str) -> None:
+    from arrl.errors import ConfigError
+    from arrl.manager import Registry, build_options, plugin_manager
+
+    registration = Registry(plugin_manager()).get("runner", "subprocess")
+    with pytest.raises(ConfigError, match="memory"):
+        build_options(registration, {"memory": value})

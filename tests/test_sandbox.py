@@ -335,6 +335,21 @@ def test_the_workspace_names_its_commit_and_holds_nothing_of_the_repository(sand
 
 
 
+def test_the_record_says_whether_the_limits_held(sandboxed, world: World) -> None:
+    """As root the memory and task limits are held by a cgroup; as a user on a machine that
+    delegates none, the record says they were not, and why (this test runs as both in CI)."""
+    from arrl.plugins.runners.containment import cgroup2_base
+
+    result, _ = attack(sandboxed, world, [])
+    assert result.outcome is arrl.Outcome.OK, result.failure_reason
+    for key in ("memory_limit", "pids_limit"):
+        if os.geteuid() == 0:
+            assert "held (cgroup v" in result.details[key], result.details
+        elif cgroup2_base() is None:
+            assert "not held: no cgroup arrl may write" in result.details[key], result.details
+
+
+
 # -- the container runners, against the same attacks ------------------------------------------
 from test_containers import _runner, engine  # noqa: E402, F401 - the engine fixture builds their images
 

@@ -1,7 +1,8 @@
 """Runs one experiment command and guarantees that no process of it outlives it.
 
-Started by the subprocess runner as ``python reaper.py GRACE [--cgroup PATH] -- COMMAND...``
-(with ``--cgroup`` it first moves itself into that cgroup v2; see ``containment.py``). It is a plain
+Started by the subprocess runner as ``python reaper.py GRACE [--cgroup PATH]... -- COMMAND...``
+(with ``--cgroup`` it first moves itself into each cgroup: the containment's v2, see
+``containment.py``, and the limits' v1, see ``limits.py``). It is a plain
 script (standard library only, no arrl import) so that it starts in milliseconds.
 
 Why a separate process: a process-group or session kill misses children that called
@@ -89,11 +90,14 @@ def main() -> int:
     grace = float(sys.argv[1])
     split = sys.argv.index("--")
     options, command = sys.argv[2:split], sys.argv[split + 1 :]
-    if options[:1] == ["--cgroup"]:
+    # Each --cgroup PATH: the containment's cgroup v2, then the limits' groups v1 (limits.py).
+    for flag, path in zip(options[::2], options[1::2]):
+        if flag != "--cgroup":
+            continue
         try:
-            join_cgroup(options[1])
+            join_cgroup(path)
         except OSError as error:
-            print(f"arrl reaper: cannot join the experiment's cgroup {options[1]}: {error}", file=sys.stderr)
+            print(f"arrl reaper: cannot join the experiment's cgroup {path}: {error}", file=sys.stderr)
             return 125
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)

@@ -28,11 +28,16 @@ import arrl
 from arrl.output import OutputLimits, parse_size, remove_tree, scrub_tree, size_at_least
 from arrl.run.supervision import supervise
 
-from . import sandbox, seccomp
-from .containment import Containment, contain, kill_cgroup, remove_cgroup, stale_cgroups
+from . import limits, sandbox, seccomp
+from .containment import CgroupContainment, Containment, contain, kill_cgroup, remove_cgroup, stale_cgroups
 
 REAPER = Path(__file__).with_name("reaper.py")
 TOKEN_VARIABLE = "ARRL_PROCESS_TOKEN"
+
+
+def _memory_option(_: object, attribute: attrs.Attribute, value: str) -> None:
+    if value not in ("auto", "none"):
+        size_at_least(64 << 20)(_, attribute, value)
 
 
 @attrs.frozen
@@ -56,6 +61,16 @@ class SubprocessOptions(OutputLimits):
     # Sizes of the sandbox's private /tmp and /dev/shm (memory-backed).
     tmp_size: str = attrs.field(default="1g", validator=size_at_least(1 << 20))
     shm_size: str = attrs.field(default="1g", validator=size_at_least(1 << 20))
+    # The experiment's memory (its /tmp and /dev/shm included) and its tasks (processes and
+    # threads), held by a cgroup (limits.py): "auto" is three quarters of the machine's memory;
+    # "none" asks for no limit. A record's details say whether each was held.
+    memory: str = attrs.field(default="auto", validator=_memory_option)
+    pids: int = attrs.field(default=16384, validator=attrs.validators.ge(0))
+
+    def memory_bytes(self) -> int:
+        if self.memory == "auto":
+            return limits.default_memory()
+        return 0 if self.memory == "none" else parse_size(self.memory)
 
 
 def processes_with_token(prefix: str) -> list[int]:
@@ -140,7 +155,7 @@ class SubprocessRunner(arrl.Runner):
     def __init__(self, options: SubprocessOptions = SubprocessOptions()) -> None:
         self.options = options
         self.probe = sandbox.probe() if options.sandbox != "off" else None
-        if options.sandbox == "on" and not self.probe.available:
+        if options.sandbox == "on" and self.probe is not None and not self.probe.available:
             raise arrl.ConfigError(f"[options.runner] sandbox = \"on\", but {self.probe.reason}")
 
     @property
@@ -203,8 +218,10 @@ class SubprocessRunner(arrl.Runner):
     def _supervise(self, request: arrl.RunRequest, monitor: arrl.RunMonitor, token: str, script_command: list[str],
                    env: dict[str, str], pass_fds: tuple[int, ...], workspace_copy: Path | None) -> arrl.RunResult:
         containment = contain(self.options.containment, token)
+        held = limits.impose(token, self.options.memory_bytes(), self.options.pids,
+                             containment.path if isinstance(containment, CgroupContainment) else None)
         command = [sys.executable, str(REAPER), str(self.options.term_grace), *containment.reaper_args(),
-                   "--", *script_command]
+                   *held.reaper_args(), "--", *script_command]
         started = time.monotonic()
         try:
             popen = subprocess.Popen(
@@ -213,13 +230,18 @@ class SubprocessRunner(arrl.Runner):
             )
         except BaseException:
             containment.close()
+            held.close()
             raise
         process = _Process(popen, token, self.options.term_grace, containment)
         try:
             assert popen.stdout is not None and popen.stderr is not None
             result = supervise(request, monitor, process, popen.stdout, popen.stderr,
                                request.silence_timeout, started, self.options, workspace_copy)
-            result = attrs.evolve(result, details={**result.details, "containment": containment.kind})
+            result = attrs.evolve(result, details={**result.details, "containment": containment.kind, **held.details})
+            if held.out_of_memory() and result.outcome is arrl.Outcome.FAILED:
+                result = attrs.evolve(result, failure_reason=(
+                    f"out of memory: the experiment reached its limit of {held.details['memory_limit'].split(',')[0]} "
+                    f"(runner option memory) and the kernel ended it; {result.failure_reason}"))
             if process.reaper_killed_by and result.outcome is arrl.Outcome.FAILED:
                 name = signal.Signals(process.reaper_killed_by).name
                 result = attrs.evolve(result, failure_reason=(
@@ -231,13 +253,14 @@ class SubprocessRunner(arrl.Runner):
                 process.terminate()
             process.end_all()
             containment.close()
+            held.close()
             for stream in (popen.stdout, popen.stderr):
                 if stream is not None:
                     stream.close()
 
     def cleanup_stale(self, run_id: str) -> int:
         killed = kill_token(f"arrl-{run_id}-")
-        for group in stale_cgroups(run_id):
+        for group in [*stale_cgroups(run_id), *limits.stale_groups(run_id)]:
             killed += kill_cgroup(group)
             remove_cgroup(group)
         return killed
