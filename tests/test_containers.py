@@ -241,6 +241,32 @@ def test_file_system_is_read_only_but_the_output_directory(engine: str, tmp_path
     assert not (workspace / "new.txt").exists()
 
 
+
+def test_the_worktree_s_git_is_covered(engine: str, tmp_path: Path) -> None:
+    """The workspace is a git worktree: its `.git` names the user's repository on the host. In
+    the container it reads as empty, and the repository is untouched."""
+    repo = make_repo(tmp_path / "repo", {"train.py": "print('arrl: val_loss=1')\n"})
+    workspace = tmp_path / "workspace"
+    git(repo, "worktree", "add", "-q", "--detach", str(workspace), "HEAD")
+    (workspace / "train.py").write_text(textwrap.dedent("""
+        import os
+        text = open("/workspace/.git").read()
+        print("git file:", repr(text), flush=True)
+        try:
+            open("/workspace/.git", "w").write("gitdir: /tmp/planted")
+            print("written", flush=True)
+        except OSError as error:
+            print("refused", error.errno, flush=True)
+        print("arrl: val_loss=1", flush=True)
+    """).lstrip())
+    before = (workspace / ".git").read_text()
+    result, request = run_script(_runner(engine, memory="512m"), tmp_path, (workspace / "train.py").read_text())
+    out = (request.log_dir / "stdout.log").read_text()
+    assert result.outcome is arrl.Outcome.OK, out
+    assert "git file: ''" in out and "refused" in out and str(repo) not in out
+    assert (workspace / ".git").read_text() == before
+
+
 STUBBORN = """
 import os, signal, time
 signal.signal(signal.SIGTERM, signal.SIG_IGN)

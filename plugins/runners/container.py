@@ -188,6 +188,22 @@ def container_env(request: arrl.RunRequest, options: ContainerOptions) -> dict[s
     return env
 
 
+def hidden_git(request: arrl.RunRequest) -> dict[str, str]:
+    """Mounts (host source: container target) that cover the worktree's ``.git``: it names the
+    user's repository on the host, and the experiment has no use for it (the sandbox's own copy
+    has a stand-in instead). It is covered, read-only, by an empty file or folder of its kind."""
+    marker = request.workspace / ".git"
+    empty = request.log_dir / "empty-git"
+    if marker.is_symlink() or not marker.exists():
+        return {}
+    request.log_dir.mkdir(parents=True, exist_ok=True)
+    if marker.is_dir():
+        empty.mkdir(exist_ok=True)
+    else:
+        empty.write_bytes(b"")
+    return {str(empty): f"{CONTAINER_WORKSPACE}/.git"}
+
+
 def container_command(request: arrl.RunRequest) -> list[str]:
     relative = request.script.relative_to(request.workspace).as_posix()
     budget = int(request.budget_seconds) + INNER_TIMEOUT_SLACK

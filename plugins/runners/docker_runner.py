@@ -125,7 +125,8 @@ class DockerRunner(arrl.Runner):
                 type="json-file", config={"max-size": f"{max(1, o.log_bytes >> 20)}m", "max-file": "1"}),
             volumes={str(request.workspace): {"bind": c.CONTAINER_WORKSPACE, "mode": "ro"},
                      str(request.output_dir): {"bind": c.CONTAINER_OUTPUT, "mode": "rw"},
-                     str(c.site_packages(o)): {"bind": c.CONTAINER_ENV, "mode": "ro"}},
+                     str(c.site_packages(o)): {"bind": c.CONTAINER_ENV, "mode": "ro"},
+                     **{source: {"bind": target, "mode": "ro"} for source, target in c.hidden_git(request).items()}},
         )
         try:
             # Attach before starting so that no early line is missed.
