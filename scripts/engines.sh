@@ -10,6 +10,9 @@ command -v podman >/dev/null || missing+=(podman)
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v bwrap >/dev/null || missing+=(bubblewrap)
+# The sandbox's network egress: a user-mode stack and a firewall in its namespace.
+command -v slirp4netns >/dev/null || missing+=(slirp4netns)
+command -v nft >/dev/null || missing+=(nftables)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
     echo "engines: cannot install ${missing[*]} (needs root and apt-get); their tests will skip" >&2
@@ -17,6 +20,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
   echo "engines: installing ${missing[*]}" >&2
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# /dev/net/tun is 0666 on Debian and Ubuntu (a tap device needs no privilege; the namespace it
+# is made in decides what it reaches); this kind of machine has it 0600, which would leave
+# network egress to root.
+if [ "$(id -u)" -eq 0 ] && [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" = 600 ]; then
+  chmod 0666 /dev/net/tun
 fi
 
 # Podman: runc and cgroupfs (crun refuses this hybrid cgroup layout), and ulimits at the host's

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -347,6 +349,156 @@ def test_the_record_says_whether_the_limits_held(sandboxed, world: World) -> Non
             assert "held (cgroup v" in result.details[key], result.details
         elif cgroup2_base() is None:
             assert "not held: no cgroup arrl may write" in result.details[key], result.details
+
+
+
+# -- network egress --------------------------------------------------------------------------------
+PUBLIC = "44.0.0.1"  # a public address, routed to a namespace of the test's own for its duration
+SERVE = """
+import socket, sys
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind((sys.argv[1], int(sys.argv[2])))
+server.listen()
+while True:
+    connection, peer = server.accept()
+    connection.sendall(b"hello")
+    connection.close()
+    print("accepted", peer[0], flush=True)
+"""
+PROBE_NETWORK = """
+import json, os, socket
+seen = {}
+for name, address, port in json.loads(os.environ["ARRL_TEST_TARGETS"]):
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        with socket.socket(family) as s:
+            s.settimeout(3)
+            s.connect((address, port))
+            seen[name] = s.recv(5).decode() or "connected"
+    except OSError as error:
+        seen[name] = type(error).__name__
+print("seen:", json.dumps(seen, sort_keys=True), flush=True)
+print("arrl: val_loss=1", flush=True)
+"""
+
+
+@pytest.fixture
+def internet(tmp_path: Path) -> Iterator[Path | None]:
+    """A server at a public address that is not this machine's: in a network namespace of its
+    own behind a veth pair, with a host route to it (root only; None otherwise). Yields the
+    server's log of accepted peers."""
+    if os.geteuid() != 0:
+        yield None
+        return
+    holder = subprocess.Popen(["unshare", "--net", "sleep", "600"])
+    veth = f"arrlt{os.getpid() % 100000}"
+    log = tmp_path / "served.log"
+    server = None
+    try:
+        deadline = time.monotonic() + 5
+        while os.readlink(f"/proc/{holder.pid}/ns/net") == os.readlink("/proc/self/ns/net"):
+            assert time.monotonic() < deadline, "unshare did not make a network namespace"
+            time.sleep(0.01)
+        inside = ["nsenter", "-t", str(holder.pid), "-n"]
+        for step in (["ip", "link", "add", veth, "type", "veth", "peer", "name", "inner", "netns", str(holder.pid)],
+                     ["ip", "link", "set", veth, "up"], ["ip", "route", "add", f"{PUBLIC}/32", "dev", veth],
+                     [*inside, "ip", "addr", "add", f"{PUBLIC}/32", "dev", "inner"],
+                     [*inside, "ip", "link", "set", "inner", "up"], [*inside, "ip", "link", "set", "lo", "up"],
+                     [*inside, "ip", "route", "add", "default", "dev", "inner"]):
+            subprocess.run(step, check=True, capture_output=True)
+        with log.open("w") as handle:
+            server = subprocess.Popen([*inside, sys.executable, "-c", SERVE, PUBLIC, "8080"], stdout=handle)
+        deadline = time.monotonic() + 10
+        while True:  # until it answers
+            try:
+                socket.create_connection((PUBLIC, 8080), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the test's internet server did not start"
+                time.sleep(0.05)
+        while "accepted" not in log.read_text():
+            time.sleep(0.01)
+        log.write_text("")
+        yield log
+    finally:
+        for process in (server, holder):
+            if process is not None:
+                process.kill()
+                process.wait()
+        subprocess.run(["ip", "link", "del", veth], capture_output=True)
+
+
+@pytest.fixture
+def host_listener() -> Iterator[tuple[int, list[str]]]:
+    """A TCP server on every address of the host (as redis or MLflow bound to 0.0.0.0 would be):
+    the port, and the peers it accepted."""
+    accepted: list[str] = []
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("0.0.0.0", 0))
+    server.listen()
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, peer = server.accept()
+            except OSError:
+                continue
+            accepted.append(peer[0])
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], accepted
+    stop.set()
+    thread.join()
+    server.close()
+
+
+@pytest.mark.parametrize("network", ["egress", "none"])
+def test_egress_reaches_the_internet_and_nothing_of_the_machine(network: str, tmp_path: Path, internet,
+                                                               host_listener) -> None:
+    """With network = "egress" a sandboxed script reaches a public address -- and not the
+    host's loopback, the host's own addresses (where a server bound to 0.0.0.0 answers), the
+    slirp gateway, a cloud's metadata address, private ranges or IPv6. With "none", nothing."""
+    if not sandbox.probe().available:
+        skip_or_fail(f"no sandbox on this machine: {sandbox.probe().reason}")
+    port, accepted = host_listener
+    host_ip = _host_address()
+    targets = [("public", PUBLIC, 8080), ("loopback", "127.0.0.1", port), ("host", host_ip, port),
+               ("gateway", "10.0.2.2", port), ("metadata", "169.254.169.254", 80), ("private", "192.168.1.1", 80),
+               ("ipv6 loopback", "::1", port)]
+    runner = SubprocessRunner(SubprocessOptions(sandbox="on", network=network))
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / "train.py").write_text(PROBE_NETWORK)
+    folder = tmp_path / "experiment"
+    request = arrl.RunRequest(run_id="net", experiment_id=1, script=workspace / "train.py", workspace=workspace,
+                              workdir=workspace, output_dir=folder / "output", log_dir=folder, budget_seconds=60,
+                              seed=0, env={"ARRL_TEST_TARGETS": json.dumps(targets)})
+    result = runner.run(request, Monitor())
+    out = (folder / "stdout.log").read_text()
+    assert result.outcome is arrl.Outcome.OK, (result.failure_reason, out)
+    seen = json.loads(out.split("seen: ", 1)[1].splitlines()[0])
+    assert accepted == []  # nothing reached the host
+    assert all(seen[name] != "hello" and seen[name] != "connected" for name in seen if name != "public"), seen
+    if network == "egress":
+        assert result.details["network"].startswith("egress")
+        if internet is not None:  # as root: the positive control
+            assert seen["public"] == "hello" and "accepted" in internet.read_text(), seen
+    else:
+        assert result.details["network"] == "none" and seen["public"] != "hello"
+
+
+def _host_address() -> str:
+    from arrl.plugins.runners.network import host_addresses
+
+    found = [a for a in host_addresses() if not a.startswith("127.")]
+    assert found, "this machine has no address but its loopback"
+    return found[0]
 
 
 

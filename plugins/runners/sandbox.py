@@ -286,8 +286,9 @@ def environment(request_env: Mapping[str, str], token_variable: str, token: str,
 
 
 def bwrap_command(probe_result: Probe, spec: SandboxSpec, seccomp_fd: int | None,
-                  command: Sequence[str]) -> list[str]:
-    """The bwrap invocation that runs ``command`` in the sandbox ``spec`` describes."""
+                  command: Sequence[str], extra: Sequence[str] = ()) -> list[str]:
+    """The bwrap invocation that runs ``command`` in the sandbox ``spec`` describes (``extra``:
+    more bwrap options, as the network's)."""
     args = _base(probe_result, spec.python, spec.read_paths, spec.tmp_size)
     if spec.identity is not None:
         args += write_identity_files(spec.identity)
@@ -299,7 +300,7 @@ def bwrap_command(probe_result: Probe, spec: SandboxSpec, seccomp_fd: int | None
              "--chdir", str(spec.workdir)]
     if seccomp_fd is not None:
         args += ["--seccomp", str(seccomp_fd)]
-    return [*args, "--", *command]
+    return [*args, *extra, "--", *command]
 
 
 def helper_command(probe_result: Probe, python: str, read_paths: Sequence[str], seccomp_fd: int | None,

@@ -28,7 +28,7 @@ import arrl
 from arrl.output import OutputLimits, parse_size, remove_tree, scrub_tree, size_at_least
 from arrl.run.supervision import supervise
 
-from . import limits, sandbox, seccomp
+from . import limits, network, sandbox, seccomp
 from .containment import CgroupContainment, Containment, contain, kill_cgroup, remove_cgroup, stale_cgroups
 
 REAPER = Path(__file__).with_name("reaper.py")
@@ -66,6 +66,10 @@ class SubprocessOptions(OutputLimits):
     # "none" asks for no limit. A record's details say whether each was held.
     memory: str = attrs.field(default="auto", validator=_memory_option)
     pids: int = attrs.field(default=16384, validator=attrs.validators.ge(0))
+    # The sandbox's network: "none" (a loopback only), or "egress": the internet through
+    # slirp4netns, with the host, its loopback and every private and link-local range refused
+    # (network.py). Without the sandbox the script has your network whatever this says.
+    network: str = attrs.field(default="none", validator=attrs.validators.in_(("none", "egress")))
 
     def memory_bytes(self) -> int:
         if self.memory == "auto":
@@ -151,12 +155,31 @@ class _Process:
             self.ended = True
 
 
+@attrs.define
+class _Launch:
+    """How one experiment's script is started."""
+
+    command: list[str]
+    env: dict[str, str]
+    pass_fds: tuple[int, ...] = ()
+    details: dict[str, str] = attrs.Factory(dict)
+    workspace_copy: Path | None = None  # the sandbox's copy of the tree, held to the quota
+    egress: network.Egress | None = None
+
+
+class _Nothing:
+    def close(self) -> None:
+        pass
+
+
 class SubprocessRunner(arrl.Runner):
     def __init__(self, options: SubprocessOptions = SubprocessOptions()) -> None:
         self.options = options
         self.probe = sandbox.probe() if options.sandbox != "off" else None
         if options.sandbox == "on" and self.probe is not None and not self.probe.available:
             raise arrl.ConfigError(f"[options.runner] sandbox = \"on\", but {self.probe.reason}")
+        if options.network == "egress" and self.sandboxed and network.missing():
+            raise arrl.ConfigError(f"[options.runner] {network.missing()}")
 
     @property
     def sandboxed(self) -> bool:
@@ -179,21 +202,21 @@ class SubprocessRunner(arrl.Runner):
     def run(self, request: arrl.RunRequest, monitor: arrl.RunMonitor) -> arrl.RunResult:
         token = f"arrl-{request.run_id}-{request.experiment_id}-{uuid.uuid4().hex}"
         request.output_dir.mkdir(parents=True, exist_ok=True)
-        with self._launch(request, token) as (command, env, pass_fds, details, copy):
-            result = self._supervise(request, monitor, token, command, env, pass_fds, copy)
+        with self._launch(request, token) as launch:
+            result = self._supervise(request, monitor, token, launch)
+        details = launch.details
         removed = scrub_tree(request.output_dir) if self.sandboxed else []
         if removed:
             details["output_removed"] = ", ".join(removed[:20])
         return attrs.evolve(result, details={**result.details, **details})
 
     @contextlib.contextmanager
-    def _launch(self, request: arrl.RunRequest,
-                token: str) -> Iterator[tuple[list[str], dict[str, str], tuple[int, ...], dict[str, str], Path | None]]:
+    def _launch(self, request: arrl.RunRequest, token: str) -> Iterator[_Launch]:
         """The command, environment and descriptors that start the script: in the sandbox (a
         fresh copy of its tree, removed afterwards), or as a plain process."""
         python = self.options.python or sys.executable
         if not self.sandboxed:
-            yield [python, str(request.script)], self.environment(request, token), (), {"sandbox": "off"}, None
+            yield _Launch([python, str(request.script)], self.environment(request, token), details={"sandbox": "off"})
             return
         assert self.probe is not None
         scratch = Path(tempfile.mkdtemp(prefix=f"arrl-sandbox-{request.run_id}-{request.experiment_id}-"))
@@ -206,26 +229,30 @@ class SubprocessRunner(arrl.Runner):
                 tmp_size=parse_size(self.options.tmp_size), shm_size=parse_size(self.options.shm_size),
                 gpus=request.env.get("CUDA_VISIBLE_DEVICES", os.environ.get("CUDA_VISIBLE_DEVICES")),
                 identity=scratch / "etc")
-            with seccomp.filter_descriptor(self.probe.seccomp) as filter_fd:
-                command = sandbox.bwrap_command(self.probe, spec, filter_fd, [python, str(request.script)])
+            egress = network.Egress() if self.options.network == "egress" else None
+            with seccomp.filter_descriptor(self.probe.seccomp) as filter_fd, contextlib.closing(egress or _Nothing()):
+                extra = [*egress.bwrap_args(), *network.resolv_conf(scratch / "net")] if egress else []
+                command = sandbox.bwrap_command(self.probe, spec, filter_fd, [python, str(request.script)], extra)
                 env = sandbox.environment(request.env, TOKEN_VARIABLE, token, self.options.forward_env)
-                details = {"sandbox": "bwrap", "network": "none",
+                details = {"sandbox": "bwrap",
+                           "network": "egress (slirp4netns; the host and private ranges refused)" if egress else "none",
                            "seccomp": "on" if filter_fd is not None else f"off ({seccomp.machine()})"}
-                yield command, env, (filter_fd,) if filter_fd is not None else (), details, copy
+                fds = (*((filter_fd,) if filter_fd is not None else ()), *(egress.passed_fds() if egress else ()))
+                yield _Launch(command, env, fds, details, copy, egress)
         finally:
             remove_tree(scratch)
 
-    def _supervise(self, request: arrl.RunRequest, monitor: arrl.RunMonitor, token: str, script_command: list[str],
-                   env: dict[str, str], pass_fds: tuple[int, ...], workspace_copy: Path | None) -> arrl.RunResult:
+    def _supervise(self, request: arrl.RunRequest, monitor: arrl.RunMonitor, token: str,
+                   launch: _Launch) -> arrl.RunResult:
         containment = contain(self.options.containment, token)
         held = limits.impose(token, self.options.memory_bytes(), self.options.pids,
                              containment.path if isinstance(containment, CgroupContainment) else None)
         command = [sys.executable, str(REAPER), str(self.options.term_grace), *containment.reaper_args(),
-                   *held.reaper_args(), "--", *script_command]
+                   *held.reaper_args(), "--", *launch.command]
         started = time.monotonic()
         try:
             popen = subprocess.Popen(
-                command, cwd=request.workdir, env=env, stdin=subprocess.DEVNULL, pass_fds=pass_fds,
+                command, cwd=request.workdir, env=launch.env, stdin=subprocess.DEVNULL, pass_fds=launch.pass_fds,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
             )
         except BaseException:
@@ -235,8 +262,11 @@ class SubprocessRunner(arrl.Runner):
         process = _Process(popen, token, self.options.term_grace, containment)
         try:
             assert popen.stdout is not None and popen.stderr is not None
+            unconnected = self._connect(launch, process)
             result = supervise(request, monitor, process, popen.stdout, popen.stderr,
-                               request.silence_timeout, started, self.options, workspace_copy)
+                               request.silence_timeout, started, self.options, launch.workspace_copy)
+            if unconnected:
+                result = attrs.evolve(result, outcome=arrl.Outcome.FAILED, failure_reason=unconnected)
             result = attrs.evolve(result, details={**result.details, "containment": containment.kind, **held.details})
             if held.out_of_memory() and result.outcome is arrl.Outcome.FAILED:
                 result = attrs.evolve(result, failure_reason=(
@@ -257,6 +287,20 @@ class SubprocessRunner(arrl.Runner):
             for stream in (popen.stdout, popen.stderr):
                 if stream is not None:
                     stream.close()
+
+    @staticmethod
+    def _connect(launch: _Launch, process: _Process) -> str:
+        """Give a sandbox that asked for egress its network before its script starts; '' when
+        done or not asked, else why not (the experiment is then ended before it began)."""
+        if launch.egress is None:
+            return ""
+        launch.egress.after_start()
+        try:
+            launch.egress.connect()
+        except (OSError, subprocess.SubprocessError) as error:
+            process.terminate()
+            return f"network egress could not be set up, so the script was not started: {error}"
+        return ""
 
     def cleanup_stale(self, run_id: str) -> int:
         killed = kill_token(f"arrl-{run_id}-")
