@@ -197,6 +197,8 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
     manager = plugin_manager()
     registry = Registry(manager)
     check_choices(registry, settings)  # before anything is created, continued or locked
+    if new or RunDirectory.latest_unfinished(runs_dir) is None:
+        _refuse_early(registry, settings, base, runs_dir)
     lock = RunsLock(runs_dir)
     lock.acquire()  # held until this command ends; everything below runs under it
     click.get_current_context().call_on_close(lock.release)
@@ -249,6 +251,26 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
         loop.close()
     click.echo(f"arrl: {result.message}", err=True)
     sys.exit(result.exit_code)
+
+
+def _refuse_early(registry: Any, settings: Settings, base: Path, runs_dir: Path) -> None:
+    """What would stop a new run, said before anything is created, locked or imported that is
+    heavy (the proposer's torch): the script, its syntax, and the rollback's own checks (a git
+    repository, the script committed and unchanged)."""
+    from arrl.run.components import build_one
+
+    script_path, repo_root, relative = _resolve_script(settings, base)
+    # The rollback's checks first: the syntax that matters is the committed script's.
+    build_one(registry, settings, _context(settings, runs_dir / "not-created", repo_root, relative),
+              "rollback").check()
+    try:
+        compile(script_path.read_bytes(), str(script_path), "exec", dont_inherit=True)
+    except SyntaxError as error:
+        where = f"line {error.lineno}" + (f", column {error.offset}" if error.offset else "")
+        raise ConfigError(f"{relative} does not parse ({where}: {error.msg}); arrl runs the script as "
+                          "it is committed: fix it and commit") from None
+    except ValueError as error:  # null bytes
+        raise ConfigError(f"{relative} does not parse: {error}") from None
 
 
 def _on_stop_signals(request_stop: Callable[[], None]) -> Callable[[], None]:

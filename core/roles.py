@@ -273,6 +273,12 @@ class Rollback(abc.ABC):
         """Remove what :meth:`open` made (a workspace, refs) for a run that could not start and
         recorded nothing: a user fixing a broken script should not collect one per try."""
 
+    def check(self) -> None:
+        """Refuse what :meth:`open` would refuse for a new run (no repository, a script not
+        committed or changed since), cheaply: arrl calls it on an implementation built for the
+        purpose, before it creates, locks or imports anything heavy, so that a user's mistake is
+        said in a second. Raise :class:`arrl.errors.WorkspaceError` with what to do."""
+
 
 # The signature every factory has; named so hookspec docs can refer to it.
 Factory = Callable[..., object]

@@ -68,25 +68,30 @@ class GitRollback(arrl.Rollback):
         git.execute(["git", "-C", str(self.workspace), "clean", "-fdxq"])
 
     # -- the Rollback contract ---------------------------------------------------------------
+    def check(self) -> str:
+        """The commit a new run starts from, once the script is committed and unchanged."""
+        head = self._resolve("HEAD")
+        if head is None:
+            raise WorkspaceError(f"{self.context.repo_root} has no commits; commit your script first")
+        try:
+            self.repo.git.ls_files("--error-unmatch", "--", self.path)
+        except self._git.GitCommandError:
+            raise WorkspaceError(
+                f"{self.path} is not committed in {self.context.repo_root}; "
+                f"run `git add {self.path} && git commit` first"
+            ) from None
+        if self.repo.git.status("--porcelain", "--", self.path):
+            raise WorkspaceError(
+                f"{self.path} has uncommitted changes; commit or stash them so that every "
+                "result maps to a commit"
+            )
+        return head
+
     def open(self, run_id: str) -> Path:
         self.run_id = run_id
         self.workspace = self.context.run_dir / "workspace"
         if not self._resolve(self._ref("baseline")):
-            head = self._resolve("HEAD")
-            if head is None:
-                raise WorkspaceError(f"{self.context.repo_root} has no commits; commit your script first")
-            try:
-                self.repo.git.ls_files("--error-unmatch", "--", self.path)
-            except self._git.GitCommandError:
-                raise WorkspaceError(
-                    f"{self.path} is not committed in {self.context.repo_root}; "
-                    f"run `git add {self.path} && git commit` first"
-                ) from None
-            if self.repo.git.status("--porcelain", "--", self.path):
-                raise WorkspaceError(
-                    f"{self.path} has uncommitted changes; commit or stash them so that every "
-                    "result maps to a commit"
-                )
+            head = self.check()
             self.repo.git.update_ref(self._ref("baseline"), head)
             self.repo.git.update_ref(self._ref("last-good"), head)
         last_good = self._resolve(self._ref("last-good")) or self._resolve(self._ref("baseline"))

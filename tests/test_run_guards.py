@@ -231,3 +231,47 @@ def test_run_log_is_rebuilt_from_the_journal(tmp_path: Path, arrl_env) -> None:
     assert finished() == ["#0", "#1", "#2"]
     times = [line.split(" ")[0] for line in log.read_text().splitlines()]
     assert times == sorted(times)
+
+
+# Each, with the default proposer (the PPO, which imports torch), is refused before torch or an
+# engine client is imported, before a run is announced, and without a folder left behind.
+REFUSALS = {
+    "not a repository": ("is not a git repository; arrl keeps every experiment as a commit", None),
+    "no commit": ("has no commits; commit your script first", "init"),
+    "not committed": ("train.py is not committed in", "add-other"),
+    "uncommitted change": ("train.py has uncommitted changes; commit or stash them", "dirty"),
+    "syntax error": ("train.py does not parse (line 2, column", "broken"),
+}
+PROBE_IMPORTS = ("import atexit, sys\n"
+                 "atexit.register(lambda: print('heavy modules:', sorted(m for m in ('torch', 'docker', 'redis', 'ray') "
+                 "if m in sys.modules), file=sys.stderr))\n"
+                 "from arrl.cli import main\nsys.argv[0] = 'arrl'\nmain()\n")
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_a_new_run_is_refused_before_anything_heavy_or_created(case: str, tmp_path: Path, arrl_env) -> None:
+    message, state = REFUSALS[case]
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "train.py").write_text(SCRIPT)
+    (project / "arrl.toml").write_text('script = "train.py"\nbudget = 60\n')
+    if state is not None:
+        git(project, "init", "-q", "-b", "main")
+    identity = ["-c", "user.name=Test User", "-c", "user.email=test@example.com"]
+    if state in ("add-other", "dirty", "broken"):
+        git(project, "add", "arrl.toml" if state == "add-other" else ".")
+        git(project, *identity, "commit", "-qm", "baseline")
+    if state == "dirty":
+        (project / "train.py").write_text(SCRIPT + "# changed\n")
+    if state == "broken":
+        (project / "train.py").write_text("import os\nx = (\n")
+        git(project, *identity, "commit", "-qam", "broken")
+    before = sorted(p.name for p in project.iterdir())
+    python = ARRL.with_name("python")
+    done = subprocess.run([str(python), "-c", PROBE_IMPORTS, "run", "--max-experiments", "1"], cwd=project,
+                          capture_output=True, text=True, timeout=120, env={**os.environ, **arrl_env})
+    assert done.returncode != 0
+    assert message in done.stderr, done.stderr
+    assert "heavy modules: []" in done.stderr, done.stderr
+    assert "arrl: run " not in done.stderr  # no run announced
+    assert sorted(p.name for p in project.iterdir()) == before  # no .arrl left behind
