@@ -560,7 +560,7 @@ def plugins(as_json: bool, with_options: bool) -> None:
             for o in options:
                 click.echo(f"  {o['name']} = {json.dumps(o['default'])}  ({o['type']})")
     for f in failed:
-        click.echo(f"failed to load: plugin {f.name!r} from {f.package} {f.version}: {f.error}", err=True)
+        click.echo(f.problem(), err=True)
 
 
 # --- reading results -------------------------------------------------------------------------

@@ -63,6 +63,20 @@ class PluginInfo:
     hooks: tuple[str, ...]
     error: str = ""
 
+    @property
+    def missing_extra(self) -> str:
+        """For one of arrl's own optional plugins whose library is not installed, the command
+        that installs it ('' otherwise): not a failure, a choice the user has not made yet."""
+        if self.package == "arrl" and "No module named" in self.error:
+            return f"pip install 'arrl[{self.name}]'"
+        return ""
+
+    def problem(self) -> str:
+        """What is wrong with it, in the words a user acts on."""
+        if self.missing_extra:
+            return f"arrl's {self.name} plugin is not installed: {self.missing_extra}"
+        return f"plugin {self.name!r} from {self.package} {self.version} failed to load: {self.error}"
+
 
 class PluginManager(pluggy.PluginManager):
     def __init__(self) -> None:
@@ -181,7 +195,7 @@ class Registry:
             valid = ", ".join(self.names(role)) or "(none installed)"
             hint = ""
             if name in self.manager.load_errors:
-                hint = f" (plugin {name!r} is installed but failed to load: {self.manager.load_errors[name].error})"
+                hint = f" ({self.manager.load_errors[name].problem()})"
             raise ConfigError(f"unknown {role} {name!r}{hint}; choose one of: {valid}")
         return found
 

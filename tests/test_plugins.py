@@ -222,7 +222,7 @@ def test_broken_plugin_is_reported_not_fatal(tmp_path: Path) -> None:
     assert "plugin 'broken' from arrl-broken 1.0 failed to load: needs a library that is missing" in result.stderr
     chosen = run_arrl("--plugin", "proposer=broken", "run", "x.py", cwd=tmp_path, env={"PYTHONPATH": str(site)})
     assert chosen.returncode == 2
-    assert "unknown proposer 'broken' (plugin 'broken' is installed but failed to load" in chosen.stderr
+    assert "unknown proposer 'broken' (plugin 'broken' from arrl-broken 1.0 failed to load" in chosen.stderr
 
 
 def test_unknown_runner_from_cli_names_valid_runners(tmp_path: Path) -> None:
