@@ -22,6 +22,7 @@ from . import __version__
 from .config import Settings, find_config, load_file, merge_cli, settings_from
 from .errors import ArrlError, ConfigError
 from .journal import RunDirectory, RunsLock
+from .output import counted
 from .records import converter
 
 
@@ -699,7 +700,7 @@ def export(inv: Invocation, run_id: str | None, output: Path | None, fmt: str | 
         output.write_text(text)
     except OSError as error:
         raise ArrlError(f"cannot write {output}: {error.strerror or error}") from None
-    click.echo(f"arrl: wrote {len(rows)} experiments to {output}", err=True)
+    click.echo(f"arrl: wrote {counted(len(rows), 'experiment')} to {output}", err=True)
 
 
 @main.command()

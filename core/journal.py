@@ -13,6 +13,7 @@ reading, so what was recorded survives a ``kill -9`` and nothing is recorded twi
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import enum
 import errno
@@ -150,23 +151,35 @@ class RunsLock:
 
     def acquire(self) -> None:
         prepare_runs_dir(self.path.parent)
-        # O_CLOEXEC (Python's default): experiments never inherit the lock, so a process an
-        # experiment leaves behind cannot keep the directory locked.
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        while True:
+            # O_CLOEXEC (Python's default): experiments never inherit the lock, so a process an
+            # experiment leaves behind cannot keep the directory locked.
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise RunsDirectoryBusy(
+                    f"another arrl (pid {holder}) is running in {self.path.parent}; wait for it to "
+                    f"finish or stop it (Ctrl-C there, or `kill {holder}`), then run again") from None
+            # The holder before us removes the file as it lets go: a lock taken on the file it
+            # removed is no lock at all, so take it again on the file that is there now.
+            try:
+                if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
             os.close(fd)
-            raise RunsDirectoryBusy(
-                f"another arrl (pid {holder}) is running in {self.path.parent}; wait for it to "
-                f"finish or stop it (Ctrl-C there, or `kill {holder}`), then run again") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
 
     def release(self) -> None:
+        """Let go, leaving no lock file behind (a killed arrl leaves one, which the next takes)."""
         if self._fd is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink()  # while still holding it: see acquire
             os.close(self._fd)  # closing the last descriptor drops the flock
             self._fd = None
 

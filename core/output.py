@@ -305,6 +305,11 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(_escape, text)
 
 
+def counted(number: int, noun: str) -> str:
+    """``1 experiment``, ``2 experiments``."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

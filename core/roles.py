@@ -273,6 +273,10 @@ class Rollback(abc.ABC):
         """Remove what :meth:`open` made (a workspace, refs) for a run that could not start and
         recorded nothing: a user fixing a broken script should not collect one per try."""
 
+    def finish(self) -> None:
+        """The run is finished and will not be continued: let go of what only a running run
+        needs (a workspace, a registered worktree), keeping every version retrievable."""
+
     def check(self) -> None:
         """Refuse what :meth:`open` would refuse for a new run (no repository, a script not
         committed or changed since), cheaply: arrl calls it on an implementation built for the

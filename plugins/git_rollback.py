@@ -142,6 +142,18 @@ class GitRollback(arrl.Rollback):
         self.repo.git.update_ref(ref, commit)
         return ref
 
+    def finish(self) -> None:
+        """Remove the run's worktrees (its own, and its workers' below its folder); the refs stay,
+        so `arrl apply`, `show` and `reproduce` find every version."""
+        if not self.run_id:
+            return
+        listed = self.repo.git.worktree("list", "--porcelain").splitlines()
+        mine = [Path(line.removeprefix("worktree ")) for line in listed if line.startswith("worktree ")]
+        for path in mine:
+            if path.is_relative_to(self.context.run_dir):
+                self.repo.git.worktree("remove", "--force", str(path))
+        self.repo.git.worktree("prune")
+
     def discard(self) -> None:
         if not self.run_id:
             return

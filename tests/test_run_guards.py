@@ -275,3 +275,19 @@ def test_a_new_run_is_refused_before_anything_heavy_or_created(case: str, tmp_pa
     assert "heavy modules: []" in done.stderr, done.stderr
     assert "arrl: run " not in done.stderr  # no run announced
     assert sorted(p.name for p in project.iterdir()) == before  # no .arrl left behind
+
+
+def test_a_finished_run_leaves_no_worktree_and_no_lock(tmp_path: Path, arrl_env) -> None:
+    """A finished run is not continued: its worktrees leave `git worktree list`, and the lock
+    file goes with the lock; every version stays (refs), for show, apply and reproduce."""
+    repo = _project(tmp_path)
+    done = run_arrl("run", "--workers", "2", "--max-experiments", "5", cwd=repo, env=arrl_env)
+    assert done.returncode == 0, done.output
+    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1  # the user's own
+    assert not (repo / ".arrl" / "lock").exists()
+    folder = run_dir(repo)
+    assert not (folder / "workspace").exists() and not list(folder.glob("workers/*/workspace"))
+    refs = git(repo, "for-each-ref", "--format=%(refname)", f"refs/arrl/{folder.name}/").split()
+    assert len(refs) >= 5
+    shown = run_arrl("show", "4", cwd=repo, env=arrl_env)
+    assert shown.returncode == 0, shown.output

@@ -22,7 +22,7 @@ import attrs
 import pluggy
 
 from arrl.hookspecs import hookimpl
-from arrl.output import printable
+from arrl.output import counted, printable
 from arrl.records import ExperimentRecord, MetricPoint, converter
 
 # Every event hook, in the order a run calls them.
@@ -246,7 +246,7 @@ def plain_line(event: Event) -> str | None:
     data = event.data
     if event.kind == "run_started":
         previous = data.get("previous") or []
-        again = f", continuing after {len(previous)} experiments" if previous else ""
+        again = f", continuing after {counted(len(previous), 'experiment')}" if previous else ""
         return (f"run {event.run_id} started: {data['metric']} ({data['direction']}), "
                 f"budget {data['budget_seconds']:g}s per experiment{again}")
     if event.kind == "experiment_started":

@@ -28,6 +28,7 @@ from arrl.errors import ArrlError
 from arrl.journal import RunDirectory, RunStatus, memory_from_journal, now_iso
 from arrl.manager import PluginManager
 from arrl.metrics import final_value
+from arrl.output import counted
 from arrl.records import (
     ExperimentRecord,
     MetricPoint,
@@ -212,6 +213,8 @@ class ExperimentLoop:
                                                  message=str(error) or type(error).__name__,
                                                  exit_code=getattr(error, "exit_code", 1), at=time.time())
                     raise
+                if result.status is RunStatus.FINISHED:
+                    self._let_go()
                 self.hooks.arrl_run_finished(run_id=run_id, status=result.status.value, message=result.message,
                                              exit_code=result.exit_code, at=time.time())
                 return result
@@ -224,6 +227,14 @@ class ExperimentLoop:
                 except Exception as error:  # the error that stopped the run is the one to report
                     self._log(f"could not remove the workspace of the run that did not start: {error}")
                 self.run_dir.remove()
+
+    def _let_go(self) -> None:
+        """A finished run is not continued: its worktrees go (git worktree list stays the
+        user's); its versions stay."""
+        try:
+            self.c.rollback.finish()
+        except Exception as error:  # noqa: BLE001 - the run's result stands; say what is left
+            self._log(f"could not remove the finished run's workspace: {error}")
 
     def _loop(self) -> LoopResult:
         state = self.start()
@@ -375,7 +386,7 @@ class ExperimentLoop:
             return f"reached the target {s.metric} {s.target:g} (best {state.best:g})"
         if s.plateau is not None and state.stalled >= s.plateau:
             return (f"reached --plateau {s.plateau}: no improvement on the best beyond the noise margin in the last "
-                    f"{state.stalled} experiments")
+                    f"{counted(state.stalled, 'experiment')}")
         return ""
 
     # -- one experiment ---------------------------------------------------------------------
