@@ -64,8 +64,11 @@ def test_history_json_and_table_mark_the_best(recorded) -> None:
     assert data["run_id"] == run_dir(repo).name and data["best_id"] == best["id"]
     assert [e["id"] for e in data["experiments"]] == [r["id"] for r in recs]
     for shown, recorded_ in zip(data["experiments"], recs):
-        assert {k: shown[k] for k in recorded_} == recorded_
+        # A failed experiment has no value: null here, where the journal keeps "inf".
+        expected = {**recorded_, "value": None if recorded_["value"] in ("inf", "-inf") else recorded_["value"]}
+        assert {k: shown[k] for k in recorded_} == expected
         assert shown["best"] == (shown["id"] == best["id"])
+    assert any(e["value"] is None for e in data["experiments"])  # the recording holds a failure
     table = run_arrl("history", "--tsv", cwd=repo, env=env).stdout.splitlines()
     header = table[0].split("\t")
     marked = [row.split("\t")[0] for row in table[1:] if row.split("\t")[header.index("BEST")] == "*"]
@@ -81,7 +84,8 @@ def test_show_and_diff_give_the_recorded_experiment_failed_ones_included(recorde
     assert "failed" in shown.stdout and "does not fit this toy" in shown.stdout
     assert failed["commit"] in shown.stdout and failed["diff_parent"].strip() in shown.stdout
     as_json = json.loads(run_arrl("show", str(failed["id"]), "--json", cwd=repo, env=env).stdout)
-    assert {k: as_json[k] for k in failed} == failed and as_json["status"] == "crash"
+    assert {k: as_json[k] for k in failed} == {**failed, "value": None} and as_json["status"] == "crash"
+    assert "inf" not in shown.stdout
 
     diff = run_arrl("diff", str(failed["id"]), cwd=repo, env=env)
     assert diff.stdout == failed["diff_parent"]

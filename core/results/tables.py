@@ -118,6 +118,8 @@ class RunResults:
 
 def record_dict(record: ExperimentRecord, best: ExperimentRecord | None = None) -> dict[str, Any]:
     data: dict[str, Any] = converter.unstructure(record)
+    # No usable result is no value: null, not the journal's "inf" (which sorts as a number).
+    data["value"] = record.value if math.isfinite(record.value) else None
     data["best"] = best is not None and best.id == record.id
     data["status"] = status_word(record)
     return data
@@ -198,7 +200,7 @@ def history_rows(results: RunResults) -> list[tuple[str, ...]]:
             what = f"{what}: {r.failure_reason.splitlines()[0][:120]}"
         rows.append((
             str(r.id), "" if r.parent_id is None else str(r.parent_id), r.outcome.value,
-            r.metric_name, f"{r.value:.6g}" if math.isfinite(r.value) else str(r.value),
+            r.metric_name, format_value(r.value) or "-",
             f"{r.wall_clock_seconds:.1f}", "" if r.reward is None else f"{r.reward:+.4f}",
             " ".join(m for m in ("yes" if r.kept else "", "noise" if r.within_noise else "") if m),
             "*" if best is not None and r.id == best.id else "",
