@@ -49,7 +49,9 @@ def levels(name: str, baseline: Value, space: Domain, learning_rate_steps: int =
     """The values one grid field takes, the baseline's first, then nearer before farther."""
     if name == "learning_rate":
         steps = [0] + [s for k in range(1, learning_rate_steps + 1) for s in (-k, k)]
-        candidates: list[Value] = [space.clamp(float(baseline) * 10 ** (s / 2)) for s in steps]
+        # Half-decades, to two significant digits as a person writes them (3.2e-4, not 0.000316227766).
+        candidates: list[Value] = [baseline] + [space.clamp(float(f"{float(baseline) * 10 ** (s / 2):.2g}"))
+                                                for s in steps[1:]]
     elif name == "num_layers":
         candidates = [baseline, space.clamp(max(int(baseline) // 2, 1)), space.clamp(int(baseline) * 2)]
     else:  # a choice field: the neighbours among the allowed values, in their order
