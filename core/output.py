@@ -305,6 +305,17 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(_escape, text)
 
 
+def clip(text: str, width: int) -> str:
+    """The first line of ``text`` in at most ``width`` characters, cut between words with an
+    ellipsis when it is longer: a reason cut mid-word reads as a different sentence."""
+    line = text.splitlines()[0] if text else ""
+    if len(line) <= width:
+        return line
+    cut = line[: width - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > width // 2 else cut).rstrip(" ,;:(") + "…"
+
+
 def counted(number: int, noun: str) -> str:
     """``1 experiment``, ``2 experiments``."""
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

@@ -236,3 +236,16 @@ def test_journal_ignores_a_torn_last_line(tmp_path: Path) -> None:
     run.append(second)
     assert run.records() == [first, second]
     assert (tmp_path / "runs" / ".gitignore").read_text().endswith("*\n")
+
+
+def test_screen_text_is_cut_between_words_and_counted_in_words() -> None:
+    from arrl.output import clip, counted
+
+    reason = ("metric 'acc' was never reported; print a line `arrl: acc=<number>` (the script reported "
+              "val_loss; set `metric` to one of them?)\nTraceback ...")
+    assert clip(reason, 200) == reason.splitlines()[0]
+    short = clip(reason, 100)
+    assert len(short) <= 100 and short.endswith("val_loss…")  # a whole word, then the ellipsis
+    assert clip("x" * 50, 10) == "x" * 9 + "…" and clip("", 10) == ""
+    assert (counted(1, "experiment"), counted(0, "experiment"), counted(2, "experiment")) == (
+        "1 experiment", "0 experiments", "2 experiments")

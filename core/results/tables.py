@@ -16,6 +16,7 @@ import attrs
 
 from arrl.errors import ArrlError
 from arrl.journal import RunDirectory, RunMeta
+from arrl.output import clip
 from arrl.records import ExperimentRecord, Outcome, converter
 
 from .best import best_record
@@ -197,7 +198,7 @@ def history_rows(results: RunResults) -> list[tuple[str, ...]]:
     for r in results.records:
         what = describe(r)
         if r.failure_reason:
-            what = f"{what}: {r.failure_reason.splitlines()[0][:120]}"
+            what = f"{what}: {clip(r.failure_reason, 160)}"
         rows.append((
             str(r.id), "" if r.parent_id is None else str(r.parent_id), r.outcome.value,
             r.metric_name, format_value(r.value) or "-",
