@@ -395,18 +395,39 @@ def image_build(inv: Invocation) -> None:
 
 # --- init --------------------------------------------------------------------------------
 
+def _the_training_script(folder: Path) -> Path:
+    """The one Python file in ``folder`` that prints ``arrl:`` lines; else a refusal that lists
+    what there is."""
+    found = sorted(p.name for p in folder.glob("*.py") if p.is_file())
+    speaking = [name for name in found if "arrl:" in (folder / name).read_text(errors="replace")]
+    if len(speaking) == 1:
+        return Path(speaking[0])
+    if speaking:
+        listed = f"these print `arrl:` lines: {', '.join(speaking)}"
+    elif found:
+        listed = (f"none of {', '.join(found[:8])}{' ...' if len(found) > 8 else ''} prints an `arrl:` line yet; "
+                  "README's \"Using it on your script\" says how")
+    else:
+        listed = "there is no Python file in this folder"
+    raise ConfigError(f"name the training script: `arrl init train.py` ({listed})")
+
+
 @main.command()
-@click.argument("script", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("script", type=click.Path(path_type=Path, dir_okay=False), required=False)
 @click.option("--metric", help="The metric the script prints (default: guessed from its `arrl:` lines).")
 @click.option("--maximize/--minimize", default=None, help="The metric's direction (default: guessed from its name).")
 @click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=300.0, show_default=True,
               help="Wall-clock seconds per experiment.")
 @click.option("--force", is_flag=True, help="Overwrite an existing arrl.toml.")
-def init(script: Path, metric: str | None, maximize: bool | None, budget: float, force: bool) -> None:
-    """Write arrl.toml for SCRIPT: metric, direction, budget and the [space] `arrl inspect` finds."""
+def init(script: Path | None, metric: str | None, maximize: bool | None, budget: float, force: bool) -> None:
+    """Write arrl.toml for SCRIPT: metric, direction, budget and the [space] `arrl inspect` finds.
+    Without SCRIPT, the one training script in this folder (one that prints `arrl:` lines)."""
     from arrl.script.reader import ScriptError
     from arrl.script.scaffold import guess_direction, guess_metric, scaffold
 
+    if script is None:
+        script = _the_training_script(Path.cwd())
+        click.echo(f"arrl: using {script} (the script in this folder that prints `arrl:` lines)", err=True)
     target = Path("arrl.toml")
     if target.exists() and not force:
         raise ConfigError(f"{target.resolve()} exists; edit it, or pass --force to replace it")

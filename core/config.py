@@ -220,9 +220,19 @@ def _format(error: BaseException, type_: Any) -> str:
 
 
 def describe_error(error: Exception, path: str) -> str:
-    if isinstance(error, cattrs.BaseValidationError):
-        return "; ".join(cattrs.transform_error(error, path=path, format_exception=_format))
-    return str(error)
+    """Each problem as ``where: what`` in the names of the file or the command line
+    (``early_stopping.patience: ...``), not cattrs' ``what @ path``."""
+    if not isinstance(error, cattrs.BaseValidationError):
+        return str(error)
+    said = []
+    for line in cattrs.transform_error(error, path=path, format_exception=_format):
+        what, _, where = line.rpartition(" @ ")
+        if not what:
+            said.append(line)
+            continue
+        where = where.removeprefix(path).lstrip(".")
+        said.append(f"{where}: {what}" if where and where not in what else what)
+    return "; ".join(said)
 
 
 def find_config(start: Path) -> Path | None:

@@ -69,3 +69,20 @@ def test_init_refuses_to_overwrite_and_says_when_no_metric_is_printed(tmp_path: 
     again = run_arrl("init", "train.py", "--metric", "other", cwd=tmp_path)
     assert again.returncode != 0 and "--force" in again.stderr
     assert 'metric = "val_loss"' in (tmp_path / "arrl.toml").read_text()
+
+
+def test_init_without_a_script_takes_the_one_that_prints_arrl_lines(tmp_path: Path) -> None:
+    empty = run_arrl("init", cwd=tmp_path)
+    assert empty.returncode == 2 and "name the training script: `arrl init train.py`" in empty.stderr
+    assert "there is no Python file in this folder" in empty.stderr
+    (tmp_path / "utils.py").write_text("def helper():\n    return 1\n")
+    silent = run_arrl("init", cwd=tmp_path)
+    assert silent.returncode == 2 and "none of utils.py prints an `arrl:` line yet" in silent.stderr
+    (tmp_path / "train.py").write_text("LR = 0.1\nprint(f'arrl: val_loss={LR}')\n")
+    found = run_arrl("init", cwd=tmp_path)
+    assert found.returncode == 0, found.output
+    assert "using train.py" in found.stderr and 'script = "train.py"' in (tmp_path / "arrl.toml").read_text()
+    (tmp_path / "arrl.toml").unlink()
+    (tmp_path / "other.py").write_text("print('arrl: val_loss=1')\n")
+    two = run_arrl("init", cwd=tmp_path)
+    assert two.returncode == 2 and "these print `arrl:` lines: other.py, train.py" in two.stderr
