@@ -72,3 +72,30 @@ def test_report_names_every_experiment_and_labels_the_metric(tmp_path: Path, arr
     # Without -O the report goes to the run's own folder.
     assert run_arrl("report", cwd=repo, env=arrl_env).returncode == 0
     assert (run_dir(repo) / "report" / "report.html").is_file()
+
+
+def test_curves_show_where_runs_differ_and_an_empty_plot_says_so(tmp_path: Path) -> None:
+    """Losses falling from 2.2 to 0.08-0.15 (the digits example): a log axis that shows the
+    ends apart; and with no edit to compare, a sentence instead of empty 0-1 axes."""
+    try:
+        from PIL import Image
+    except ImportError:
+        skip_or_fail("arrl report needs the report extra: pip install -e '.[report]'")
+    from arrl.journal import RunDirectory
+    from arrl.records import Direction, ExperimentRecord, MetricPoint, Outcome
+    from arrl.results.report import write_report
+    from arrl.results.tables import RunResults
+
+    run = RunDirectory.create(tmp_path / "runs", {"metric": "val_loss", "direction": "minimize"}, tmp_path)
+    for k, end in enumerate((0.15, 0.11, 0.08)):
+        curve = [MetricPoint("val_loss", end + 2.1 * 0.5 ** step, step=step, elapsed=float(step)) for step in range(30)]
+        run.append(ExperimentRecord(
+            id=k, parent_id=None, outcome=Outcome.OK, config={}, config_hash=str(k), program_hash=str(k),
+            metric_name="val_loss", direction=Direction.MINIMIZE, value=curve[-1].value, curve=curve,
+            proposer="baseline"))
+    report = write_report(RunResults.load(run), tmp_path / "report")
+    described = Image.open(report.plots["curves"]).text["Description"]
+    low, high = (float(x) for x in re.search(r"\(([\d.e-]+) to ([\d.e-]+)\)$", described).groups())
+    assert 0.07 < low < 0.08 and high < 0.3, described  # the ends (after the first fifth), not the start's 2.2
+    assert Image.open(report.plots["edits"]).text["Description"] == (
+        "no axes: No edit has a result to compare with its parent's yet.")

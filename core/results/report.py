@@ -103,10 +103,12 @@ def _save(plt: Any, figure: Any, axes: Any, path: Path) -> None:
     """Save as PNG with the title and axis labels also in the file's text chunks, so what a
     plot claims to show can be read without looking at it."""
     figure.tight_layout()
+    scale = ", log scale" if axes.get_yscale() == "log" else ""
+    low, high = axes.get_ylim()
+    described = (f"x: {axes.get_xlabel()}; y: {axes.get_ylabel()} ({low:.3g} to {high:.3g}{scale})" if axes.axison
+                 else f"no axes: {' '.join(t.get_text() for t in axes.texts)}")
     figure.savefig(path, dpi=110, metadata={
-        "Title": axes.get_title(),
-        "Description": f"x: {axes.get_xlabel()}; y: {axes.get_ylabel()}",
-        "Software": "arrl report"})
+        "Title": axes.get_title(), "Description": described, "Software": "arrl report"})
     plt.close(figure)
 
 
@@ -182,10 +184,33 @@ def _plot_curves(plt: Any, results: RunResults, label: str, path: Path) -> None:
             axes.plot(xs, ys, color=_COLORS[record.outcome], linewidth=0.8, alpha=0.5)
     axes.set_xlabel("seconds since the experiment started")
     axes.set_ylabel(label)
+    _focus_on_the_ends(axes, results.records)
     axes.set_title("Every run's curve (orange: stopped early)")
     if axes.get_legend_handles_labels()[0]:
         axes.legend(fontsize=8, loc="best")
     _save(plt, figure, axes, path)
+
+
+def _focus_on_the_ends(axes: Any, records: list[ExperimentRecord]) -> None:
+    """A loss falls fast, then slowly: drawn whole on a linear axis its first seconds take the
+    height and the ends, where runs differ, are one flat line (digits: 0-2.2 for results of
+    0.08-0.15). The axis spans the curves after their first fifth, on a log scale when that
+    still covers more than a factor of 5."""
+    values = [p.value for r in records for p in r.curve if math.isfinite(p.value)]
+    later = [p.value for r in records for p in r.curve[len(r.curve) // 5:] if math.isfinite(p.value)]
+    if not later:
+        return
+    low, top = min(values), max(later)
+    if low > 0 and top / low > 5:
+        from matplotlib.ticker import FormatStrFormatter
+
+        axes.set_yscale("log")
+        for axis in (axes.yaxis.set_major_formatter, axes.yaxis.set_minor_formatter):
+            axis(FormatStrFormatter("%g"))  # 0.08, 0.1, 0.2 rather than 10^-1 alone
+        axes.set_ylim(low * 0.9, top * 1.1)
+    elif top > low:
+        margin = 0.05 * (top - low)
+        axes.set_ylim(low - margin, top + margin)
 
 
 def _when(text: str) -> float | None:
@@ -263,8 +288,13 @@ def _plot_edits(plt: Any, results: RunResults, path: Path) -> None:
             axes.annotate(f" {helped}/{len(by_field[field])} helped", (0, y), fontsize=8, va="center")
         axes.invert_yaxis()
     else:
-        axes.text(0.5, 0.5, "no successful edit with a successful parent yet", ha="center",
-                  transform=axes.transAxes)
+        # Empty axes from 0 to 1 would read as a result; the sentence is the whole picture.
+        axes.text(0.5, 0.5, "No edit has a result to compare with its parent's yet.", ha="center",
+                  va="center", fontsize=12, transform=axes.transAxes)
+        axes.set_axis_off()
+        axes.set_title("Which edits helped")
+        _save(plt, figure, axes, path)
+        return
     axes.axvline(0, color="black", linewidth=0.8)
     better = "lower" if direction is Direction.MINIMIZE else "higher"
     axes.set_xlabel(f"mean gain in {metric} over the parent ({better} {metric} counts as positive)")
