@@ -14,16 +14,15 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from . import __version__
-from .config import Settings, find_config, load_file, merge_cli, settings_from
 from .errors import ArrlError, ConfigError
-from .journal import RunDirectory, RunsLock
-from .output import counted
-from .records import converter
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 
 class Invocation:
@@ -73,6 +72,7 @@ def main(ctx: click.Context, plugins: tuple[str, ...], options: tuple[str, ...],
 # --- project resolution ------------------------------------------------------------------
 
 def _project_data(inv: Invocation) -> tuple[dict[str, Any], Path]:
+    from .config import find_config, load_file
     path = inv.config or find_config(Path.cwd())
     if inv.config is not None and not inv.config.is_file():
         raise ConfigError(f"config file {inv.config} does not exist")
@@ -83,6 +83,7 @@ def _project_data(inv: Invocation) -> tuple[dict[str, Any], Path]:
 
 def _settings(inv: Invocation) -> tuple[Settings, Path]:
     """The project's settings with this command line's --plugin and -o applied, and its folder."""
+    from .config import merge_cli, settings_from
     data, base = _project_data(inv)
     return settings_from(merge_cli(data, inv.plugins, inv.options)), base
 
@@ -181,7 +182,10 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
     from arrl.run.assembly import assemble_loop
     from arrl.run.components import check_choices
 
+    from .config import merge_cli, settings_from
+    from .journal import RunDirectory, RunsLock
     from .manager import Registry, plugin_manager
+    from .records import converter
 
     data, base = _project_data(inv)
     skip_damaged = bool(overrides.pop("skip_damaged", False))
@@ -312,6 +316,7 @@ def reproduce(inv: Invocation, experiment_id: int, run_id: str | None, as_json: 
     from arrl.results.reproduce import reproduce as reproduce_experiment
     from arrl.run.components import build_one
 
+    from .config import merge_cli, settings_from
     from .manager import Registry, plugin_manager
 
     current, base = _settings(inv)
@@ -708,6 +713,8 @@ def best(inv: Invocation, run_id: str | None, as_json: bool) -> None:
 def export(inv: Invocation, run_id: str | None, output: Path | None, fmt: str | None) -> None:
     """Write a run's experiments as TSV or CSV (autoresearch's results.tsv columns first)."""
     from arrl.results.tables import export_table, write_delimited
+
+    from .output import counted
 
     results = _results(inv, run_id)
     if fmt is None:
