@@ -624,6 +624,7 @@ def history(inv: Invocation, run_id: str | None, tsv: bool, as_json: bool) -> No
         return
     meta = results.meta
     click.echo(f"run {meta.run_id} ({meta.status.value}{': ' + meta.status_reason if meta.status_reason else ''})")
+    click.echo(f"baseline {results.baseline_summary.text()}")
     _print_table(HISTORY_HEADERS, rows)
 
 
@@ -645,8 +646,12 @@ def runs(inv: Invocation, as_json: bool) -> None:
     def number(value: float | None) -> str:
         return "-" if value is None else f"{value:.6g}"
 
-    _print_table(("RUN", "STATUS", "SCRIPT", "EXPERIMENTS", "BASELINE", "BEST", "BEST ID"),
-                 [(s["run_id"], s["status"], s["script"], str(s["experiments"]), number(s["baseline_value"]),
+    def baseline(summary: dict[str, Any]) -> str:
+        floor = summary["baseline_noise_floor"]
+        return number(summary["baseline_value"]) + ("" if floor is None else f" ± {floor:.2g}")
+
+    _print_table(("RUN", "STATUS", "SCRIPT", "EXPERIMENTS", "BASELINE (MEAN ± FLOOR)", "BEST", "BEST ID"),
+                 [(s["run_id"], s["status"], s["script"], str(s["experiments"]), baseline(s),
                    number(s["best_value"]), "-" if s["best_id"] is None else str(s["best_id"]))
                   for s in summaries])
 

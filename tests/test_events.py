@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -145,6 +146,12 @@ def test_live_display_renders_running_experiment_best_and_recent_results(recorde
     end = console.export_text()
     assert "running" not in end.split("last results")[0].split("\n", 2)[-1]
     assert "reached --max-experiments 8" in end
+    # The baseline as its mean and noise floor over its runs, and the margin a gain must beat.
+    runs = [float(r["value"]) for r in recs if r["proposer"] == "baseline" and r["outcome"] == "ok"]
+    assert f"baseline {statistics.fmean(runs):.4g}" in end
+    if len(runs) > 1:
+        floor = statistics.stdev(runs)
+        assert f" ± {floor:.2g} ({len(runs)} runs); a gain must beat {2 * floor:.2g}" in end
 
 
 def test_every_concurrent_experiment_shows(recorded) -> None:

@@ -135,6 +135,12 @@ def test_export_tsv_and_csv_hold_autoresearch_columns(recorded, tmp_path: Path) 
         assert row["memory_gb"] == ""  # the subprocess runner does not measure memory
         expected = "keep" if rec["kept"] else ("crash" if rec["outcome"] in ("failed", "timed_out") else "discard")
         assert row["status"] == expected
+        # The gain over the mean of the unmodified script's runs (lower is better here).
+        runs = [float(r["value"]) for r in recs if r["proposer"] == "baseline" and r["outcome"] == "ok"]
+        if rec["outcome"] == "ok":
+            assert float(row["gain_over_baseline_mean"]) == pytest.approx(sum(runs) / len(runs) - float(rec["value"]))
+        else:
+            assert row["gain_over_baseline_mean"] == row["gain_in_noise_floors"] == ""
     target = tmp_path / "results.csv"
     assert run_arrl("export", "-O", str(target), cwd=repo, env=env).returncode == 0
     assert list(csv.DictReader(target.open())) == rows
@@ -180,6 +186,10 @@ def test_apply_best_is_one_commit_with_the_best_change_on_a_moved_on_branch(reco
     assert _changed_lines(git(repo, "diff", before, after)) == _changed_lines(best_change)
     assert (repo / "train.py").read_text().endswith("print('done')\n")
     assert git(repo, "status", "--porcelain", "--untracked-files=no") == ""
+    # The message compares with the mean of the unmodified script's runs, in noise floors.
+    message = git(repo, "log", "-1", "--format=%B")
+    runs = [float(r["value"]) for r in recs if r["proposer"] == "baseline" and r["outcome"] == "ok"]
+    assert f"against the baseline's {sum(runs) / len(runs):.4g}" in message and "over the baseline's mean" in message
 
     # --patch: the same change as a file git applies to the baseline.
     patch = tmp_path / "best.patch"

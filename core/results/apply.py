@@ -67,8 +67,10 @@ def commit_message(results: RunResults, record: ExperimentRecord) -> str:
     lines = [f"{what} (arrl experiment {record.id})", ""]
     value = format_value(record.value)
     if value:
-        against = f" (baseline {format_value(baseline.value)})" if baseline is not None and format_value(baseline.value) else ""
-        lines.append(f"{record.metric_name} {value}{against}, {record.outcome.value}.")
+        summary = results.baseline_summary
+        gain = summary.gain_text(record.value, record.direction)
+        against = f" against the baseline's {summary.text()}: {gain}" if gain else ""
+        lines.append(f"{record.metric_name} {value}, {record.outcome.value}{against}.")
     lines.append(f"From run {results.run_id}, {record.ref or record.commit or 'uncommitted'}.")
     return "\n".join(lines) + "\n"
 

@@ -26,6 +26,7 @@ import attrs
 
 from arrl.errors import ArrlError
 from arrl.records import Direction, ExperimentRecord, Outcome
+from arrl.run.noise import NOISE_SIGMAS
 
 from .best import best_records
 from .tables import RunResults, describe, format_value, one_line_diff
@@ -85,7 +86,9 @@ def edit_kind(record: ExperimentRecord) -> str:
 
 def improvements(results: RunResults) -> dict[str, list[float]]:
     """Per changed field: how much each successful experiment changing it beat its parent
-    (positive is better whatever the direction)."""
+    (positive is better whatever the direction), in noise floors where the floor is measured
+    (a gain under NOISE_SIGMAS of them is noise), else in the metric's units."""
+    floor = results.baseline_summary.floor or 1.0
     _, direction = _metric(results)
     sign = 1.0 if direction is Direction.MINIMIZE else -1.0
     by_field: dict[str, list[float]] = collections.defaultdict(list)
@@ -95,7 +98,7 @@ def improvements(results: RunResults) -> dict[str, list[float]]:
                 or not math.isfinite(parent.value)):
             continue
         for field in record.edit.changes:
-            by_field[field].append(sign * (parent.value - record.value))
+            by_field[field].append(sign * (parent.value - record.value) / floor)
     return dict(by_field)
 
 
@@ -121,10 +124,17 @@ def _finite_values(records: list[ExperimentRecord]) -> list[float]:
 
 
 def _baseline_line(axes: Any, results: RunResults, orientation: str = "h") -> None:
-    baseline = results.baseline
-    if baseline is not None and baseline.outcome is Outcome.OK:
-        axes.axhline(baseline.value, color="black", linestyle="--", linewidth=1,
-                     label=f"baseline ({format_value(baseline.value)})")
+    """The baseline's mean, and the band a result must leave to be more than noise (the
+    noise margin: NOISE_SIGMAS noise floors each way)."""
+    summary = results.baseline_summary
+    if summary.mean is None:
+        return
+    axes.axhline(summary.mean, color="black", linestyle="--", linewidth=1,
+                 label=f"baseline mean ({summary.mean:.4g}, {summary.runs} runs)")
+    if summary.floor:
+        margin = NOISE_SIGMAS * summary.floor
+        axes.axhspan(summary.mean - margin, summary.mean + margin, color="grey", alpha=0.15,
+                     label=f"within the noise (± {NOISE_SIGMAS:g} × floor {summary.floor:.2g})")
 
 
 def _failure_marks(axes: Any, xs: list[float], records: list[ExperimentRecord]) -> None:
@@ -142,10 +152,14 @@ def _plot_best_so_far(plt: Any, results: RunResults, label: str, path: Path) -> 
     records = results.records
     figure, axes = plt.subplots(figsize=(8, 4.5))
     for outcome in Outcome:
-        mine = [r for r in records if r.outcome is outcome and math.isfinite(r.value)]
+        mine = [r for r in records if r.outcome is outcome and math.isfinite(r.value) and r.proposer != "baseline"]
         if mine:
             axes.scatter([r.id for r in mine], [r.value for r in mine], color=_COLORS[outcome], s=22,
                          label=outcome.value, zorder=3)
+    repeats = [r for r in records if r.proposer == "baseline" and math.isfinite(r.value)]
+    if repeats:
+        axes.scatter([r.id for r in repeats], [r.value for r in repeats], color="black", marker="D", s=26,
+                     label="runs of the unmodified script", zorder=4)
     best = _best_so_far(results)
     steps = [(r.id, b) for r, b in zip(records, best) if b is not None]
     if steps:
@@ -185,6 +199,7 @@ def _plot_curves(plt: Any, results: RunResults, label: str, path: Path) -> None:
     axes.set_xlabel("seconds since the experiment started")
     axes.set_ylabel(label)
     _focus_on_the_ends(axes, results.records)
+    _baseline_line(axes, results)
     axes.set_title("Every run's curve (orange: stopped early)")
     if axes.get_legend_handles_labels()[0]:
         axes.legend(fontsize=8, loc="best")
@@ -280,9 +295,15 @@ def _plot_edits(plt: Any, results: RunResults, path: Path) -> None:
     by_field = improvements(results)
     fields = sorted(by_field, key=lambda f: -sum(by_field[f]) / len(by_field[f]))
     figure, axes = plt.subplots(figsize=(8, max(3.0, 0.35 * len(fields) + 1.5)))
+    floored = results.baseline_summary.floor is not None and results.baseline_summary.floor > 0
     if fields:
         means = [sum(by_field[f]) / len(by_field[f]) for f in fields]
-        axes.barh(fields, means, color=["green" if m > 0 else "#d62728" for m in means])
+        noise = NOISE_SIGMAS if floored else 0.0
+        axes.barh(fields, means, color=["green" if m > noise else "#d62728" if m < -noise else "grey" for m in means])
+        if floored:  # the band a gain must leave to be more than noise
+            axes.axvspan(-NOISE_SIGMAS, NOISE_SIGMAS, color="grey", alpha=0.15,
+                         label=f"within the noise (± {NOISE_SIGMAS:g} floors)")
+            axes.legend(fontsize=8, loc="lower right")
         for y, field in enumerate(fields):
             helped = sum(1 for d in by_field[field] if d > 0)
             axes.annotate(f" {helped}/{len(by_field[field])} helped", (0, y), fontsize=8, va="center")
@@ -297,7 +318,8 @@ def _plot_edits(plt: Any, results: RunResults, path: Path) -> None:
         return
     axes.axvline(0, color="black", linewidth=0.8)
     better = "lower" if direction is Direction.MINIMIZE else "higher"
-    axes.set_xlabel(f"mean gain in {metric} over the parent ({better} {metric} counts as positive)")
+    unit = "noise floors of the baseline" if floored else metric
+    axes.set_xlabel(f"mean gain over the parent, in {unit} ({better} {metric} counts as positive)")
     axes.set_ylabel("field changed")
     axes.set_title("Which edits helped")
     _save(plt, figure, axes, path)
@@ -357,19 +379,21 @@ def _diff_html(diff: str) -> str:
 def _html(results: RunResults, plots: dict[str, Path]) -> str:
     metric, direction = _metric(results)
     e = html.escape
-    best, baseline = results.best, results.baseline
+    best, summary = results.best, results.baseline_summary
     counts = collections.Counter(r.outcome.value for r in results.records)
     facts = [
         ("run", results.run_id), ("script", str(results.meta.settings.get("script", ""))),
         ("status", results.meta.status.value + (f": {results.meta.status_reason}" if results.meta.status_reason else "")),
         ("metric", f"{metric} ({direction.value})"),
         ("experiments", f"{len(results.records)} ({', '.join(f'{n} {k}' for k, n in counts.most_common())})"),
-        ("baseline", format_value(baseline.value) if baseline is not None else "-"),
+        ("baseline", summary.text() + " (the mean of the unmodified script's runs ± their noise floor)"),
         ("best", f"{format_value(best.value)} from experiment {best.id}: {describe(best)}" if best is not None else "-"),
     ]
-    if best is not None and baseline is not None and math.isfinite(baseline.value) and baseline.value:
-        change = (best.value - baseline.value) / abs(baseline.value) * 100
-        facts.append(("change from the baseline", f"{change:+.2f}%"))
+    if best is not None and best.proposer != "baseline" and summary.mean:
+        change = summary.gain(best.value, direction)
+        assert change is not None
+        facts.append(("change from the baseline",
+                      f"{change / abs(summary.mean) * 100:+.2f}% of the mean: {summary.gain_text(best.value, direction)}"))
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>arrl report {e(results.run_id)}</title>",
              f"<style>{_STYLE}</style></head><body>",
              f"<h1>arrl report: run {e(results.run_id)}</h1><table>"]
@@ -385,8 +409,9 @@ def _html(results: RunResults, plots: dict[str, Path]) -> str:
     parts.append("</div>")
     by_field = improvements(results)
     if by_field:
+        unit = "noise floors" if results.baseline_summary.floor else e(metric)
         parts.append("<table><tr><th>field</th><th>tried (successful)</th><th>beat its parent</th>"
-                     f"<th>mean gain in {e(metric)}</th></tr>")
+                     f"<th>mean gain, in {unit}</th></tr>")
         for field in sorted(by_field, key=lambda f: -sum(by_field[f]) / len(by_field[f])):
             gains = by_field[field]
             parts.append(f"<tr><td>{e(field)}</td><td>{len(gains)}</td><td>{sum(1 for g in gains if g > 0)}</td>"

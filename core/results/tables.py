@@ -18,6 +18,7 @@ from arrl.errors import ArrlError
 from arrl.journal import RunDirectory, RunMeta
 from arrl.output import clip
 from arrl.records import ExperimentRecord, Outcome, converter
+from arrl.run.noise import Baseline, baseline_of, in_noise_units
 
 from .best import best_record
 
@@ -75,6 +76,12 @@ class RunResults:
         return (done or tries)[0] if tries else None
 
     @property
+    def baseline_summary(self) -> Baseline:
+        """What every screen shows as the baseline: the mean of the unmodified script's runs,
+        their noise floor, and its first run (arrl.run.noise.Baseline)."""
+        return baseline_of(self.records)
+
+    @property
     def baseline_commit(self) -> str:
         baseline = self.baseline
         return baseline.commit if baseline is not None else ""
@@ -113,8 +120,13 @@ class RunResults:
             "direction": self.meta.settings.get("direction", ""),
             "best_id": None if best is None else best.id,
             "baseline_commit": self.baseline_commit,
+            "baseline": baseline_dict(self.baseline_summary),
             "experiments": [record_dict(r, best) for r in self.records],
         }
+
+
+def baseline_dict(baseline: Baseline) -> dict[str, Any]:
+    return {"mean": baseline.mean, "noise_floor": baseline.floor, "runs": baseline.runs, "first": baseline.first}
 
 
 def record_dict(record: ExperimentRecord, best: ExperimentRecord | None = None) -> dict[str, Any]:
@@ -215,17 +227,22 @@ def export_table(results: RunResults) -> tuple[list[str], list[list[str]]]:
     description), then what arrl knows beyond them. A column arrl did not measure stays blank."""
     metric = str(results.meta.settings.get("metric") or (results.records[0].metric_name if results.records else "metric"))
     headers = ["commit", metric, "memory_gb", "status", "description",
-               "id", "parent", "outcome", "seconds", "reward", "kept", "best", "ref", "failure"]
+               "id", "parent", "outcome", "seconds", "reward", "kept", "best", "ref", "failure",
+               "gain_over_baseline_mean", "gain_in_noise_floors"]
     best = results.best
+    baseline = results.baseline_summary
     rows: list[list[str]] = []
     for r in results.records:
         memory = r.details.get("peak_memory_gb", "")
+        gain = baseline.gain(r.value, r.direction)
+        units = in_noise_units(gain, baseline.floor) if gain is not None else None
         rows.append([
             r.commit[:7], format_value(r.value), memory, status_word(r), describe(r),
             str(r.id), "" if r.parent_id is None else str(r.parent_id), r.outcome.value,
             f"{r.wall_clock_seconds:.1f}", "" if r.reward is None else f"{r.reward:.6g}",
             "true" if r.kept else "false", "true" if best is not None and best.id == r.id else "false",
             r.ref, r.failure_reason.splitlines()[0] if r.failure_reason else "",
+            "" if gain is None else f"{gain:.6g}", "" if units is None or not math.isfinite(units) else f"{units:.3g}",
         ])
     return headers, rows
 
@@ -236,7 +253,7 @@ def run_summaries(runs_dir: Path) -> list[dict[str, Any]]:
     for run in RunDirectory.all(runs_dir):
         results = RunResults.load(run)
         best = results.best
-        baseline = results.baseline
+        baseline = results.baseline_summary
         summaries.append({
             "run_id": results.run_id,
             "created_at": results.meta.created_at,
@@ -247,9 +264,20 @@ def run_summaries(runs_dir: Path) -> list[dict[str, Any]]:
             "experiments": len(results.records),
             "best_id": None if best is None else best.id,
             "best_value": None if best is None else best.value,
-            "baseline_value": None if baseline is None or not math.isfinite(baseline.value) else baseline.value,
+            # The mean of the unmodified script's runs, not its first draw; their spread beside it.
+            "baseline_value": baseline.mean,
+            "baseline_noise_floor": baseline.floor,
+            "baseline_runs": baseline.runs,
         })
     return summaries
+
+
+def _against_baseline(baseline: Baseline, record: ExperimentRecord) -> list[str]:
+    lines = [f"  baseline   {baseline.text()}"]
+    gain = baseline.gain_text(record.value, record.direction)
+    if gain and record.proposer != "baseline":
+        lines.append(f"  gain       {gain}")
+    return lines
 
 
 def show_lines(results: RunResults, record: ExperimentRecord) -> list[str]:
@@ -261,6 +289,7 @@ def show_lines(results: RunResults, record: ExperimentRecord) -> list[str]:
         f"experiment {record.id} of run {results.run_id}" + (f" ({', '.join(tags)})" if tags else ""),
         f"  outcome    {record.outcome.value}",
         f"  {record.metric_name:<10} {format_value(record.value) or '-'} ({record.direction.value})",
+        *_against_baseline(results.baseline_summary, record),
         f"  seconds    {record.wall_clock_seconds:.1f}",
         f"  reward     {'-' if record.reward is None else f'{record.reward:+.4f}'}",
         f"  parent     {'-' if record.parent_id is None else record.parent_id}",

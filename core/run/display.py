@@ -153,6 +153,24 @@ class LiveDisplay(Subscriber):
     def __rich__(self) -> Any:
         return self.render()
 
+    @staticmethod
+    def _baseline_line(p: Progress) -> Any:
+        """The baseline as its mean and noise floor, and the margin a gain must beat."""
+        from rich.text import Text
+
+        from .noise import NOISE_SIGMAS, baseline_of
+
+        summary = baseline_of(p.finished)
+        if summary.mean is None:
+            return Text("baseline: not measured yet", style="dim")
+        line = Text.assemble(("baseline ", "bold"), f"{summary.mean:.4g}")
+        if summary.floor is None:
+            line.append(" (one run; noise floor not measured yet)", style="dim")
+        else:
+            line.append(f" ± {summary.floor:.2g} ({summary.runs} runs); a gain must beat "
+                        f"{NOISE_SIGMAS * summary.floor:.2g}")
+        return line
+
     def render(self) -> Any:
         """The picture as a rich renderable."""
         from rich.console import Group
@@ -170,7 +188,7 @@ class LiveDisplay(Subscriber):
             rate = p.experiments_per_hour(now)
             header.append(f"  {rate:.1f} experiments/hour" if rate is not None else "  - experiments/hour")
             header.append(f"  early stopping saved {_duration(p.seconds_saved())}")
-            parts: list[Any] = [header]
+            parts: list[Any] = [header, self._baseline_line(p)]
             if p.best is not None:
                 best = p.best
                 what = "the unmodified script" if best.proposer == "baseline" else printable(describe(best))

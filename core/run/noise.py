@@ -9,8 +9,11 @@ and keeping it would compound luck.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
+
+import attrs
 
 from arrl.records import Direction, ExperimentRecord, Outcome
 
@@ -61,3 +64,50 @@ def describe_floor(records: Sequence[ExperimentRecord], metric: str) -> str:
         line += ("; the result did not move at all: if the script seeds itself with a constant, seeding it from "
                  "ARRL_SEED measures the real spread")
     return line
+
+
+@attrs.frozen
+class Baseline:
+    """The unmodified script's result as every screen shows it: the mean of its successful runs
+    and their spread (the noise floor), with its first run (seed 0, the seed a proposal is
+    matched with) beside it. One run of a noisy script is a draw, not a baseline: seed 0 of the
+    digits example gave 0.59 where its repeats gave 0.875 and 0.86."""
+
+    mean: float | None = None
+    floor: float | None = None
+    runs: int = 0  # successful runs of the unmodified script
+    first: float | None = None  # the first run's value (its seed is the run's ARRL_SEED)
+
+    def text(self) -> str:
+        """``0.778 ± 0.16 (3 runs)``, or what is known so far."""
+        if self.mean is None:
+            return "-"
+        if self.floor is None:
+            return f"{self.mean:.4g} (one run; its noise floor is not measured yet)"
+        return f"{self.mean:.4g} ± {self.floor:.2g} ({self.runs} runs; first {self.first:.4g})"
+
+    def gain(self, value: float, direction: Direction) -> float | None:
+        """How much better ``value`` is than the mean (positive is better, either direction)."""
+        if self.mean is None or not math.isfinite(value):
+            return None
+        return (self.mean - value) if direction is Direction.MINIMIZE else (value - self.mean)
+
+    def gain_text(self, value: float, direction: Direction) -> str:
+        """``+0.12 over the baseline (4.1 noise floors)``, said as noise when it is."""
+        gain = self.gain(value, direction)
+        if gain is None:
+            return ""
+        said = f"{gain:+.4g} over the baseline's mean"
+        units = in_noise_units(gain, self.floor)
+        if units is None:
+            return said + " (its noise floor is not measured)"
+        if abs(units) < NOISE_SIGMAS:
+            return said + f" ({units:+.2g} noise floors: within the noise)"
+        return said + f" ({units:+.2g} noise floors)"
+
+
+def baseline_of(records: Sequence[ExperimentRecord]) -> Baseline:
+    values = [r.value for r in records if r.proposer == BASELINE and r.outcome is Outcome.OK and math.isfinite(r.value)]
+    if not values:
+        return Baseline()
+    return Baseline(mean=statistics.fmean(values), floor=noise_floor(records), runs=len(values), first=values[0])
