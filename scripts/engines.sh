@@ -13,6 +13,8 @@ command -v bwrap >/dev/null || missing+=(bubblewrap)
 # The sandbox's network egress: a user-mode stack and a firewall in its namespace.
 command -v slirp4netns >/dev/null || missing+=(slirp4netns)
 command -v nft >/dev/null || missing+=(nftables)
+# The live display's test in a real terminal of 80 columns.
+command -v tmux >/dev/null || missing+=(tmux)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
     echo "engines: cannot install ${missing[*]} (needs root and apt-get); their tests will skip" >&2

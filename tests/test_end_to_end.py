@@ -47,11 +47,10 @@ def test_run_records_rolls_back_and_leaves_user_state_alone(tmp_path: Path, arrl
         assert "BATCH_SIZE = 32\n" not in failing_script
         assert "-BATCH_SIZE = 32" in record["diff_parent"]
 
-    # The workspace holds exactly the last good version.
+    # The last good version is kept by its ref; the finished run let its worktree go.
     kept = [r for r in recs if r["kept"]]
-    workspace = run_dir(repo) / "workspace"
-    assert (workspace / "train.py").read_text() == git(repo, "show", f"{kept[-1]['commit']}:train.py")
-    assert git(workspace, "status", "--porcelain") == ""
+    assert not (run_dir(repo) / "workspace").exists()
+    assert str(run_dir(repo)) not in git(repo, "worktree", "list")
     last_good = git(repo, "for-each-ref", "--format=%(objectname)", "refs/arrl/*/last-good")
     assert last_good.strip() == kept[-1]["commit"]
 

@@ -150,10 +150,16 @@ def test_workspace_is_always_the_last_good_and_failures_stay_retrievable(plan, t
     module.arrl_proposers = arrl.hookimpl(lambda: [arrl.Registration("scripted", lambda o, c: proposer)],
                                           specname="arrl_proposers")
     manager.register(module, name="scripted")
+    at_the_end: list[str] = []  # the workspace's script when the run finished, before it lets go
+    watcher = type(sys)("watcher")
+    watcher.arrl_run_finished = arrl.hookimpl(
+        lambda run_id, status, message, exit_code, at: at_the_end.append((run.path / "workspace" / "train.py").read_text()),
+        specname="arrl_run_finished")
     config = Settings(script="train.py", budget=1.0, silence_timeout=0, failure_limit=100, baseline_runs=1,
                       max_experiments=len(plan) + 1, plugins={"proposer": "scripted"},
                       early_stopping=EarlyStoppingSettings(enabled=False))
     run = RunDirectory.create(repo / ".arrl", {}, repo)
+    manager.register(watcher, name="watcher")
     context = arrl.PluginContext(run.path, repo, "train.py", "val_loss", arrl.Direction.MINIMIZE, 1.0, 0)
     components = build_components(Registry(manager), config, context)
     ExperimentLoop(config, run, components, manager, context, report=lambda _: None).run()
@@ -163,8 +169,8 @@ def test_workspace_is_always_the_last_good_and_failures_stay_retrievable(plan, t
     expected = {"improve": "ok", "regress": "ok", "crash": "failed", "timeout": "timed_out", "reject": "rejected"}
     assert [r.outcome.value for r in recs[1:]] == [expected[k] for k in plan]
     kept = [r for r in recs if r.kept]
-    workspace_script = (run.path / "workspace" / "train.py").read_text()
-    assert workspace_script == git(repo, "show", f"{kept[-1].commit}:train.py")
+    assert at_the_end == [git(repo, "show", f"{kept[-1].commit}:train.py")]
+    assert not (run.path / "workspace").exists()  # finished: the worktree is let go, the refs stay
     assert git(repo, "rev-parse", f"refs/arrl/{run.run_id}/last-good").strip() == kept[-1].commit
     for record, kind in zip(recs[1:], plan):
         if kind == "reject":

@@ -83,7 +83,7 @@ class Progress:
         elif event.kind == "run_paused":
             self.status = f"paused: {data['reason']}"
         elif event.kind == "run_finished":
-            self.status = f"{data['status']}: {data['message']}"
+            self.status = str(data["status"])
             self.running.clear()
 
     def _add(self, record: ExperimentRecord) -> None:
@@ -172,59 +172,87 @@ class LiveDisplay(Subscriber):
         return line
 
     def render(self) -> Any:
-        """The picture as a rich renderable."""
+        """The picture as a rich renderable. At any width down to 80 columns the numbers stay
+        whole (budget, elapsed time, the metric, the step, the best, the noise floor): narrower,
+        the budget bar goes first, then the edit and the diff are shortened."""
         from rich.console import Group
-        from rich.progress_bar import ProgressBar
-        from rich.table import Table
         from rich.text import Text
 
         with self._lock:
             p = self.progress
             now = self.clock() if self.clock is not None else p.last_event
-            arrow = "lower is better" if p.direction is Direction.MINIMIZE else "higher is better"
-            header = Text.assemble(
-                ("arrl ", "bold"), f"run {p.run_id}  ", (f"{p.metric}", "bold"), f" ({arrow})  ",
-                f"{len(p.finished)} experiments")
-            rate = p.experiments_per_hour(now)
-            header.append(f"  {rate:.1f} experiments/hour" if rate is not None else "  - experiments/hour")
-            header.append(f"  early stopping saved {_duration(p.seconds_saved())}")
-            parts: list[Any] = [header, self._baseline_line(p)]
-            if p.best is not None:
-                best = p.best
-                what = "the unmodified script" if best.proposer == "baseline" else printable(describe(best))
-                parts.append(Text.assemble(("best ", "bold green"), f"{p.metric}={_value(best.value)} ",
-                                           f"from #{best.id}: {what}"))
-            else:
-                parts.append(Text("best: none yet", style="dim"))
-            running = Table(box=None, pad_edge=False, show_header=True, header_style="bold", expand=False)
-            for column in ("running", "edit", "budget", "", p.metric, "step"):
-                running.add_column(column, no_wrap=True, overflow="ellipsis")
-            for item in sorted(p.running.values(), key=lambda r: r.id):
-                elapsed = max(0.0, now - item.started)
-                mine = [q for q in item.points if q.name == p.metric]
-                last = mine[-1] if mine else None
-                running.add_row(
-                    f"#{item.id}", printable(item.edit[:60]),
-                    ProgressBar(total=max(item.budget, 1e-9), completed=min(elapsed, item.budget), width=24),
-                    f"{_duration(elapsed)}/{_duration(item.budget)}",
-                    _value(last.value) if last else "-",
-                    "" if last is None or last.step is None else str(last.step))
+            wide = self.console.width >= 110
+            parts: list[Any] = [*self._header(p, now), self._baseline_line(p), self._best_line(p)]
             if p.running:
-                parts.append(running)
-            recent = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
-            for column in ("last results", "outcome", p.metric, "time"):
-                recent.add_column(column)
-            recent.add_column("diff", no_wrap=True, overflow="ellipsis")
-            for record in p.finished[-RECENT:]:
-                style = "green" if record.kept else ("red" if record.outcome.is_failure else "")
-                diff = "(baseline)" if record.proposer == "baseline" else printable(one_line_diff(record.diff_parent, 70))
-                recent.add_row(f"#{record.id}", Text(record.outcome.value, style=style), _value(record.value),
-                               _duration(record.wall_clock_seconds), diff)
+                parts.append(self._running(p, now, wide))
             if p.finished:
-                parts.append(recent)
-            if p.status and not p.status.startswith("running"):
-                parts.append(Text(printable(p.status), style="yellow"))
+                parts.append(self._recent(p))
+            if p.status and p.status != "running":
+                # The closing message itself is arrl's last line, printed once, below.
+                parts.append(Text(printable(p.status if p.status.startswith("paused") else f"run {p.status}"),
+                                  style="yellow"))
         return Group(*parts)
+
+    @staticmethod
+    def _header(p: Progress, now: float) -> list[Any]:
+        from rich.text import Text
+
+        arrow = "lower is better" if p.direction is Direction.MINIMIZE else "higher is better"
+        rate = p.experiments_per_hour(now)
+        return [Text.assemble(("arrl ", "bold"), f"run {p.run_id}  ", (p.metric, "bold"), f" ({arrow})"),
+                Text(f"{len(p.finished)} experiments  "
+                     + (f"{rate:.1f}/hour" if rate is not None else "-/hour")
+                     + f"  early stopping saved {_duration(p.seconds_saved())}")]
+
+    @staticmethod
+    def _best_line(p: Progress) -> Any:
+        from rich.text import Text
+
+        if p.best is None:
+            return Text("best: none yet", style="dim")
+        best = p.best
+        what = "the unmodified script" if best.proposer == "baseline" else printable(describe(best))
+        return Text.assemble(("best ", "bold green"), f"{p.metric}={_value(best.value)} ", f"from #{best.id}: {what}")
+
+    @staticmethod
+    def _running(p: Progress, now: float, wide: bool) -> Any:
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+        table.add_column("#", no_wrap=True)
+        table.add_column("running", no_wrap=True, overflow="ellipsis", ratio=1, min_width=12)
+        if wide:
+            table.add_column("budget", no_wrap=True)
+        for column in ("time", p.metric, "step"):
+            table.add_column(column, no_wrap=True, justify="right")
+        for item in sorted(p.running.values(), key=lambda r: r.id):
+            elapsed = max(0.0, now - item.started)
+            mine = [q for q in item.points if q.name == p.metric]
+            last = mine[-1] if mine else None
+            bar = [ProgressBar(total=max(item.budget, 1e-9), completed=min(elapsed, item.budget), width=24)] if wide else []
+            table.add_row(f"#{item.id}", printable(item.edit), *bar,
+                          f"{_duration(elapsed)}/{_duration(item.budget)}",
+                          _value(last.value) if last else "-",
+                          "" if last is None or last.step is None else str(last.step))
+        return table
+
+    @staticmethod
+    def _recent(p: Progress) -> Any:
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+        table.add_column("#", no_wrap=True)
+        for column in ("outcome", p.metric, "time"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("last results", no_wrap=True, overflow="ellipsis", ratio=1, min_width=12)
+        for record in p.finished[-RECENT:]:
+            style = "green" if record.kept else ("red" if record.outcome.is_failure else "")
+            diff = "(baseline)" if record.proposer == "baseline" else printable(one_line_diff(record.diff_parent, 70))
+            table.add_row(f"#{record.id}", Text(record.outcome.value, style=style), _value(record.value),
+                          _duration(record.wall_clock_seconds), diff)
+        return table
 
 
 def console_subscribers(json_stream: bool, stdout: IO[str] | None = None,

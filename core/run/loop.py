@@ -213,10 +213,10 @@ class ExperimentLoop:
                                                  message=str(error) or type(error).__name__,
                                                  exit_code=getattr(error, "exit_code", 1), at=time.time())
                     raise
-                if result.status is RunStatus.FINISHED:
-                    self._let_go()
                 self.hooks.arrl_run_finished(run_id=run_id, status=result.status.value, message=result.message,
                                              exit_code=result.exit_code, at=time.time())
+                if result.status is RunStatus.FINISHED:
+                    self._let_go()  # after the event: a subscriber may still look at the workspace
                 return result
         finally:
             if never_started:
