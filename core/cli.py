@@ -270,12 +270,11 @@ def _refuse_early(registry: Any, settings: Settings, base: Path, runs_dir: Path)
               "rollback").check()
     try:
         compile(script_path.read_bytes(), str(script_path), "exec", dont_inherit=True)
-    except SyntaxError as error:
-        where = f"line {error.lineno}" + (f", column {error.offset}" if error.offset else "")
-        raise ConfigError(f"{relative} does not parse ({where}: {error.msg}); arrl runs the script as "
-                          "it is committed: fix it and commit") from None
-    except ValueError as error:  # null bytes
-        raise ConfigError(f"{relative} does not parse: {error}") from None
+    except (SyntaxError, ValueError) as error:  # ValueError: null bytes
+        where = f"{relative}:{error.lineno}" if isinstance(error, SyntaxError) else relative
+        what = error.msg if isinstance(error, SyntaxError) else str(error)
+        # As the loop words it when it reads the script, and with its exit status.
+        raise ArrlError(f"the training script cannot be read: {where}: syntax error: {what}") from None
 
 
 def _on_stop_signals(request_stop: Callable[[], None]) -> Callable[[], None]:

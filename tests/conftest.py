@@ -131,3 +131,13 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 def volatile_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """redis-server without persistence: a restart loses everything."""
     yield from _redis_server(tmp_path, persistent=False)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With pytest-xdist's --dist loadgroup (scripts/test.sh): each file's tests run in one
+    process, so its module fixtures (a corpus world, a recorded run) are made once; a test
+    marked ``spread`` (a long one, in parts) goes wherever a process is free."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            group = item.nodeid if item.get_closest_marker("spread") else item.nodeid.split("::")[0]
+            item.add_marker(pytest.mark.xdist_group(group))

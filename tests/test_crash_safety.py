@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import os
 import random
@@ -88,45 +87,31 @@ def _seconds_to_first_record(repo: Path, env: dict) -> float:
     return elapsed
 
 
-KILLERS = 5  # projects killed side by side, ten kills each
-
-
-def _kill_repeatedly(repo: Path, env: dict, rng: random.Random, kills: int) -> list[dict]:
-    """``kills`` SIGKILLs of `arrl run` in ``repo`` at seeded moments from start-up to several
-    experiments in; the invariants after each. Start-up (importing torch, building the PPO) takes
-    1.5 s on an idle machine and ten times that on a busy one, so the window is twice what it
-    takes here, now (beside the other killers), measured by a first run."""
-    window = 2 * _seconds_to_first_record(repo, env)
-    for _ in range(kills):
-        process = _start(repo, env, "--max-experiments", "100000")
+@pytest.mark.slow
+@pytest.mark.spread
+@pytest.mark.parametrize("part", range(5))
+def test_sigkill_at_fifty_random_moments(part: int, tmp_path: Path, arrl_env) -> None:
+    """Fifty kills in all, ten in each of five projects: the parts are tests of their own, so
+    the suite's processes share them out (spread) rather than one process taking all fifty."""
+    repo = make_repo(tmp_path / "project", {"train.py": SCRIPT}, CONFIG)
+    rng = random.Random(20261125 + part)
+    # Seeded moments from start-up to several experiments in. Start-up (importing torch and
+    # building the PPO proposer) takes 1.5 s on an idle machine and ten times that on a busy
+    # one, so the window is twice what it takes here, now, measured by a first run.
+    window = 2 * _seconds_to_first_record(repo, arrl_env)
+    for _ in range(10):
+        process = _start(repo, arrl_env, "--max-experiments", "100000")
         time.sleep(rng.uniform(0.0, window))
         assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
         process.send_signal(signal.SIGKILL)
         process.wait()
         check_invariants(repo, settled=False)
-    return check_invariants(repo, settled=False)
-
-
-@pytest.mark.slow
-def test_sigkill_at_fifty_random_moments(tmp_path: Path, arrl_env) -> None:
-    """Fifty kills, in five projects side by side: the same moments a single project would
-    take (start-up, mid-experiment, between experiments), in a fifth of the wall time."""
-    repos = [make_repo(tmp_path / f"project{k}", {"train.py": SCRIPT}, CONFIG) for k in range(KILLERS)]
-    rngs = [random.Random(20261125 + k) for k in range(KILLERS)]
-    with concurrent.futures.ThreadPoolExecutor(KILLERS) as pool:
-        recorded = list(pool.map(lambda k: _kill_repeatedly(repos[k], arrl_env, rngs[k], 50 // KILLERS),
-                                 range(KILLERS)))
-    assert sum(len(r) for r in recorded) >= 10, "the kills should land between experiments as well as during start-up"
-
-    def finish(k: int) -> None:
-        final = run_arrl("run", "--max-experiments", str(len(recorded[k]) + 3), cwd=repos[k], env=arrl_env,
-                         timeout=300)
-        assert final.returncode == 0, final.output
-        recs = check_invariants(repos[k], settled=True)
-        assert len(recs) == len(recorded[k]) + 3 and recs[: len(recorded[k])] == recorded[k]
-
-    with concurrent.futures.ThreadPoolExecutor(KILLERS) as pool:
-        list(pool.map(finish, range(KILLERS)))
+    recorded = check_invariants(repo, settled=False)
+    assert len(recorded) >= 2, "the kills should land between experiments as well as during start-up"
+    final = run_arrl("run", "--max-experiments", str(len(recorded) + 3), cwd=repo, env=arrl_env, timeout=300)
+    assert final.returncode == 0, final.output
+    recs = check_invariants(repo, settled=True)
+    assert len(recs) == len(recorded) + 3 and recs[: len(recorded)] == recorded
 
 
 @pytest.mark.parametrize("phase", PHASES)

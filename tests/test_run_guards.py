@@ -240,7 +240,7 @@ REFUSALS = {
     "no commit": ("has no commits; commit your script first", "init"),
     "not committed": ("train.py is not committed in", "add-other"),
     "uncommitted change": ("train.py has uncommitted changes; commit or stash them", "dirty"),
-    "syntax error": ("train.py does not parse (line 2, column", "broken"),
+    "syntax error": ("the training script cannot be read: train.py:2: syntax error: '(' was never closed", "broken"),
 }
 PROBE_IMPORTS = ("import atexit, sys\n"
                  "atexit.register(lambda: print('heavy modules:', sorted(m for m in ('torch', 'docker', 'redis', 'ray') "
