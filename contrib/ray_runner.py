@@ -17,8 +17,10 @@ containers are exactly the inner runner's: Ray adds a place to run, nothing else
   long-polls the actor, so a line costs one round trip, not a polling interval.
 - **Files.** On the arrl process's own node the actor uses the worktree in place. On another node
   (or always, with ``ship = "always"``) the worktree's files (not ``.git``) travel through Ray's
-  object store, and the experiment's output directory and logs come back the same way, to the
-  paths the journal names.
+  object store; the experiment's output directory and logs are packed on the node into a file
+  (folders and regular files only, any depth) that the arrl process takes piece by piece (32 MiB
+  at a time) onto its own disk, to the paths the journal names: a large output never sits whole
+  in its memory.
 - **The budget.** The inner runner ends a run at the budget. Should the actor itself stop
   answering (its node lost, a hang in Ray), the arrl process gives up ``grace`` seconds after the
   budget, kills the actor and records a timeout.
@@ -36,11 +38,13 @@ image (build it there with ``arrl image build`` or pull it from a registry).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import tarfile
 import tempfile
@@ -53,7 +57,7 @@ import attrs
 
 import arrl
 from arrl.errors import ConfigError
-from arrl.output import remove_tree
+from arrl.output import parse_size, remove_tree, size_at_least, walk_tree
 from arrl.records import MetricPoint, Outcome
 
 
@@ -87,6 +91,8 @@ class RayOptions:
     # "auto": ship the worktree only to another node; "always": ship it even to this node (what
     # a multi-node cluster does, on one machine); "never": the nodes share the file system.
     ship: str = attrs.field(default="auto", validator=attrs.validators.in_(("auto", "always", "never")))
+    # Bytes of an experiment's returned output that the arrl process holds in memory at once.
+    return_piece: str = attrs.field(default="32m", validator=size_at_least(1 << 20))
     # Variables of the arrl process's environment that experiments get too (names). Otherwise
     # an experiment sees its Ray node's environment, plus the ARRL_* and thread variables.
     forward_env: list[str] = attrs.Factory(list)
@@ -203,6 +209,50 @@ def _unpack(archive: bytes, destination: Path) -> None:
         tar.extractall(destination, filter="data")
 
 
+def _pack_into(path: Path, *directories: tuple[Path, str], limit: int = 4 << 30) -> None:
+    """What an experiment left, as a tar file: folders and regular files only (output is data:
+    no link, device or pipe comes back), walked without recursion (arrl.output.walk_tree), so
+    a tree of any depth is packed rather than ending the worker."""
+    with tarfile.open(path, mode="w:gz", compresslevel=1) as tar:
+        for directory, name in directories:
+            if not directory.is_dir():
+                continue
+            tar.add(directory, arcname=name, recursive=False)
+            apparent = 0
+            for entry in walk_tree(directory, skip=lambda e: e.name == ".git"):
+                # A sparse file passes the quota (blocks on disk) and would unpack whole on
+                # arrl's disk: what comes back is held to the quota in apparent size too.
+                apparent += entry.info.st_size
+                if apparent > limit:
+                    break
+                info = tarfile.TarInfo("/".join((name, *entry.parts)))
+                info.mode, info.mtime = stat.S_IMODE(entry.info.st_mode), int(entry.info.st_mtime)
+                if stat.S_ISDIR(entry.info.st_mode):
+                    info.type = tarfile.DIRTYPE
+                    tar.addfile(info)
+                elif stat.S_ISREG(entry.info.st_mode):
+                    with contextlib.suppress(OSError), open(
+                            os.open(entry.name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=entry.folder), "rb") as handle:
+                        info.size = os.fstat(handle.fileno()).st_size
+                        tar.addfile(info, handle)
+
+
+def _unpack_file(path: Path, destination: Path) -> int:
+    """Unpack member by member (the data filter: nothing outside ``destination``); a member that
+    cannot be written here (a path past PATH_MAX) is skipped. Returns how many were."""
+    skipped = 0
+    try:
+        with tarfile.open(path, mode="r:gz") as tar:
+            for member in tar:
+                try:
+                    tar.extract(member, destination, filter="data")
+                except (OSError, tarfile.TarError):
+                    skipped += 1
+    except (OSError, EOFError, tarfile.TarError):
+        return -1  # cut short: what was unpacked stays
+    return skipped
+
+
 class _RemoteMonitor(arrl.RunMonitor):
     """The inner runner's monitor on the Ray node: each metric point waits for the arrl process's
     verdict, so an early stop ends the run at the same point as it would without Ray."""
@@ -253,13 +303,18 @@ class ExperimentHost:
         registration = Registry(plugin_manager()).get("runner", inner)
         self.runner: arrl.Runner = registration.factory(build_options(registration, inner_options), context)
         self.monitor = _RemoteMonitor()
+        self.returned: Path | None = None  # the last shipped experiment's packed output
+        quota = getattr(build_options(registration, inner_options), "output_quota", "4g")
+        self.output_quota = parse_size(quota)
 
     def where(self) -> tuple[str, int]:
         import ray
 
         return ray.get_runtime_context().get_node_id(), os.getpid()
 
-    def run(self, request: arrl.RunRequest, archive: bytes | None) -> tuple[arrl.RunResult, bytes | None]:
+    def run(self, request: arrl.RunRequest, archive: bytes | None) -> tuple[arrl.RunResult, int | None]:
+        """Run one experiment; with ``archive`` (shipped), pack what it left into a file kept on
+        this node for :meth:`read_returned`, and return its size."""
         import ray
 
         self.monitor = monitor = _RemoteMonitor()
@@ -288,9 +343,25 @@ class ExperimentHost:
                 result = self.runner.run(moved, monitor)
             finally:
                 monitor.end()
-            return result, _pack((output, "output"), (logs, "log"))
+            self.drop_returned()
+            self.returned = Path(tempfile.mkdtemp(prefix="arrl-ray-returned-")) / "returned.tar.gz"
+            _pack_into(self.returned, (output, "output"), (logs, "log"), limit=self.output_quota)
+            return result, self.returned.stat().st_size
         finally:
             remove_tree(scratch)
+
+    def read_returned(self, offset: int, length: int) -> bytes:
+        """A piece of the last experiment's packed output: the arrl process takes it piece by
+        piece onto its disk, so a large output never sits whole in its memory."""
+        assert self.returned is not None
+        with self.returned.open("rb") as handle:
+            handle.seek(offset)
+            return handle.read(length)
+
+    def drop_returned(self) -> None:
+        if self.returned is not None:
+            remove_tree(self.returned.parent)
+            self.returned = None
 
     def exchange(self, answered: int, stop: bool, abort: bool, wait: float) -> tuple[list[MetricPoint], bool]:
         return self.monitor.exchange(answered, stop, abort, wait)
@@ -475,13 +546,41 @@ class RayRunner(arrl.Runner):
             self._remove_leftovers(request, kill_worker=True)
             raise arrl.ArrlError(f"Ray could not run experiment {request.experiment_id}: {error}") from None
         if returned is not None:
-            _unpack(returned, request.log_dir / ".returned")
+            skipped = self._take_returned(actor, returned, request.log_dir)
             _move_into(request.log_dir / ".returned" / "output", request.output_dir)
             _move_into(request.log_dir / ".returned" / "log", request.log_dir)
-            shutil.rmtree(request.log_dir / ".returned", ignore_errors=True)
+            remove_tree(request.log_dir / ".returned")
             result = attrs.evolve(result, stdout_path=_relocate(result.stdout_path, request.log_dir),
                                   stderr_path=_relocate(result.stderr_path, request.log_dir))
+            if skipped:
+                said = "all that was left (the transfer failed)" if skipped < 0 else f"{skipped} entries"
+                result = attrs.evolve(result, details={**result.details, "output_skipped": said})
         return attrs.evolve(result, details={**result.details, "ray_node": self.actor_node})
+
+    def _take_returned(self, actor: Any, size: int, log_dir: Path) -> int:
+        """The node's packed output, piece by piece onto this disk, then unpacked; the pieces
+        are what this process holds in memory at once. A transfer that fails loses the output,
+        not the run: the record says so (``output_skipped``)."""
+        import ray
+        from ray.exceptions import GetTimeoutError, RayError
+
+        packed = log_dir / ".returned.tar.gz"
+        try:
+            with packed.open("wb") as handle:
+                offset = 0
+                while offset < size:
+                    piece = ray.get(actor.read_returned.remote(offset, parse_size(self.options.return_piece)),
+                                    timeout=600)
+                    if not piece:
+                        break
+                    handle.write(piece)
+                    offset += len(piece)
+            actor.drop_returned.remote()
+            return _unpack_file(packed, log_dir / ".returned")
+        except (RayError, GetTimeoutError, OSError):
+            return -1
+        finally:
+            packed.unlink(missing_ok=True)
 
     def _remove_leftovers(self, request: arrl.RunRequest, kill_worker: bool = False) -> None:
         """Run :func:`remove_leftovers` for this experiment on the node its actor was on."""

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -202,7 +203,7 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
     manager = plugin_manager()
     registry = Registry(manager)
     check_choices(registry, settings)  # before anything is created, continued or locked
-    if new or RunDirectory.latest_unfinished(runs_dir) is None:
+    if not must_continue and (new or RunDirectory.latest_unfinished(runs_dir) is None):
         _refuse_early(registry, settings, base, runs_dir)
     lock = RunsLock(runs_dir)
     lock.acquire()  # held until this command ends; everything below runs under it
@@ -269,7 +270,9 @@ def _refuse_early(registry: Any, settings: Settings, base: Path, runs_dir: Path)
     build_one(registry, settings, _context(settings, runs_dir / "not-created", repo_root, relative),
               "rollback").check()
     try:
-        compile(script_path.read_bytes(), str(script_path), "exec", dont_inherit=True)
+        with warnings.catch_warnings():  # the script's own SyntaxWarnings are not arrl's to print
+            warnings.simplefilter("ignore")
+            compile(script_path.read_bytes(), str(script_path), "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as error:  # ValueError: null bytes
         where = f"{relative}:{error.lineno}" if isinstance(error, SyntaxError) else relative
         what = error.msg if isinstance(error, SyntaxError) else str(error)

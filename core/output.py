@@ -16,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import stat
+import subprocess
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -167,13 +169,16 @@ class LineSplitter:
 
 
 def disk_usage(directory: Path) -> int:
-    """Bytes of disk under ``directory`` (allocated blocks: a sparse file counts what it uses)."""
+    """Bytes of disk under ``directory`` (allocated blocks: a sparse file counts what it uses).
+    A tree moved while it was counted gives what was counted before the move: the next look,
+    or the one after the run, counts the rest."""
+    total = 0
     try:
-        return sum(entry.info.st_blocks * 512 for entry in walk_tree(directory))
-    except (FileNotFoundError, NotADirectoryError):
-        return 0
-    except TreeChanged:
-        return 0  # moved while we looked: the next look, or the one after the run, counts it
+        for entry in walk_tree(directory):
+            total += entry.info.st_blocks * 512
+    except (FileNotFoundError, NotADirectoryError, TreeChanged):
+        pass
+    return total
 
 
 # -- an experiment's tree, walked without recursion -------------------------------------------
@@ -185,52 +190,81 @@ class TreeChanged(OSError):
 
 
 @attrs.frozen
+class _Place:
+    """A folder's path below the top, as a chain to its parent: one step per folder, however
+    deep (a tuple per entry would make a walk cost the square of the depth)."""
+
+    parent: _Place | None
+    name: str
+
+    def parts(self) -> tuple[str, ...]:
+        names: list[str] = []
+        place: _Place | None = self
+        while place is not None:
+            names.append(place.name)
+            place = place.parent
+        return tuple(reversed(names))
+
+
+@attrs.frozen
 class TreeEntry:
     folder: int  # a descriptor of the folder that holds the entry, open while the entry is handled
     name: str
     info: os.stat_result  # not following a link
-    parts: tuple[str, ...]  # its path below the top
+    place: _Place | None  # the folder that holds it (None: the top)
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """Its path below the top (built on demand: O(depth))."""
+        return (*(self.place.parts() if self.place is not None else ()), self.name)
 
     @property
     def relative(self) -> str:
         return os.path.join(*self.parts)
 
 
-def walk_tree(top: Path, on_leave: Callable[[int, str], None] | None = None) -> Iterator[TreeEntry]:
+def walk_tree(top: Path, on_leave: Callable[[int, str], None] | None = None,
+              skip: Callable[[TreeEntry], bool] | None = None) -> Iterator[TreeEntry]:
     """Each entry below ``top``, a folder before what it holds, never following a link.
 
     An experiment decides the shape of what it leaves. ``os.walk`` and ``shutil.rmtree`` recurse
     on Python 3.11, so a tree 1500 folders deep ended arrl with a RecursionError, and a path
     past PATH_MAX cannot be opened by name at all. This holds one folder open at a time and goes
     up by ``..``, checked against the folder it came down from: a tree moved under the walk ends
-    it with :class:`TreeChanged` rather than leading it elsewhere. ``on_leave(parent, name)`` is
-    called when a folder's whole content has been walked (so that it may be removed).
+    it with :class:`TreeChanged` rather than leading it elsewhere. A folder the experiment made
+    unreadable to arrl (mode 000: it is arrl's own uid's) is given back its owner's rights, so
+    that nothing below it escapes the count, the scrub or the removal. ``on_leave(parent,
+    name)`` is called when a folder's whole content has been walked (so that it may be removed);
+    an entry ``skip`` returns True for is neither yielded nor entered.
     """
-    current = os.open(top, _FOLDER_FLAGS)
+    current = _open_folder(None, str(top))
     top_info = os.fstat(current)
     below: list[tuple[str, int, int]] = []  # (name, device, inode) of each folder down to ``current``
+    places: list[_Place | None] = [None]  # the place of each folder down to ``current``
     waiting: list[list[str]] = []  # per depth, the folders still to enter
     try:
         while True:
             if len(waiting) == len(below):
-                listing = list(_list(current, below))
+                listing = [e for e in _list(current, places[-1]) if skip is None or not skip(e)]
                 yield from listing
                 waiting.append([e.name for e in reversed(listing) if stat.S_ISDIR(e.info.st_mode)])
             if waiting[-1]:
                 name = waiting[-1].pop()
                 try:
-                    child = os.open(name, _FOLDER_FLAGS, dir_fd=current)
-                except (FileNotFoundError, NotADirectoryError, OSError):
+                    child = _open_folder(current, name)
+                except OSError:
                     continue  # removed, or made a link, by whoever handled the entry
                 child_info = os.fstat(child)
                 os.close(current)
                 current = child
                 below.append((name, child_info.st_dev, child_info.st_ino))
+                places.append(_Place(places[-1], name))
                 continue
             waiting.pop()
             if not below:
                 return
             name = below.pop()[0]
+            places.pop()
             parent = os.open("..", _FOLDER_FLAGS, dir_fd=current)
             os.close(current)
             current = parent
@@ -244,15 +278,44 @@ def walk_tree(top: Path, on_leave: Callable[[int, str], None] | None = None) -> 
         os.close(current)
 
 
-def _list(folder: int, below: list[tuple[str, int, int]]) -> Iterator[TreeEntry]:
-    parts = tuple(name for name, _, _ in below)
+def _open_folder(parent: int | None, name: str) -> int:
+    """Open a folder (never through a link); one its owner made unreadable is made its owner's
+    again first. The mode is changed through an O_PATH descriptor of the folder itself, so a
+    link swapped in meanwhile is never followed to something else."""
+    try:
+        return os.open(name, _FOLDER_FLAGS, dir_fd=parent)
+    except PermissionError:
+        handle = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+        try:
+            os.chmod(f"/proc/self/fd/{handle}", 0o700)
+        finally:
+            os.close(handle)
+        return os.open(name, _FOLDER_FLAGS, dir_fd=parent)
+
+
+def _list(folder: int, place: _Place | None) -> Iterator[TreeEntry]:
     with os.scandir(folder) as entries:
         for entry in entries:
             try:
                 info = os.stat(entry.name, dir_fd=folder, follow_symlinks=False)
             except FileNotFoundError:
                 continue
-            yield TreeEntry(folder, entry.name, info, (*parts, entry.name))
+            yield TreeEntry(folder, entry.name, info, place)
+
+
+def _unlink(entry: TreeEntry) -> bool:
+    """Remove a non-folder entry; a folder its owner made read-only is made writable first."""
+    try:
+        os.unlink(entry.name, dir_fd=entry.folder)
+        return True
+    except PermissionError:
+        with contextlib.suppress(OSError):
+            os.fchmod(entry.folder, 0o700)
+            os.unlink(entry.name, dir_fd=entry.folder)
+            return True
+    except OSError:
+        pass
+    return False
 
 
 def remove_tree(top: Path) -> None:
@@ -267,28 +330,36 @@ def remove_tree(top: Path) -> None:
         return
 
     def remove_folder(parent: int, name: str) -> None:
-        with contextlib.suppress(OSError):
+        try:
             os.rmdir(name, dir_fd=parent)
+        except PermissionError:
+            with contextlib.suppress(OSError):
+                os.fchmod(parent, 0o700)
+                os.rmdir(name, dir_fd=parent)
+        except OSError:
+            pass
 
     with contextlib.suppress(OSError):
         for entry in walk_tree(top, on_leave=remove_folder):
             if not stat.S_ISDIR(entry.info.st_mode):
-                with contextlib.suppress(OSError):
-                    os.unlink(entry.name, dir_fd=entry.folder)
+                _unlink(entry)
     with contextlib.suppress(OSError):
         os.rmdir(top)
+    if os.path.lexists(top) and shutil.which("rm"):
+        # What the walk could not take (a tree changed under it): rm walks by descriptors too.
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(top)], capture_output=True, timeout=600)
 
 
 def scrub_tree(top: Path) -> list[str]:
     """Output is data: a symbolic link, a device, a pipe or a socket an experiment left under
-    ``top`` is removed before arrl reads anything there. Returns what was removed."""
+    ``top`` is removed before arrl reads anything there. Returns what was removed (and, marked
+    so, what could not be)."""
     removed: list[str] = []
-    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError, TreeChanged):
         for entry in walk_tree(top):
             mode = entry.info.st_mode
             if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-                os.unlink(entry.name, dir_fd=entry.folder)
-                removed.append(entry.relative)
+                removed.append(entry.relative if _unlink(entry) else f"{entry.relative} (could not be removed)")
     return removed
 
 

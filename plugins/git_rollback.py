@@ -148,11 +148,18 @@ class GitRollback(arrl.Rollback):
         if not self.run_id:
             return
         listed = self.repo.git.worktree("list", "--porcelain").splitlines()
-        mine = [Path(line.removeprefix("worktree ")) for line in listed if line.startswith("worktree ")]
+        mine = [Path(line.removeprefix("worktree ")).resolve() for line in listed if line.startswith("worktree ")]
+        run_dir = self.context.run_dir.resolve()
+        failed = []
         for path in mine:
-            if path.is_relative_to(self.context.run_dir):
-                self.repo.git.worktree("remove", "--force", str(path))
+            if path.is_relative_to(run_dir):
+                try:
+                    self.repo.git.worktree("remove", "--force", str(path))
+                except self._git.GitCommandError as error:
+                    failed.append(f"{path}: {error.stderr.strip() or error}")
         self.repo.git.worktree("prune")
+        if failed:
+            raise WorkspaceError("could not remove " + "; ".join(failed))
 
     def discard(self) -> None:
         if not self.run_id:

@@ -3,15 +3,19 @@ calibration of this machine's speed for the budgets of tests that train."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
@@ -186,3 +190,35 @@ proposer = "random"
 [early_stopping]
 enabled = false
 """
+
+
+@contextlib.contextmanager
+def tcp_server(address: str) -> Iterator[tuple[int, list[str]]]:
+    """A TCP server on ``address`` (port chosen) that answers each connection with 'hello':
+    its port, and the peers it accepted."""
+    accepted: list[str] = []
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind((address, 0))
+    server.listen()
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, peer = server.accept()
+            except OSError:
+                continue
+            accepted.append(peer[0])
+            connection.sendall(b"hello")
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1], accepted
+    finally:
+        stop.set()
+        thread.join()
+        server.close()

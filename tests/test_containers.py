@@ -9,11 +9,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import textwrap
-import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ import pytest
 import arrl
 from arrl.errors import EngineError
 from arrl.output import remove_tree, walk_tree
-from support import ROOT, git, make_repo, records, run_arrl, skip_or_fail
+from support import ROOT, git, make_repo, records, run_arrl, skip_or_fail, tcp_server
 
 ENGINES = ("podman", "docker")
 
@@ -92,13 +91,15 @@ def run_script(runner: arrl.Runner, tmp_path: Path, script: str, budget: float =
     (workspace / "train.py").write_text(textwrap.dedent(script).lstrip())
     experiment = tmp_path / "experiments" / str(experiment_id)
     request = arrl.RunRequest(
-        run_id="test-run", experiment_id=experiment_id, script=workspace / "train.py", workspace=workspace,
+        # A run id per call: the suite's processes run other files' containers meanwhile.
+        run_id=f"test-run-{uuid.uuid4().hex[:8]}", experiment_id=experiment_id, script=workspace / "train.py",
+        workspace=workspace,
         workdir=workspace, output_dir=experiment / "output", log_dir=experiment, budget_seconds=budget,
         seed=0, env={"ARRL_EXPERIMENT_ID": str(experiment_id)})
     return runner.run(request, Monitor()), request
 
 
-def _leftovers(engine: str, run_id: str = "test-run") -> list[str]:
+def _leftovers(engine: str, run_id: str) -> list[str]:
     if engine == "podman":
         out = subprocess.run(["podman", "ps", "-a", "-q", "--filter", f"label=arrl.run={run_id}"],
                              capture_output=True, text=True).stdout
@@ -112,27 +113,8 @@ def _leftovers(engine: str, run_id: str = "test-run") -> list[str]:
 @pytest.fixture
 def listener():
     """A TCP server on the host's loopback that answers every connection with 'hello'."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                connection, _ = server.accept()
-            except OSError:
-                continue
-            connection.sendall(b"hello")
-            connection.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join()
-    server.close()
+    with tcp_server("127.0.0.1") as (port, _):
+        yield port
 
 
 CONNECT = """
@@ -156,11 +138,12 @@ def test_no_network(engine: str, tmp_path: Path, listener: int) -> None:
                                    CONNECT.format(port=listener))
     assert isolated.outcome is arrl.Outcome.OK, isolated.failure_reason
     assert (request.output_dir / "net.txt").read_text().startswith("blocked:")
-    assert _leftovers(engine) == []
+    assert _leftovers(engine, request.run_id) == []
 
 
 GREEDY = """
 import time
+import uuid
 print("arrl: step=0 val_loss=2.0", flush=True)
 hoard = []
 for _ in range(64):
@@ -171,6 +154,7 @@ print("arrl: val_loss=1.0")
 
 SLEEPER = """
 import time
+import uuid
 print("arrl: step=0 val_loss=2.0", flush=True)
 time.sleep(60)
 """
@@ -284,12 +268,12 @@ while True:
 @pytest.mark.timing
 def test_wall_clock_kills_a_stubborn_script(engine: str, tmp_path: Path) -> None:
     started = time.monotonic()
-    result, _ = run_script(_runner(engine, memory="512m"), tmp_path, STUBBORN, budget=2)
+    result, request = run_script(_runner(engine, memory="512m"), tmp_path, STUBBORN, budget=2)
     elapsed = time.monotonic() - started
     assert result.outcome is arrl.Outcome.TIMED_OUT
     assert 2.0 <= result.wall_clock_seconds <= 3.0
     assert elapsed < 8  # including container removal
-    assert _leftovers(engine) == []
+    assert _leftovers(engine, request.run_id) == []
     survivors = subprocess.run(["pgrep", "-f", "arrl-stubborn-marker"], capture_output=True, text=True).stdout
     assert survivors.strip() == ""
 
@@ -325,14 +309,14 @@ def test_the_harness_ends_a_container_early_on_request(engine: str, tmp_path: Pa
     (workspace / "train.py").write_text(
         "import time\nfor step in range(100):\n    print(f'arrl: step={step} val_loss=1', flush=True)\n"
         "    time.sleep(0.2)\n")
-    request = arrl.RunRequest(run_id="test-run", experiment_id=1, script=workspace / "train.py",
+    request = arrl.RunRequest(run_id=f"test-run-{uuid.uuid4().hex[:8]}", experiment_id=1, script=workspace / "train.py",
                               workspace=workspace, workdir=workspace, output_dir=tmp_path / "e" / "output",
                               log_dir=tmp_path / "e", budget_seconds=30, seed=0)
     monitor = StopAtSecond()
     result = _runner(engine, memory="512m").run(request, monitor)
     assert result.outcome is arrl.Outcome.EARLY_STOPPED
     assert len(result.metrics) < 10 and result.wall_clock_seconds < 5  # not the 20 s the script wanted
-    assert _leftovers(engine) == []
+    assert _leftovers(engine, request.run_id) == []
 
 
 def test_cleanup_removes_containers_of_a_dead_run(engine: str) -> None:
@@ -407,7 +391,7 @@ def test_a_giant_line_leaves_arrls_memory_alone(engine: str, tmp_path: Path) -> 
     assert [p.value for p in result.metrics] == [0.25]
     assert (request.log_dir / "stdout.log").stat().st_size <= 10 * (1 << 20) + 200
     assert rss.growth < 64 << 20, f"arrl's resident memory grew by {rss.growth >> 20} MiB"
-    assert _leftovers(engine) == []
+    assert _leftovers(engine, request.run_id) == []
 
 
 @pytest.mark.parametrize("then", ["time.sleep(30)", "pass"])
@@ -435,7 +419,7 @@ def test_the_output_quota_holds_in_a_container(then: str, engine: str, tmp_path:
     assert "over its quota of 8 MiB" in result.failure_reason
     assert list(request.output_dir.iterdir()) == []
     assert not (request.log_dir / "output.img").exists()
-    assert _leftovers(engine) == []
+    assert _leftovers(engine, request.run_id) == []
     log = (request.log_dir / "stdout.log").read_text()
     from arrl.plugins.runners.sized_output import can_mount
 

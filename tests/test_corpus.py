@@ -61,7 +61,7 @@ CONTROL = {
     "processes/signal_victim": "signals received",
 }
 HONEST_SAMPLE = ["fused_adamw", "sched_getaffinity", "checkpoint_roundtrip", "dataloader_workers", "tempfile_cache",
-                 "git_commit_logging"]
+                 "git_commit_logging", "home_dataset_dir"]
 
 
 @pytest.fixture(scope="module")

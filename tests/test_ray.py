@@ -253,3 +253,47 @@ def test_what_a_killed_arrls_local_cluster_left_is_removed_by_the_next() -> None
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+DEEP_WRITER = """
+import os
+out = os.environ["ARRL_OUTPUT_DIR"]
+with open(os.path.join(out, "weights.bin"), "wb") as handle:
+    handle.write(bytes(range(256)) * (5 * 4096))  # 5 MiB
+os.symlink("/etc/passwd", os.path.join(out, "link"))
+os.chdir(out)
+for _ in range(1200):
+    os.mkdir("d")
+    os.chdir("d")
+open("bottom.txt", "w").write("deep")
+print("arrl: val_loss=1.0", flush=True)
+"""
+
+
+def test_what_an_experiment_leaves_comes_back_piece_by_piece_as_data(cluster: str, tmp_path: Path) -> None:
+    """A 5 MiB file comes back whole in 1 MiB pieces, a tree deeper than Python's recursion limit
+    does not end the worker, and a link to the node's files does not come back at all."""
+    from arrl.contrib.ray_runner import RayOptions, RayRunner
+    from arrl.output import remove_tree, walk_tree
+
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / "train.py").write_text(DEEP_WRITER)
+    output, logs = tmp_path / "run" / "output", tmp_path / "run"
+    context = arrl.PluginContext(tmp_path, workspace, "train.py", "val_loss", arrl.Direction.MINIMIZE, 60, 0)
+    runner = RayRunner(RayOptions(address=cluster, ship="always", return_piece="1m"), context)
+    request = arrl.RunRequest(run_id="ray-test", experiment_id=2, script=workspace / "train.py", workspace=workspace,
+                              workdir=workspace, output_dir=output, log_dir=logs, budget_seconds=60, seed=0,
+                              env={"ARRL_OUTPUT_DIR": str(output)}, cpus=1)
+    try:
+        result = runner.run(request, _StopAt(100))
+    finally:
+        runner.close()
+    try:
+        assert result.outcome is arrl.Outcome.OK, result
+        assert (output / "weights.bin").read_bytes() == bytes(range(256)) * (5 * 4096)
+        assert not (output / "link").exists() and not (output / "link").is_symlink()
+        names = [entry.name for entry in walk_tree(output)]
+        assert names.count("d") == 1200 and "bottom.txt" in names
+    finally:
+        remove_tree(output)  # pytest's own clean-up of old temporary folders recurses

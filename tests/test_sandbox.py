@@ -14,8 +14,8 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from sandbox_attacks import PRIMITIVES, World, close_world, facts, kept_texts, m
 import arrl
 from arrl.plugins.runners import sandbox, seccomp
 from arrl.plugins.runners.subprocess_runner import SubprocessOptions, SubprocessRunner
-from support import git, make_repo, skip_or_fail
+from support import git, make_repo, skip_or_fail, tcp_server
 
 
 class Monitor(arrl.RunMonitor):
@@ -352,6 +352,75 @@ def test_the_record_says_whether_the_limits_held(sandboxed, world: World) -> Non
 
 
 
+
+def test_a_folder_declared_in_the_home_is_where_the_script_looks(tmp_path: Path, monkeypatch) -> None:
+    """`read_paths = ["~/datasets"]`: the script finds it as `Path.home() / "datasets"` too (the
+    sandbox's home is its own), read-only, and nothing else of the home."""
+    if not sandbox.probe().available:
+        skip_or_fail(f"no sandbox on this machine: {sandbox.probe().reason}")
+    home = tmp_path / "home"
+    (home / "datasets").mkdir(parents=True)
+    (home / "datasets" / "corpus.txt").write_text("tokens\n")
+    (home / ".netrc").write_text("machine example.com password hunter2\n")
+    monkeypatch.setenv("HOME", str(home))
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / "train.py").write_text(
+        "from pathlib import Path\n"
+        "print('read:', (Path.home() / 'datasets' / 'corpus.txt').read_text().strip(), flush=True)\n"
+        "print('netrc:', (Path.home() / '.netrc').exists(), flush=True)\n"
+        "try:\n    (Path.home() / 'datasets' / 'new').write_text('x')\n    print('wrote', flush=True)\n"
+        "except OSError as error:\n    print('refused', error.errno, flush=True)\n"
+        "print('arrl: val_loss=1', flush=True)\n")
+    folder = tmp_path / "experiment"
+    request = arrl.RunRequest(run_id="home", experiment_id=1, script=workspace / "train.py", workspace=workspace,
+                              workdir=workspace, output_dir=folder / "output", log_dir=folder, budget_seconds=60,
+                              seed=0, env={})
+    result = SubprocessRunner(SubprocessOptions(sandbox="on", read_paths=("~/datasets",))).run(request, Monitor())
+    out = (folder / "stdout.log").read_text()
+    assert result.outcome is arrl.Outcome.OK, (result.failure_reason, out)
+    assert "read: tokens" in out and "netrc: False" in out and "refused 30" in out, out
+    assert not (home / "datasets" / "new").exists()
+
+
+
+HIDER = """
+import os
+out = os.environ["ARRL_OUTPUT_DIR"]
+os.makedirs(os.path.join(out, "x"))
+with open(os.path.join(out, "x", "big.bin"), "wb") as handle:
+    handle.write(os.urandom({mib} << 20))
+os.symlink("/etc/passwd", os.path.join(out, "x", "link"))
+os.chmod(os.path.join(out, "x"), 0)
+os.chmod(out, 0)
+print("arrl: val_loss=1", flush=True)
+"""
+
+
+@pytest.mark.parametrize("mib", [1, 12])
+def test_an_output_made_unreadable_is_still_counted_and_scrubbed(mib: int, tmp_path: Path) -> None:
+    """The output folder is the experiment's uid's inside the sandbox: it may take away its
+    own rights to it. arrl, the same uid outside, gives them back before it counts, scrubs or
+    removes (as root this holds trivially; the unprivileged pass is the real test)."""
+    if not sandbox.probe().available:
+        skip_or_fail(f"no sandbox on this machine: {sandbox.probe().reason}")
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / "train.py").write_text(HIDER.format(mib=mib))
+    folder = tmp_path / "experiment"
+    request = arrl.RunRequest(run_id="hide", experiment_id=1, script=workspace / "train.py", workspace=workspace,
+                              workdir=workspace, output_dir=folder / "output", log_dir=folder, budget_seconds=60,
+                              seed=0, env={"ARRL_OUTPUT_DIR": str(folder / "output")})
+    result = SubprocessRunner(SubprocessOptions(sandbox="on", output_quota="8m")).run(request, Monitor())
+    if mib > 8:
+        assert result.outcome is arrl.Outcome.FAILED and "over its quota of 8 MiB" in result.failure_reason
+        assert list((folder / "output").iterdir()) == []
+    else:
+        assert result.outcome is arrl.Outcome.OK, result.failure_reason
+        assert result.details["output_removed"] == "x/link"
+        assert (folder / "output" / "x" / "big.bin").stat().st_size == 1 << 20
+
+
 # -- network egress --------------------------------------------------------------------------------
 PUBLIC = "44.0.0.1"  # a public address, routed to a namespace of the test's own for its duration
 SERVE = """
@@ -392,7 +461,7 @@ def internet(tmp_path: Path) -> Iterator[Path | None]:
         yield None
         return
     holder = subprocess.Popen(["unshare", "--net", "sleep", "600"])
-    veth = f"arrlt{os.getpid() % 100000}"
+    veth = f"arrlt{uuid.uuid4().hex[:8]}"
     log = tmp_path / "served.log"
     server = None
     try:
@@ -402,7 +471,7 @@ def internet(tmp_path: Path) -> Iterator[Path | None]:
             time.sleep(0.01)
         inside = ["nsenter", "-t", str(holder.pid), "-n"]
         for step in (["ip", "link", "add", veth, "type", "veth", "peer", "name", "inner", "netns", str(holder.pid)],
-                     ["ip", "link", "set", veth, "up"], ["ip", "route", "add", f"{PUBLIC}/32", "dev", veth],
+                     ["ip", "link", "set", veth, "up"], ["ip", "route", "replace", f"{PUBLIC}/32", "dev", veth],
                      [*inside, "ip", "addr", "add", f"{PUBLIC}/32", "dev", "inner"],
                      [*inside, "ip", "link", "set", "inner", "up"], [*inside, "ip", "link", "set", "lo", "up"],
                      [*inside, "ip", "route", "add", "default", "dev", "inner"]):
@@ -422,40 +491,21 @@ def internet(tmp_path: Path) -> Iterator[Path | None]:
         log.write_text("")
         yield log
     finally:
+        # The host's end first: a namespace is torn down after its last process, a moment later,
+        # and its route would still be there for the next test.
+        subprocess.run(["ip", "link", "del", veth], capture_output=True)
         for process in (server, holder):
             if process is not None:
                 process.kill()
                 process.wait()
-        subprocess.run(["ip", "link", "del", veth], capture_output=True)
 
 
 @pytest.fixture
 def host_listener() -> Iterator[tuple[int, list[str]]]:
     """A TCP server on every address of the host (as redis or MLflow bound to 0.0.0.0 would be):
     the port, and the peers it accepted."""
-    accepted: list[str] = []
-    server = socket.socket()
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("0.0.0.0", 0))
-    server.listen()
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                connection, peer = server.accept()
-            except OSError:
-                continue
-            accepted.append(peer[0])
-            connection.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield server.getsockname()[1], accepted
-    stop.set()
-    thread.join()
-    server.close()
+    with tcp_server("0.0.0.0") as served:
+        yield served
 
 
 @pytest.mark.parametrize("network", ["egress", "none"])

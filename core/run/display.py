@@ -218,7 +218,9 @@ class LiveDisplay(Subscriber):
     def _running(p: Progress, now: float, wide: bool) -> Any:
         from rich.progress_bar import ProgressBar
         from rich.table import Table
+        from rich.text import Text
 
+        # Text, never a plain string: rich reads a string as markup ("arr[i]" loses "[i]").
         table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
         table.add_column("#", no_wrap=True)
         table.add_column("running", no_wrap=True, overflow="ellipsis", ratio=1, min_width=12)
@@ -231,7 +233,7 @@ class LiveDisplay(Subscriber):
             mine = [q for q in item.points if q.name == p.metric]
             last = mine[-1] if mine else None
             bar = [ProgressBar(total=max(item.budget, 1e-9), completed=min(elapsed, item.budget), width=24)] if wide else []
-            table.add_row(f"#{item.id}", printable(item.edit), *bar,
+            table.add_row(f"#{item.id}", Text(printable(item.edit)), *bar,
                           f"{_duration(elapsed)}/{_duration(item.budget)}",
                           _value(last.value) if last else "-",
                           "" if last is None or last.step is None else str(last.step))
@@ -251,7 +253,7 @@ class LiveDisplay(Subscriber):
             style = "green" if record.kept else ("red" if record.outcome.is_failure else "")
             diff = "(baseline)" if record.proposer == "baseline" else printable(one_line_diff(record.diff_parent, 70))
             table.add_row(f"#{record.id}", Text(record.outcome.value, style=style), _value(record.value),
-                          _duration(record.wall_clock_seconds), diff)
+                          _duration(record.wall_clock_seconds), Text(diff))
         return table
 
 

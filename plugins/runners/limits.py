@@ -100,8 +100,9 @@ def _why_not(v2_group: Path | None) -> str:
     if v2_group is None:
         return ("no cgroup arrl may write (run as root, or give arrl a delegated cgroup v2 subtree with "
                 "the memory and pids controllers)")
-    return ("the experiment's cgroup v2 has no memory and pids controllers to enable, and there is no "
-            "cgroup v1 arrl may write")
+    return ("the memory and pids controllers cannot be enabled below arrl's cgroup v2 (a cgroup that holds "
+            "a process, as arrl's own does, cannot give them to its children: run arrl in a delegated subtree, "
+            "e.g. `systemd-run --user --scope -p Delegate=yes arrl run`), and there is no cgroup v1 arrl may write")
 
 
 def _in_v2(group: Path, controller: str, amount: int, limits: Limits) -> str | None:

@@ -29,8 +29,10 @@ import re
 import select
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 SLIRP_DNS = "10.0.2.3"
 RESOLV_CONF = f"nameserver {SLIRP_DNS}\n"
@@ -88,6 +90,7 @@ class Egress:
         self.fds: dict[str, int] = {"info_read": info_read, "info_write": info_write, "block_read": block_read,
                                     "block_write": block_write}
         self.slirp: subprocess.Popen[bytes] | None = None
+        self.log: IO[bytes] | None = None
 
     def _fd(self, name: str) -> int:
         return self.fds[name]
@@ -114,12 +117,13 @@ class Egress:
         OSError with the reason when it cannot; the script then never starts."""
         deadline = time.monotonic() + SETUP_SECONDS
         pid = self._child_pid(deadline)
-        netns = f"/proc/{pid}/ns/net"
-        handle = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            self.fds["owner"] = fcntl.ioctl(handle, NS_GET_USERNS)
-        finally:
-            os.close(handle)
+        # The namespace is held by a descriptor from here on, never named by the pid again: a
+        # sandbox that died and a pid the kernel gave to another process must not get the rules.
+        self.fds["netns"] = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        self.fds["owner"] = fcntl.ioctl(self._fd("netns"), NS_GET_USERNS)
+        os.set_inheritable(self._fd("netns"), True)
+        os.set_inheritable(self._fd("owner"), True)
+        netns = f"/proc/{os.getpid()}/fd/{self._fd('netns')}"
         userns = f"/proc/{os.getpid()}/fd/{self._fd('owner')}"
         # Root enters the namespace as it is; a user enters the user namespace that owns it too,
         # keeping its own ids (setgroups is denied there).
@@ -162,25 +166,32 @@ class Egress:
 
     def _start_slirp(self, netns: str, userns: str, deadline: float) -> None:
         ready_read, ready_write = os.pipe()
+        # It ends when arrl does (the pipe's write end is arrl's alone): it has a session of its
+        # own and is in no experiment's cgroup, so nothing else would end it after a crash.
+        exit_read, self.fds["exit_write"] = os.pipe()
         command = ["slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback", "--enable-seccomp",
-                   f"--ready-fd={ready_write}", "--netns-type=path"]
+                   f"--ready-fd={ready_write}", f"--exit-fd={exit_read}", "--netns-type=path"]
         if os.geteuid() == 0:
             command.append("--enable-sandbox")  # its own mount namespace, and every capability dropped
         else:
             # Its sandbox would become root in the experiment's user namespace, where this user is
             # nobody; unprivileged it has no capability to drop.
             command.append(f"--userns-path={userns}")
+        self.log = tempfile.TemporaryFile()  # its messages, read if it fails (a pipe could fill)
         try:
-            self.slirp = subprocess.Popen([*command, netns, "tap0"], pass_fds=(ready_write,),
-                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.PIPE, start_new_session=True)
+            self.slirp = subprocess.Popen(
+                [*command, netns, "tap0"], pass_fds=(ready_write, exit_read, self._fd("netns"), self._fd("owner")),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log, start_new_session=True)
         finally:
             os.close(ready_write)
+            os.close(exit_read)
         try:
             ready, _, _ = select.select([ready_read], [], [], max(0.0, deadline - time.monotonic()))
             if not ready or os.read(ready_read, 1) != b"1":
                 self.slirp.kill()
-                error = self.slirp.communicate(timeout=5)[1].decode(errors="replace").strip()
+                self.slirp.wait(timeout=5)
+                self.log.seek(0)
+                error = self.log.read()[-2000:].decode(errors="replace").strip()
                 hint = (" (/dev/net/tun is not open to this user; distributions ship it with mode 0666)"
                         if "/dev/net/tun" in error else "")
                 raise OSError(f"slirp4netns did not start: {error or 'no answer'}{hint}")
@@ -195,8 +206,8 @@ class Egress:
             except subprocess.TimeoutExpired:
                 self.slirp.kill()
                 self.slirp.wait()
-        if self.slirp is not None and self.slirp.stderr is not None:
-            self.slirp.stderr.close()
+        if self.log is not None:
+            self.log.close()
         self._close(*list(self.fds))
 
 

@@ -329,10 +329,17 @@ def _base(probe_result: Probe, python: str, read_paths: Sequence[str], tmp_size:
     python_dir = os.path.dirname(os.path.abspath(python))
     if not any(_inside(python_dir, root) for root in roots):
         args += ["--ro-bind", python_dir, python_dir]
+    home = os.path.realpath(os.path.expanduser("~"))
     for path in read_paths:
         resolved = os.path.realpath(os.path.expanduser(path))
         if os.path.exists(resolved):
             args += ["--ro-bind", resolved, resolved]
+            relative = os.path.relpath(resolved, home)
+            if _inside(resolved, home) and resolved != home and not relative.startswith("."):
+                # The sandbox's home is its own: a folder declared in the user's home shows
+                # there as well, so `Path.home() / "datasets"` finds what `~/datasets` named. A
+                # hidden one (~/.cache) is not laid over the sandbox's own writable caches.
+                args += ["--ro-bind", resolved, os.path.join(PRIVATE_HOME, relative)]
     return args
 
 

@@ -187,7 +187,8 @@ class SubprocessRunner(arrl.Runner):
 
     def isolation(self) -> arrl.Isolation:
         if self.sandboxed:
-            return arrl.Isolation("sandbox", "bubblewrap: no network, an allow-listed file tree, no capabilities")
+            net = ("the internet only (egress)" if self.options.network == "egress" else "no network")
+            return arrl.Isolation("sandbox", f"bubblewrap: {net}, an allow-listed file tree, no capabilities")
         if self.options.sandbox == "off":
             return arrl.Isolation("none", "the subprocess runner's sandbox is off ([options.runner] sandbox = \"off\")",
                                   chosen=True)
@@ -229,8 +230,10 @@ class SubprocessRunner(arrl.Runner):
                 tmp_size=parse_size(self.options.tmp_size), shm_size=parse_size(self.options.shm_size),
                 gpus=request.env.get("CUDA_VISIBLE_DEVICES", os.environ.get("CUDA_VISIBLE_DEVICES")),
                 identity=scratch / "etc")
-            egress = network.Egress() if self.options.network == "egress" else None
-            with seccomp.filter_descriptor(self.probe.seccomp) as filter_fd, contextlib.closing(egress or _Nothing()):
+            asked = self.options.network == "egress"
+            with seccomp.filter_descriptor(self.probe.seccomp) as filter_fd, \
+                    contextlib.closing(network.Egress() if asked else _Nothing()) as made:
+                egress = made if isinstance(made, network.Egress) else None
                 extra = [*egress.bwrap_args(), *network.resolv_conf(scratch / "net")] if egress else []
                 command = sandbox.bwrap_command(self.probe, spec, filter_fd, [python, str(request.script)], extra)
                 env = sandbox.environment(request.env, TOKEN_VARIABLE, token, self.options.forward_env)

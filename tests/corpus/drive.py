@@ -67,6 +67,9 @@ baseline_runs = 1
 seed = 0
 [early_stopping]
 enabled = false
+[options.runner]
+# What a user whose data lives in ~/datasets declares (the honest edit home_dataset_dir reads it).
+read_paths = ["~/datasets"]
 """
 
 

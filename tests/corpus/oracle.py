@@ -713,8 +713,11 @@ class Judge:
             last = self._last_after
             now = self.world.guarded(run_dir, None)
             if last:
+                # A finished run lets its worktrees go (arrl's own doing, not an experiment's):
+                # their entries under .git/worktrees go with them.
+                worktrees = str(self.world.repo / ".git" / "worktrees") + "/"
                 changed = sorted(k for k in set(last) | set(now) if last.get(k) != now.get(k)
-                                 and not k.startswith(str(run_dir)))
+                                 and not k.startswith(str(run_dir)) and not k.startswith(worktrees))
                 if changed:
                     found.append(f"changed after the last experiment: {changed[:12]}")
         if self.world.containers():
