@@ -1,18 +1,22 @@
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from arrl.run.resources import THREAD_VARIABLES
 from support import ROOT
 
 # Hypothesis keeps no example database: it would be written into the working directory (the
-# repository), which the tests must leave as they found it.
+# repository), which the tests must leave as they found it. Its other files (the Unicode table a
+# text strategy caches) go to a folder of the session's own, not to ./.hypothesis.
 settings.register_profile("arrl", database=None)
 settings.load_profile("arrl")
+set_hypothesis_home_dir(tempfile.mkdtemp(prefix="arrl-test-hypothesis-"))
 
 
 def repository_state() -> set[str]:
@@ -131,13 +135,3 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 def volatile_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """redis-server without persistence: a restart loses everything."""
     yield from _redis_server(tmp_path, persistent=False)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With pytest-xdist's --dist loadgroup (scripts/test.sh): each file's tests run in one
-    process, so its module fixtures (a corpus world, a recorded run) are made once; a test
-    marked ``spread`` (a long one, in parts) goes wherever a process is free."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            group = item.nodeid if item.get_closest_marker("spread") else item.nodeid.split("::")[0]
-            item.add_marker(pytest.mark.xdist_group(group))

@@ -87,12 +87,8 @@ def _seconds_to_first_record(repo: Path, env: dict) -> float:
     return elapsed
 
 
-@pytest.mark.slow
-@pytest.mark.spread
-@pytest.mark.parametrize("part", range(5))
-def test_sigkill_at_fifty_random_moments(part: int, tmp_path: Path, arrl_env) -> None:
-    """Fifty kills in all, ten in each of five projects: the parts are tests of their own, so
-    the suite's processes share them out (spread) rather than one process taking all fifty."""
+def _ten_kills(part: int, tmp_path: Path, arrl_env: dict) -> None:
+    """Ten of the fifty kills, in a project of their own."""
     repo = make_repo(tmp_path / "project", {"train.py": SCRIPT}, CONFIG)
     rng = random.Random(20261125 + part)
     # Seeded moments from start-up to several experiments in. Start-up (importing torch and
@@ -112,6 +108,22 @@ def test_sigkill_at_fifty_random_moments(part: int, tmp_path: Path, arrl_env) ->
     assert final.returncode == 0, final.output
     recs = check_invariants(repo, settled=True)
     assert len(recs) == len(recorded) + 3 and recs[: len(recorded)] == recorded
+
+
+def _kills_class(part: int) -> type:
+    @pytest.mark.slow
+    def test_ten_of_the_fifty(self, tmp_path: Path, arrl_env) -> None:
+        _ten_kills(part, tmp_path, arrl_env)
+
+    return type(f"TestSigkillAtFiftyRandomMoments{part}", (), {
+        "__doc__": f"Kills {10 * part + 1}-{10 * part + 10} of fifty.", "test_ten_of_the_fifty": test_ten_of_the_fifty})
+
+
+# SIGKILL at fifty random moments, in five classes of ten: scripts/test.sh's --dist loadscope
+# gives each class to whichever process is free, where one test of fifty kept one busy for up
+# to 18 minutes beside two busy loops.
+TestSigkillAtFiftyRandomMoments0, TestSigkillAtFiftyRandomMoments1, TestSigkillAtFiftyRandomMoments2, \
+    TestSigkillAtFiftyRandomMoments3, TestSigkillAtFiftyRandomMoments4 = (_kills_class(k) for k in range(5))
 
 
 @pytest.mark.parametrize("phase", PHASES)

@@ -482,11 +482,11 @@ def test_ppo_state_saved_on_tiny_gpt_loads_into_a_run_with_three_extra_knobs(tmp
 def test_bad_space_entries_and_exclude_are_clear_config_errors() -> None:
     from arrl.config import settings_from
 
-    cases = {"unknown key(s) hgh @ arrl.space['X']": {"space": {"X": {"low": 1, "hgh": 2}}},
+    cases = {"space['X']: unknown key(s) hgh": {"space": {"X": {"low": 1, "hgh": 2}}},
              "log = true needs low > 0": {"space": {"X": {"low": 0, "high": 1, "log": True}}},
              "type must be one of int, float, bool, str, got 'complex'": {"space": {"X": {"type": "complex"}}},
              "low 2 is above high 1": {"space": {"X": {"low": 2, "high": 1}}},
-             "expected a list of names, got 'lr' @ arrl.exclude": {"exclude": "lr"}}
+             "exclude: expected a list of names, got 'lr'": {"exclude": "lr"}}
     for message, data in cases.items():
         with pytest.raises(ConfigError, match=re.escape(message)):
             settings_from(data)
