@@ -42,7 +42,6 @@ from arrl.errors import ConfigError
 from arrl.plugins.proposers.domains import Domain, describe, domain, editable_fields, repair_heads
 from arrl.records import Outcome
 from arrl.schema import Value, config_hash
-from arrl.script.reader import apply_values
 
 if TYPE_CHECKING:
     import optuna
@@ -181,6 +180,8 @@ class OptunaProposer(arrl.Proposer):
 
     # -- proposing ----------------------------------------------------------------------------
     def propose(self, observation: arrl.Observation) -> arrl.Proposal:
+        from arrl.script.reader import apply_values  # libcst: not at registration
+
         if self.study is None:
             self.study = self._start(observation)
         for attempt in range(_REASKS + 1):

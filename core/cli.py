@@ -180,7 +180,6 @@ def resume(inv: Invocation, json_events: bool, **overrides: Any) -> None:
 
 def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, Any],
          must_continue: bool, allow_changed_script: bool = False, json_events: bool = False) -> None:
-    from arrl.run.assembly import assemble_loop
     from arrl.run.components import check_choices
 
     from .config import merge_cli, settings_from
@@ -239,6 +238,8 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
         click.echo(f"arrl: continuing run {meta.run_id} ({meta.status.value}"
                    f"{': ' + meta.status_reason if meta.status_reason else ''})", err=True)
     context = _context(settings, run_dir.path, repo_root, relative)
+    # The loop (and the script reader's libcst) only once the early checks have passed.
+    from arrl.run.assembly import assemble_loop
     from arrl.run.display import console_subscribers
     from arrl.run.events import subscribed
 

@@ -19,6 +19,7 @@ import attrs
 
 import arrl
 from arrl.errors import WorkspaceError
+from arrl.git_command import Git, GitFailed
 from arrl.run.faults import checkpoint
 
 
@@ -30,15 +31,19 @@ class GitOptions:
 
 class GitRollback(arrl.Rollback):
     def __init__(self, options: GitOptions, context: arrl.PluginContext) -> None:
-        import git  # GitPython: imported here so that listing plugins stays cheap
-
-        self._git = git
         self.options = options
         self.context = context
         self.path = context.script_path
+        self.git = Git(context.repo_root)
         try:
-            self.repo = git.Repo(context.repo_root)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            top = self.git("rev-parse", "--show-toplevel")
+        except GitFailed as error:
+            if "not a git repository" not in error.stderr:  # git is there but refuses: say why
+                raise WorkspaceError(f"git cannot use {context.repo_root}: {error.stderr.strip()}") from None
+            top = ""
+        except (FileNotFoundError, NotADirectoryError):
+            top = ""
+        if not top or Path(top).resolve() != Path(context.repo_root).resolve():
             raise WorkspaceError(
                 f"{context.repo_root} is not a git repository; arrl keeps every experiment as a "
                 "commit: run `git init && git add <script> && git commit -m baseline` first"
@@ -52,8 +57,8 @@ class GitRollback(arrl.Rollback):
 
     def _resolve(self, ref: str) -> str | None:
         try:
-            return self.repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")
-        except self._git.GitCommandError:
+            return self.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        except GitFailed:
             return None
 
     def _env(self) -> dict[str, str]:
@@ -62,10 +67,10 @@ class GitRollback(arrl.Rollback):
                 "GIT_COMMITTER_NAME": o.author_name, "GIT_COMMITTER_EMAIL": o.author_email}
 
     def _checkout(self, commit: str) -> None:
-        git = self.repo.git
-        git.execute(["git", "-C", str(self.workspace), "checkout", "--quiet", "--detach", "--force", commit])
+        git = Git(self.workspace)
+        git("checkout", "--quiet", "--detach", "--force", commit)
         # Files an experiment wrote into the workspace are not part of any version.
-        git.execute(["git", "-C", str(self.workspace), "clean", "-fdxq"])
+        git("clean", "-fdxq")
 
     # -- the Rollback contract ---------------------------------------------------------------
     def check(self) -> str:
@@ -74,13 +79,13 @@ class GitRollback(arrl.Rollback):
         if head is None:
             raise WorkspaceError(f"{self.context.repo_root} has no commits; commit your script first")
         try:
-            self.repo.git.ls_files("--error-unmatch", "--", self.path)
-        except self._git.GitCommandError:
+            self.git("ls-files", "--error-unmatch", "--", self.path)
+        except GitFailed:
             raise WorkspaceError(
                 f"{self.path} is not committed in {self.context.repo_root}; "
                 f"run `git add {self.path} && git commit` first"
             ) from None
-        if self.repo.git.status("--porcelain", "--", self.path):
+        if self.git("status", "--porcelain", "--", self.path):
             raise WorkspaceError(
                 f"{self.path} has uncommitted changes; commit or stash them so that every "
                 "result maps to a commit"
@@ -92,13 +97,13 @@ class GitRollback(arrl.Rollback):
         self.workspace = self.context.run_dir / "workspace"
         if not self._resolve(self._ref("baseline")):
             head = self.check()
-            self.repo.git.update_ref(self._ref("baseline"), head)
-            self.repo.git.update_ref(self._ref("last-good"), head)
+            self.git("update-ref", self._ref("baseline"), head)
+            self.git("update-ref", self._ref("last-good"), head)
         last_good = self._resolve(self._ref("last-good")) or self._resolve(self._ref("baseline"))
         assert last_good is not None
         if not (self.workspace / ".git").exists():
-            self.repo.git.worktree("prune")
-            self.repo.git.worktree("add", "--detach", "--force", str(self.workspace), last_good)
+            self.git("worktree", "prune")
+            self.git("worktree", "add", "--detach", "--force", str(self.workspace), last_good)
         self._checkout(last_good)
         return self.workspace
 
@@ -108,22 +113,21 @@ class GitRollback(arrl.Rollback):
         return commit, self.read(commit)
 
     def snapshot(self, script: str, experiment_id: int, message: str, parent: str) -> tuple[str, str]:
-        git = self.repo.git
+        git = self.git
         index = self.context.run_dir / "snapshot.index"
         env = {**self._env(), "GIT_INDEX_FILE": str(index)}
         scratch = self.context.run_dir / "snapshot.blob"
-        scratch.write_bytes(script.encode())
-        blob = git.hash_object("-w", "--no-filters", str(scratch))
+        scratch.write_bytes(script.encode("utf-8", "surrogateescape"))
+        blob = git("hash-object", "-w", "--no-filters", str(scratch))
         scratch.unlink()
-        with git.custom_environment(**env):
-            git.read_tree(parent)
-            git.update_index("--add", "--cacheinfo", f"100644,{blob},{self.path}")
-            tree = git.write_tree()
-            commit = git.commit_tree(tree, "-p", parent, "-m", message)
+        git("read-tree", parent, env=env)
+        git("update-index", "--add", "--cacheinfo", f"100644,{blob},{self.path}", env=env)
+        tree = git("write-tree", env=env)
+        commit = git("commit-tree", tree, "-p", parent, "-m", message, env=env)
         index.unlink(missing_ok=True)
         checkpoint("git-commit")
         ref = self._ref(f"exp/{experiment_id}")
-        git.update_ref(ref, commit)
+        git("update-ref", ref, commit)
         checkpoint("ref-update")
         self._checkout(commit)
         return commit, ref
@@ -132,14 +136,14 @@ class GitRollback(arrl.Rollback):
         self._checkout(commit)
 
     def mark_good(self, commit: str) -> None:
-        self.repo.git.update_ref(self._ref("last-good"), commit)
+        self.git("update-ref", self._ref("last-good"), commit)
 
     def read(self, commit: str) -> str:
-        return self.repo.git.show(f"{commit}:{self.path}", strip_newline_in_stdout=False)
+        return self.git("show", f"{commit}:{self.path}", keep_newline=True)
 
     def keep(self, commit: str, experiment_id: int) -> str:
         ref = self._ref(f"exp/{experiment_id}")
-        self.repo.git.update_ref(ref, commit)
+        self.git("update-ref", ref, commit)
         return ref
 
     def finish(self) -> None:
@@ -147,17 +151,17 @@ class GitRollback(arrl.Rollback):
         so `arrl apply`, `show` and `reproduce` find every version."""
         if not self.run_id:
             return
-        listed = self.repo.git.worktree("list", "--porcelain").splitlines()
+        listed = self.git("worktree", "list", "--porcelain").splitlines()
         mine = [Path(line.removeprefix("worktree ")).resolve() for line in listed if line.startswith("worktree ")]
         run_dir = self.context.run_dir.resolve()
         failed = []
         for path in mine:
             if path.is_relative_to(run_dir):
                 try:
-                    self.repo.git.worktree("remove", "--force", str(path))
-                except self._git.GitCommandError as error:
+                    self.git("worktree", "remove", "--force", str(path))
+                except GitFailed as error:
                     failed.append(f"{path}: {error.stderr.strip() or error}")
-        self.repo.git.worktree("prune")
+        self.git("worktree", "prune")
         if failed:
             raise WorkspaceError("could not remove " + "; ".join(failed))
 
@@ -165,11 +169,11 @@ class GitRollback(arrl.Rollback):
         if not self.run_id:
             return
         if (self.workspace / ".git").exists():
-            self.repo.git.worktree("remove", "--force", str(self.workspace))
-        self.repo.git.worktree("prune")
-        refs = self.repo.git.for_each_ref("--format=%(refname)", f"refs/arrl/{self.run_id}/").split()
+            self.git("worktree", "remove", "--force", str(self.workspace))
+        self.git("worktree", "prune")
+        refs = self.git("for-each-ref", "--format=%(refname)", f"refs/arrl/{self.run_id}/").split()
         for ref in refs:
-            self.repo.git.update_ref("-d", ref)
+            self.git("update-ref", "-d", ref)
 
 
 @arrl.hookimpl

@@ -233,8 +233,9 @@ def test_run_log_is_rebuilt_from_the_journal(tmp_path: Path, arrl_env) -> None:
     assert times == sorted(times)
 
 
-# Each, with the default proposer (the PPO, which imports torch), is refused before torch or an
-# engine client is imported, before a run is announced, and without a folder left behind.
+# Each, with the default proposer (the PPO, which imports torch), is refused before torch, an
+# engine client or the script reader's libcst is imported, before a run is announced, and without
+# a folder left behind.
 REFUSALS = {
     "not a repository": ("is not a git repository; arrl keeps every experiment as a commit", None),
     "no commit": ("has no commits; commit your script first", "init"),
@@ -243,7 +244,7 @@ REFUSALS = {
     "syntax error": ("the training script cannot be read: train.py:2: syntax error: '(' was never closed", "broken"),
 }
 PROBE_IMPORTS = ("import atexit, sys\n"
-                 "atexit.register(lambda: print('heavy modules:', sorted(m for m in ('torch', 'docker', 'redis', 'ray') "
+                 "atexit.register(lambda: print('heavy modules:', sorted(m for m in ('torch', 'docker', 'redis', 'ray', 'libcst') "
                  "if m in sys.modules), file=sys.stderr))\n"
                  "from arrl.cli import main\nsys.argv[0] = 'arrl'\nmain()\n")
 

@@ -101,14 +101,14 @@ def reproduce(run: RunDirectory, record: ExperimentRecord, settings: Settings, c
               runner: Runner, abort: threading.Event | None = None) -> Reproduction:
     """Run ``record``'s commit again with its seed; the runner must have passed
     :func:`check_environment`."""
-    import git  # GitPython
+    from arrl.git_command import Git
 
     seed = record.seed if record.seed is not None else settings.seed
     folder = run.path / "reproductions" / f"{record.id}-{now_iso().replace(':', '')}"
     workspace, output = folder / "workspace", folder / "output"
-    repo = git.Repo(context.repo_root)
+    git = Git(context.repo_root)
     folder.mkdir(parents=True)
-    repo.git.worktree("add", "--detach", "--quiet", str(workspace), record.commit)
+    git("worktree", "add", "--detach", "--quiet", str(workspace), record.commit)
     try:
         script = workspace / context.script_path
         request = RunRequest(
@@ -121,7 +121,7 @@ def reproduce(run: RunDirectory, record: ExperimentRecord, settings: Settings, c
         )
         result = runner.run(request, RunToEnd(abort or threading.Event()))
     finally:
-        repo.git.worktree("remove", "--force", str(workspace))
+        git("worktree", "remove", "--force", str(workspace))
         remove_tree(workspace)
     value = final_value(result.metrics, settings.metric)
     outcome, reason = result.outcome, result.failure_reason

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import arrl
 
 if TYPE_CHECKING:
-    from .proposer import PPOOptions, PPOProposer
+    from .options import PPOOptions
+    from .proposer import PPOProposer
 
 
 def _build(options: PPOOptions, context: arrl.PluginContext) -> PPOProposer:
@@ -22,7 +23,7 @@ def _build(options: PPOOptions, context: arrl.PluginContext) -> PPOProposer:
 
 @arrl.hookimpl
 def arrl_proposers():
-    from .proposer import PPOOptions
+    from .options import PPOOptions
 
     yield arrl.Registration(
         name="ppo",

@@ -32,7 +32,6 @@ import attrs
 import arrl
 from arrl.schema import SchemaError, Value
 from arrl.script.actions import random_edit
-from arrl.script.reader import apply_values, program_hash
 
 from .domains import Domain, describe, domain, editable_fields, repair_heads
 
@@ -106,6 +105,8 @@ class GridProposer(arrl.Proposer):
         return grid_points(self.baseline, axes)
 
     def propose(self, observation: arrl.Observation) -> arrl.Proposal:
+        from arrl.script.reader import apply_values, program_hash  # libcst: not at registration
+
         if self.baseline is None:
             # The first proposal follows the baseline run: the last good version is the baseline.
             self.baseline = dict(observation.config)

@@ -13,7 +13,6 @@ import attrs
 import arrl
 from arrl.schema import config_hash
 from arrl.script.actions import random_edit
-from arrl.script.reader import apply_values, program_hash
 
 
 @attrs.frozen
@@ -32,6 +31,8 @@ class RandomProposer(arrl.Proposer):
         self.context = context
 
     def propose(self, observation: arrl.Observation) -> arrl.Proposal:
+        from arrl.script.reader import apply_values, program_hash  # libcst: not at registration
+
         # Redraw a few times rather than waste a proposal on a program the run already ran (or
         # runs now); when the neighbourhood is exhausted the loop records the duplicate.
         tried = {entry.program_hash for entry in observation.history}

@@ -64,7 +64,6 @@ import attrs
 import arrl
 from arrl.records import ValidationIssue, ValidationResult
 from arrl.schema import SchemaError
-from arrl.script.reader import ScriptError, extract
 from arrl.script.space import SpaceSettings, build_space
 
 from .constant_folding import absolute_paths, constant_prefix, fold
@@ -1150,6 +1149,8 @@ class AstValidator(arrl.Validator):
         return [r for r in roots if r not in ("/", "")]
 
     def _ranges(self, proposed: str, baseline: str) -> Iterator[ValidationIssue]:
+        from arrl.script.reader import ScriptError, extract  # libcst: not at registration
+
         knobs = self.space.knobs
         try:
             extraction = extract(proposed, mapping=self.field_map, knobs=knobs)
