@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import atexit
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -16,7 +18,9 @@ from support import ROOT
 # text strategy caches) go to a folder of the session's own, not to ./.hypothesis.
 settings.register_profile("arrl", database=None)
 settings.load_profile("arrl")
-set_hypothesis_home_dir(tempfile.mkdtemp(prefix="arrl-test-hypothesis-"))
+_HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="arrl-test-hypothesis-")
+set_hypothesis_home_dir(_HYPOTHESIS_HOME)
+atexit.register(shutil.rmtree, _HYPOTHESIS_HOME, ignore_errors=True)
 
 
 def repository_state() -> set[str]:

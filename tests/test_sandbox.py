@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -214,6 +216,22 @@ def test_an_experiment_leaves_no_workspace_behind_and_keeps_its_output(sandboxed
     assert set(result.details["output_removed"].split(", ")) == {"fifo", "link"}
     leftovers = [p for p in Path("/tmp").glob("arrl-sandbox-run1-1-*")]
     assert leftovers == []
+
+
+def test_a_continued_run_removes_the_sandbox_copies_a_killed_arrl_left(sandboxed: SubprocessRunner) -> None:
+    """SIGKILL gives arrl no chance to remove an experiment's sandbox copy: the run's next start
+    (cleanup_stale, under the run's lock) does, and leaves other runs' copies alone."""
+    mine = Path(tempfile.mkdtemp(prefix="arrl-sandbox-killedrun-3-"))
+    (mine / "workspace" / "deep").mkdir(parents=True)
+    (mine / "workspace" / "deep" / "train.py").write_text("x = 1\n")
+    (mine / "workspace" / "deep").chmod(0o500)  # as an experiment may leave it
+    other = Path(tempfile.mkdtemp(prefix="arrl-sandbox-otherrun-3-"))
+    try:
+        sandboxed.cleanup_stale("killedrun")
+        assert not mine.exists()
+        assert other.exists()
+    finally:
+        shutil.rmtree(other, ignore_errors=True)
 
 
 def test_filling_the_workspace_ends_the_experiment(sandboxed: SubprocessRunner, world: World) -> None:

@@ -12,6 +12,7 @@ killed one left behind.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import signal
 import subprocess
@@ -310,6 +311,11 @@ class SubprocessRunner(arrl.Runner):
         for group in [*stale_cgroups(run_id), *limits.stale_groups(run_id)]:
             killed += kill_cgroup(group)
             remove_cgroup(group)
+        # The sandbox copies of an arrl that was killed (SIGKILL, a power cut) before it could
+        # remove them: the run's lock says no other arrl is running it now.
+        for scratch in Path(tempfile.gettempdir()).glob(f"arrl-sandbox-{glob.escape(run_id)}-*"):
+            if scratch.is_dir() and not scratch.is_symlink() and scratch.stat().st_uid == os.getuid():
+                remove_tree(scratch)
         return killed
 
 

@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -275,8 +276,10 @@ class NameResolver:
 
     @classmethod
     def close_all(cls) -> None:
+        """End every worker and remove its home (at exit: a worker lives as long as arrl)."""
         for worker in cls._workers.values():
             worker.close()
+            shutil.rmtree(worker.home, ignore_errors=True)
         cls._workers.clear()
 
 
