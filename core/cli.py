@@ -238,12 +238,12 @@ def _run(inv: Invocation, script: str | None, new: bool, overrides: dict[str, An
         click.echo(f"arrl: continuing run {meta.run_id} ({meta.status.value}"
                    f"{': ' + meta.status_reason if meta.status_reason else ''})", err=True)
     context = _context(settings, run_dir.path, repo_root, relative)
-    # The loop (and the script reader's libcst) only once the early checks have passed.
-    from arrl.run.assembly import assemble_loop
-    from arrl.run.display import console_subscribers
-    from arrl.run.events import subscribed
-
     try:
+        # The loop (and the script reader's libcst) only once the early checks have passed.
+        from arrl.run.assembly import assemble_loop
+        from arrl.run.display import console_subscribers
+        from arrl.run.events import subscribed
+
         loop = assemble_loop(manager, settings, run_dir, context)
     except BaseException as error:  # a plugin that cannot be built: the run never started
         if run_dir.began_nothing(run_dir.end_after_error(error), error):

@@ -24,8 +24,9 @@ class Git:
         self.root = root
 
     def __call__(self, *args: str, env: dict[str, str] | None = None, keep_newline: bool = False) -> str:
-        done = subprocess.run(["git", "-C", str(self.root), *args], capture_output=True,
-                              env={**os.environ, **env} if env else None)
+        # git's messages in English whatever the user's locale: callers read them.
+        done = subprocess.run(["git", "-C", str(self.root), *args], capture_output=True, stdin=subprocess.DEVNULL,
+                              env={**os.environ, **(env or {}), "LC_ALL": "C", "LANGUAGE": "C"})
         # As git writes paths and file contents: bytes that are not UTF-8 survive a round trip.
         out, err = (stream.decode("utf-8", "surrogateescape") for stream in (done.stdout, done.stderr))
         if done.returncode != 0:

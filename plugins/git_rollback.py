@@ -38,10 +38,14 @@ class GitRollback(arrl.Rollback):
         try:
             top = self.git("rev-parse", "--show-toplevel")
         except GitFailed as error:
-            if "not a git repository" not in error.stderr:  # git is there but refuses: say why
+            if not any(said in error.stderr for said in ("not a git repository", "cannot change to")):
+                # git is there but refuses (dubious ownership, a damaged repository): say why
                 raise WorkspaceError(f"git cannot use {context.repo_root}: {error.stderr.strip()}") from None
             top = ""
-        except (FileNotFoundError, NotADirectoryError):
+        except FileNotFoundError:
+            raise WorkspaceError("git is not installed (no `git` on PATH); arrl keeps every experiment "
+                                 "as a git commit") from None
+        except NotADirectoryError:
             top = ""
         if not top or Path(top).resolve() != Path(context.repo_root).resolve():
             raise WorkspaceError(
@@ -117,7 +121,7 @@ class GitRollback(arrl.Rollback):
         index = self.context.run_dir / "snapshot.index"
         env = {**self._env(), "GIT_INDEX_FILE": str(index)}
         scratch = self.context.run_dir / "snapshot.blob"
-        scratch.write_bytes(script.encode("utf-8", "surrogateescape"))
+        scratch.write_bytes(script.encode())
         blob = git("hash-object", "-w", "--no-filters", str(scratch))
         scratch.unlink()
         git("read-tree", parent, env=env)

@@ -88,8 +88,12 @@ def _seconds_to_first_record(repo: Path, env: dict) -> float:
 
 
 def _ten_kills(part: int, tmp_path: Path, arrl_env: dict) -> None:
-    """Ten of the fifty kills, in a project of their own."""
-    repo = make_repo(tmp_path / "project", {"train.py": SCRIPT}, CONFIG)
+    """Ten of the fifty kills, in a project of their own. The first ten run the default proposer
+    (the PPO: torch's import, its prior and its saved state are in the start-up they land in);
+    the other forty the random one, whose start-up takes a second rather than several, so that
+    their moments fall among experiments, the journal's appends, commits and ref updates."""
+    proposer = "" if part == 0 else '[plugins]\nproposer = "random"\n'
+    repo = make_repo(tmp_path / "project", {"train.py": SCRIPT}, CONFIG + proposer)
     rng = random.Random(20261125 + part)
     # Seeded moments from start-up to several experiments in. Start-up (importing torch and
     # building the PPO proposer) takes 1.5 s on an idle machine and ten times that on a busy

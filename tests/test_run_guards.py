@@ -278,6 +278,16 @@ def test_a_new_run_is_refused_before_anything_heavy_or_created(case: str, tmp_pa
     assert sorted(p.name for p in project.iterdir()) == before  # no .arrl left behind
 
 
+def test_a_machine_without_git_is_told_so(tmp_path: Path, arrl_env) -> None:
+    """No git on PATH is not "not a git repository": the user is told what is missing."""
+    repo = _project(tmp_path)
+    done = subprocess.run([str(ARRL), "run", "--max-experiments", "1"], cwd=repo, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **arrl_env, "PATH": str(tmp_path / "nothing-here")})
+    assert done.returncode != 0
+    assert "git is not installed (no `git` on PATH)" in done.stderr, done.stderr
+    assert not (repo / ".arrl").exists()
+
+
 def test_a_finished_run_leaves_no_worktree_and_no_lock(tmp_path: Path, arrl_env) -> None:
     """A finished run is not continued: its worktrees leave `git worktree list`, and the lock
     file goes with the lock; every version stays (refs), for show, apply and reproduce."""

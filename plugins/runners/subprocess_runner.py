@@ -15,6 +15,7 @@ import contextlib
 import glob
 import os
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -314,7 +315,11 @@ class SubprocessRunner(arrl.Runner):
         # The sandbox copies of an arrl that was killed (SIGKILL, a power cut) before it could
         # remove them: the run's lock says no other arrl is running it now.
         for scratch in Path(tempfile.gettempdir()).glob(f"arrl-sandbox-{glob.escape(run_id)}-*"):
-            if scratch.is_dir() and not scratch.is_symlink() and scratch.stat().st_uid == os.getuid():
+            try:
+                seen = scratch.lstat()
+            except FileNotFoundError:
+                continue
+            if stat.S_ISDIR(seen.st_mode) and seen.st_uid == os.getuid():  # a folder, not a link
                 remove_tree(scratch)
         return killed
 

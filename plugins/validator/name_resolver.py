@@ -22,18 +22,19 @@ import contextlib
 import json
 import os
 import select
-import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import attrs
 
 from arrl.errors import ConfigError
+from arrl.output import remove_tree
 
 # Where the CPython implementation module of a public module lives, named the way users spell it,
 # so ``posix.system`` is judged as ``os.system``.
@@ -279,7 +280,7 @@ class NameResolver:
         """End every worker and remove its home (at exit: a worker lives as long as arrl)."""
         for worker in cls._workers.values():
             worker.close()
-            shutil.rmtree(worker.home, ignore_errors=True)
+            remove_tree(Path(worker.home))
         cls._workers.clear()
 
 
