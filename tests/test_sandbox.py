@@ -234,6 +234,42 @@ def test_a_continued_run_removes_the_sandbox_copies_a_killed_arrl_left(sandboxed
         shutil.rmtree(other, ignore_errors=True)
 
 
+DROP_AND_RUN = """
+    import os, stat, subprocess
+    out = os.environ["ARRL_OUTPUT_DIR"]
+    for where, folder in (("tmp", "/tmp"), ("shm", "/dev/shm"), ("workspace", os.getcwd()), ("output", out)):
+        program = os.path.join(folder, "dropped.sh")
+        with open(program, "w") as handle:
+            handle.write(f"#!/bin/sh\\necho ran > {out}/ran-{where}\\n")
+        os.chmod(program, 0o755)
+        try:
+            subprocess.run([program], check=False)
+        except OSError as error:
+            print("refused:", where, type(error).__name__)
+    subprocess.run(["/bin/sh", "-c", f"echo ran > {out}/ran-system-shell"], check=True)
+"""
+
+
+def test_a_program_an_experiment_writes_cannot_be_executed(sandboxed: SubprocessRunner, world: World) -> None:
+    """Landlock: what an experiment writes (in /tmp, /dev/shm, its workspace, its output) is never
+    executed, while the system's programs are; with Landlock off (the control) the same dropped
+    programs run, so the check can fail."""
+    from arrl.plugins.runners import landlock
+
+    if landlock.abi() == 0:
+        skip_or_fail("this kernel has no Landlock")
+    result, folder = attack(sandboxed, world, ["drop_and_run"], extra={"drop_and_run": DROP_AND_RUN})
+    ran = sorted(p.name for p in (folder / "output").glob("ran-*"))
+    assert ran == ["ran-system-shell"], (ran, (folder / "stdout.log").read_text()[-2000:] if (folder / "stdout.log").exists() else "")
+    assert result.details["landlock"].startswith("on (ABI ")
+    control = SubprocessRunner(SubprocessOptions(sandbox="on", landlock="off", tmp_size="64m", shm_size="64m",
+                                                 output_quota="64m"))
+    result, folder = attack(control, world, ["drop_and_run"], experiment=2, extra={"drop_and_run": DROP_AND_RUN})
+    ran = sorted(p.name for p in (folder / "output").glob("ran-*"))
+    assert ran == ["ran-output", "ran-shm", "ran-system-shell", "ran-tmp", "ran-workspace"], ran
+    assert result.details["landlock"] == 'off (runner option landlock = "off")'
+
+
 def test_filling_the_workspace_ends_the_experiment(sandboxed: SubprocessRunner, world: World) -> None:
     result, _ = attack(sandboxed, world, ["fill_workspace"])
     assert result.outcome is arrl.Outcome.FAILED

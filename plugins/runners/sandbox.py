@@ -314,6 +314,16 @@ def helper_command(probe_result: Probe, python: str, read_paths: Sequence[str], 
     return [*args, "--", *command]
 
 
+def read_only_paths(python: str, read_paths: Sequence[str]) -> list[str]:
+    """The sandbox's read-only tree as it shows inside (what Landlock lets it read and execute):
+    the system, /etc, the interpreter and the declared data folders."""
+    paths = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"]
+    paths += [part for root in interpreter_roots(python) for part in _interpreter_parts(root)]
+    paths.append(os.path.dirname(os.path.abspath(python)))
+    paths += [os.path.realpath(os.path.expanduser(path)) for path in read_paths]
+    return paths
+
+
 def _base(probe_result: Probe, python: str, read_paths: Sequence[str], tmp_size: int) -> list[str]:
     args = [probe_result.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL",
             "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),

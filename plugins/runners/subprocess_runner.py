@@ -30,7 +30,7 @@ import arrl
 from arrl.output import OutputLimits, parse_size, remove_tree, scrub_tree, size_at_least
 from arrl.run.supervision import supervise
 
-from . import limits, network, sandbox, seccomp
+from . import landlock, limits, network, sandbox, seccomp
 from .containment import CgroupContainment, Containment, contain, kill_cgroup, remove_cgroup, stale_cgroups
 
 REAPER = Path(__file__).with_name("reaper.py")
@@ -72,6 +72,10 @@ class SubprocessOptions(OutputLimits):
     # slirp4netns, with the host, its loopback and every private and link-local range refused
     # (network.py). Without the sandbox the script has your network whatever this says.
     network: str = attrs.field(default="none", validator=attrs.validators.in_(("none", "egress")))
+    # Landlock inside the sandbox (landlock.py), where the kernel has it: "auto" keeps the
+    # experiment's writable folders from being executed (and, with ABI 6, its signals and
+    # abstract sockets in); "off" leaves the sandbox to bubblewrap and seccomp alone.
+    landlock: str = attrs.field(default="auto", validator=attrs.validators.in_(("auto", "off")))
 
     def memory_bytes(self) -> int:
         if self.memory == "auto":
@@ -237,15 +241,28 @@ class SubprocessRunner(arrl.Runner):
                     contextlib.closing(network.Egress() if asked else _Nothing()) as made:
                 egress = made if isinstance(made, network.Egress) else None
                 extra = [*egress.bwrap_args(), *network.resolv_conf(scratch / "net")] if egress else []
-                command = sandbox.bwrap_command(self.probe, spec, filter_fd, [python, str(request.script)], extra)
+                script, locked = self._landlocked(python, request)
+                command = sandbox.bwrap_command(self.probe, spec, filter_fd, script, extra)
                 env = sandbox.environment(request.env, TOKEN_VARIABLE, token, self.options.forward_env)
-                details = {"sandbox": "bwrap",
+                details = {"sandbox": "bwrap", "landlock": locked,
                            "network": "egress (slirp4netns; the host and private ranges refused)" if egress else "none",
                            "seccomp": "on" if filter_fd is not None else f"off ({seccomp.machine()})"}
                 fds = (*((filter_fd,) if filter_fd is not None else ()), *(egress.passed_fds() if egress else ()))
                 yield _Launch(command, env, fds, details, copy, egress)
         finally:
             remove_tree(scratch)
+
+    def _landlocked(self, python: str, request: arrl.RunRequest) -> tuple[list[str], str]:
+        """The script's command inside the sandbox, under Landlock where it holds, and what the
+        record says of it."""
+        command = [python, str(request.script)]
+        if self.options.landlock == "off":
+            return command, 'off (runner option landlock = "off")'
+        if landlock.abi() == 0:
+            return command, landlock.status()
+        writable = [str(request.workspace), str(request.output_dir), "/tmp", "/dev/shm"]
+        return landlock.wrap(python, command, sandbox.read_only_paths(python, self.options.read_paths),
+                             writable), landlock.status()
 
     def _supervise(self, request: arrl.RunRequest, monitor: arrl.RunMonitor, token: str,
                    launch: _Launch) -> arrl.RunResult:
