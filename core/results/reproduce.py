@@ -111,8 +111,10 @@ def reproduce(run: RunDirectory, record: ExperimentRecord, settings: Settings, c
     git("worktree", "add", "--detach", "--quiet", str(workspace), record.commit)
     try:
         script = workspace / context.script_path
+        # A run id of its own for the runner (its process tokens, sandbox copies, cgroups and
+        # containers): the run, continued meanwhile, clears what its own id names as stale.
         request = RunRequest(
-            run_id=run.run_id, experiment_id=record.id, script=script, workspace=workspace,
+            run_id=f"reproduce-{run.run_id}", experiment_id=record.id, script=script, workspace=workspace,
             workdir=script.parent, output_dir=output, log_dir=folder,
             budget_seconds=settings.budget, seed=seed, silence_timeout=settings.silence_timeout,
             env={"ARRL_RUN_ID": run.run_id, "ARRL_EXPERIMENT_ID": str(record.id),
