@@ -371,13 +371,14 @@ def test_an_improvement_inside_the_noise_does_not_end_a_plateau(tmp_path: Path, 
 
 def test_a_continued_run_keeps_the_stop_conditions_it_started_with(tmp_path: Path, arrl_env) -> None:
     # One failure pauses this run; each `arrl run` continues it, and it still ends at the
-    # --max-experiments 14 it was started with, though no continuation repeats it.
+    # --max-experiments 14 it was started with, though no continuation repeats it. (The random
+    # proposer: the subject is the stop conditions, and each start skips importing torch.)
     repo = make_repo(tmp_path / "project", {"train.py": TOY_SCRIPT},
-                     TOY_CONFIG.replace("failure_limit = 50", "failure_limit = 1"))
+                     TOY_CONFIG.replace("failure_limit = 50", "failure_limit = 1") + '[plugins]\nproposer = "random"\n')
     first = run_arrl("run", "--max-experiments", "14", cwd=repo, env=arrl_env)
     assert first.returncode == 3, first.output  # the seed was chosen so that a proposal fails early
     assert len(records(repo)) < 14
-    for _ in range(8):
+    for _ in range(14):
         again = run_arrl("run", cwd=repo, env=arrl_env)
         assert again.returncode in (0, 3), again.output
         if again.returncode == 0:
