@@ -10,7 +10,6 @@ import json
 import math
 import os
 import signal
-import subprocess
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -99,11 +98,11 @@ def _context(settings: Settings, run_dir: Path, repo_root: Path, script_path: st
 
 
 def _repo_root(directory: Path) -> Path:
+    from .git_command import Git, GitFailed
+
     try:
-        out = subprocess.run(["git", "-C", str(directory), "rev-parse", "--show-toplevel"],
-                             capture_output=True, text=True, check=True)
-        return Path(out.stdout.strip())
-    except (subprocess.CalledProcessError, FileNotFoundError):
+        return Path(Git(directory)("rev-parse", "--show-toplevel"))
+    except (GitFailed, FileNotFoundError):
         return directory
 
 

@@ -45,8 +45,6 @@ class GitRollback(arrl.Rollback):
         except FileNotFoundError:
             raise WorkspaceError("git is not installed (no `git` on PATH); arrl keeps every experiment "
                                  "as a git commit") from None
-        except NotADirectoryError:
-            top = ""
         if not top or Path(top).resolve() != Path(context.repo_root).resolve():
             raise WorkspaceError(
                 f"{context.repo_root} is not a git repository; arrl keeps every experiment as a "

@@ -34,6 +34,8 @@ WRITE_NO_EXECUTE = (WRITE_FILE | READ_FILE | READ_DIR | REMOVE_DIR | REMOVE_FILE
                     | MAKE_SOCK | MAKE_FIFO | MAKE_SYM | REFER | TRUNCATE)
 DEVICES = READ_FILE | READ_DIR | WRITE_FILE | TRUNCATE | IOCTL_DEV
 PSEUDO_FILES = READ_FILE | READ_DIR | WRITE_FILE | TRUNCATE
+FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV  # what a rule on a file may grant
+SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1 << 0, 1 << 1  # ABI 6
 
 # The launcher, run as ``python -I -S -c LAUNCHER RULES COMMAND...``. Syscalls 444-446 have one
 # number on every architecture (they came after the tables were unified).
@@ -44,9 +46,8 @@ libc = ctypes.CDLL(None, use_errno=True)
 def fail(what):
     sys.stderr.write(f"arrl: Landlock could not be applied in the sandbox: {what}: {os.strerror(ctypes.get_errno())}\n")
     sys.exit(126)
-abi = rules["abi"]
-handled = (1 << 13) - 1 | (1 << 13 if abi >= 2 else 0) | (1 << 14 if abi >= 3 else 0) | (1 << 15 if abi >= 5 else 0)
-fields = [handled, 0] + ([3] if abi >= 6 else [])
+handled = rules["handled"]
+fields = [handled, 0] + ([rules["scoped"]] if rules["scoped"] else [])
 attr = (ctypes.c_uint64 * len(fields))(*fields)
 ruleset = libc.syscall(444, ctypes.byref(attr), ctypes.sizeof(attr), 0)
 if ruleset < 0:
@@ -60,7 +61,7 @@ for path, access in rules["paths"]:
     except OSError:
         continue  # not in this sandbox (an absent /lib32, a GPU node of another machine)
     if not os.path.isdir(path):
-        access &= (1 << 0) | (1 << 1) | (1 << 2) | (1 << 14) | (1 << 15)  # a file takes file rights only
+        access &= rules["file_rights"]
     rule = Beneath(access & handled, fd)
     if libc.syscall(445, ruleset, 1, ctypes.byref(rule), 0) != 0:
         fail(f"landlock_add_rule({path})")
@@ -93,11 +94,21 @@ def status() -> str:
     return f"on (ABI {version}{'; signals and abstract sockets scoped' if version >= 6 else ''})"
 
 
+def handled(version: int) -> int:
+    """The rights a ruleset rules on a kernel of Landlock ABI ``version``: every one it knows."""
+    rights = (1 << 13) - 1
+    for right, since in ((REFER, 2), (TRUNCATE, 3), (IOCTL_DEV, 5)):
+        rights |= right if version >= since else 0
+    return rights
+
+
 def wrap(python: str, command: Sequence[str], readable: Sequence[str], writable: Sequence[str]) -> list[str]:
     """``command`` run under the Landlock rules: ``readable`` paths read and executed, ``writable``
     ones written and never executed (paths as the sandbox shows them)."""
     paths = [(path, READ_EXECUTE) for path in readable]
     paths += [("/dev", DEVICES), ("/proc", PSEUDO_FILES), ("/sys", READ_FILE | READ_DIR)]
     paths += [(path, WRITE_NO_EXECUTE) for path in writable]
-    rules = json.dumps({"abi": abi(), "paths": paths})
+    version = abi()
+    scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if version >= 6 else 0
+    rules = json.dumps({"handled": handled(version), "scoped": scoped, "file_rights": FILE_RIGHTS, "paths": paths})
     return [python, "-I", "-S", "-c", LAUNCHER, rules, *command]

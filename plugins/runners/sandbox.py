@@ -117,10 +117,14 @@ def probe() -> Probe:
     return Probe(True, found, seccomp=seccomp.supported())
 
 
+# The top-level links and folders a merged-/usr system has beside /usr.
+BESIDE_USR = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+
+
 def _system_binds() -> list[str]:
-    """/usr read-only, and the top-level links and folders a merged-/usr system has beside it."""
+    """/usr read-only, and what BESIDE_USR names (a link, or a folder bound read-only)."""
     args = ["--ro-bind", "/usr", "/usr"]
-    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+    for name in BESIDE_USR:
         path = Path("/") / name
         if path.is_symlink():
             args += ["--symlink", os.readlink(path), str(path)]
@@ -317,7 +321,7 @@ def helper_command(probe_result: Probe, python: str, read_paths: Sequence[str], 
 def read_only_paths(python: str, read_paths: Sequence[str]) -> list[str]:
     """The sandbox's read-only tree as it shows inside (what Landlock lets it read and execute):
     the system, /etc, the interpreter and the declared data folders."""
-    paths = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"]
+    paths = ["/usr", *(f"/{name}" for name in BESIDE_USR), "/etc"]
     paths += [part for root in interpreter_roots(python) for part in _interpreter_parts(root)]
     paths.append(os.path.dirname(os.path.abspath(python)))
     paths += [os.path.realpath(os.path.expanduser(path)) for path in read_paths]
