@@ -192,10 +192,107 @@ class RunsLock:
         self.release()
 
 
+class JournalFile:
+    """The journal's lines: appended whole and fsynced, read back with damage told apart from a
+    torn tail, repaired, and damaged lines set aside. The run directory's other files are
+    :class:`RunDirectory`'s."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(self, record: ExperimentRecord) -> None:
+        line = (to_json(record) + "\n").encode()
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                # One write of the whole line: a crash leaves it whole or torn at the end, never
+                # interleaved; a torn tail is dropped by records() and rewritten by repair().
+                written = os.write(fd, line)
+                if written != len(line):
+                    raise OSError(errno.ENOSPC, f"short write ({written} of {len(line)} bytes)")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as error:
+            self._truncate_to_whole_lines()
+            raise ArrlError(
+                f"cannot write experiment {record.id} to the journal {self.path}: "
+                f"{error.strerror or error}. Every experiment recorded before is intact; free space "
+                "and run `arrl run` to continue (this experiment runs again)") from None
+
+    def _truncate_to_whole_lines(self) -> None:
+        # A failed write may have left part of a line: cut it so nothing half-written remains.
+        try:
+            data = self.path.read_bytes()
+            if data and not data.endswith(b"\n"):
+                os.truncate(self.path, data.rfind(b"\n") + 1)
+        except OSError:
+            pass  # repair() does the same on the next start
+
+    def records(self) -> list[ExperimentRecord]:
+        """Every record of the journal; :class:`JournalDamaged` if a whole line is unreadable."""
+        records, damaged = self.read()
+        if damaged:
+            first = damaged[0]
+            more = f" (and {len(damaged) - 1} more damaged line(s))" if len(damaged) > 1 else ""
+            raise JournalDamaged(
+                f"{self.path}:{first.line_number}: damaged record: {first.reason}{more}. The "
+                f"{len(records)} other records are intact. `arrl run --skip-damaged` continues the run "
+                f"without the damaged line(s), which are moved to {self.damaged_path.name} and reported")
+        return records
+
+    def read(self) -> tuple[list[ExperimentRecord], list[DamagedLine]]:
+        """The readable records, and the whole lines that are not (bit rot, a hand edit).
+
+        A torn last line (no newline: a crash mid-write) is neither: that record never existed."""
+        records: list[ExperimentRecord] = []
+        damaged: list[DamagedLine] = []
+        for number, line in enumerate(self.path.read_bytes().splitlines(keepends=True), start=1):
+            if not line.endswith(b"\n"):
+                break
+            try:
+                records.append(from_dict(json.loads(line), ExperimentRecord))
+            except Exception as error:  # any way a line can fail to be a record is damage
+                damaged.append(DamagedLine(number, _damage_reason(error), line))
+        return records, damaged
+
+    @property
+    def damaged_path(self) -> Path:
+        return self.path.with_name("journal.damaged.jsonl")
+
+    def set_aside_damaged(self) -> list[DamagedLine]:
+        """Move damaged lines out of the journal into ``journal.damaged.jsonl``; the rest stays
+        byte for byte. Returns what was moved, for the caller to report."""
+        _, damaged = self.read()
+        if not damaged:
+            return []
+        with self.damaged_path.open("ab") as aside:
+            for entry in damaged:
+                aside.write(entry.text)
+            aside.flush()
+            os.fsync(aside.fileno())
+        skip = {entry.line_number for entry in damaged}
+        lines = self.path.read_bytes().splitlines(keepends=True)
+        kept = b"".join(line for number, line in enumerate(lines, start=1) if number not in skip)
+        _write_atomic_bytes(self.path, kept)
+        return damaged
+
+    def repair(self) -> None:
+        """Drop a torn last line so that the next append starts on a line of its own."""
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            keep = data[: data.rfind(b"\n") + 1]
+            _write_atomic(self.path, keep.decode())
+
+
 class RunDirectory:
+    """One run's folder (the layout in this module's docstring): its settings and status, its
+    journal, each experiment's folder and the run's log."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.journal = path / "journal.jsonl"
+        self.lines = JournalFile(self.journal)
         self.meta_path = path / "run.json"
         self.proposer_state = path / "proposer.state"
 
@@ -282,82 +379,27 @@ class RunDirectory:
     def experiment_dir(self, experiment_id: int) -> Path:
         return self.path / "experiments" / str(experiment_id)
 
-    def append(self, record: ExperimentRecord) -> None:
-        line = (to_json(record) + "\n").encode()
-        try:
-            fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                # One write of the whole line: a crash leaves it whole or torn at the end, never
-                # interleaved; a torn tail is dropped by records() and rewritten by repair().
-                written = os.write(fd, line)
-                if written != len(line):
-                    raise OSError(errno.ENOSPC, f"short write ({written} of {len(line)} bytes)")
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as error:
-            self._truncate_to_whole_lines()
-            raise ArrlError(
-                f"cannot write experiment {record.id} to the journal {self.journal}: "
-                f"{error.strerror or error}. Every experiment recorded before is intact; free space "
-                "and run `arrl run` to continue (this experiment runs again)") from None
 
-    def _truncate_to_whole_lines(self) -> None:
-        # A failed write may have left part of a line: cut it so nothing half-written remains.
-        try:
-            data = self.journal.read_bytes()
-            if data and not data.endswith(b"\n"):
-                os.truncate(self.journal, data.rfind(b"\n") + 1)
-        except OSError:
-            pass  # repair() does the same on the next start
+    # The journal's lines are JournalFile's; these keep the run directory the one handle callers use.
+    def append(self, record: ExperimentRecord) -> None:
+        self.lines.append(record)
 
     def records(self) -> list[ExperimentRecord]:
         """Every record of the journal; :class:`JournalDamaged` if a whole line is unreadable."""
-        records, damaged = self.read()
-        if damaged:
-            first = damaged[0]
-            more = f" (and {len(damaged) - 1} more damaged line(s))" if len(damaged) > 1 else ""
-            raise JournalDamaged(
-                f"{self.journal}:{first.line_number}: damaged record: {first.reason}{more}. The "
-                f"{len(records)} other records are intact. `arrl run --skip-damaged` continues the run "
-                f"without the damaged line(s), which are moved to {self.damaged_path.name} and reported")
-        return records
+        return self.lines.records()
 
     def read(self) -> tuple[list[ExperimentRecord], list[DamagedLine]]:
-        """The readable records, and the whole lines that are not (bit rot, a hand edit).
-
-        A torn last line (no newline: a crash mid-write) is neither: that record never existed."""
-        records: list[ExperimentRecord] = []
-        damaged: list[DamagedLine] = []
-        for number, line in enumerate(self.journal.read_bytes().splitlines(keepends=True), start=1):
-            if not line.endswith(b"\n"):
-                break
-            try:
-                records.append(from_dict(json.loads(line), ExperimentRecord))
-            except Exception as error:  # any way a line can fail to be a record is damage
-                damaged.append(DamagedLine(number, _damage_reason(error), line))
-        return records, damaged
+        return self.lines.read()
 
     @property
     def damaged_path(self) -> Path:
-        return self.path / "journal.damaged.jsonl"
+        return self.lines.damaged_path
 
     def set_aside_damaged(self) -> list[DamagedLine]:
-        """Move damaged lines out of the journal into ``journal.damaged.jsonl``; the rest stays
-        byte for byte. Returns what was moved, for the caller to report."""
-        _, damaged = self.read()
-        if not damaged:
-            return []
-        with self.damaged_path.open("ab") as aside:
-            for entry in damaged:
-                aside.write(entry.text)
-            aside.flush()
-            os.fsync(aside.fileno())
-        skip = {entry.line_number for entry in damaged}
-        lines = self.journal.read_bytes().splitlines(keepends=True)
-        kept = b"".join(line for number, line in enumerate(lines, start=1) if number not in skip)
-        _write_atomic_bytes(self.journal, kept)
-        return damaged
+        return self.lines.set_aside_damaged()
+
+    def repair(self) -> None:
+        self.lines.repair()
 
     def complete_log(self, entries: list[tuple[int, str, str]]) -> int:
         """Rebuild ``run.log`` from the journal: add the experiments it lacks (``(id, time,
@@ -377,10 +419,3 @@ class RunDirectory:
     @property
     def log_path(self) -> Path:
         return self.path / "run.log"
-
-    def repair(self) -> None:
-        """Drop a torn last line so that the next append starts on a line of its own."""
-        data = self.journal.read_bytes()
-        if data and not data.endswith(b"\n"):
-            keep = data[: data.rfind(b"\n") + 1]
-            _write_atomic(self.journal, keep.decode())
