@@ -302,7 +302,11 @@ class ExperimentHost:
 
         registration = Registry(plugin_manager()).get("runner", inner)
         self.runner: arrl.Runner = registration.factory(build_options(registration, inner_options), context)
-        self.monitor = _RemoteMonitor()
+        # One monitor per experiment, made by whichever comes first, run() or the arrl process's
+        # first exchange(): the actor serves calls concurrently, and an exchange served before
+        # run() had made a new monitor took the last experiment's points for the new one's.
+        self.monitors: dict[int, _RemoteMonitor] = {}
+        self.monitors_lock = threading.Lock()
         self.returned: Path | None = None  # the last shipped experiment's packed output
         quota = getattr(build_options(registration, inner_options), "output_quota", "4g")
         self.output_quota = parse_size(quota)
@@ -317,7 +321,7 @@ class ExperimentHost:
         this node for :meth:`read_returned`, and return its size."""
         import ray
 
-        self.monitor = monitor = _RemoteMonitor()
+        monitor = self._monitor(request.experiment_id, current=True)
         gpus = ray.get_gpu_ids()
         if gpus:  # Ray's choice of GPU on this node, not the arrl machine's --gpus
             request = attrs.evolve(request, env={**request.env, "CUDA_VISIBLE_DEVICES": ",".join(map(str, gpus))})
@@ -363,8 +367,17 @@ class ExperimentHost:
             remove_tree(self.returned.parent)
             self.returned = None
 
-    def exchange(self, answered: int, stop: bool, abort: bool, wait: float) -> tuple[list[MetricPoint], bool]:
-        return self.monitor.exchange(answered, stop, abort, wait)
+    def _monitor(self, experiment_id: int, current: bool = False) -> _RemoteMonitor:
+        """The experiment's monitor; ``current`` (run() starting it) forgets earlier ones."""
+        with self.monitors_lock:
+            monitor = self.monitors.setdefault(experiment_id, _RemoteMonitor())
+            if current:
+                self.monitors = {experiment_id: monitor}
+            return monitor
+
+    def exchange(self, experiment_id: int, answered: int, stop: bool, abort: bool,
+                 wait: float) -> tuple[list[MetricPoint], bool]:
+        return self._monitor(experiment_id).exchange(answered, stop, abort, wait)
 
     def fingerprint(self) -> dict[str, str]:
         return self.runner.fingerprint()
@@ -512,20 +525,8 @@ class RayRunner(arrl.Runner):
         # cluster is not the experiment's time).
         deadline = time.monotonic() + request.budget_seconds + self.options.grace
         seen: list[MetricPoint] = []
-        stop = False
         try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise GetTimeoutError("past the budget + grace")
-                points, finished = ray.get(actor.exchange.remote(len(seen), stop, monitor.should_abort(),
-                                                                 self.POLL_SECONDS), timeout=remaining)
-                for point in points:
-                    seen.append(point)
-                    if not stop and not monitor.on_metric(point):
-                        stop = True
-                if finished and not points:
-                    break
+            _follow(actor, request.experiment_id, monitor, deadline, seen, self.POLL_SECONDS)
             result, returned = ray.get(pending, timeout=max(deadline - time.monotonic(), 1.0))
         except GetTimeoutError:
             self._lose_actor()
@@ -546,41 +547,8 @@ class RayRunner(arrl.Runner):
             self._remove_leftovers(request, kill_worker=True)
             raise arrl.ArrlError(f"Ray could not run experiment {request.experiment_id}: {error}") from None
         if returned is not None:
-            skipped = self._take_returned(actor, returned, request.log_dir)
-            _move_into(request.log_dir / ".returned" / "output", request.output_dir)
-            _move_into(request.log_dir / ".returned" / "log", request.log_dir)
-            remove_tree(request.log_dir / ".returned")
-            result = attrs.evolve(result, stdout_path=_relocate(result.stdout_path, request.log_dir),
-                                  stderr_path=_relocate(result.stderr_path, request.log_dir))
-            if skipped:
-                said = "all that was left (the transfer failed)" if skipped < 0 else f"{skipped} entries"
-                result = attrs.evolve(result, details={**result.details, "output_skipped": said})
+            result = _bring_back(actor, returned, request, result, parse_size(self.options.return_piece))
         return attrs.evolve(result, details={**result.details, "ray_node": self.actor_node})
-
-    def _take_returned(self, actor: Any, size: int, log_dir: Path) -> int:
-        """The node's packed output, piece by piece onto this disk, then unpacked; the pieces
-        are what this process holds in memory at once. A transfer that fails loses the output,
-        not the run: the record says so (``output_skipped``)."""
-        import ray
-        from ray.exceptions import GetTimeoutError, RayError
-
-        packed = log_dir / ".returned.tar.gz"
-        try:
-            with packed.open("wb") as handle:
-                offset = 0
-                while offset < size:
-                    piece = ray.get(actor.read_returned.remote(offset, parse_size(self.options.return_piece)),
-                                    timeout=600)
-                    if not piece:
-                        break
-                    handle.write(piece)
-                    offset += len(piece)
-            actor.drop_returned.remote()
-            return _unpack_file(packed, log_dir / ".returned")
-        except (RayError, GetTimeoutError, OSError):
-            return -1
-        finally:
-            packed.unlink(missing_ok=True)
 
     def _remove_leftovers(self, request: arrl.RunRequest, kill_worker: bool = False) -> None:
         """Run :func:`remove_leftovers` for this experiment on the node its actor was on."""
@@ -614,6 +582,66 @@ class RayRunner(arrl.Runner):
         if self.connected:
             self.connected = False
             _disconnect()
+
+
+def _follow(actor: Any, experiment_id: int, monitor: arrl.RunMonitor, deadline: float, seen: list[MetricPoint], poll: float) -> None:
+    """Pass the actor's metric points to ``monitor`` as they come, and its stop and abort back,
+    until the experiment ends; ``GetTimeoutError`` past ``deadline`` (the actor went silent)."""
+    import ray
+    from ray.exceptions import GetTimeoutError
+
+    stop = False
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise GetTimeoutError("past the budget + grace")
+        points, finished = ray.get(actor.exchange.remote(experiment_id, len(seen), stop, monitor.should_abort(),
+                                                         poll), timeout=remaining)
+        for point in points:
+            seen.append(point)
+            if not stop and not monitor.on_metric(point):
+                stop = True
+        if finished and not points:
+            return
+
+
+def _bring_back(actor: Any, size: int, request: arrl.RunRequest, result: arrl.RunResult, piece: int) -> arrl.RunResult:
+    """What the experiment left on its node, into the paths the journal names on this machine."""
+    skipped = _take_returned(actor, size, request.log_dir, piece)
+    _move_into(request.log_dir / ".returned" / "output", request.output_dir)
+    _move_into(request.log_dir / ".returned" / "log", request.log_dir)
+    remove_tree(request.log_dir / ".returned")
+    result = attrs.evolve(result, stdout_path=_relocate(result.stdout_path, request.log_dir),
+                          stderr_path=_relocate(result.stderr_path, request.log_dir))
+    if skipped:
+        said = "all that was left (the transfer failed)" if skipped < 0 else f"{skipped} entries"
+        result = attrs.evolve(result, details={**result.details, "output_skipped": said})
+    return result
+
+
+def _take_returned(actor: Any, size: int, log_dir: Path, piece_size: int) -> int:
+    """The node's packed output, piece by piece onto this disk, then unpacked; the pieces
+    are what this process holds in memory at once. A transfer that fails loses the output,
+    not the run: the record says so (``output_skipped``)."""
+    import ray
+    from ray.exceptions import GetTimeoutError, RayError
+
+    packed = log_dir / ".returned.tar.gz"
+    try:
+        with packed.open("wb") as handle:
+            offset = 0
+            while offset < size:
+                piece = ray.get(actor.read_returned.remote(offset, piece_size), timeout=600)
+                if not piece:
+                    break
+                handle.write(piece)
+                offset += len(piece)
+        actor.drop_returned.remote()
+        return _unpack_file(packed, log_dir / ".returned")
+    except (RayError, GetTimeoutError, OSError):
+        return -1
+    finally:
+        packed.unlink(missing_ok=True)
 
 
 def _on_nodes(nodes: list[str], run_id: str, experiment_id: int | None, ray_worker: int = 0) -> int:

@@ -284,22 +284,12 @@ class SubprocessRunner(arrl.Runner):
         process = _Process(popen, token, self.options.term_grace, containment)
         try:
             assert popen.stdout is not None and popen.stderr is not None
-            unconnected = self._connect(launch, process)
+            unconnected = _connect(launch, process)
             result = supervise(request, monitor, process, popen.stdout, popen.stderr,
                                request.silence_timeout, started, self.options, launch.workspace_copy)
             if unconnected:
                 result = attrs.evolve(result, outcome=arrl.Outcome.FAILED, failure_reason=unconnected)
-            result = attrs.evolve(result, details={**result.details, "containment": containment.kind, **held.details})
-            if held.out_of_memory() and result.outcome is arrl.Outcome.FAILED:
-                result = attrs.evolve(result, failure_reason=(
-                    f"out of memory: the experiment reached its limit of {held.details['memory_limit'].split(',')[0]} "
-                    f"(runner option memory) and the kernel ended it; {result.failure_reason}"))
-            if process.reaper_killed_by and result.outcome is arrl.Outcome.FAILED:
-                name = signal.Signals(process.reaper_killed_by).name
-                result = attrs.evolve(result, failure_reason=(
-                    f"the script killed arrl's reaper process ({name}); every process of the "
-                    f"experiment was ended ({containment.kind})"))
-            return result
+            return _explained(result, held, process, containment.kind)
         finally:
             if popen.poll() is None:
                 process.terminate()
@@ -309,20 +299,6 @@ class SubprocessRunner(arrl.Runner):
             for stream in (popen.stdout, popen.stderr):
                 if stream is not None:
                     stream.close()
-
-    @staticmethod
-    def _connect(launch: _Launch, process: _Process) -> str:
-        """Give a sandbox that asked for egress its network before its script starts; '' when
-        done or not asked, else why not (the experiment is then ended before it began)."""
-        if launch.egress is None:
-            return ""
-        launch.egress.after_start()
-        try:
-            launch.egress.connect()
-        except (OSError, subprocess.SubprocessError) as error:
-            process.terminate()
-            return f"network egress could not be set up, so the script was not started: {error}"
-        return ""
 
     def cleanup_stale(self, run_id: str) -> int:
         killed = kill_token(f"arrl-{run_id}-")
@@ -339,6 +315,36 @@ class SubprocessRunner(arrl.Runner):
             if stat.S_ISDIR(seen.st_mode) and seen.st_uid == os.getuid():  # a folder, not a link
                 remove_tree(scratch)
         return killed
+
+
+def _connect(launch: _Launch, process: _Process) -> str:
+    """Give a sandbox that asked for egress its network before its script starts; '' when
+    done or not asked, else why not (the experiment is then ended before it began)."""
+    if launch.egress is None:
+        return ""
+    launch.egress.after_start()
+    try:
+        launch.egress.connect()
+    except (OSError, subprocess.SubprocessError) as error:
+        process.terminate()
+        return f"network egress could not be set up, so the script was not started: {error}"
+    return ""
+
+
+def _explained(result: arrl.RunResult, held: limits.Limits, process: _Process, containment: str) -> arrl.RunResult:
+    """The result with what held the experiment in its details, and a failure the kernel's
+    memory limit or a killed reaper caused said as such (the script's own exit says neither)."""
+    result = attrs.evolve(result, details={**result.details, "containment": containment, **held.details})
+    if held.out_of_memory() and result.outcome is arrl.Outcome.FAILED:
+        result = attrs.evolve(result, failure_reason=(
+            f"out of memory: the experiment reached its limit of {held.details['memory_limit'].split(',')[0]} "
+            f"(runner option memory) and the kernel ended it; {result.failure_reason}"))
+    if process.reaper_killed_by and result.outcome is arrl.Outcome.FAILED:
+        name = signal.Signals(process.reaper_killed_by).name
+        result = attrs.evolve(result, failure_reason=(
+            f"the script killed arrl's reaper process ({name}); every process of the "
+            f"experiment was ended ({containment})"))
+    return result
 
 
 @arrl.hookimpl
