@@ -1,4 +1,7 @@
-"""The PPO proposer: the proposer, its learner, and the shipped prior (``prior.pt``)."""
+"""The PPO proposer, registered here: the proposer (proposer.py) and its parts, the policy, its
+trainer, its search moves, its memory, its action space and saved state, the asynchronous learner,
+and the shipped prior (``prior.pt``; made by prior.py, read by prior_file.py). The registration
+imports none of them until a proposer is built: listing plugins never imports torch."""
 
 from __future__ import annotations
 

@@ -38,11 +38,8 @@ from typing import Any
 
 import arrl
 
+from .policy import NETWORKS
 from .proposer import PPOOptions, PPOProposer
-
-# The proposer's networks, copied to the learner and published back (the attribution scorer too:
-# it is part of the policy).
-NETWORKS = ("body", "policy", "value", "attribution")
 
 
 class AsyncLearner:
@@ -55,11 +52,11 @@ class AsyncLearner:
         # The learner's own networks: a proposer built from the same options, given the acting
         # networks' shapes and weights; its update() is the PPO step, unchanged.
         self.model = PPOProposer(_synchronous(options), proposer.context)
-        self.model._grow(proposer._inputs(), proposer.policy.out_features)
-        self.model._new_optimizer()
+        self.model._grow(proposer.network.inputs, proposer.network.outputs)
+        self.model.trainer.new_optimizer()
         for name in NETWORKS:
-            getattr(self.model, name).load_state_dict(getattr(proposer, name).state_dict())
-        self.model.optimizer.load_state_dict(proposer.optimizer.state_dict())
+            getattr(self.model.network, name).load_state_dict(getattr(proposer.network, name).state_dict())
+        self.model.trainer.optimizer.load_state_dict(proposer.trainer.optimizer.state_dict())
         self.batch_size = options.batch_size
         self.torch = torch
         self.condition = threading.Condition()
@@ -120,11 +117,11 @@ class AsyncLearner:
                 self.busy = True
             try:
                 began = time.perf_counter()
-                self.model.buffer = [transition for _, transition in batch]
-                self.model.update()
-                weights = {name: {k: v.detach().clone() for k, v in getattr(self.model, name).state_dict().items()}
-                           for name in NETWORKS}
-                weights["optimizer"] = self.model.optimizer.state_dict()
+                self.model.trainer.buffer = [transition for _, transition in batch]
+                self.model.trainer.update()
+                weights = {name: {k: v.detach().clone() for k, v in state.items()}
+                           for name, state in self.model.network.state_dicts().items()}
+                weights["optimizer"] = self.model.trainer.optimizer.state_dict()
                 stepped = time.perf_counter() - began
             except BaseException as error:  # noqa: BLE001 - reported to the proposer on its next submit
                 with self.condition:
@@ -149,8 +146,6 @@ class AsyncPPOProposer(PPOProposer):
     """The PPO proposer with its learning in an :class:`AsyncLearner`: proposals sample from the
     last published weights and record the behaviour log-probability and the weights' version."""
 
-    buffer: list[dict[str, Any]]
-
     def __init__(self, options: PPOOptions, context: arrl.PluginContext) -> None:
         super().__init__(options, context)
         self.learner: AsyncLearner | None = None
@@ -164,10 +159,9 @@ class AsyncPPOProposer(PPOProposer):
         if newest is None:
             return
         self.weights_version, weights = newest
-        for name in NETWORKS:
-            getattr(self, name).load_state_dict(weights[name])
-        self.optimizer.load_state_dict(weights["optimizer"])  # only for save(): the learner steps
-        self.updates = self.updates_before + self.weights_version
+        self.network.load_state_dicts(weights)
+        self.trainer.optimizer.load_state_dict(weights["optimizer"])  # only for save(): the learner steps
+        self.trainer.updates = self.updates_before + self.weights_version
 
     def propose(self, observation: arrl.Observation) -> arrl.Proposal:
         self._adopt_published()
@@ -181,23 +175,23 @@ class AsyncPPOProposer(PPOProposer):
         if pending is None:
             return
         if self.learner is None:  # after the first proposal: the networks have their run's shapes
-            self.updates_before = self.updates
+            self.updates_before = self.trainer.updates
             self.learner = AsyncLearner(self)
-            for transition in self.buffer:  # restored by load(): learned first
+            for transition in self.trainer.buffer:  # restored by load(): learned first
                 self.learner.submit(transition)
-            self.buffer = []
+            self.trainer.buffer = []
         self.learner.submit({**pending, "reward": float(reward)})
         self._adopt_published()
 
     def save(self, path: Any) -> None:
         self._adopt_published()
         if self.learner is not None:
-            self.buffer = self.learner.unlearned()  # kept, so a continued run learns them
+            self.trainer.buffer = self.learner.unlearned()  # kept, so a continued run learns them
         try:
             super().save(path)
         finally:
             if self.learner is not None:
-                self.buffer = []
+                self.trainer.buffer = []
 
     def close(self) -> None:
         if self.learner is not None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from arrl.errors import ConfigError
 
 from .moves import ACTIONS
+from .policy import NETWORKS
 
 if TYPE_CHECKING:
     from .proposer import PPOProposer
@@ -33,9 +34,7 @@ def _header(proposer: PPOProposer) -> dict[str, Any]:
 
 
 def save_prior(proposer: PPOProposer, path: Path, trained_on: str) -> None:
-    proposer.torch.save({**_header(proposer), "trained_on": trained_on, "body": proposer.body.state_dict(),
-                         "policy": proposer.policy.state_dict(), "value": proposer.value.state_dict(),
-                         "attribution": proposer.attribution.state_dict()}, path)
+    proposer.torch.save({**_header(proposer), "trained_on": trained_on, **proposer.network.state_dicts()}, path)
 
 
 def load_prior(proposer: PPOProposer, prior: str) -> None:
@@ -61,7 +60,5 @@ def load_prior(proposer: PPOProposer, prior: str) -> None:
             print(f"arrl: warning: {message}; learning from scratch", file=sys.stderr)
             return
         raise ConfigError(message)
-    proposer.body.load_state_dict(saved["body"])
-    proposer.policy.load_state_dict(saved["policy"])
-    proposer.value.load_state_dict(saved["value"])
-    proposer.attribution.load_state_dict(saved["attribution"])
+    for name in NETWORKS:
+        getattr(proposer.network, name).load_state_dict(saved[name])
