@@ -52,6 +52,7 @@ from arrl.manager import make_plugin_manager
 from arrl.records import converter
 from arrl.run import workers as workers_module
 from arrl.run.assembly import assemble_loop
+from arrl.run.attempt import Attempt
 from arrl.script import extract
 
 SCRIPT = """
@@ -205,8 +206,8 @@ def simulate(workers: int, experiments: int, proposer: str, seconds: float, scra
         (RunDirectory, "append", "journal"),
         (defining(loop.c.memory, "add"), "add", "memory"),
         (defining(loop.c.reward, "score"), "score", "reward"),
-        (type(loop), "_propose", "proposing"),
-        (type(loop), "_conclude", "concluding"),
+        (Attempt, "propose", "proposing"),
+        (Attempt, "conclude", "concluding"),
     ]
     if hasattr(proposer_object, "update"):
         parts.append((defining(proposer_object, "update"), "update", "update"))

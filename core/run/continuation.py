@@ -3,7 +3,8 @@
 A run's experiments are edits of its baseline: once the user commits a new version of the
 script (a fix, a new feature), continuing the old run would keep editing the old version and
 silently ignore the new one. ``arrl run`` asks instead: ``--new`` starts from the new commit,
-``--continue`` goes on from the old baseline.
+``--continue`` goes on from the old baseline. Nor does a run continue in another environment
+(another runner, another image): its results would not be comparable with those it recorded.
 """
 
 from __future__ import annotations
@@ -47,3 +48,20 @@ def check_script_unchanged(repo: Path, script: str, run: RunDirectory) -> None:
         f"{script} changed since run {run.run_id} began: the run's baseline is {name(baseline)}, "
         f"your latest commit is {name(head)}. `arrl run --new` starts a run from {head[:10]}; "
         f"`arrl run --continue` goes on editing {baseline[:10]}")
+
+
+def check_fingerprint(run: RunDirectory, runner_name: str, fingerprint: dict[str, str]) -> None:
+    """Refuse to mix experiments run in different environments into one run: their
+    results would not be comparable (the design document's advice to pin digests)."""
+    current = {"runner": runner_name, **fingerprint}
+    meta = run.load_meta()
+    if not meta.fingerprint:
+        meta.fingerprint = current
+        run.save_meta(meta)
+        return
+    differs = sorted(k for k in set(meta.fingerprint) | set(current) if meta.fingerprint.get(k) != current.get(k))
+    if differs:
+        detail = "; ".join(f"{k}: run has {meta.fingerprint.get(k, '-')!r}, now {current.get(k, '-')!r}" for k in differs)
+        raise ArrlError(
+            f"run {meta.run_id} was recorded in another environment ({detail}); results would not be "
+            "comparable. Start a new run with `arrl run --new`, or restore that environment.")

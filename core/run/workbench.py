@@ -1,0 +1,94 @@
+"""What every attempt of one run works with, fixed once the run has started: the settings, the
+built roles, the run directory, the event hooks, the unmodified script and the search space built
+from it, the trusted evaluation's script, and the user's stop flag.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import attrs
+import pluggy
+
+from arrl.config import Settings
+from arrl.errors import ArrlError
+from arrl.journal import RunDirectory
+from arrl.manager import PluginManager
+from arrl.roles import PluginContext
+from arrl.schema import SchemaError
+from arrl.script.reader import Extraction, ScriptError, extract
+from arrl.script.space import Space, build_space
+
+from .components import Components
+from .evaluation import evaluation_script
+
+
+def extract_script(context: PluginContext, script: str) -> Extraction:
+    """The schema values, editable fields and choices of ``script``, a version of the run's script."""
+    path = context.script_path
+    return extract(script, path, context.field_map, context.space.knobs, (context.repo_root / path).parent)
+
+
+@attrs.define
+class Workbench:
+    """The run's fixed parts, as the loop's start leaves them; an attempt's only way to the run."""
+
+    settings: Settings
+    run_dir: RunDirectory
+    components: Components
+    manager: PluginManager
+    context: PluginContext
+    abort: threading.Event  # set by Ctrl-C (or a worker's error): experiments end, recorded
+    workspace: Path
+    baseline_commit: str
+    baseline_script: str
+    space: Space
+    evaluate_path: str  # the trusted evaluation's script in the workspace; "" without `evaluate`
+    _last_read: tuple[str, str] = attrs.field(default=("", ""), init=False)  # (commit, script): see read
+
+    @classmethod
+    def open(cls, settings: Settings, run: RunDirectory, components: Components, manager: PluginManager,
+             context: PluginContext, abort: threading.Event) -> Workbench:
+        """Stale processes of an earlier arrl removed (once, before any worker starts), the
+        workspace opened, the unmodified script read and the run's space built from it."""
+        removed = components.runner.cleanup_stale(run.run_id)
+        if removed:
+            manager.hook.arrl_note(run_id=run.run_id, at=time.time(),
+                                   message=f"removed {removed} leftover process(es) of an earlier arrl process")
+        workspace = components.rollback.open(run.run_id)
+        baseline_commit, baseline_script = components.rollback.baseline()
+        try:
+            baseline = extract_script(context, baseline_script)
+        except (ScriptError, SchemaError) as error:
+            raise ArrlError(f"the training script cannot be read: {error}") from None
+        # The space is the baseline's: its values are always inside, and every proposal is
+        # judged against it (arrl.script.space).
+        space = build_space(baseline.values, context.space, tuple(baseline.editable), strict=True)
+        evaluate_path = evaluation_script(settings.evaluate, context.script_path) if settings.evaluate else ""
+        return cls(settings, run, components, manager, context, abort, workspace, baseline_commit, baseline_script,
+                   space, evaluate_path)
+
+    @property
+    def hooks(self) -> pluggy.HookRelay:
+        return self.manager.hook
+
+    @property
+    def run_id(self) -> str:
+        return self.run_dir.run_id
+
+    def note(self, message: str) -> None:
+        """A line for run.log and the display (the ``arrl_note`` event)."""
+        self.manager.hook.arrl_note(run_id=self.run_dir.run_id, message=message, at=time.time())
+
+    def read(self, commit: str) -> str:
+        """The script at ``commit``. A commit never changes, so the last one read is kept: every
+        proposal reads the last good version, and asking git each time cost 10-15 ms of the
+        one-at-a-time phase (benchmarks/scaling/scaling_simulated.py)."""
+        if self._last_read[0] != commit or not commit:
+            self._last_read = (commit, self.components.rollback.read(commit))
+        return self._last_read[1]
+
+    def extract(self, script: str) -> Extraction:
+        return extract_script(self.context, script)
