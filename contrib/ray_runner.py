@@ -50,6 +50,7 @@ import tarfile
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -302,10 +303,10 @@ class ExperimentHost:
 
         registration = Registry(plugin_manager()).get("runner", inner)
         self.runner: arrl.Runner = registration.factory(build_options(registration, inner_options), context)
-        # One monitor per experiment, made by whichever comes first, run() or the arrl process's
+        # One monitor per run() call (keyed by a token the arrl process draws), made by whichever comes first, run() or the arrl process's
         # first exchange(): the actor serves calls concurrently, and an exchange served before
         # run() had made a new monitor took the last experiment's points for the new one's.
-        self.monitors: dict[int, _RemoteMonitor] = {}
+        self.monitors: dict[str, _RemoteMonitor] = {}
         self.monitors_lock = threading.Lock()
         self.returned: Path | None = None  # the last shipped experiment's packed output
         quota = getattr(build_options(registration, inner_options), "output_quota", "4g")
@@ -316,12 +317,12 @@ class ExperimentHost:
 
         return ray.get_runtime_context().get_node_id(), os.getpid()
 
-    def run(self, request: arrl.RunRequest, archive: bytes | None) -> tuple[arrl.RunResult, int | None]:
+    def run(self, request: arrl.RunRequest, archive: bytes | None, key: str) -> tuple[arrl.RunResult, int | None]:
         """Run one experiment; with ``archive`` (shipped), pack what it left into a file kept on
         this node for :meth:`read_returned`, and return its size."""
         import ray
 
-        monitor = self._monitor(request.experiment_id, current=True)
+        monitor = self._monitor(key, current=True)
         gpus = ray.get_gpu_ids()
         if gpus:  # Ray's choice of GPU on this node, not the arrl machine's --gpus
             request = attrs.evolve(request, env={**request.env, "CUDA_VISIBLE_DEVICES": ",".join(map(str, gpus))})
@@ -367,17 +368,17 @@ class ExperimentHost:
             remove_tree(self.returned.parent)
             self.returned = None
 
-    def _monitor(self, experiment_id: int, current: bool = False) -> _RemoteMonitor:
-        """The experiment's monitor; ``current`` (run() starting it) forgets earlier ones."""
+    def _monitor(self, key: str, current: bool = False) -> _RemoteMonitor:
+        """The monitor of the run() call ``key``; ``current`` (run() starting) forgets earlier ones."""
         with self.monitors_lock:
-            monitor = self.monitors.setdefault(experiment_id, _RemoteMonitor())
+            monitor = self.monitors.setdefault(key, _RemoteMonitor())
             if current:
-                self.monitors = {experiment_id: monitor}
+                self.monitors = {key: monitor}
             return monitor
 
-    def exchange(self, experiment_id: int, answered: int, stop: bool, abort: bool,
+    def exchange(self, key: str, answered: int, stop: bool, abort: bool,
                  wait: float) -> tuple[list[MetricPoint], bool]:
-        return self._monitor(experiment_id).exchange(answered, stop, abort, wait)
+        return self._monitor(key).exchange(answered, stop, abort, wait)
 
     def fingerprint(self) -> dict[str, str]:
         return self.runner.fingerprint()
@@ -519,14 +520,15 @@ class RayRunner(arrl.Runner):
         except _NotStarted as error:
             return arrl.RunResult(Outcome.FAILED, None, time.monotonic() - started, (), str(error))
         archive = _pack((request.workspace, "workspace"), (request.output_dir, "output")) if self._ship() else None
-        pending = actor.run.remote(request, archive)
+        key = uuid.uuid4().hex
+        pending = actor.run.remote(request, archive, key)
         # The backstop: the inner runner ends the run at the budget; only a silent actor lasts
         # past budget + grace (counted from when the actor is ready: waiting for room on the
         # cluster is not the experiment's time).
         deadline = time.monotonic() + request.budget_seconds + self.options.grace
         seen: list[MetricPoint] = []
         try:
-            _follow(actor, request.experiment_id, monitor, deadline, seen, self.POLL_SECONDS)
+            _follow(actor, key, monitor, deadline, seen, self.POLL_SECONDS)
             result, returned = ray.get(pending, timeout=max(deadline - time.monotonic(), 1.0))
         except GetTimeoutError:
             self._lose_actor()
@@ -584,7 +586,7 @@ class RayRunner(arrl.Runner):
             _disconnect()
 
 
-def _follow(actor: Any, experiment_id: int, monitor: arrl.RunMonitor, deadline: float, seen: list[MetricPoint], poll: float) -> None:
+def _follow(actor: Any, key: str, monitor: arrl.RunMonitor, deadline: float, seen: list[MetricPoint], poll: float) -> None:
     """Pass the actor's metric points to ``monitor`` as they come, and its stop and abort back,
     until the experiment ends; ``GetTimeoutError`` past ``deadline`` (the actor went silent)."""
     import ray
@@ -595,7 +597,7 @@ def _follow(actor: Any, experiment_id: int, monitor: arrl.RunMonitor, deadline: 
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise GetTimeoutError("past the budget + grace")
-        points, finished = ray.get(actor.exchange.remote(experiment_id, len(seen), stop, monitor.should_abort(),
+        points, finished = ray.get(actor.exchange.remote(key, len(seen), stop, monitor.should_abort(),
                                                          poll), timeout=remaining)
         for point in points:
             seen.append(point)

@@ -64,12 +64,6 @@ MODES: dict[str, tuple[str, dict[str, Any]]] = {
 
 # Breaches of the contract these tests found and reported, not yet fixed: runner -> what is wrong.
 # The cases that show it still run; a race shows it only sometimes, so they are not strict.
-KNOWN_BREACHES: dict[str, str] = {
-    "ray": "contrib/ray_runner.py: the actor serves exchange() beside run() (max_concurrency=4); an "
-           "exchange() served before run() has installed the new experiment's monitor hands the actor's "
-           "previous experiment's points to this one (and counts this one's first points as answered)",
-}
-
 BUDGET = 2.0  # of the script that outlives it; the others end by themselves long before theirs
 ROOMY = 60.0
 
@@ -114,15 +108,6 @@ def runner(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         built.build_image()
     yield built
     built.close()
-
-
-@pytest.fixture
-def second_run(request: pytest.FixtureRequest, runner: arrl.Runner) -> None:
-    """Marks a test that checks which points a run hands over, on a runner that has run before
-    (every test after the first of the module), where a known breach may show."""
-    why = KNOWN_BREACHES.get(request.node.callspec.params["runner"][0])
-    if why:
-        request.applymarker(pytest.mark.xfail(reason=why, strict=False))
 
 
 class Monitor(arrl.RunMonitor):
@@ -212,7 +197,7 @@ sys.exit(3)
 """
 
 
-def test_a_crash_is_failed_with_its_exit_code(runner: arrl.Runner, second_run: None, tmp_path: Path) -> None:
+def test_a_crash_is_failed_with_its_exit_code(runner: arrl.Runner, tmp_path: Path) -> None:
     result, _, monitor = run(runner, tmp_path, CRASH)
     assert result.outcome is arrl.Outcome.FAILED and result.exit_code == 3, result
     assert result.failure_reason.startswith("exit code 3"), result.failure_reason
@@ -246,7 +231,7 @@ time.sleep(120)
 """
 
 
-def test_a_non_finite_value_reaches_the_monitor_whose_no_ends_the_run(runner: arrl.Runner, second_run: None,
+def test_a_non_finite_value_reaches_the_monitor_whose_no_ends_the_run(runner: arrl.Runner,
                                                                       tmp_path: Path) -> None:
     result, _, monitor = run(runner, tmp_path, LINGERING)
     assert result.outcome is arrl.Outcome.EARLY_STOPPED, result
@@ -255,7 +240,7 @@ def test_a_non_finite_value_reaches_the_monitor_whose_no_ends_the_run(runner: ar
     assert math.isnan(result.metrics[1].value), "the result keeps the value as printed"
 
 
-def test_an_abort_ends_the_run_as_interrupted(runner: arrl.Runner, second_run: None, tmp_path: Path) -> None:
+def test_an_abort_ends_the_run_as_interrupted(runner: arrl.Runner, tmp_path: Path) -> None:
     result, _, monitor = run(runner, tmp_path, LINGERING.replace("train_loss=-inf val_loss=nan", "val_loss=1.0"),
                              Monitor(abort_after_first=True))
     assert result.outcome is arrl.Outcome.INTERRUPTED, result
