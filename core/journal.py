@@ -109,7 +109,7 @@ def _damage_reason(error: Exception) -> str:
     return f"not an experiment record ({type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''})"
 
 
-# The lines ExperimentLoop._log writes for an experiment: "<time> #<id> ...".
+# The lines run.log's LineWriter (arrl.run.events) writes for an experiment: "<time> #<id> ...".
 # A finished experiment's line (arrl.run.events.summary), not its "started" line.
 _LOGGED_EXPERIMENT = re.compile(r"^\S+ #(\d+) (?!started:)")
 

@@ -2,7 +2,7 @@
 
 Each role is a small abstract base class. A plugin implements one by subclassing it and handing
 the loop a factory through the role's hook (see :mod:`arrl.hookspecs`). The loop calls only the
-methods below, in the order described in :mod:`arrl.run.loop`; everything else an implementation
+methods below, in the order described in :mod:`arrl.run.attempt`; everything else an implementation
 does is its own business.
 
 Every factory is called as ``factory(options, context)`` where ``options`` is an instance of the
@@ -148,7 +148,7 @@ class Runner(abc.ABC):
     """Executes a script under the budget, enforced from outside the script.
 
     Contract: the run ends no later than ``budget_seconds`` (plus a small teardown margin), no
-    process of it survives :meth:`run`, its stdout and stderr are kept in ``output_dir``, and
+    process of it survives :meth:`run`, its stdout and stderr are kept in ``log_dir``, and
     metric lines are passed to the monitor as they appear.
     """
 

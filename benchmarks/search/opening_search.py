@@ -1,4 +1,4 @@
-"""How the PPO's opening list (``OPENING`` in plugins/ppo/proposer.py) was ordered.
+"""How the PPO's opening list (``OPENING`` in plugins/ppo/search.py) was ordered.
 
 Tables in docs/benchmarks.md: "A line search and an opening for the PPO".
 
