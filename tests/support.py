@@ -222,3 +222,31 @@ def tcp_server(address: str) -> Iterator[tuple[int, list[str]]]:
         stop.set()
         thread.join()
         server.close()
+
+
+@contextlib.contextmanager
+def local_ray_cluster() -> Iterator[str]:
+    """A local Ray cluster of two CPUs for a test module; its address, which runs join as they
+    would join an existing cluster (``--ray-address``, runner option ``address``)."""
+    try:
+        import ray
+    except ImportError:
+        skip_or_fail("the ray extra is not installed")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if ray.is_initialized():
+        ray.shutdown()
+    try:
+        context = ray.init(num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024 * 1024,
+                           log_to_driver=False, configure_logging=False)
+    except Exception as error:  # noqa: BLE001 - whatever stops Ray here stops every test that needs it
+        skip_or_fail(f"cannot start a local Ray cluster: {error}")
+    # Runs in other processes with another HOME get the cluster's token (Ray's token
+    # authentication) the way a user's second shell would, through RAY_AUTH_TOKEN_PATH.
+    token = Path.home() / ".ray" / "auth_token"
+    if token.is_file():
+        os.environ.setdefault("RAY_AUTH_TOKEN_PATH", str(token))
+    try:
+        yield context.address_info["gcs_address"]  # type: ignore[attr-defined] # ray.init's local context has it
+    finally:
+        ray.shutdown()
+

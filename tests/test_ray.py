@@ -17,7 +17,7 @@ import pytest
 from test_containers import engine  # noqa: F401, F811 - a fixture
 from test_workers import CONFIG, SLEEPER, check_journal, stdout_logs
 
-from support import make_repo, records, run_arrl, run_dir, scaled, skip_or_fail
+from support import local_ray_cluster, make_repo, records, run_arrl, run_dir, scaled
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed") if os.environ.get("CI") != "true" \
     else __import__("ray")
@@ -49,23 +49,8 @@ UNSANDBOXED_INNER = ("-o", 'runner.inner_options={sandbox="off", forward_env=["K
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
     """A local Ray cluster for the module; its address, for ``--ray-address``."""
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    if ray.is_initialized():
-        ray.shutdown()
-    try:
-        context = ray.init(num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024 * 1024,
-                           log_to_driver=False, configure_logging=False)
-    except Exception as error:  # noqa: BLE001 - whatever stops Ray here stops every test below
-        skip_or_fail(f"cannot start a local Ray cluster: {error}")
-    # The runs below are other processes with another HOME: they get the cluster's token (Ray's
-    # token authentication) the way a user's second shell would, through RAY_AUTH_TOKEN_PATH.
-    token = Path.home() / ".ray" / "auth_token"
-    if token.is_file():
-        os.environ.setdefault("RAY_AUTH_TOKEN_PATH", str(token))
-    try:
-        yield context.address_info["gcs_address"]
-    finally:
-        ray.shutdown()
+    with local_ray_cluster() as address:
+        yield address
 
 
 def test_two_workers_on_a_local_ray_cluster_complete(tmp_path: Path, arrl_env) -> None:

@@ -16,13 +16,12 @@ cluster); test_contract_coverage.py fails while a registered runner is missing h
 from __future__ import annotations
 
 import math
-import os
 import subprocess
 import textwrap
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from test_containers import _engine_ready
@@ -30,7 +29,7 @@ from test_containers import _engine_ready
 import arrl
 from arrl.errors import EngineError
 from arrl.manager import Registry, build_options, make_plugin_manager
-from support import skip_or_fail
+from support import local_ray_cluster, skip_or_fail
 
 REGISTRY = Registry(make_plugin_manager())
 
@@ -62,8 +61,6 @@ MODES: dict[str, tuple[str, dict[str, Any]]] = {
     "subprocess-unsandboxed": ("subprocess", {"sandbox": "off"}),  # a plain process, the user's choice
 }
 
-# Breaches of the contract these tests found and reported, not yet fixed: runner -> what is wrong.
-# The cases that show it still run; a race shows it only sometimes, so they are not strict.
 BUDGET = 2.0  # of the script that outlives it; the others end by themselves long before theirs
 ROOMY = 60.0
 
@@ -71,22 +68,8 @@ ROOMY = 60.0
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[str]:
     """A local Ray cluster for the module, joined by address as an existing cluster is."""
-    try:
-        import ray
-    except ImportError:
-        skip_or_fail("the ray extra is not installed")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    if ray.is_initialized():
-        ray.shutdown()
-    try:
-        context = ray.init(num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024 * 1024,
-                           log_to_driver=False, configure_logging=False)
-    except Exception as error:  # noqa: BLE001 - whatever stops Ray here stops every Ray case
-        skip_or_fail(f"cannot start a local Ray cluster: {error}")
-    try:
-        yield cast(Any, context).address_info["gcs_address"]  # ray.init's local context has it
-    finally:
-        ray.shutdown()
+    with local_ray_cluster() as address:
+        yield address
 
 
 @pytest.fixture(scope="module", params=[pytest.param((name, {}), id=name) for name in sorted(RUNNERS)]
