@@ -175,8 +175,16 @@ def test_a_declared_knob_the_script_lacks_is_a_clear_error() -> None:
 
 # --- 3/4. candidates and hands off ----------------------------------------------------------
 
-@pytest.mark.parametrize("style", ["nanogpt", "autoresearch", "hf_trainer", "pytorch_examples", "lightning",
-                                   "mlp_teacher", "mingpt", "fn_defaults"])
+# The fixtures were relabelled by #26's rules before any change to the reader (labels before
+# code): training length is a knob only when declared, a data size never, and a batch is what the
+# loader yields times accumulation. Today's reader still offers those, so these fail until #26's
+# reader lands; strict, so each one's passing is noticed and its mark removed.
+_READER_BEHIND_LABELS = pytest.mark.xfail(
+    strict=True, reason="#26: the reader still offers training length, data sizes or the micro-batch as knobs")
+
+
+@pytest.mark.parametrize("style", ["nanogpt", *(pytest.param(style, marks=_READER_BEHIND_LABELS) for style in (
+    "autoresearch", "hf_trainer", "pytorch_examples", "lightning", "mlp_teacher", "mingpt", "fn_defaults"))])
 def test_inspect_candidates_match_the_fixture_labels(style: str, tmp_path: Path) -> None:
     labels = _labels(style)
     for path in (STYLES / style).glob("*.py"):  # the script alone, without the fixture's arrl.toml
