@@ -21,7 +21,7 @@ from arrl.records import Observation
 from arrl.schema import SchemaError
 from arrl.script import apply_values, extract
 from arrl.script.actions import apply_move, moves, random_edit
-from arrl.script.candidates import find_candidates
+from arrl.script.candidates import find_candidates, hands_off_reason
 from arrl.script.observation import OBSERVATION_SIZE, OBSERVATION_VERSION, encode, encode_config, observation_size
 from arrl.script.space import SpaceEntry, SpaceSettings, build_space, space_toml
 from support import ROOT, git, make_repo, records, run_arrl
@@ -177,14 +177,15 @@ def test_a_declared_knob_the_script_lacks_is_a_clear_error() -> None:
 
 # The fixtures were relabelled by #26's rules before any change to the reader (labels before
 # code): training length is a knob only when declared, a data size never, and a batch is what the
-# loader yields times accumulation. Today's reader still offers those, so these fail until #26's
-# reader lands; strict, so each one's passing is noticed and its mark removed.
+# loader yields times accumulation. The reader still reads autoresearch's micro-batch
+# (DEVICE_BATCH_SIZE) as the batch; strict, so its passing is noticed and the mark removed.
 _READER_BEHIND_LABELS = pytest.mark.xfail(
-    strict=True, reason="#26: the reader still offers training length, data sizes or the micro-batch as knobs")
+    strict=True, reason="#26: the reader reads the micro-batch as the batch (batch x accumulation not yet joined)")
 
 
-@pytest.mark.parametrize("style", ["nanogpt", *(pytest.param(style, marks=_READER_BEHIND_LABELS) for style in (
-    "autoresearch", "hf_trainer", "pytorch_examples", "lightning", "mlp_teacher", "mingpt", "fn_defaults"))])
+@pytest.mark.parametrize("style", ["nanogpt", pytest.param("autoresearch", marks=_READER_BEHIND_LABELS),
+                                   "hf_trainer", "pytorch_examples", "lightning", "mlp_teacher", "mingpt",
+                                   "fn_defaults"])
 def test_inspect_candidates_match_the_fixture_labels(style: str, tmp_path: Path) -> None:
     labels = _labels(style)
     for path in (STYLES / style).glob("*.py"):  # the script alone, without the fixture's arrl.toml
@@ -200,6 +201,34 @@ def test_inspect_candidates_match_the_fixture_labels(style: str, tmp_path: Path)
     assert candidates == set(labels["tune"])
     assert not candidates & set(labels["never"])
     assert set(labels["overridden"]) <= overridden
+
+
+@pytest.mark.parametrize("name", ["EPOCHS", "--epochs", "--max_epochs", "HP.epochs", "num_train_epochs", "max_iters",
+                                  "C.trainer.max_iters", "TRAIN_STEPS", "main(max_iters=)", "max_steps"])
+def test_training_length_is_hands_off_unless_declared(name: str) -> None:
+    # More training wins by itself: a knob only where the user declares it in [space].
+    assert hands_off_reason(name).startswith("training length")
+
+
+@pytest.mark.parametrize("name", ["warmup_iters", "lr_decay_iters", "gradient_accumulation_steps", "--warmup_epochs",
+                                  "HP.warmup_steps", "accumulate_grad_batches", "ema_steps",
+                                  "hyp['opt']['whiten_bias_epochs']", "warmdown_iters", "eval_interval_steps"])
+def test_a_schedules_shape_or_an_accumulation_is_not_training_length(name: str) -> None:
+    assert not hands_off_reason(name).startswith("training length")  # (an evaluation cadence is hands off as such)
+
+
+def test_a_declared_training_length_is_a_knob_not_hands_off() -> None:
+    source = "EPOCHS = 5\nLEARNING_RATE = 0.01\nprint(f'arrl: val_loss={LEARNING_RATE * EPOCHS}')\n"
+    undeclared = find_candidates(source, extract(source))
+    assert ("EPOCHS", "training length: more training wins by itself; declare it in [space] to tune it") in {
+        (h.name, h.reason) for h in undeclared[1]}
+    declared = extract(source, knobs=("EPOCHS",))
+    candidates, hands_off = find_candidates(source, declared)
+    assert "EPOCHS" in declared.knobs and "EPOCHS" not in {c.name for c in candidates} | {h.name for h in hands_off}
+
+
+def test_a_synthetic_data_sets_width_is_the_task() -> None:
+    assert hands_off_reason("HP.n_features").startswith("the task")
 
 
 def test_excluded_field_or_knob_is_never_proposed_nor_a_candidate() -> None:
@@ -242,8 +271,11 @@ def test_what_defines_the_task_is_never_a_candidate() -> None:
     # How much data and at what resolution is the task; how long and in what batches is training.
     sizes = "N_TRAIN = 3000\nIMG_SIZE = 32\nNUM_TRAIN_EPOCHS = 3\nMAX_TRAIN_STEPS = 100\nTRAIN_BATCH_SIZE = 8\n"
     candidates, hands_off = find_candidates(sizes, extract(sizes))
-    assert {h.name for h in hands_off} == {"N_TRAIN", "IMG_SIZE"}
-    assert {"NUM_TRAIN_EPOCHS", "MAX_TRAIN_STEPS"} <= {c.name for c in candidates}
+    # Training length is hands-off too, for another reason (#26): more of it wins by itself.
+    reasons = {h.name: h.reason for h in hands_off}
+    assert set(reasons) == {"N_TRAIN", "IMG_SIZE", "NUM_TRAIN_EPOCHS", "MAX_TRAIN_STEPS"}
+    assert reasons["NUM_TRAIN_EPOCHS"].startswith("training length") and reasons["N_TRAIN"].startswith("the task")
+    assert "TRAIN_BATCH_SIZE" not in reasons  # the batch (a field) is the model's business
     more = "RESOLUTION = 512\nNUM_LABELS = 2\nSUBSET_SIZE = 5000\nTRAIN_FRAC = 0.9\nDEV_BATCH_SIZE = 100\nTRAIN_CROP_SIZE = 224\n"
     candidates, hands_off = find_candidates(more, extract(more))
     assert {h.name for h in hands_off} == {"RESOLUTION", "NUM_LABELS", "SUBSET_SIZE", "TRAIN_FRAC", "DEV_BATCH_SIZE"}
@@ -525,9 +557,9 @@ def test_literal_keywords_of_configuration_calls_are_fields_knobs_and_candidates
     assert found.values["mixed_precision"] is True and found.sites["mixed_precision"].path == "Trainer(precision=)"
     assert found.choices["scheduler"] == ("cosine", "linear", "constant")  # names Hugging Face accepts
     candidates, hands_off = find_candidates(CONFIG_CALLS, found)
-    assert {c.name for c in candidates} == {"TrainingArguments(num_train_epochs=)",
-                                            "TrainingArguments(warmup_ratio=)", "Trainer(max_epochs=)",
-                                            "Trainer(accumulate_grad_batches=)"}
+    assert {c.name for c in candidates} == {"TrainingArguments(warmup_ratio=)", "Trainer(accumulate_grad_batches=)"}
+    # Training length: a knob only when declared, as below (#26).
+    assert {"TrainingArguments(num_train_epochs=)", "Trainer(max_epochs=)"} <= {h.name for h in hands_off}
     assert {"TrainingArguments(seed=)", "TrainingArguments(eval_strategy=)",
             "TrainingArguments(per_device_eval_batch_size=)", "Trainer(devices=)"} <= {h.name for h in hands_off}
     knob = "TrainingArguments(num_train_epochs=)"

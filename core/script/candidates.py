@@ -91,8 +91,23 @@ def _is_data_size(parts: set[str]) -> bool:
     if "train" in parts and amount and not parts & {"steps", "iters", "epochs", "batch", "step", "iter", "epoch",
                                                       "crop"}:
         return True  # a train fraction moves the validation split too
+    if parts & {"n", "num"} and parts & {"features", "informative", "redundant"}:
+        return True  # a synthetic data set's own width (make_classification's n_features)
     return parts == {"resolution"} or (bool(parts & {"img", "image", "resolution"})
                                        and bool(parts & {"size", "res", "height", "width"}))
+
+
+# Name parts of how long training runs, and the words that may qualify it (max_iters,
+# num_train_epochs). Any other word makes the name a part of the schedule (warmup_iters,
+# lr_decay_iters, whiten_bias_epochs), an accumulation or an interval, not the length itself.
+_LENGTH_WORDS = frozenset({"epochs", "epoch", "iters", "iter", "iterations", "steps"})
+_LENGTH_QUALIFIERS = frozenset({"max", "num", "n", "total", "train", "training", "number", "of"})
+
+
+def _is_training_length(parts: set[str]) -> bool:
+    """How long training runs (epochs, max_iters, TRAIN_STEPS): more of it wins by itself, so it
+    is a knob only where the user declares it in [space]."""
+    return bool(parts & _LENGTH_WORDS) and parts <= _LENGTH_WORDS | _LENGTH_QUALIFIERS
 
 
 def hands_off_reason(name: str) -> str:
@@ -103,6 +118,8 @@ def hands_off_reason(name: str) -> str:
     if parts & TASK_WORDS or parts == {"noise"} or ("noise" in parts and parts & _NOISY_THINGS) \
             or _is_data_size(parts):
         return "the task, not the model: changing it changes what is measured"
+    if _is_training_length(parts):
+        return "training length: more training wins by itself; declare it in [space] to tune it"
     if parts & PLUMBING_WORDS:
         return "plumbing, not a hyperparameter"
     return ""
