@@ -54,6 +54,11 @@ class Visit:
     def line(self) -> int:
         return getattr(self.node, "lineno", self.statement.lineno)
 
+    @property
+    def called(self) -> bool:
+        """Whether the node is what its parent calls (``f`` in ``f(x)``), not an argument or value."""
+        return isinstance(self.parent, ast.Call) and self.parent.func is self.node
+
 
 @attrs.frozen
 class Reading:

@@ -24,7 +24,7 @@ def builtin_taken(judging: Judging, visit: Visit) -> Iterator[ValidationIssue]:
     if not isinstance(node.ctx, ast.Load):
         return
     builtin = judging.scope.is_builtin(node, node.id)
-    called = isinstance(parent, ast.Call) and parent.func is node
+    called = visit.called
     if builtin and node.id in OPENERS and not called and not alias_position(node, parent):
         yield ValidationIssue(f"takes {node.id} as a value, so the files it opens cannot be checked", node.lineno)
     if builtin and node.id in ATTRIBUTE_FUNCTIONS and not called:
@@ -40,7 +40,7 @@ def library_function_taken(judging: Judging, visit: Visit, reading: Reading) -> 
     assert isinstance(node, ast.expr)
     if reading.resolution is None:
         return
-    called = isinstance(parent, ast.Call) and parent.func is node
+    called = visit.called
     if not called and not alias_position(node, parent) and (
             judging.is_in(node, judging.openers) or "os.path.expandvars" in reading.spellings):
         yield ValidationIssue(f"takes {reading.ref.dotted} as a value, so its arguments cannot be checked",

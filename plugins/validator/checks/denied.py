@@ -48,7 +48,7 @@ def denied_builtin(judging: Judging, visit: Visit) -> Iterator[ValidationIssue]:
     if not isinstance(node.ctx, ast.Load):
         return
     builtin = judging.scope.is_builtin(node, node.id)
-    called = isinstance(parent, ast.Call) and parent.func is node
+    called = visit.called
     # vars(obj) of the script's own object is its __dict__; of a module, its globals.
     own_vars = node.id == "vars" and isinstance(parent, ast.Call) and called and len(parent.args) == 1 and \
         not parent.keywords and not isinstance(parent.args[0], ast.Starred) and \
@@ -105,10 +105,10 @@ def denied_imported_object(judging: Judging, visit: Visit, ref: Ref) -> Iterator
 
 
 def denied_read_object(judging: Judging, visit: Visit, reading: Reading) -> Iterator[ValidationIssue]:
-    node, parent, resolution = visit.node, visit.parent, reading.resolution
+    parent, resolution = visit.parent, reading.resolution
     if resolution is None:
         return
-    called = isinstance(parent, ast.Call) and parent.func is node
+    called = visit.called
     if safe_form(judging, reading.spellings, parent if isinstance(parent, ast.Call) and called else None):
         return
     ref = reading.ref

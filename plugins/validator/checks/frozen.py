@@ -85,10 +85,10 @@ def redefined(judging: Judging, visit: Visit) -> Iterator[ValidationIssue]:
 
 # -- stdout -------------------------------------------------------------------------------
 def stdout_read(judging: Judging, visit: Visit, reading: Reading) -> Iterator[ValidationIssue]:
-    node, parent, spellings = visit.node, visit.parent, reading.spellings
+    spellings = reading.spellings
     if reading.resolution is None or not judging.frozen:
         return
-    flush = "sys.stdout.flush" in spellings and isinstance(parent, ast.Call) and parent.func is node
+    flush = "sys.stdout.flush" in spellings and visit.called
     if not flush and any(n.startswith(("sys.stdout", "sys.__stdout__")) for n in spellings):
         yield ValidationIssue(f"uses {reading.ref.dotted}, where only the frozen evaluation code may report "
                               "metrics", visit.line)
