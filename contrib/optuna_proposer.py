@@ -191,7 +191,7 @@ class OptunaProposer(arrl.Proposer):
             params = self._params(config)
             changes = {k: v for k, v in config.items() if observation.config.get(k) != v}
             script = (apply_values(observation.script, changes, self.context.script_path, self.context.field_map,
-                                   space=observation.space)
+                                   space=observation.space, facts=observation.facts)
                       if changes else observation.script)
             known = self.known.get(config_hash(params))
             if known is not None and attempt < _REASKS:

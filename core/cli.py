@@ -466,8 +466,11 @@ def init(script: Path | None, metric: str | None, maximize: bool | None, budget:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--space", "space_only", is_flag=True,
               help="Print only a ready [space] table for the candidates (append it to arrl.toml).")
+@click.option("--trace", "traced", is_flag=True,
+              help="Run the script once first, through the runner and under the budget, to see what is live "
+                   "(the main optimizer's lr, the batch, code never called); a probe, not an experiment.")
 @click.pass_obj
-def inspect(inv: Invocation, script: Path | None, as_json: bool, space_only: bool) -> None:
+def inspect(inv: Invocation, script: Path | None, as_json: bool, space_only: bool, traced: bool) -> None:
     """Show the fields and knobs SCRIPT sets, where, and what else looks tunable."""
     from arrl.script.candidates import candidates_toml, find_candidates
     from arrl.script.reader import ScriptError, extract
@@ -484,8 +487,9 @@ def inspect(inv: Invocation, script: Path | None, as_json: bool, space_only: boo
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror}") from None
     space_settings = settings.space_settings()
+    facts = _probe_for_inspect(inv, settings, base, path) if traced else None
     try:
-        found = extract(source, str(path), settings.fields, space_settings.knobs, path.parent)
+        found = extract(source, str(path), settings.fields, space_settings.knobs, path.parent, facts)
     except (ScriptError, ValueError) as error:
         raise ArrlError(str(error)) from None
     space = build_space(found.values, space_settings, tuple(found.editable))
@@ -523,6 +527,9 @@ def inspect(inv: Invocation, script: Path | None, as_json: bool, space_only: boo
     for site in sorted(found.overridden.values(), key=lambda s: s.line):
         rows.append({"field": site.path, "kind": "overridden", "value": site.value, "where": where_of(site.line),
                      "as": site.path, "style": site.style, "status": f"overridden: {site.note}; never proposed"})
+    for site in sorted(found.inert.values(), key=lambda s: s.line):
+        rows.append({"field": site.path, "kind": "inert", "value": site.value, "where": where_of(site.line),
+                     "as": site.path, "style": site.style, "status": f"{site.note}; never proposed"})
     for candidate in candidates:
         rows.append({"field": candidate.name, "kind": "candidate", "value": candidate.value,
                      "where": where_of(candidate.line), "as": candidate.name, "style": candidate.style,
@@ -547,6 +554,33 @@ def inspect(inv: Invocation, script: Path | None, as_json: bool, space_only: boo
     if candidates:
         click.echo("\nTo tune the candidates, add this to arrl.toml (or run `arrl inspect --space >> arrl.toml`):\n")
         click.echo(toml, nl=False)
+
+
+def _probe_for_inspect(inv: Invocation, settings: Any, base: Path, path: Path) -> Any:
+    """``inspect --trace``: the probe's facts about ``path``, or None (said why) without one."""
+    from arrl.run.components import build_one
+    from arrl.run.liveness import probe_tree
+    from arrl.trace import facts
+
+    from .manager import Registry, plugin_manager
+
+    repo_root = _repo_root(path.parent.resolve())
+    relative = path.resolve().relative_to(repo_root).as_posix()
+    runner = build_one(Registry(plugin_manager()), settings, _context(settings, base, repo_root, relative), "runner")
+    click.echo(f"arrl: probing {relative} (budget {settings.budget:g}s, runner "
+               f"{settings.plugin_names('runner')[0]})...", err=True)
+    try:
+        trace, result = probe_tree(runner, repo_root, relative, settings.budget, settings.seed,
+                                   {"ARRL_METRIC": settings.metric, "ARRL_BUDGET_SECONDS": f"{settings.budget:g}"})
+    finally:
+        runner.close()
+    if trace is None:
+        click.echo(f"arrl: the probe wrote no trace ({result.outcome.value}: {result.failure_reason or 'no reason'}); "
+                   "showing the reading alone", err=True)
+        return None
+    ended = "ran to its end" if trace["complete"] else f"ended {result.outcome.value}"
+    click.echo(f"arrl: the probe {ended} in {result.wall_clock_seconds:.1f}s", err=True)
+    return facts(trace, relative, trace)
 
 
 def _describe_domain(field: Any) -> str:

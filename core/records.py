@@ -16,6 +16,7 @@ import attrs
 import cattrs
 
 from arrl.script.space import Space
+from arrl.trace import Facts
 
 from .schema import HISTORY_WINDOW, Value
 
@@ -164,6 +165,9 @@ class Observation:
     # program the run already ran, anywhere in it, while ``history`` holds only the last 32:
     # a proposer that avoids these never wastes an experiment on a duplicate.
     tried: frozenset[str] = frozenset()
+    # What the baseline run showed of the script (arrl.trace): pass it to arrl.script.apply_values
+    # so an edit rewrites what is live (the main group's lr, not every lr). None: not traced yet.
+    facts: Facts | None = None
 
 
 @attrs.define

@@ -114,6 +114,12 @@ class RunRequest:
     # The experiment's CPU share (its thread variables are in env); a container runner limits
     # the container to it. 0: not set (the runner's own limit applies).
     cpus: float = 0.0
+    # The script's command-line arguments (the ``args`` setting), after the script's path.
+    args: tuple[str, ...] = ()
+    # "trace": run under arrl's tracer, which writes what the run showed into output_dir
+    # (arrl.trace); "coverage": a probe that also records which workspace lines ran. Build the
+    # command with arrl.trace.script_command so every runner starts the script the same way.
+    trace: str = ""
 
 
 class RunMonitor(abc.ABC):

@@ -15,6 +15,7 @@ cluster); test_contract_coverage.py fails while a registered runner is missing h
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import textwrap
@@ -29,6 +30,7 @@ from test_containers import _engine_ready
 import arrl
 from arrl.errors import EngineError
 from arrl.manager import Registry, build_options, make_plugin_manager
+from arrl.trace import TRACE_FILE, load
 from support import local_ray_cluster, skip_or_fail
 
 REGISTRY = Registry(make_plugin_manager())
@@ -114,7 +116,7 @@ class Monitor(arrl.RunMonitor):
 
 
 def run(runner: arrl.Runner, tmp_path: Path, script: str, monitor: Monitor | None = None,
-        budget: float = ROOMY) -> tuple[arrl.RunResult, arrl.RunRequest, Monitor]:
+        budget: float = ROOMY, **more: Any) -> tuple[arrl.RunResult, arrl.RunRequest, Monitor]:
     """``script`` run as the loop runs an experiment: its own workspace, output and log folders,
     the script contract's variables, a run id of its own (other files' runs share the engines)."""
     workspace = tmp_path / "workspace"
@@ -127,7 +129,7 @@ def run(runner: arrl.Runner, tmp_path: Path, script: str, monitor: Monitor | Non
         run_id=run_id, experiment_id=1, script=workspace / "train.py", workspace=workspace, workdir=workspace,
         output_dir=output, log_dir=experiment, budget_seconds=budget, seed=0,
         env={"ARRL_RUN_ID": run_id, "ARRL_EXPERIMENT_ID": "1", "ARRL_BUDGET_SECONDS": f"{budget:g}",
-             "ARRL_OUTPUT_DIR": str(output), "ARRL_SEED": "0", "ARRL_METRIC": "val_loss"})
+             "ARRL_OUTPUT_DIR": str(output), "ARRL_SEED": "0", "ARRL_METRIC": "val_loss"}, **more)
     monitor = monitor or Monitor()
     return runner.run(request, monitor), request, monitor
 
@@ -170,6 +172,24 @@ def test_metric_lines_reach_the_monitor_while_the_script_runs(runner: arrl.Runne
     assert "said on stderr" in logs(result)
     assert (request.output_dir / "result.txt").read_text() == "kept"
     assert result.wall_clock_seconds > 0
+
+
+ARGUMENTS = """
+import json, os, sys
+print("argv", json.dumps(sys.argv[1:]), "main", __name__, os.path.basename(__file__))
+print("arrl: val_loss=1.5", flush=True)
+"""
+
+
+def test_arguments_and_the_tracer_reach_the_script(runner: arrl.Runner, tmp_path: Path) -> None:
+    """The ``args`` setting's arguments, and the baseline's tracer (arrl.trace), which runs the
+    script as its ``__main__`` and writes its trace into the output directory, in every runner."""
+    arguments = ("--lr", "0.1", "two words")
+    result, request, _ = run(runner, tmp_path, ARGUMENTS, args=arguments, trace="trace")
+    assert result.outcome is arrl.Outcome.OK, (result, logs(result))
+    assert f'argv {json.dumps(list(arguments))} main __main__ train.py' in logs(result)
+    trace = load(request.output_dir / TRACE_FILE)
+    assert trace["complete"] and trace["script"].endswith("train.py") and trace["records"] == []
 
 
 CRASH = """

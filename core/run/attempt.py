@@ -163,6 +163,7 @@ def _ask_proposer(bench: Workbench, state: RunState, parent_script: str) -> Prop
         direction=bench.settings.direction,
         noise_floor=state.noise_floor,
         tried=state.tried(),
+        facts=bench.facts,
     )
     try:
         return bench.components.proposer.propose(observation)

@@ -14,6 +14,7 @@ from arrl.metrics import final_value
 from arrl.records import ExperimentRecord, Outcome, RunResult
 from arrl.roles import RunRequest
 
+from . import liveness
 from .early_stopping import TrendStopper
 from .evaluation import DISAGREEMENT, judge
 from .lanes import Lane
@@ -28,7 +29,9 @@ def execute(bench: Workbench, record: ExperimentRecord, state: RunState, lane: L
     """Run ``record``'s commit, checked out in ``lane``, under the budget; its outcome, value,
     curve and logs are written onto ``record``."""
     settings = bench.settings
-    request = _request(bench, record, lane)
+    # The first run of the unmodified script shows what is live (arrl.run.liveness).
+    traced = record.proposer == BASELINE and state.last_good_id is None and bench.facts is None
+    request = attrs.evolve(_request(bench, record, lane), trace="trace" if traced else "")
     # A run of the unmodified script measures the noise floor: it must run to its end.
     best = None if record.proposer == BASELINE else state.best
     stopper = TrendStopper(settings.early_stopping, best, settings.direction, state.best_curve)
@@ -44,6 +47,8 @@ def execute(bench: Workbench, record: ExperimentRecord, state: RunState, lane: L
         raise ArrlError(f"cannot run experiment {record.id}: {error.strerror or error} "
                         f"({error.filename or 'runner'}); nothing recorded before is lost") from None
     _apply_result(settings.metric, record, result, monitor)
+    if traced:
+        liveness.learn(bench, record, lane, request)
     if bench.evaluate_path and record.outcome is Outcome.OK:
         _evaluate(bench, record, request, lane)
     if monitor.subscriber_error:

@@ -20,15 +20,17 @@ from arrl.roles import PluginContext
 from arrl.schema import SchemaError
 from arrl.script.reader import Extraction, ScriptError, extract
 from arrl.script.space import Space, build_space
+from arrl.trace import Facts
 
 from .components import Components
 from .evaluation import evaluation_script
 
 
-def extract_script(context: PluginContext, script: str) -> Extraction:
-    """The schema values, editable fields and choices of ``script``, a version of the run's script."""
+def extract_script(context: PluginContext, script: str, facts: Facts | None = None) -> Extraction:
+    """The schema values, editable fields and choices of ``script``, a version of the run's script
+    (``facts``: what its baseline run showed, arrl.run.liveness)."""
     path = context.script_path
-    return extract(script, path, context.field_map, context.space.knobs, (context.repo_root / path).parent)
+    return extract(script, path, context.field_map, context.space.knobs, (context.repo_root / path).parent, facts)
 
 
 @attrs.define
@@ -47,6 +49,7 @@ class Workbench:
     space: Space
     evaluate_path: str  # the trusted evaluation's script in the workspace; "" without `evaluate`
     _last_read: tuple[str, str] = attrs.field(default=("", ""), init=False)  # (commit, script): see read
+    facts: Facts | None = attrs.field(default=None, init=False)  # what the baseline showed: use_facts
 
     @classmethod
     def open(cls, settings: Settings, run: RunDirectory, components: Components, manager: PluginManager,
@@ -91,4 +94,15 @@ class Workbench:
         return self._last_read[1]
 
     def extract(self, script: str) -> Extraction:
-        return extract_script(self.context, script)
+        return extract_script(self.context, script, self.facts)
+
+    def use_facts(self, facts: Facts) -> None:
+        """Read the script with what its baseline showed from now on: the space is rebuilt
+        around that reading (the main group's lr, the batch, inert knobs out)."""
+        try:
+            baseline = extract_script(self.context, self.baseline_script, facts)
+            space = build_space(baseline.values, self.context.space, tuple(baseline.editable), strict=True)
+        except (ScriptError, SchemaError) as error:
+            self.note(f"the baseline trace is not used: {error}")
+            return
+        self.facts, self.space = facts, space

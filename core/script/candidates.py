@@ -184,7 +184,7 @@ def find_candidates(source: str, extraction: Extraction,
             continue
         if isinstance(value, str) and not _string_is_knob(name, value):
             continue
-        if spells_a_field(name):
+        if spells_a_field(name) and name not in extraction.own_knobs:
             continue  # another spelling of a schema field (bf16 next to precision): inspect shows the field
         alternatives = _ALTERNATIVES.get(value.lower(), ()) if isinstance(value, str) else ()
         parts = set(words(name))

@@ -153,7 +153,7 @@ class PPOProposer(arrl.Proposer):
                 # Only the chosen move is rendered; one the script cannot take after all (a site
                 # arrl cannot rewrite to that value) is masked and the policy samples again.
                 script = apply_values(observation.script, changes, self.context.script_path, self.context.field_map,
-                                      observation.space)
+                                      observation.space, facts=observation.facts)
             except SchemaError:
                 del candidates[action]
                 continue

@@ -260,7 +260,7 @@ class TwoMoves:
         cannot take the values."""
         try:
             script = apply_values(observation.script, changes, self.context.script_path, self.context.field_map,
-                                  observation.space)
+                                  observation.space, facts=observation.facts)
         except SchemaError:
             return None
         return arrl.Proposal(script, arrl.Edit(changes, f"{description} ({kind})"), "ppo", id=self.memory.next_id(kind))

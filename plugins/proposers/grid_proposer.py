@@ -120,7 +120,7 @@ class GridProposer(arrl.Proposer):
                 continue
             try:
                 script = apply_values(observation.script, changes, self.context.script_path, self.context.field_map,
-                                   space=observation.space)
+                                   space=observation.space, facts=observation.facts)
             except SchemaError:
                 continue  # a value this script cannot take: the grid skips it
             if program_hash(script) in tried:
@@ -130,7 +130,7 @@ class GridProposer(arrl.Proposer):
         edit = random_edit(observation.config, self.rng, 2, observation.editable, observation.choices,
                            space=observation.space)
         script = apply_values(observation.script, edit.changes, self.context.script_path, self.context.field_map,
-                                   space=observation.space)
+                                   space=observation.space, facts=observation.facts)
         return arrl.Proposal(script, arrl.Edit(edit.changes, f"after the grid: {edit.description}"), "grid")
 
     def save(self, path: Path) -> None:

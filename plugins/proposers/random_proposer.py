@@ -43,7 +43,7 @@ class RandomProposer(arrl.Proposer):
             if config_hash({**observation.config, **edit.changes}) in observation.tried and not last:
                 continue
             script = apply_values(observation.script, edit.changes, self.context.script_path,
-                                  self.context.field_map, observation.space)
+                                  self.context.field_map, observation.space, facts=observation.facts)
             if program_hash(script) not in tried:
                 break
         return arrl.Proposal(script=script, edit=edit, proposer="random")

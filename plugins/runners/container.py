@@ -29,6 +29,7 @@ import attrs
 import arrl
 from arrl.output import OutputLimits
 from arrl.run.resources import thread_env
+from arrl.trace import MOUNTED_TRACER, TRACER, script_command
 
 DEFAULT_IMAGE = "arrl-runner:latest"
 CONTAINER_WORKSPACE = "/workspace"
@@ -204,10 +205,18 @@ def hidden_git(request: arrl.RunRequest) -> dict[str, str]:
     return {str(empty): f"{CONTAINER_WORKSPACE}/.git"}
 
 
+def read_only_mounts(request: arrl.RunRequest) -> dict[str, str]:
+    """Host path -> container path of the single files and folders mounted read-only over the
+    workspace's view: the hidden git metadata, and arrl's tracer when the run is traced."""
+    return {**hidden_git(request), **({str(TRACER): MOUNTED_TRACER} if request.trace else {})}
+
+
 def container_command(request: arrl.RunRequest) -> list[str]:
     relative = request.script.relative_to(request.workspace).as_posix()
     budget = int(request.budget_seconds) + INNER_TIMEOUT_SLACK
-    return ["timeout", "-s", "KILL", str(budget), str(interpreter()), f"{CONTAINER_WORKSPACE}/{relative}"]
+    command = script_command(str(interpreter()), f"{CONTAINER_WORKSPACE}/{relative}", request.args, request.trace,
+                             output_dir=CONTAINER_OUTPUT, root=CONTAINER_WORKSPACE, tracer=MOUNTED_TRACER)
+    return ["timeout", "-s", "KILL", str(budget), *command]
 
 
 def container_workdir(request: arrl.RunRequest) -> str:

@@ -126,7 +126,7 @@ class DockerRunner(arrl.Runner):
             volumes={str(request.workspace): {"bind": c.CONTAINER_WORKSPACE, "mode": "ro"},
                      str(request.output_dir): {"bind": c.CONTAINER_OUTPUT, "mode": "rw"},
                      str(c.site_packages(o)): {"bind": c.CONTAINER_ENV, "mode": "ro"},
-                     **{source: {"bind": target, "mode": "ro"} for source, target in c.hidden_git(request).items()}},
+                     **{source: {"bind": target, "mode": "ro"} for source, target in c.read_only_mounts(request).items()}},
         )
         try:
             # Attach before starting so that no early line is missed.

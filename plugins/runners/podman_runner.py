@@ -202,7 +202,7 @@ class PodmanRunner(arrl.Runner):
             "--volume", f"{request.workspace}:{c.CONTAINER_WORKSPACE}:ro",
             "--volume", f"{request.output_dir}:{c.CONTAINER_OUTPUT}:rw",
             "--volume", f"{c.site_packages(o)}:{c.CONTAINER_ENV}:ro",
-            *(f"--volume={source}:{target}:ro" for source, target in c.hidden_git(request).items()),
+            *(f"--volume={source}:{target}:ro" for source, target in c.read_only_mounts(request).items()),
             "--workdir", c.container_workdir(request),
             *_ulimit_flags(),
         ]

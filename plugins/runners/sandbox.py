@@ -43,6 +43,7 @@ import attrs
 
 from arrl.errors import ConfigError
 from arrl.run.resources import THREAD_VARIABLES, WAIT_POLICY
+from arrl.trace import MOUNTED_TRACER
 
 from . import seccomp
 
@@ -274,6 +275,7 @@ class SandboxSpec:
     shm_size: int = 1 << 30
     gpus: str | None = None
     identity: Path | None = None  # a folder for the sandbox's own passwd and group
+    tracer: Path | None = None  # arrl's tracer, shown read-only at MOUNTED_TRACER when tracing
 
 
 def environment(request_env: Mapping[str, str], token_variable: str, token: str,
@@ -302,6 +304,8 @@ def bwrap_command(probe_result: Probe, spec: SandboxSpec, seccomp_fd: int | None
     args += ["--bind", str(spec.workspace_copy), str(spec.workspace),
              "--bind", str(spec.output_dir), str(spec.output_dir),
              "--chdir", str(spec.workdir)]
+    if spec.tracer is not None:  # arrl's tracer (arrl.trace), outside every tree the script sees
+        args += ["--ro-bind", str(spec.tracer), MOUNTED_TRACER]
     if seccomp_fd is not None:
         args += ["--seccomp", str(seccomp_fd)]
     return [*args, *extra, "--", *command]

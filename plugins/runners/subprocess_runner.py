@@ -29,6 +29,7 @@ import attrs
 import arrl
 from arrl.output import OutputLimits, parse_size, remove_tree, scrub_tree, size_at_least
 from arrl.run.supervision import supervise
+from arrl.trace import MOUNTED_TRACER, TRACER, script_command
 
 from . import landlock, limits, network, sandbox, seccomp
 from .containment import CgroupContainment, Containment, contain, kill_cgroup, remove_cgroup, stale_cgroups
@@ -223,7 +224,9 @@ class SubprocessRunner(arrl.Runner):
         fresh copy of its tree, removed afterwards), or as a plain process."""
         python = self.options.python or sys.executable
         if not self.sandboxed:
-            yield _Launch([python, str(request.script)], self.environment(request, token), details={"sandbox": "off"})
+            command = script_command(python, str(request.script), request.args, request.trace,
+                                     output_dir=str(request.output_dir), root=str(request.workspace))
+            yield _Launch(command, self.environment(request, token), details={"sandbox": "off"})
             return
         assert self.probe is not None
         scratch = Path(tempfile.mkdtemp(prefix=f"arrl-sandbox-{request.run_id}-{request.experiment_id}-"))
@@ -235,7 +238,7 @@ class SubprocessRunner(arrl.Runner):
                 workdir=request.workdir, python=python, read_paths=self.options.read_paths,
                 tmp_size=parse_size(self.options.tmp_size), shm_size=parse_size(self.options.shm_size),
                 gpus=request.env.get("CUDA_VISIBLE_DEVICES", os.environ.get("CUDA_VISIBLE_DEVICES")),
-                identity=scratch / "etc")
+                identity=scratch / "etc", tracer=TRACER if request.trace else None)
             asked = self.options.network == "egress"
             with seccomp.filter_descriptor(self.probe.seccomp) as filter_fd, \
                     contextlib.closing(network.Egress() if asked else _Nothing()) as made:
@@ -255,14 +258,18 @@ class SubprocessRunner(arrl.Runner):
     def _landlocked(self, python: str, request: arrl.RunRequest) -> tuple[list[str], str]:
         """The script's command inside the sandbox, under Landlock where it holds, and what the
         record says of it."""
-        command = [python, str(request.script)]
+        command = script_command(python, str(request.script), request.args, request.trace,
+                                 output_dir=str(request.output_dir), root=str(request.workspace),
+                                 tracer=MOUNTED_TRACER)
         if self.options.landlock == "off":
             return command, 'off (runner option landlock = "off")'
         if landlock.abi() == 0:
             return command, landlock.status()
         writable = [str(request.workspace), str(request.output_dir), "/tmp", "/dev/shm"]
-        return landlock.wrap(python, command, sandbox.read_only_paths(python, self.options.read_paths),
-                             writable), landlock.status()
+        readable = sandbox.read_only_paths(python, self.options.read_paths)
+        if request.trace:
+            readable.append(MOUNTED_TRACER)
+        return landlock.wrap(python, command, readable, writable), landlock.status()
 
     def _supervise(self, request: arrl.RunRequest, monitor: arrl.RunMonitor, token: str,
                    launch: _Launch) -> arrl.RunResult:

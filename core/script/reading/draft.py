@@ -33,6 +33,7 @@ class Draft:
     # known (``winning``).
     replaced: dict[int, str] = attrs.Factory(dict)
     winning: dict[int, Any] = attrs.Factory(dict)
+    own_knobs: list[str] = attrs.Factory(list)  # names that spell a field but are knobs of their own
 
     def settle(self, field: str, value: Value, site: Site, targets: list[Any]) -> None:
         self.values[field] = value

@@ -26,8 +26,9 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from arrl.schema import FIELDS_BY_NAME, SchemaError
+from arrl.trace import Facts
 
-from . import aliases, calls, classes, code, dispatch, function_defaults, override_files
+from . import aliases, calls, classes, code, dispatch, function_defaults, live, override_files
 from .draft import Draft, normalise
 from .findings import Assignment, CodeChoice, Findings
 from .names import last_name, normal_path
@@ -49,41 +50,48 @@ class Analysis:
 
 
 def analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knobs: Sequence[str] = (),
-            directory: Path | None = None) -> Analysis:
+            directory: Path | None = None, facts: Facts | None = None) -> Analysis:
     module = parse(source, filename)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     walk = Walk(module)
     wrapper.visit(walk)
     found = walk.found
+    # What the baseline showed had no effect is out before any rule sees it (.live).
+    inert = live.prune(found, live.inert_lines(source, facts)) if facts is not None else {}
     mapping = dict(mapping or {})
     unknown = sorted(set(mapping) - set(FIELDS_BY_NAME))
     if unknown:
         raise SchemaError(f"[fields] maps unknown field(s) {', '.join(unknown)}; fields are: {', '.join(FIELDS_BY_NAME)}")
 
     draft = Draft()
-    live = _replaced_before_use(draft, found, source, directory)
-    tracer = Tracer(module, found.instances, live)
+    live_literals = _replaced_before_use(draft, found, source, directory)
+    tracer = Tracer(module, found.instances, live_literals)
     _mapped(draft, found, mapping, filename)
     settled = set(mapping) | calls.settle(draft, found, tracer, lambda node: _position(wrapper, node))
     untraced = dispatch.settle(draft, found, tracer, settled)
-    aliases.settle(draft, live, found.argparse_choices, settled)
+    aliases.settle(draft, live_literals, found.argparse_choices, settled)
     dispatch.allow_untraced(draft, untraced)
     override_files.settle(draft, found)
     code.settle(draft, found, walk.scope)
-    out_of_range, invalid = _check_domains(draft)
-    found_knobs = _knobs(draft, found, knobs)
-
     positions = wrapper.resolve(PositionProvider)
 
     def span(target: Any) -> range:
         where = positions[target.node if isinstance(target, (CodeChoice, aliases.Mapped)) else target]
         return range(where.start.line, where.end.line + 1)
 
+    if facts is not None:
+        live.settle_main_optimizer(draft, facts, source, module, span, mapping)
+    if facts is not None and "batch_size" not in mapping:
+        live.settle_batch(draft, live_literals, facts)
+    out_of_range, invalid = _check_domains(draft)
+    found_knobs = _knobs(draft, found, knobs)
+
     sites = {f: attrs.evolve(s, value=draft.values[f],
                              lines=tuple(sorted({n for t in draft.targets[f] for n in span(t)})))
              for f, s in draft.sites.items()}
     extraction = Extraction(draft.values, sites, out_of_range, draft.problems, draft.choices, filename, invalid,
-                            tuple(found_knobs), draft.overridden, _literals(live))
+                            tuple(found_knobs), draft.overridden, _literals(live_literals), inert,
+                            tuple(draft.own_knobs))
     return Analysis(extraction, draft.targets, module, walk.scope.torch_optim_prefix, draft.spelled_as)
 
 
@@ -182,8 +190,8 @@ def _position(wrapper: MetadataWrapper, node: cst.CSTNode) -> int:
 
 
 def extract(source: str, filename: str = "<script>", mapping: Mapping[str, str] | None = None,
-            knobs: Sequence[str] = (), directory: Path | None = None) -> Extraction:
+            knobs: Sequence[str] = (), directory: Path | None = None, facts: Facts | None = None) -> Extraction:
     """Find every schema field the script sets, and where; and the declared ``knobs`` (the
     script's own names, from ``[space]``). ``directory`` is where the script lives, to read the
-    override files it loads."""
-    return analyse(source, filename, mapping, knobs, directory).extraction
+    override files it loads; ``facts``, what its baseline run showed (:mod:`.live`)."""
+    return analyse(source, filename, mapping, knobs, directory, facts).extraction

@@ -39,6 +39,11 @@ class Extraction:
     # classes, argparse defaults, config dicts), the last assignment of each: what
     # arrl.script.candidates picks tunable knobs from.
     literals: tuple[Site, ...] = ()
+    # Literals the baseline showed to have no effect (arrl.script.reading.live): shown, never proposed.
+    inert: dict[str, Site] = attrs.Factory(dict)
+    # Names that spell a field but are knobs of their own (the micro-batch where the script
+    # accumulates to a batch): candidates, not the field.
+    own_knobs: tuple[str, ...] = ()
 
     @property
     def missing(self) -> tuple[str, ...]:

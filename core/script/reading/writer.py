@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import libcst as cst
 
 from arrl.schema import FIELDS_BY_NAME, SchemaError, Value, check_heads
+from arrl.trace import Facts
 
 from .aliases import Mapped
 from .code import ACTIVATION_CLASSES, OPTIMIZER_CLASSES
@@ -129,8 +130,9 @@ def _switch_activation(node: cst.Call, target: str) -> cst.Call:
 
 def apply_values(source: str, changes: Mapping[str, Value], filename: str = "<script>",
                  mapping: Mapping[str, str] | None = None, space: Space | None = None,
-                 directory: Path | None = None) -> str:
-    """``source`` with each changed field or knob rewritten and nothing else touched.
+                 directory: Path | None = None, facts: Facts | None = None) -> str:
+    """``source`` with each changed field or knob rewritten and nothing else touched (``facts``:
+    what the baseline run showed, :mod:`.live`; a proposer passes its observation's).
 
     A name that is not a schema field is a knob, found by the script's own name (``MATRIX_LR``).
     Values are judged against ``space`` (the run's domains) when given, else against the design
@@ -138,7 +140,7 @@ def apply_values(source: str, changes: Mapping[str, Value], filename: str = "<sc
     for a value outside its domain or a name arrl cannot edit here.
     """
     knobs = tuple(k for k in changes if k not in FIELDS_BY_NAME)
-    analysis = analyse(source, filename, mapping, knobs, directory)
+    analysis = analyse(source, filename, mapping, knobs, directory, facts)
     extraction = analysis.extraction
     for field, value in changes.items():
         if field not in extraction.sites:

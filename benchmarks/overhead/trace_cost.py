@@ -1,0 +1,120 @@
+"""What the baseline tracer (arrl.trace) costs a run: the same script run plainly and under the
+tracer, in pairs whose order alternates, on the digits example and on a script that builds a model
+of 160 modules. The claim (issue #26): under 1 % of the run and under 0.3 s, the paired median.
+
+Tables in docs/benchmarks.md: "What the baseline tracer costs".
+
+    .venv/bin/python benchmarks/overhead/trace_cost.py              # idle
+    .venv/bin/python benchmarks/overhead/trace_cost.py --busy 2     # beside two busy loops
+
+Each run is a whole process, as a runner starts it (one torch thread, as the tests run), timed
+from its start to its exit; the tracer's run also writes its trace. The coverage probe, which a
+run makes once after the baseline and never times, is timed too, for the record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from arrl.trace import TRACE_FILE, script_command
+
+ROOT = Path(__file__).resolve().parents[2]
+
+MANY_MODULES = '''
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+blocks = [nn.Sequential(nn.Linear(64, 64), nn.LayerNorm(64), nn.GELU(), nn.Dropout(0.1)) for _ in range(40)]
+model = nn.Sequential(nn.Linear(32, 64), *blocks, nn.Linear(64, 10))
+print("modules", sum(1 for _ in model.modules()))
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+x, y = torch.randn(2048, 32), torch.randint(0, 10, (2048,))
+for step in range(150):
+    start = (step * 64) % 2048
+    loss = F.cross_entropy(model(x[start:start + 64]), y[start:start + 64])
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    if step % 50 == 49:
+        print(f"arrl: step={step + 1} val_loss={loss.item():.4f}")
+'''
+
+
+@contextlib.contextmanager
+def busy(count: int) -> Iterator[None]:
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for loop in loops:
+            loop.kill()
+
+
+def timed(command: list[str], folder: Path, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, cwd=folder, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def measure(folder: Path, pairs: int) -> dict[str, float]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "ARRL_OUTPUT_DIR": str(folder / "out")}
+    (folder / "out").mkdir(exist_ok=True)
+    plain = [sys.executable, "train.py"]
+    traced = script_command(sys.executable, "train.py", (), "trace", output_dir=str(folder / "out"), root=str(folder))
+    probe = script_command(sys.executable, "train.py", (), "coverage", output_dir=str(folder / "out"),
+                           root=str(folder))
+    timed(plain, folder, env)  # warm the page cache: torch's files, the data
+    untraced, with_trace, differences = [], [], []
+    for pair in range(pairs):
+        first, second = (plain, traced) if pair % 2 == 0 else (traced, plain)
+        a, b = timed(first, folder, env), timed(second, folder, env)
+        plain_s, traced_s = (a, b) if first is plain else (b, a)
+        untraced.append(plain_s)
+        with_trace.append(traced_s)
+        differences.append(traced_s - plain_s)
+        assert (folder / "out" / TRACE_FILE).exists()
+    probe_s = timed(probe, folder, env)
+    median = statistics.median(untraced)
+    return {"untraced": median, "traced": statistics.median(with_trace),
+            "difference": statistics.median(differences), "relative": statistics.median(differences) / median,
+            "probe": probe_s}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pairs", type=int, default=7)
+    parser.add_argument("--busy", type=int, default=0, help="CPU-bound loops beside the runs")
+    options = parser.parse_args()
+    scripts = {"digits example (examples/digits/train.py)": None,
+               "160 modules (an MLP of 40 blocks, 150 steps)": MANY_MODULES}
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch, busy(options.busy):
+        for name, text in scripts.items():
+            folder = Path(scratch) / str(len(rows))
+            if text is None:
+                shutil.copytree(ROOT / "examples" / "digits", folder)
+            else:
+                folder.mkdir()
+                (folder / "train.py").write_text(text)
+            rows.append((name, measure(folder, options.pairs)))
+    print(f"{options.pairs} pairs per script, order alternating; {options.busy} busy loop(s) beside; "
+          f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}\n")
+    print("| script | untraced (median s) | traced (median s) | paired difference (median s) | relative "
+          "| coverage probe (s, once) |")
+    print("|---|---|---|---|---|---|")
+    for name, m in rows:
+        print(f"| {name} | {m['untraced']:.3f} | {m['traced']:.3f} | {m['difference']:+.3f} | "
+              f"{100 * m['relative']:+.2f} % | {m['probe']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""What the baseline run showed, joined to the source (:mod:`arrl.trace`): the rules that reading
+alone cannot apply.
+
+- **Inert code.** A literal is inert when the baseline shows its code had no effect: it lies in a
+  function the coverage probe never saw called (a ``def SGD`` the script never uses), or in the
+  statement that built an optimizer the baseline never stepped. Inert literals are taken out
+  before the rules settle the fields, so nothing proposes them; ``arrl inspect`` shows them as
+  inert, with the reason. A line the probe never ran is *not* enough: the branch of a dispatch
+  the baseline did not take (``elif opt == "sgd":``) runs once the choice is switched.
+- **The learning rate of the main group.** Where several optimizers (or parameter groups) get
+  their own learning rates, the schema's ``learning_rate`` is the one of the stepped optimizer
+  with the most parameters; an edit of it never rewrites another group's.
+- **The batch, not the micro-batch.** Where the script accumulates gradients, the loader's batch
+  is the micro-batch: ``batch_size`` is the literal that equals the micro-batch times the
+  accumulation steps (in samples or tokens), and the micro-batch is a knob of its own.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import libcst as cst
+
+from arrl.trace import Facts
+
+from .draft import Draft
+from .findings import Assignment, Findings
+from .names import FIELD_FOR_ALIAS
+from .results import Site
+
+
+def inert_lines(source: str, facts: Facts) -> dict[int, str]:
+    """Line -> why the code there had no effect in the baseline."""
+    tree = ast.parse(source)
+    inert: dict[int, str] = {}
+    if facts.covered:
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                if first not in facts.entered:
+                    for line in range(first, (node.end_lineno or node.lineno) + 1):
+                        inert.setdefault(line, f"in {node.name}(), which the baseline never called")
+    for optimizer in facts.optimizers:
+        if optimizer.steps == 0 and optimizer.lines:
+            for line in _statement_lines(tree, optimizer.lines[0]):
+                inert.setdefault(line, f"builds a {optimizer.name} optimizer the baseline never stepped")
+    return inert
+
+
+def _simple_statements(tree: ast.AST) -> Iterable[ast.stmt]:
+    compound = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor, ast.While,
+                ast.With, ast.AsyncWith, ast.Try, ast.Match)
+    return (n for n in ast.walk(tree) if isinstance(n, ast.stmt) and not isinstance(n, compound))
+
+
+def _statement_lines(tree: ast.AST, line: int) -> range:
+    """The lines of the smallest simple statement that holds ``line``."""
+    holding = [s for s in _simple_statements(tree) if s.lineno <= line <= (s.end_lineno or s.lineno)]
+    if not holding:
+        return range(line, line + 1)
+    statement = min(holding, key=lambda s: (s.end_lineno or s.lineno) - s.lineno)
+    return range(statement.lineno, (statement.end_lineno or statement.lineno) + 1)
+
+
+def prune(found: Findings, inert: dict[int, str]) -> dict[str, Site]:
+    """Take the literals on inert lines out of what the rules see; returns them, as shown."""
+    shown: dict[str, Site] = {}
+    for assignment in found.assignments:
+        if assignment.line in inert:
+            shown.setdefault(assignment.path, Site("", assignment.value, assignment.line, assignment.style,
+                                                   assignment.path, False, f"inert: {inert[assignment.line]}"))
+    for call in found.calls:
+        if call.line in inert:
+            shown.setdefault(call.path, Site(call.field, call.value, call.line, call.style, call.path, False,
+                                             f"inert: {inert[call.line]}"))
+    for choice in found.code:
+        if choice.line in inert:
+            shown.setdefault(f"{choice.path}@{choice.line}", Site(choice.field, choice.value, choice.line, "code",
+                                                                  choice.path, False, f"inert: {inert[choice.line]}"))
+    found.assignments[:] = [a for a in found.assignments if a.line not in inert]
+    found.calls[:] = [c for c in found.calls if c.line not in inert]
+    found.code[:] = [c for c in found.code if c.line not in inert]
+    found.string_kwargs[:] = [(c, s) for c, s in found.string_kwargs if c.line not in inert]
+    found.instantiations[:] = [i for i in found.instantiations if i[3] not in inert]
+    for name in [n for n, a in found.module_literals.items() if a.line in inert]:
+        del found.module_literals[name]
+    return shown
+
+
+MAIN_OPTIMIZER_FIELDS = ("optimizer", "learning_rate", "weight_decay")
+
+
+def settle_main_optimizer(draft: Draft, facts: Facts, source: str, module: cst.Module,
+                          span: Callable[[Any], range], mapped: Iterable[str] = ()) -> None:
+    """The schema's optimizer, learning rate and weight decay are the main optimizer's: targets
+    on the lines that built the other optimizers go (each is its own group's), and the main one's
+    literal ``lr=`` is found where the reading missed it (an optimizer class of the script's own,
+    as Muon's)."""
+    main = facts.main
+    if main is None or len(facts.optimizers) < 2:
+        return
+    tree = ast.parse(source)
+    lines_of = {id(o): {n for line in o.lines for n in _statement_lines(tree, line)} for o in facts.optimizers}
+    mine = lines_of[id(main)]
+    others = set().union(*(lines for key, lines in lines_of.items() if key != id(main)))
+    for field in (f for f in MAIN_OPTIMIZER_FIELDS if f not in mapped):  # the user's mapping wins
+        targets = draft.targets.get(field, [])
+        kept = [t for t in targets if set(span(t)) & mine or not set(span(t)) & others]
+        dropped = sorted({min(span(t)) for t in targets if t not in kept})
+        if not kept and field == "learning_rate":
+            literal = _keyword_literal(module, span, mine, "lr")
+            if literal is not None:
+                kept, value = [literal[0]], literal[1]
+                line = min(span(literal[0]))
+                draft.settle(field, value, Site(field, value, line, "call", f"{main.name}(lr=)"), kept)
+        if not kept:
+            if targets:
+                draft.problems[field] = (f"the {field} the script writes (line {_lines(dropped)}) feeds smaller "
+                                         f"parameter groups; the main one ({main.name}, {main.parameters} "
+                                         f"parameters) has none arrl can edit")
+                _unsettle(draft, field)
+            continue
+        if dropped:
+            site = draft.sites[field]
+            note = (f"{main.name}'s, whose group has the most parameters ({main.parameters}); "
+                    f"line {_lines(dropped)} feeds other groups and stays as it is")
+            draft.sites[field] = Site(site.field, site.value, min(span(kept[0])), site.style, site.path,
+                                      site.editable, note)
+            draft.targets[field] = kept
+
+
+def _lines(numbers: list[int]) -> str:
+    return ", ".join(map(str, numbers)) if len(numbers) < 2 else f"s {', '.join(map(str, numbers))}"
+
+
+def _keyword_literal(module: cst.Module, span: Callable[[Any], range], lines: set[int],
+                     keyword: str) -> tuple[cst.BaseExpression, float] | None:
+    """The literal value of ``keyword=`` in a call written on ``lines``."""
+    found: list[tuple[cst.BaseExpression, float]] = []
+
+    class Visitor(cst.CSTVisitor):
+        def visit_Arg(self, node: cst.Arg) -> None:
+            if node.keyword is not None and node.keyword.value == keyword and set(span(node.value)) & lines:
+                try:
+                    value = ast.literal_eval(module.code_for_node(node.value))
+                except (ValueError, SyntaxError):
+                    return
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    found.append((node.value, float(value)))
+    module.visit(Visitor())
+    return found[0] if len(found) == 1 else None
+
+
+def settle_batch(draft: Draft, live: list[Assignment], facts: Facts) -> None:
+    """Where gradients accumulate, ``batch_size`` is the literal worth micro-batch x steps."""
+    site = draft.sites.get("batch_size")
+    if site is None or not facts.micro_batch or (facts.accumulation or 1) <= 1 or site.value != facts.micro_batch:
+        return
+    batch = facts.micro_batch * (facts.accumulation or 1)
+    wanted = {batch, *((batch * facts.sequence,) if facts.sequence else ())}
+    matches = [a for a in live if a.value in wanted and not isinstance(a.value, bool)
+               and (FIELD_FOR_ALIAS.get(a.key) == "batch_size" or "batch" in a.key)]
+    why = (f"{site.path} = {site.value} is the micro-batch: the script accumulates {facts.accumulation} "
+           f"backward passes per step, a batch of {batch}")
+    if len({a.path for a in matches}) != 1:
+        draft.problems["batch_size"] = f"{why}, and no one literal holds the batch"
+        _unsettle(draft, "batch_size")
+        return
+    chosen = max(matches, key=lambda a: a.order)
+    draft.own_knobs.append(site.path)
+    draft.settle("batch_size", chosen.value, Site("batch_size", chosen.value, chosen.line, chosen.style, chosen.path,
+                                                  note=f"{why}; the micro-batch is a knob of its own"), [chosen.node])
+
+
+def _unsettle(draft: Draft, field: str) -> None:
+    for table in (draft.values, draft.sites, draft.targets):
+        table.pop(field, None)

@@ -1,0 +1,144 @@
+"""What the baseline run shows is live (issue #26): two lrs feeding two parameter groups are two
+knobs, the micro-batch is not the batch, a ``def SGD`` never called is inert. Reading alone gets
+all three wrong on tests/scripts/live/train.py (the first test pins that down); the trace and the
+coverage probe of a real run of it get them right."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from arrl.script.candidates import find_candidates
+from arrl.script.reader import apply_values, changed_lines, extract
+from arrl.trace import TRACE_FILE, Facts, facts, load, script_command
+from support import git, make_repo, records, run_arrl, run_dir
+
+LIVE = Path(__file__).parent / "scripts" / "live" / "train.py"
+SOURCE = LIVE.read_text()
+
+
+def line_of(text: str) -> int:
+    (number,) = [n for n, line in enumerate(SOURCE.splitlines(), 1) if text in line]
+    return number
+
+
+EMBED_LR, MAIN_LR = line_of("parameters(), lr=0.3"), line_of("parameters(), lr=0.002")
+DEAD = range(line_of("def SGD("), line_of("momentum=0.9)") + 1)
+
+
+@pytest.fixture(scope="module")
+def probed(tmp_path_factory: pytest.TempPathFactory) -> Facts:
+    """A coverage probe of the fixture, as a run makes one."""
+    folder = tmp_path_factory.mktemp("live")
+    shutil.copy(LIVE, folder / "train.py")
+    command = script_command(sys.executable, "train.py", (), "coverage", output_dir=str(folder), root=str(folder))
+    done = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    trace = load(folder / TRACE_FILE)
+    return facts(trace, "train.py", trace)
+
+
+def test_reading_alone_gets_all_three_wrong() -> None:
+    """Without the trace (today's reading): an lr edit rewrites both groups' rates, the batch is
+    read from the micro-batch, and the dead SGD makes the optimizer ambiguous."""
+    alone = extract(SOURCE, "train.py")
+    assert set(changed_lines(SOURCE, apply_values(SOURCE, {"learning_rate": 0.004}, "train.py"))) == {EMBED_LR, MAIN_LR}
+    assert alone.values["batch_size"] == 8
+    assert "optimizer" not in alone.values and "sgd" in alone.problems["optimizer"]
+
+
+def test_two_lrs_feeding_two_groups_are_two_knobs(probed: Facts) -> None:
+    found = extract(SOURCE, "train.py", facts=probed)
+    assert probed.main is not None and [o.parameters for o in probed.optimizers] == [1088, 4420]
+    assert found.values["learning_rate"] == 0.002 and found.sites["learning_rate"].line == MAIN_LR
+    edited = apply_values(SOURCE, {"learning_rate": 0.004}, "train.py", facts=probed)
+    assert changed_lines(SOURCE, edited) == [MAIN_LR]
+    assert SOURCE.splitlines()[EMBED_LR - 1] == edited.splitlines()[EMBED_LR - 1], "the embedding's lr is untouched"
+    switched = apply_values(SOURCE, {"optimizer": "sgd"}, "train.py", facts=probed)
+    assert changed_lines(SOURCE, switched) == [MAIN_LR], "switching the optimizer leaves the embedding's Adam"
+
+
+def test_the_micro_batch_is_not_the_batch(probed: Facts) -> None:
+    assert (probed.micro_batch, probed.accumulation, probed.batch) == (8, 4, 32)
+    found = extract(SOURCE, "train.py", facts=probed)
+    assert (found.values["batch_size"], found.sites["batch_size"].path) == (32, "batch_size")
+    assert "micro-batch" in found.sites["batch_size"].note
+    candidates, _ = find_candidates(SOURCE, found)
+    assert "micro_batch_size" in [c.name for c in candidates], "the micro-batch is a knob of its own"
+    assert changed_lines(SOURCE, apply_values(SOURCE, {"batch_size": 64}, "train.py", facts=probed)) == \
+        [line_of("batch_size = 32")]
+
+
+def test_a_dead_def_sgd_is_inert(probed: Facts) -> None:
+    found = extract(SOURCE, "train.py", facts=probed)
+    inert = [site for site in found.inert.values() if site.line in DEAD]
+    assert inert and all("SGD(), which the baseline never called" in site.note for site in inert)
+    assert found.values["optimizer"] == "adam" and "optimizer" not in found.problems
+    assert not {site.line for site in found.sites.values()} & set(DEAD)
+
+
+def test_a_probe_cut_before_training_claims_nothing_inert() -> None:
+    """A probe that ended before the main optimizer stepped has not yet called what training
+    calls: no function is inert on its word."""
+    trace = {"records": [], "settled": False, "complete": False,
+             "coverage": {"entered": [["train.py", 1]], "lines": {"train.py": [1]}}}
+    found = facts(trace, "train.py", trace)
+    assert not found.covered and extract(SOURCE, "train.py", facts=found).inert == {}
+
+
+CONFIG = """
+script = "train.py"
+budget = 60
+baseline_runs = 1
+seed = 1
+[plugins]
+proposer = "random"
+[early_stopping]
+enabled = false
+"""
+
+
+def test_a_run_traces_its_baseline_probes_once_and_never_edits_dead_code(tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {"train.py": SOURCE}, CONFIG)
+    result = run_arrl("run", "--max-experiments", "5", cwd=repo, env=arrl_env)
+    assert result.returncode == 0, result.output
+    folder = run_dir(repo)
+    trace, probe = json.loads((folder / "trace.json").read_text()), json.loads((folder / "probe.json").read_text())
+    assert trace["settled"] and probe["complete"] and probe["coverage"]["entered"]
+    assert not (folder / "experiments" / "0" / "output" / TRACE_FILE).exists(), "the trace is arrl's, not an artifact"
+    log = (folder / "run.log").read_text()
+    assert "coverage probe:" in log and "not an experiment" in log
+    assert "baseline trace: 2 optimizer(s), the main one Adam (4420 parameters" in log and "batch 8 x 4" in log
+    recs = records(repo)
+    assert [r["id"] for r in recs] == [0, 1, 2, 3, 4]
+    ran = [r for r in recs[1:] if r["commit"]]
+    assert ran, [r["outcome"] for r in recs]
+    for record in ran:
+        script = git(repo, "show", f"{record['commit']}:train.py")
+        touched = set(changed_lines(SOURCE, script))
+        assert touched and not touched & set(DEAD) and EMBED_LR not in touched, (record["id"], touched)
+    probed_at = (folder / "probe.json").stat().st_mtime
+    again = run_arrl("run", "--max-experiments", "7", cwd=repo, env=arrl_env)
+    assert again.returncode == 0, again.output
+    assert (folder / "probe.json").stat().st_mtime == probed_at, "a resumed run reads its probe back"
+    assert (folder / "run.log").read_text().count("coverage probe:") == 1
+    for record in records(repo)[5:]:
+        if record["commit"]:
+            touched = set(changed_lines(SOURCE, git(repo, "show", f"{record['commit']}:train.py")))
+            assert not touched & set(DEAD) and EMBED_LR not in touched, (record["id"], touched)
+
+
+def test_inspect_trace_shows_what_is_live(tmp_path: Path, arrl_env) -> None:
+    repo = make_repo(tmp_path / "project", {"train.py": SOURCE}, CONFIG)
+    shown = run_arrl("inspect", "--trace", "--json", cwd=repo, env=arrl_env)
+    assert shown.returncode == 0, shown.output
+    rows = {row["field"]: row for row in json.loads(shown.stdout)}
+    assert rows["batch_size"]["value"] == 32 and rows["learning_rate"]["value"] == 0.002
+    assert rows["micro_batch_size"]["kind"] == "candidate"
+    assert [row["where"] for row in rows.values() if row["kind"] == "inert"] == [f"train.py:{DEAD[-1]}"]
+    assert "the probe ran to its end" in shown.stderr
