@@ -94,7 +94,7 @@ def _context(settings: Settings, run_dir: Path, repo_root: Path, script_path: st
     return PluginContext(run_dir=run_dir, repo_root=repo_root, script_path=script_path, metric=settings.metric,
                          direction=settings.direction, budget_seconds=settings.budget, seed=settings.seed,
                          field_map=dict(settings.fields), space=settings.space_settings(),
-                         evaluate=settings.evaluate)
+                         evaluate=settings.evaluate, args=tuple(settings.args))
 
 
 def _repo_root(directory: Path) -> Path:
@@ -489,7 +489,7 @@ def inspect(inv: Invocation, script: Path | None, as_json: bool, space_only: boo
     space_settings = settings.space_settings()
     facts = _probe_for_inspect(inv, settings, base, path) if traced else None
     try:
-        found = extract(source, str(path), settings.fields, space_settings.knobs, path.parent, facts)
+        found = extract(source, str(path), settings.fields, space_settings.knobs, path.parent, facts, settings.args)
     except (ScriptError, ValueError) as error:
         raise ArrlError(str(error)) from None
     space = build_space(found.values, space_settings, tuple(found.editable))
@@ -570,7 +570,7 @@ def _probe_for_inspect(inv: Invocation, settings: Any, base: Path, path: Path) -
     click.echo(f"arrl: probing {relative} (budget {settings.budget:g}s, runner "
                f"{settings.plugin_names('runner')[0]})...", err=True)
     try:
-        trace, result = probe_tree(runner, repo_root, relative, settings.budget, settings.seed,
+        trace, result = probe_tree(runner, repo_root, relative, tuple(settings.args), settings.budget, settings.seed,
                                    {"ARRL_METRIC": settings.metric, "ARRL_BUDGET_SECONDS": f"{settings.budget:g}"})
     finally:
         runner.close()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import enum
 import math
+import shlex
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -119,6 +120,10 @@ class Settings:
 
     def space_settings(self) -> SpaceSettings:
         return SpaceSettings(dict(self.space), tuple(self.exclude))
+    # The script's command-line arguments, passed by every runner (`args = ["--epochs", "3"]`,
+    # or one string split as a shell splits it); a flag set here replaces its argparse default
+    # (arrl.script.reading.command_line).
+    args: list[str] = attrs.Factory(list)
     # A trusted evaluation command ("python eval.py"), run after training on what the experiment
     # wrote to ARRL_OUTPUT_DIR; its metric is the one recorded (see arrl.run.evaluation).
     evaluate: str = ""
@@ -288,7 +293,13 @@ def merge_cli(
 
 
 def settings_from(data: Mapping[str, Any], source: str = "configuration") -> Settings:
+    data = dict(data)
+    if isinstance(data.get("args"), str):  # one string, split as a shell splits it
+        try:
+            data["args"] = shlex.split(data["args"])
+        except ValueError as error:
+            raise ConfigError(f"bad {source}: args: {error}") from None
     try:
-        return strict_converter.structure(dict(data), Settings)
+        return strict_converter.structure(data, Settings)
     except (cattrs.BaseValidationError, ValueError, TypeError) as error:
         raise ConfigError(f"bad {source}: {describe_error(error, 'arrl')}") from None

@@ -53,6 +53,8 @@ class PluginContext:
     space: SpaceSettings = SpaceSettings()
     # The trusted evaluation command, when one is set: validators then reserve stdout for it.
     evaluate: str = ""
+    # The script's command-line arguments (the ``args`` setting): the reader's last override layer.
+    args: tuple[str, ...] = ()
 
     def rng(self, salt: str) -> random.Random:
         """A generator seeded from the run's seed and the caller's name, so two plugins never

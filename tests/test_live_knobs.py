@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,47 @@ def test_inspect_trace_shows_what_is_live(tmp_path: Path, arrl_env) -> None:
     assert rows["micro_batch_size"]["kind"] == "candidate"
     assert [row["where"] for row in rows.values() if row["kind"] == "inert"] == [f"train.py:{DEAD[-1]}"]
     assert "the probe ran to its end" in shown.stderr
+
+
+ARGPARSE = """
+import argparse, random
+parser = argparse.ArgumentParser()
+parser.add_argument("-l", "--lr", type=float, default=0.1)
+parser.add_argument("--dropout", type=float, default=0.2)
+parser.add_argument("--tag", default="none")
+args = parser.parse_args()
+random.seed(0)
+print(f"arrl: val_loss={abs(args.lr - 0.03) + args.dropout + random.random() * 1e-3:.6f} lr={args.lr}")
+print("tag", args.tag)
+"""
+
+
+def test_args_reach_the_script_and_replace_their_defaults(tmp_path: Path, arrl_env) -> None:
+    """Step 6: `args` in arrl.toml is the script's command line in every run (the runner contract
+    shows every runner passes it), and the last override layer: the `--lr` it sets is shown with
+    its value, read-only, and never proposed; `--dropout`, which it does not set, is tuned."""
+    from arrl.config import settings_from
+    from arrl.errors import ConfigError
+
+    assert settings_from({"args": "-l 0.05 --tag 'two words'"}).args == ["-l", "0.05", "--tag", "two words"]
+    assert settings_from({"args": ["--lr", 3]}).args == ["--lr", "3"]
+    with pytest.raises(ConfigError, match="args"):
+        settings_from({"args": "--tag 'unclosed"})
+    found = extract(textwrap.dedent(ARGPARSE), "train.py", args=["-l", "0.05", "--tag", "x"])
+    assert found.values["learning_rate"] == 0.05 and not found.sites["learning_rate"].editable
+    assert "set by `args` in the configuration (-l 0.05)" in found.sites["learning_rate"].note
+    assert found.sites["dropout_rate"].editable
+
+    config = CONFIG.replace('budget = 60', 'budget = 30\nargs = "-l 0.05 --tag \'two words\'"')
+    repo = make_repo(tmp_path / "project", {"train.py": ARGPARSE}, config)
+    result = run_arrl("run", "--max-experiments", "4", cwd=repo, env=arrl_env)
+    assert result.returncode == 0, result.output
+    recs = records(repo)
+    assert recs[0]["config"]["learning_rate"] == 0.05
+    assert "tag two words" in Path(recs[0]["stdout_path"]).read_text()
+    for record in recs[1:]:
+        assert "learning_rate" not in (record["edit"] or {}).get("changes", {}), record["edit"]
+        assert record["config"]["learning_rate"] == 0.05
+    shown = run_arrl("inspect", "--json", cwd=repo, env=arrl_env)
+    rows = {row["field"]: row for row in json.loads(shown.stdout)}
+    assert rows["learning_rate"]["value"] == 0.05 and rows["learning_rate"]["status"].startswith("read-only")

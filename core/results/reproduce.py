@@ -120,6 +120,7 @@ def reproduce(run: RunDirectory, record: ExperimentRecord, settings: Settings, c
             env={"ARRL_RUN_ID": run.run_id, "ARRL_EXPERIMENT_ID": str(record.id),
                  "ARRL_BUDGET_SECONDS": f"{settings.budget:g}", "ARRL_OUTPUT_DIR": str(output),
                  "ARRL_SEED": str(seed), "ARRL_METRIC": settings.metric},
+            args=tuple(settings.args),
         )
         result = runner.run(request, RunToEnd(abort or threading.Event()))
     finally:

@@ -85,6 +85,7 @@ def _request(bench: Workbench, record: ExperimentRecord, lane: Lane) -> RunReque
             **({"CUDA_VISIBLE_DEVICES": lane.gpu} if lane.gpu is not None else {}),
         },
         cpus=lane.cpus,
+        args=tuple(settings.args),
     )
 
 
@@ -93,7 +94,7 @@ def _evaluate(bench: Workbench, record: ExperimentRecord, training: RunRequest, 
     # The experiment's commit, exactly: nothing the run wrote into the workspace survives.
     lane.rollback.restore(record.commit)
     script = lane.workspace / bench.evaluate_path
-    request = attrs.evolve(training, script=script, workdir=script.parent,
+    request = attrs.evolve(training, script=script, workdir=script.parent, args=(), trace="",
                            log_dir=training.log_dir / "evaluate",
                            env={**training.env, "ARRL_EVALUATING": "1"})
     request.log_dir.mkdir(parents=True, exist_ok=True)

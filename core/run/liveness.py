@@ -111,7 +111,7 @@ def describe(found: Facts, bench: Workbench) -> str:
     return "baseline trace: " + (", ".join(parts) if parts else "no optimizer seen")
 
 
-def probe_tree(runner: Any, repo_root: Path, script: str, budget: float, seed: int,
+def probe_tree(runner: Any, repo_root: Path, script: str, args: tuple[str, ...], budget: float, seed: int,
                env: dict[str, str]) -> tuple[dict[str, Any] | None, Any]:
     """``arrl inspect --trace``: the script as it is on disk, under the tracer with coverage,
     through the configured runner; returns the trace (None when none was written) and the result."""
@@ -124,7 +124,7 @@ def probe_tree(runner: Any, repo_root: Path, script: str, budget: float, seed: i
         path = repo_root / script
         request = RunRequest(run_id="inspect", experiment_id=-1, script=path, workspace=repo_root,
                              workdir=path.parent, output_dir=folder / "output", log_dir=folder,
-                             budget_seconds=budget, seed=seed, trace="coverage",
+                             budget_seconds=budget, seed=seed, trace="coverage", args=args,
                              env={**env, "ARRL_OUTPUT_DIR": str(folder / "output"), "ARRL_SEED": str(seed)})
         result = runner.run(request, RunToEnd(threading.Event()))
         try:

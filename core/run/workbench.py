@@ -30,7 +30,8 @@ def extract_script(context: PluginContext, script: str, facts: Facts | None = No
     """The schema values, editable fields and choices of ``script``, a version of the run's script
     (``facts``: what its baseline run showed, arrl.run.liveness)."""
     path = context.script_path
-    return extract(script, path, context.field_map, context.space.knobs, (context.repo_root / path).parent, facts)
+    return extract(script, path, context.field_map, context.space.knobs, (context.repo_root / path).parent, facts,
+                   context.args)
 
 
 @attrs.define

@@ -23,6 +23,7 @@ def read(found: Findings, node: cst.Call) -> None:
         return
     long = next((f for f in flags if f.startswith("--")), flags[0])
     found.add(long, dest or long, default, "argparse")
+    found.argparse_flags[long] = tuple(flags)
     listed = keyword(node, "choices")
     items = found.string_lists.get(listed.value) if isinstance(listed, cst.Name) else strings(listed)
     if items:

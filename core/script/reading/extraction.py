@@ -28,7 +28,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from arrl.schema import FIELDS_BY_NAME, SchemaError
 from arrl.trace import Facts
 
-from . import aliases, calls, classes, code, dispatch, function_defaults, live, override_files
+from . import aliases, calls, classes, code, command_line, dispatch, function_defaults, live, override_files
 from .draft import Draft, normalise
 from .findings import Assignment, CodeChoice, Findings
 from .names import last_name, normal_path
@@ -50,7 +50,7 @@ class Analysis:
 
 
 def analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knobs: Sequence[str] = (),
-            directory: Path | None = None, facts: Facts | None = None) -> Analysis:
+            directory: Path | None = None, facts: Facts | None = None, args: Sequence[str] = ()) -> Analysis:
     module = parse(source, filename)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     walk = Walk(module)
@@ -64,7 +64,7 @@ def analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knobs
         raise SchemaError(f"[fields] maps unknown field(s) {', '.join(unknown)}; fields are: {', '.join(FIELDS_BY_NAME)}")
 
     draft = Draft()
-    live_literals = _replaced_before_use(draft, found, source, directory)
+    live_literals = _replaced_before_use(draft, found, source, directory, args)
     tracer = Tracer(module, found.instances, live_literals)
     _mapped(draft, found, mapping, filename)
     settled = set(mapping) | calls.settle(draft, found, tracer, lambda node: _position(wrapper, node))
@@ -95,13 +95,18 @@ def analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knobs
     return Analysis(extraction, draft.targets, module, walk.scope.torch_optim_prefix, draft.spelled_as)
 
 
-def _replaced_before_use(draft: Draft, found: Findings, source: str, directory: Path | None) -> list[Assignment]:
+def _replaced_before_use(draft: Draft, found: Findings, source: str, directory: Path | None,
+                         args: Sequence[str]) -> list[Assignment]:
     """Values replaced before use are shown, never proposed: a config-class default that every
     instantiation passes explicitly, a constant an override file sets again, an entry point's
-    default that a call of it replaces (train(model, lr=args.lr)). Returns the literals left."""
+    default that a call of it replaces (train(model, lr=args.lr)), an argparse default the
+    ``args`` setting replaces. Returns the literals left."""
     draft.replaced.update(classes.replaced_defaults(found))
     by_file, draft.winning = override_files.replaced_constants(found, source, directory)
     draft.replaced.update(by_file)
+    by_args, winning = command_line.replaced_defaults(found, args)
+    draft.replaced.update(by_args)
+    draft.winning.update(winning)
     draft.replaced.update(function_defaults.replaced_defaults(found))
     for candidate in found.assignments:
         if id(candidate) in draft.replaced:
@@ -190,8 +195,10 @@ def _position(wrapper: MetadataWrapper, node: cst.CSTNode) -> int:
 
 
 def extract(source: str, filename: str = "<script>", mapping: Mapping[str, str] | None = None,
-            knobs: Sequence[str] = (), directory: Path | None = None, facts: Facts | None = None) -> Extraction:
+            knobs: Sequence[str] = (), directory: Path | None = None, facts: Facts | None = None,
+            args: Sequence[str] = ()) -> Extraction:
     """Find every schema field the script sets, and where; and the declared ``knobs`` (the
     script's own names, from ``[space]``). ``directory`` is where the script lives, to read the
-    override files it loads; ``facts``, what its baseline run showed (:mod:`.live`)."""
-    return analyse(source, filename, mapping, knobs, directory, facts).extraction
+    override files it loads; ``facts``, what its baseline run showed (:mod:`.live`); ``args``,
+    the command line it runs with (:mod:`.command_line`)."""
+    return analyse(source, filename, mapping, knobs, directory, facts, args).extraction

@@ -82,6 +82,7 @@ class Findings:
     attribute_uses: list[tuple[str, str, str, str, int]] = attrs.Factory(list)  # field, base, attr, label, order
     comparisons: list[tuple[str, str]] = attrs.Factory(list)  # (compared name, string)
     argparse_choices: dict[str, tuple[str, ...]] = attrs.Factory(dict)  # flag -> its choices=[...]
+    argparse_flags: dict[str, tuple[str, ...]] = attrs.Factory(dict)  # long flag -> all its flags (-l, --lr)
     string_tables: dict[str, list[str]] = attrs.Factory(dict)  # module-level dicts keyed by strings: name -> keys
     string_lists: dict[str, list[str]] = attrs.Factory(dict)  # module-level lists and tuples of strings
     # An entry point's parameters (``main(lr=)`` -> function, position or None for keyword-only)
