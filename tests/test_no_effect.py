@@ -126,6 +126,8 @@ def test_an_identical_curve_is_no_effect_and_never_kept_or_best(tmp_path: Path) 
     rows = {line.split()[0]: line for line in history.stdout.splitlines()[2:] if line.strip()}
     assert "no_effect" in rows["1"] and "*" not in rows["1"].split()
     assert "no_effect" in rows["4"] and "*" in rows["3"].split()
+    shown = run_arrl("show", "1", cwd=repo).stdout
+    assert "outcome    no_effect" in shown and "why        the same 4 val_loss values" in shown, shown
     log = next((repo / ".arrl").glob("*/run.log")).read_text()
     assert re.search(r"#1 no_effect val_loss=\S+ .*\(the same 4 val_loss values as experiment 0", log), log
 
