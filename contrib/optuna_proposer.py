@@ -218,7 +218,7 @@ class OptunaProposer(arrl.Proposer):
             intermediate = {str(i): p.value for i, p in enumerate(record.curve) if math.isfinite(p.value)}
         elif record.outcome is Outcome.DUPLICATE:
             value = self.known.get(config_hash(params), math.nan)
-        elif record.outcome is not Outcome.OK or not math.isfinite(value):
+        elif record.outcome not in (Outcome.OK, Outcome.NO_EFFECT) or not math.isfinite(value):
             value = self._worst()
         if not math.isfinite(value):
             self.study.tell(trial, state=self.optuna.trial.TrialState.FAIL)  # nothing to learn from yet

@@ -82,7 +82,7 @@ class TensorBoardTracker:
         self._fold(record)
         when = _epoch(record.finished_at) or None
         scalars: dict[str, Any] = {
-            f"arrl/{record.metric_name}": record.value if record.outcome is Outcome.OK else None,
+            f"arrl/{record.metric_name}": record.value if record.outcome in (Outcome.OK, Outcome.NO_EFFECT) else None,
             f"arrl/best_{record.metric_name}": self.best,
             "arrl/reward": record.reward,
             "arrl/wall_clock_seconds": record.wall_clock_seconds,

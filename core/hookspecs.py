@@ -161,7 +161,8 @@ def arrl_experiment_proposed(record: ExperimentRecord, run_id: str, at: float) -
 @hookspec
 def arrl_proposal_rejected(record: ExperimentRecord, run_id: str, reason: str, at: float) -> None:
     """A proposal will not run: a validator refused it (``record.outcome`` is rejected) or the
-    same program is in the memory window (duplicate). Its record follows in
+    same program already ran, or one that differs from it only in inert knobs (duplicate; see
+    arrl.run.effect). Its record follows in
     ``arrl_experiment_finished``::
 
         @arrl.hookimpl

@@ -31,11 +31,14 @@ class Outcome(str, enum.Enum):
     EARLY_STOPPED = "early_stopped"  # its loss trend could not beat the best; ended early
     DUPLICATE = "duplicate"  # the same program is already in the memory window; not run
     INTERRUPTED = "interrupted"  # the user stopped arrl while it ran
+    # Ran to its end with its parent's curve, point for point, under the same seed and thread
+    # count (arrl.run.effect): the edit changed nothing the script measures. Never kept, never best.
+    NO_EFFECT = "no_effect"
 
     @property
     def is_failure(self) -> bool:
-        """Failures count towards the consecutive-failure guard; early stops and duplicates
-        are the system working as meant, not something a human must look at."""
+        """Failures count towards the consecutive-failure guard; early stops, duplicates and
+        edits with no effect are the system working as meant, not something a human must look at."""
         return self in (Outcome.FAILED, Outcome.TIMED_OUT, Outcome.REJECTED)
 
 

@@ -8,6 +8,10 @@ wall clock and every valid option set):
 2. Among runs that do not beat it, a worse result never scores above a better one at the same
    wall clock. A finished or early-stopped run with a finite value is better than one with no
    result (crash, divergence, timeout, rejection, duplicate); two finite results compare by value.
+   A run with no effect (``no_effect``: its parent's curve exactly, arrl.run.effect) has its
+   parent's finite value and is scored as one that did not improve on it: never above zero, and
+   charged the budget it spent to learn that the move does nothing. (An extra penalty would rank
+   it below worse results, against the rule above.)
 
 (Interrupted runs score 0 and are outside the property: the user ended them, the loop never
 teaches the proposer with them.)

@@ -64,7 +64,8 @@ def _beats(record: ExperimentRecord, context: RewardContext) -> bool:
 
 
 def _has_result(record: ExperimentRecord) -> bool:
-    return record.outcome in (Outcome.OK, Outcome.EARLY_STOPPED) and math.isfinite(record.value)
+    # A run with no effect ran to its end with its parent's value: a finite result, never kept.
+    return record.outcome in (Outcome.OK, Outcome.NO_EFFECT, Outcome.EARLY_STOPPED) and math.isfinite(record.value)
 
 
 def _worse(a: ExperimentRecord, b: ExperimentRecord, direction: Direction) -> bool:

@@ -36,7 +36,7 @@ PLOTS: tuple[str, ...] = ("best_so_far", "curves", "quality_vs_time", "outcomes"
 _COLORS = {
     Outcome.OK: "#1f77b4", Outcome.EARLY_STOPPED: "#ff7f0e", Outcome.FAILED: "#d62728",
     Outcome.TIMED_OUT: "#8c564b", Outcome.REJECTED: "#9467bd", Outcome.DUPLICATE: "#7f7f7f",
-    Outcome.INTERRUPTED: "#bcbd22",
+    Outcome.INTERRUPTED: "#bcbd22", Outcome.NO_EFFECT: "#17becf",
 }
 
 
@@ -94,7 +94,8 @@ def improvements(results: RunResults) -> dict[str, list[float]]:
     by_field: dict[str, list[float]] = collections.defaultdict(list)
     for record in results.records:
         parent = results.parent(record)
-        if (record.edit is None or parent is None or record.outcome is not Outcome.OK
+        # A no-effect edit is a gain of exactly 0: what the field is worth in this script.
+        if (record.edit is None or parent is None or record.outcome not in (Outcome.OK, Outcome.NO_EFFECT)
                 or not math.isfinite(parent.value)):
             continue
         for field in record.edit.changes:

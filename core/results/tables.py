@@ -299,7 +299,8 @@ def show_lines(results: RunResults, record: ExperimentRecord) -> list[str]:
         f"  ref        {record.ref or '-'}",
     ]
     if record.failure_reason:
-        lines.append(f"  failure    {record.failure_reason}")
+        # A duplicate or an edit with no effect says why, and is no failure.
+        lines.append(f"  {'failure' if record.outcome.is_failure else 'why':<10} {record.failure_reason}")
     if record.stdout_path or record.stderr_path:
         lines.append(f"  logs       {record.stdout_path or '-'}  {record.stderr_path or '-'}")
     if record.curve:

@@ -2,10 +2,11 @@
 
 Experiment 0 runs the unmodified script and sets the first best. Each later experiment:
 
-    propose -> claim the program (lost: a duplicate, not run) -> validator chain (rejected: not
-    run) -> snapshot commit
-    -> run under the budget, streaming metrics to the early stopper -> record -> reward
-    -> journal -> keep as last good, or restore the last good -> memory -> proposer learns
+    propose -> claim the program (lost, or the same as one run but for inert knobs: a duplicate,
+    not run) -> validator chain (rejected: not run) -> snapshot commit
+    -> run under the budget, streaming metrics to the early stopper -> record (its parent's curve
+    exactly: no effect) -> reward -> journal -> keep as last good, or restore the last good
+    -> memory -> proposer learns
 
 :class:`Attempt` holds those steps as three calls, made in this order: :meth:`~Attempt.propose`
 (the proposal and its record, made against the last good version), :meth:`~Attempt.run` (claim,
@@ -28,6 +29,7 @@ from arrl.roles import RewardContext
 from arrl.schema import HISTORY_WINDOW, SchemaError, config_hash
 from arrl.script.reader import ScriptError, program_hash, unified_diff
 
+from .effect import inert_duplicate, no_effect_reason
 from .execution import execute
 from .faults import checkpoint
 from .lanes import Lane
@@ -48,6 +50,7 @@ class Attempt:
         self.state = state
         self.id = experiment_id
         self.commit = ""  # the commit it ran; "" when it did not run
+        self.twin = ""  # why it repeats a run program but for inert knobs (arrl.run.effect); "" if not
 
     def propose(self) -> ExperimentRecord:
         """The next proposal and its record (not yet run), made against the last good version."""
@@ -67,6 +70,8 @@ class Attempt:
             self.proposal = _ask_proposer(bench, state, parent_script)
         seed = state.free_repeat_seed(bench.settings.seed) if repeat else bench.settings.seed
         self.record = record = _new_record(bench, state, self.id, self.proposal, parent_script, seed)
+        # Judged here, one proposal at a time, where the state does not move under it.
+        self.twin = "" if is_baseline or repeat else inert_duplicate(bench, state, record, self.proposal.script)
         state.running[record.id] = record.config_hash
         if is_baseline or repeat:
             state.running_baselines[record.id] = record.seed if record.seed is not None else bench.settings.seed
@@ -80,9 +85,9 @@ class Attempt:
         is_baseline = proposal.proposer == "baseline"
         roles, hooks, run_id = bench.components, bench.hooks, bench.run_dir.run_id
         # The baseline is claimed too (so no proposal repeats it) but runs whatever the claim says.
-        if not roles.memory.claim(record.program_hash) and not is_baseline:
+        if self.twin or (not roles.memory.claim(record.program_hash) and not is_baseline):
             record.outcome = Outcome.DUPLICATE
-            record.failure_reason = "the same program was already run (or is running) in this run"
+            record.failure_reason = self.twin or "the same program was already run (or is running) in this run"
             hooks.arrl_proposal_rejected(record=record, run_id=run_id, reason=record.failure_reason, at=time.time())
             return self.commit
         verdict = ValidationResult() if is_baseline else roles.validate(proposal.script, bench.baseline_script)
@@ -115,6 +120,10 @@ class Attempt:
         state.running_baselines.pop(record.id, None)
         is_baseline = record.proposer == "baseline"
         record.finished_at = now_iso()
+        if record.outcome is Outcome.OK and not is_baseline:
+            said = no_effect_reason(record, state.find(record.parent_id))
+            if said:
+                record.outcome, record.failure_reason = Outcome.NO_EFFECT, said
         record.reward = roles.reward.score(record, RewardContext(state.best, settings.budget, direction))
         repeat = is_baseline and state.last_good_id is not None
         if record.outcome is Outcome.OK and not is_baseline:
@@ -128,10 +137,14 @@ class Attempt:
         bench.run_dir.append(record)  # the point of no return: from here the record exists
         checkpoint("journal-appended")
         state.records.append(record)
+        inert_before = set(state.inert)
         if record.kept:
             state.last_good_id, state.last_good_commit = record.id, record.commit
             lane.rollback.mark_good(record.commit)
         state.count(record)
+        for name in state.inert.keys() - inert_before:
+            bench.note(f"{name} is inert in this run: {state.inert[name]}. It is not proposed again, and a "
+                       f"configuration that differs from one already run only in {name} is a duplicate")
         # A worker pool restores its own worktree after the one-at-a-time phase (restore=False):
         # only this lane uses it, and the checkout was the largest part of concluding.
         if restore and self.commit and not record.kept:
@@ -155,7 +168,8 @@ def _ask_proposer(bench: Workbench, state: RunState, parent_script: str) -> Prop
     observation = Observation(
         script=parent_script,
         config=dict(extraction.values),
-        editable=tuple(n for n in extraction.editable if n in bench.space),
+        # An inert knob cannot move the result (arrl.run.effect): offering it wastes experiments.
+        editable=tuple(n for n in extraction.editable if n in bench.space and n not in state.inert),
         choices=dict(extraction.choices),
         space=bench.space,
         history=bench.components.memory.window()[-HISTORY_WINDOW:],

@@ -99,7 +99,8 @@ class Progress:
     def seconds_saved(self) -> float:
         """Early stopping's saving: for each early-stopped run, how much shorter it was than a
         run that went to its end (the median complete run; the budget before there is one)."""
-        complete = [r.wall_clock_seconds for r in self.finished if r.outcome is Outcome.OK and r.wall_clock_seconds > 0]
+        complete = [r.wall_clock_seconds for r in self.finished
+                    if r.outcome in (Outcome.OK, Outcome.NO_EFFECT) and r.wall_clock_seconds > 0]
         typical = min(statistics.median(complete), self.budget) if complete else self.budget
         return sum(max(0.0, typical - r.wall_clock_seconds)
                    for r in self.finished if r.outcome is Outcome.EARLY_STOPPED)
@@ -250,7 +251,8 @@ class LiveDisplay(Subscriber):
             table.add_column(column, no_wrap=True)
         table.add_column("last results", no_wrap=True, overflow="ellipsis", ratio=1, min_width=12)
         for record in p.finished[-RECENT:]:
-            style = "green" if record.kept else ("red" if record.outcome.is_failure else "")
+            style = "green" if record.kept else ("red" if record.outcome.is_failure else
+                                                 "yellow" if record.outcome is Outcome.NO_EFFECT else "")
             diff = "(baseline)" if record.proposer == "baseline" else printable(one_line_diff(record.diff_parent, 70))
             table.add_row(f"#{record.id}", Text(record.outcome.value, style=style), _value(record.value),
                           _duration(record.wall_clock_seconds), Text(diff))

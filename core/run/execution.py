@@ -16,11 +16,12 @@ from arrl.roles import RunRequest
 
 from . import liveness
 from .early_stopping import TrendStopper
+from .effect import THREADS
 from .evaluation import DISAGREEMENT, judge
 from .lanes import Lane
 from .monitors import MetricMonitor, RunToEnd
 from .noise import BASELINE
-from .resources import thread_env
+from .resources import thread_env, threads_used
 from .state import RunState
 from .workbench import Workbench
 
@@ -47,6 +48,8 @@ def execute(bench: Workbench, record: ExperimentRecord, state: RunState, lane: L
         raise ArrlError(f"cannot run experiment {record.id}: {error.strerror or error} "
                         f"({error.filename or 'runner'}); nothing recorded before is lost") from None
     _apply_result(settings.metric, record, result, monitor)
+    # A result is compared with its parent's only at the same thread count (arrl.run.effect).
+    record.details[THREADS] = threads_used(request.env)
     if traced:
         liveness.learn(bench, record, lane, request)
     if bench.evaluate_path and record.outcome is Outcome.OK:

@@ -56,6 +56,17 @@ def thread_env(cpus: float, inherited: Mapping[str, str] | None = None) -> dict[
     return {name: value for name, value in wanted.items() if not inherited.get(name)}
 
 
+def threads_used(env: Mapping[str, str], inherited: Mapping[str, str] | None = None) -> str:
+    """The thread counts an experiment ran with, given the variables arrl set (``env``) over the
+    ones it inherited: one number when they agree, else each variable's. Two runs of one program
+    with other thread counts may differ in the last digits (reductions add in another order), so
+    a result is compared with its parent's only at the same count (arrl.run.effect)."""
+    inherited = os.environ if inherited is None else inherited
+    counts = {name: env.get(name) or inherited.get(name, "") for name in THREAD_VARIABLES}
+    distinct = set(counts.values())
+    return distinct.pop() if len(distinct) == 1 else ",".join(f"{k}={v}" for k, v in counts.items())
+
+
 def gpu_ids(text: str) -> list[str]:
     """``"0,1"`` -> ``["0", "1"]``: the GPUs named by ``--gpus``, one per worker."""
     return [g.strip() for g in text.split(",") if g.strip()]

@@ -1,5 +1,6 @@
 """The run's state as its journal says it: the last good version, the best result and its curve,
-the noise floor, and the counts of failures, duplicates and stalls that pause or end a run.
+the noise floor, the counts of failures, duplicates and stalls that pause or end a run, and the
+knobs the run has found inert.
 
 Derived from the journal on start and folded forward one record at a time as experiments
 conclude, so a run killed at any moment continues from exactly what it had recorded. The
@@ -14,6 +15,7 @@ import attrs
 from arrl.records import ExperimentRecord, Outcome
 from arrl.results.best import becomes_best
 
+from .effect import changed_knob, inert_reason
 from .evaluation import DISAGREEMENT
 from .noise import BASELINE, noise_floor
 
@@ -37,6 +39,13 @@ class RunState:
     # Experiments since the best last moved by more than the noise margin (`plateau`): proposals
     # of every outcome count, the unmodified script's repeats and interrupted ones do not.
     stalled: int = 0
+    # Knobs that cannot move the result in this run -> why (arrl.run.effect): never proposed again,
+    # and a configuration differing from a run one only in them is a duplicate. Derived from the
+    # journal's no-effect records; other evidence adds to it with mark_inert.
+    inert: dict[str, str] = attrs.Factory(dict)
+    # The evidence so far: knob -> way it moved ("up", "down", or the new value) -> experiment ids
+    # of no-effect edits that changed only it.
+    no_effect_moves: dict[str, dict[str, list[int]]] = attrs.Factory(dict)
 
     @classmethod
     def derive(cls, records: list[ExperimentRecord], reset_failures: bool) -> RunState:
@@ -73,6 +82,35 @@ class RunState:
             self.consecutive_duplicates += 1
         elif record.outcome is not Outcome.INTERRUPTED:
             self.consecutive_duplicates = 0
+        if record.outcome is Outcome.NO_EFFECT:
+            self._fold_no_effect(record)
+
+    def _fold_no_effect(self, record: ExperimentRecord) -> None:
+        """Its knob's evidence of having no effect; the knob inert once the evidence shows it."""
+        parent = self.find(record.parent_id)
+        move = changed_knob(record, parent) if parent is not None else None
+        if move is None:
+            return
+        name, way = move
+        ways = self.no_effect_moves.setdefault(name, {})
+        ways.setdefault(way, []).append(record.id)
+        reason = inert_reason(ways)
+        if reason:
+            self.mark_inert(name, reason)
+
+    def mark_inert(self, name: str, reason: str) -> bool:
+        """Mark knob ``name`` inert for the rest of the run, for ``reason``; False when it already was
+        (the first reason stands)."""
+        if name in self.inert:
+            return False
+        self.inert[name] = reason
+        return True
+
+    def find(self, experiment_id: int | None) -> ExperimentRecord | None:
+        """The recorded experiment ``experiment_id`` (None when there is none)."""
+        if experiment_id is None:
+            return None
+        return next((r for r in reversed(self.records) if r.id == experiment_id), None)
 
     def next_id(self) -> int:
         """The id after the last recorded experiment's."""

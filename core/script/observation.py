@@ -38,7 +38,12 @@ OBSERVATION_VERSION = 3
 
 # Weight decay may be 0: its log scale starts here.
 _LOG_FLOOR = 1e-6
-_OUTCOMES = tuple(Outcome)
+# The outcome one-hot's slots, fixed: a saved policy's weights (and the shipped prior) are for
+# this layout. A no-effect result is an ``ok`` one that changed nothing: it fills ``ok``'s slot and
+# reads as "flat" in the attribution features.
+_OUTCOMES = (Outcome.OK, Outcome.FAILED, Outcome.TIMED_OUT, Outcome.REJECTED, Outcome.EARLY_STOPPED,
+             Outcome.DUPLICATE, Outcome.INTERRUPTED)
+_AS_SLOT = {Outcome.NO_EFFECT: Outcome.OK}
 
 
 def _width(field: Field) -> int:
@@ -137,7 +142,8 @@ def encode_knobs(observation: Observation) -> list[float]:
 
 def _closeness(entry: HistoryEntry, best: float | None, direction: Direction) -> float:
     value = entry.val_loss
-    if best is None or not math.isfinite(value) or entry.outcome not in (Outcome.OK, Outcome.EARLY_STOPPED):
+    if best is None or not math.isfinite(value) or entry.outcome not in (Outcome.OK, Outcome.NO_EFFECT,
+                                                                          Outcome.EARLY_STOPPED):
         return 0.0
     if value == best:
         return 1.0
@@ -157,7 +163,7 @@ def encode(observation: Observation, budget_seconds: float) -> list[float]:
             _closeness(entry, observation.best_value, observation.direction),
             _clip(entry.wall_clock_seconds / budget_seconds) if budget_seconds > 0 else 0.0,
             1.0 if entry.early_stopped else 0.0,
-            *[1.0 if entry.outcome is outcome else 0.0 for outcome in _OUTCOMES],
+            *[1.0 if _AS_SLOT.get(entry.outcome, entry.outcome) is outcome else 0.0 for outcome in _OUTCOMES],
         ]
     vector += [0.0] * (SLOT_SIZE * (HISTORY_WINDOW - len(history)))
     return vector + encode_knobs(observation)
@@ -198,6 +204,8 @@ Lineage = dict  # config hash of a proposed program -> Attributed
 
 
 def _result(entry: HistoryEntry, parent: float | None, direction: Direction, noise: float | None) -> str:
+    if entry.outcome is Outcome.NO_EFFECT:
+        return "flat"
     if entry.outcome not in (Outcome.OK, Outcome.EARLY_STOPPED):
         return "failed" if entry.outcome in (Outcome.FAILED, Outcome.TIMED_OUT, Outcome.REJECTED) else "none"
     if entry.early_stopped:
