@@ -187,3 +187,26 @@ def test_args_reach_the_script_and_replace_their_defaults(tmp_path: Path, arrl_e
     shown = run_arrl("inspect", "--json", cwd=repo, env=arrl_env)
     rows = {row["field"]: row for row in json.loads(shown.stdout)}
     assert rows["learning_rate"]["value"] == 0.05 and rows["learning_rate"]["status"].startswith("read-only")
+
+
+TEACHER = (LIVE.parent / "teacher.py").read_text()
+
+
+def test_the_data_generators_activation_is_never_edited(tmp_path: Path) -> None:
+    """torch.tanh in gen() makes the labels; reading alone cannot tell it from the model's F.relu
+    (the function's name says nothing). The probe saw gen() run before training began and never
+    in a step: the tanh is the task's, and an activation edit rewrites the model's alone."""
+    shutil.copy(LIVE.parent / "teacher.py", tmp_path / "train.py")
+    command = script_command(sys.executable, "train.py", (), "coverage", output_dir=str(tmp_path), root=str(tmp_path))
+    assert subprocess.run(command, cwd=tmp_path, capture_output=True, timeout=120).returncode == 0
+    trace = load(tmp_path / TRACE_FILE)
+    probed = facts(trace, "train.py", trace)
+    (tanh,) = [n for n, line in enumerate(TEACHER.splitlines(), 1) if "torch.tanh(x" in line]
+    assert "tanh" in extract(TEACHER, "train.py").problems["activation"], "alone, the reading is torn"
+    found = extract(TEACHER, "train.py", facts=probed)
+    assert found.values["activation"] == "relu" and any("gen()" in s.note and s.line == tanh
+                                                        for s in found.inert.values())
+    for activation in ("gelu", "tanh", "silu"):
+        edited = apply_values(TEACHER, {"activation": activation}, "train.py", facts=probed)
+        assert tanh not in changed_lines(TEACHER, edited) and edited.splitlines()[tanh - 1] == \
+            TEACHER.splitlines()[tanh - 1]

@@ -4,10 +4,12 @@ Tables in docs/benchmarks.md: "Knobs on real scripts: the fixtures' table".
 
     .venv/bin/python benchmarks/real_scripts/knob_table.py            # the table
     .venv/bin/python benchmarks/real_scripts/knob_table.py --detail   # and what each count is made of
+    .venv/bin/python benchmarks/real_scripts/knob_table.py --trace    # read with the baseline's trace
 
 For each folder (its labels.toml is described in tests/scripts/styles/README.md), the script alone
 (without labels.toml or an arrl.toml; with its conf/, override file and helper modules) is read as
-`arrl inspect --json train.py` reads it: "offered" is a field arrl may edit (status `ok...` or
+`arrl inspect --json train.py` reads it (with `--trace`: `arrl inspect --trace`, which runs the
+script once first and reads it with what that run showed): "offered" is a field arrl may edit (status `ok...` or
 `tunable...`) or a candidate. Then, per fixture:
 
 - knobs found / true: the labelled `[knobs]` that something offered stands for: an offered name
@@ -38,6 +40,7 @@ from typing import Any
 
 from arrl.schema import FIELDS_BY_NAME, SchemaError
 from arrl.script import ScriptError, apply_values, extract
+from arrl.trace import TRACE_FILE, Facts, TraceError, facts, load, script_command
 
 ROOT = Path(__file__).resolve().parents[2]
 STYLES = ROOT / "tests" / "scripts" / "styles"
@@ -45,16 +48,32 @@ LIST_KEYS = ("never", "length", "inert", "neutral")
 WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def inspect_rows(folder: Path) -> list[dict[str, Any]]:
-    """`arrl inspect --json train.py` on a copy of ``folder`` without its labels or arrl.toml."""
+def inspect_rows(folder: Path, traced: bool) -> tuple[list[dict[str, Any]], Facts | None]:
+    """`arrl inspect --json train.py` on a copy of ``folder`` without its labels or arrl.toml
+    (``traced``: `--trace`, and the facts a coverage probe of the same copy gives, for the edits)."""
     with tempfile.TemporaryDirectory(prefix="arrl-knob-table-") as name:
         work = Path(name) / folder.name
         shutil.copytree(folder, work, ignore=shutil.ignore_patterns("labels.toml", "arrl.toml", "__pycache__"))
         done = subprocess.run([sys.executable, "-c", "from arrl.cli import main; main()", "inspect", "--json",
-                               "train.py"], cwd=work, capture_output=True, text=True, check=False)
+                               *(["--trace"] if traced else []), "train.py"],
+                              cwd=work, capture_output=True, text=True, check=False)
+        found = probe(work) if traced else None
     if done.returncode != 0:
         raise SystemExit(f"arrl inspect failed on {folder.name}: {done.stderr.strip()}")
-    return json.loads(done.stdout)
+    return json.loads(done.stdout), found
+
+
+def probe(work: Path) -> Facts | None:
+    """What a coverage probe of the copy shows (the facts `inspect --trace` read it with)."""
+    out = work.parent / "probe"
+    out.mkdir()
+    command = script_command(sys.executable, "train.py", (), "coverage", output_dir=str(out), root=str(work))
+    subprocess.run(command, cwd=work, capture_output=True, check=False)
+    try:
+        trace = load(out / TRACE_FILE)
+    except TraceError:
+        return None
+    return facts(trace, "train.py", trace)
 
 
 def offered(row: dict[str, Any]) -> bool:
@@ -143,7 +162,8 @@ def moves(value: Any, choices: Iterable[Any]) -> list[Any]:
     return [c for c in choices if c != value]
 
 
-def edit_of(fixture: Fixture, folder: Path, row: dict[str, Any], choices: dict[str, tuple]) -> tuple[Any, str] | None:
+def edit_of(fixture: Fixture, folder: Path, row: dict[str, Any], choices: dict[str, tuple],
+            found: Facts | None) -> tuple[Any, str] | None:
     """One move of an offered value with apply_values: (new value, new source), or None."""
     source = fixture.texts["train.py"]
     name = row["field"]
@@ -151,7 +171,7 @@ def edit_of(fixture: Fixture, folder: Path, row: dict[str, Any], choices: dict[s
     alternatives = choices.get(name) or (field.choices if field is not None else ())
     for value in moves(row["value"], alternatives):
         try:
-            edited = apply_values(source, {name: value}, "train.py", directory=folder)
+            edited = apply_values(source, {name: value}, "train.py", directory=folder, facts=found)
         except (SchemaError, ScriptError, ValueError):
             continue
         if edited != source:
@@ -175,12 +195,13 @@ def coupled(fixture: Fixture, row: dict[str, Any], knob: str | None, edited: str
     return hits
 
 
-def measure(folder: Path) -> dict[str, Any]:
+def measure(folder: Path, traced: bool = False) -> dict[str, Any]:
     fixture = Fixture(folder)
-    rows = [r for r in inspect_rows(folder) if offered(r)]
+    shown, found_facts = inspect_rows(folder, traced)
+    rows = [r for r in shown if offered(r)]
     candidates = tuple(r["field"] for r in rows if r["kind"] == "candidate")
     try:
-        choices = extract(fixture.texts["train.py"], "train.py", None, candidates, folder).choices
+        choices = extract(fixture.texts["train.py"], "train.py", None, candidates, folder, found_facts).choices
     except (ScriptError, ValueError):
         choices = {}
     found: dict[str, str] = {}
@@ -199,7 +220,7 @@ def measure(folder: Path) -> dict[str, Any]:
             wanted = fixture.knobs[knob].get("field")
             if row["kind"] == "field" and row["field"] != wanted:
                 wrong.append(f"{label} is the knob {knob}, labelled {wanted or 'no schema field'}")
-        edit = edit_of(fixture, folder, row, choices)
+        edit = edit_of(fixture, folder, row, choices, found_facts)
         if edit is not None:
             hits = coupled(fixture, row, knob, edit[1])
             if hits:
@@ -225,10 +246,12 @@ def table(results: list[dict[str, Any]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--detail", action="store_true", help="list the missed, false, wrong and coupled knobs")
+    parser.add_argument("--trace", action="store_true",
+                        help="read each script with what its baseline shows (`arrl inspect --trace`: a probe run)")
     parser.add_argument("fixtures", nargs="*", help="folder names under tests/scripts/styles (default: all)")
     args = parser.parse_args()
     folders = [STYLES / name for name in args.fixtures] or sorted(p.parent for p in STYLES.glob("*/labels.toml"))
-    results = [measure(folder) for folder in folders]
+    results = [measure(folder, args.trace) for folder in folders]
     print(table(results))
     if args.detail:
         for r in results:

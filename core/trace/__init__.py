@@ -79,6 +79,9 @@ class Facts:
     complete: bool = False  # ... and it ran to the script's own end
     entered: frozenset[int] = frozenset()  # first lines of the functions the probe saw called
     ran: frozenset[int] = frozenset()  # lines that ran
+    # First lines of the functions that ran once training had begun (the first forward with
+    # gradients on); None when the probe never got there.
+    training: frozenset[int] | None = None
     settled: bool = False  # the main optimizer stepped a few times before the trace was written
     sequence: int | None = None  # tokens per sample, when the first input is a batch of token ids
 
@@ -119,7 +122,9 @@ def facts(trace: dict[str, Any], script: str, probe: dict[str, Any] | None = Non
         return attrs.evolve(found, accumulation=accumulation)
     return attrs.evolve(found, accumulation=accumulation, covered=True, complete=bool(probe and probe.get("complete")),
                         entered=frozenset(int(line) for path, line in coverage.get("entered", []) if path == script),
-                        ran=frozenset(int(n) for n in coverage.get("lines", {}).get(script, [])))
+                        ran=frozenset(int(n) for n in coverage.get("lines", {}).get(script, [])),
+                        training=frozenset(int(line) for path, line in coverage.get("training", []) if path == script)
+                        if coverage.get("training_began") else None)
 
 
 def _number(value: object) -> float | None:

@@ -123,12 +123,22 @@ def settings(obj: object, skip: tuple[str, ...] = ()) -> dict:
 
 
 class Coverage:
-    """Which workspace lines ran and which workspace functions were entered (a probe only)."""
+    """Which workspace lines ran and which workspace functions were entered (a probe only), and
+    which of those functions ran again once training had begun (the first forward with gradients
+    on): code that runs only before it builds the data or sets up, it never takes a step."""
 
     def __init__(self, roots: tuple[str, ...]) -> None:
         self.root = roots
         self.lines: dict[str, set[int]] = {}
         self.entered: set[tuple[str, int]] = set()
+        self.training: set[tuple[str, int]] = set()
+        self.in_training = False
+        self.monitoring: Any = None
+
+    def training_began(self) -> None:
+        self.in_training = True
+        if self.monitoring is not None:  # each function reports once more, now in training
+            self.monitoring.restart_events()
 
     def start(self) -> None:
         monitoring = getattr(sys, "monitoring", None)
@@ -137,12 +147,32 @@ class Coverage:
         else:
             threading.settrace(self._call)
             sys.settrace(self._call)
+            self._untraced_imports()
+
+    def _untraced_imports(self) -> None:
+        """Imports run untraced: the global trace function sees every call, and importing torch
+        (at the script's start, and lazily at its first optimizer) is most of a short run's calls.
+        A workspace module's own top level is then not covered; its functions are, when called."""
+        original = builtins.__import__
+
+        def __import__(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            tracer = sys.gettrace()
+            if tracer is None:
+                return original(*args, **kwargs)
+            sys.settrace(None)
+            try:
+                return original(*args, **kwargs)
+            finally:
+                sys.settrace(tracer)
+        builtins.__import__ = __import__
 
     def _call(self, frame: types.FrameType, event: str, arg: object):  # noqa: ANN202
         name = frame.f_code.co_filename
         if not name.startswith(self.root):
             return None
         self.entered.add((name, frame.f_code.co_firstlineno))
+        if self.in_training:
+            self.training.add((name, frame.f_code.co_firstlineno))
         lines = self.lines.setdefault(name, set())
 
         def line(frame: types.FrameType, event: str, arg: object):  # noqa: ANN202
@@ -164,14 +194,19 @@ class Coverage:
         def on_start(code: types.CodeType, offset: int) -> object:
             if code.co_filename.startswith(self.root):
                 self.entered.add((code.co_filename, code.co_firstlineno))
+                if self.in_training:
+                    self.training.add((code.co_filename, code.co_firstlineno))
             return monitoring.DISABLE
         monitoring.register_callback(tool, events.LINE, on_line)
         monitoring.register_callback(tool, events.PY_START, on_start)
         monitoring.set_events(tool, events.LINE | events.PY_START)
+        self.monitoring = monitoring
 
     def summary(self) -> dict:
         return {"lines": {relative(name, self.root): sorted(lines) for name, lines in self.lines.items()},
-                "entered": sorted([relative(name, self.root), line] for name, line in self.entered)}
+                "entered": sorted([relative(name, self.root), line] for name, line in self.entered),
+                "training": sorted([relative(name, self.root), line] for name, line in self.training),
+                "training_began": self.in_training}
 
 
 class Steps:
@@ -334,6 +369,8 @@ def first_batch(trace: Trace, torch: types.ModuleType) -> None:
         if not torch.is_grad_enabled():
             return None
         handle.remove()
+        if trace.coverage is not None:
+            trace.coverage.training_began()
         shapes = [list(a.shape) for a in args[:2] if hasattr(a, "shape")]
         trace.add("first_input", **{"class": type(module).__name__, "shapes": shapes,
                                    "dtypes": [str(a.dtype) for a in args[:2] if hasattr(a, "dtype")]})

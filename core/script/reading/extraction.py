@@ -58,6 +58,8 @@ def analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knobs
     found = walk.found
     # What the baseline showed had no effect is out before any rule sees it (.live).
     inert = live.prune(found, live.inert_lines(source, facts)) if facts is not None else {}
+    if facts is not None:
+        inert.update(live.prune_setup_activations(found, live.setup_only(source, facts)))
     mapping = dict(mapping or {})
     unknown = sorted(set(mapping) - set(FIELDS_BY_NAME))
     if unknown:

@@ -64,6 +64,37 @@ def _statement_lines(tree: ast.AST, line: int) -> range:
     return range(statement.lineno, (statement.end_lineno or statement.lineno) + 1)
 
 
+def setup_only(source: str, facts: Facts) -> dict[int, str]:
+    """Lines of the functions the probe saw run before training began and never after: there a
+    functional activation (``torch.tanh(x @ w)``) shapes the data or a teacher, not the model."""
+    if facts.training is None:
+        return {}
+    lines: dict[int, str] = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            if first in facts.entered and first not in facts.training:
+                for line in range(first, (node.end_lineno or node.lineno) + 1):
+                    lines.setdefault(line, f"in {node.name}(), which ran only before training began "
+                                           f"(it makes the data or the setup, never a training step)")
+    return lines
+
+
+def prune_setup_activations(found: Findings, setup: dict[int, str]) -> dict[str, Site]:
+    """Functional activations in setup-only functions are the task's, never a knob."""
+    shown: dict[str, Site] = {}
+    kept = []
+    for choice in found.code:
+        callee = choice.path.rstrip("()").rsplit(".", 1)[-1]
+        if choice.field == "activation" and choice.line in setup and callee[:1].islower():
+            shown[f"{choice.path}@{choice.line}"] = Site(choice.field, choice.value, choice.line, "code", choice.path,
+                                                         False, f"the task's: {setup[choice.line]}")
+        else:
+            kept.append(choice)
+    found.code[:] = kept
+    return shown
+
+
 def prune(found: Findings, inert: dict[int, str]) -> dict[str, Site]:
     """Take the literals on inert lines out of what the rules see; returns them, as shown."""
     shown: dict[str, Site] = {}
