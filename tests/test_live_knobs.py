@@ -62,6 +62,13 @@ def test_two_lrs_feeding_two_groups_are_two_knobs(probed: Facts) -> None:
     assert SOURCE.splitlines()[EMBED_LR - 1] == edited.splitlines()[EMBED_LR - 1], "the embedding's lr is untouched"
     switched = apply_values(SOURCE, {"optimizer": "sgd"}, "train.py", facts=probed)
     assert changed_lines(SOURCE, switched) == [MAIN_LR], "switching the optimizer leaves the embedding's Adam"
+    # The embedding's rate is a knob of its own, named by what it feeds, and moves alone.
+    candidates, _ = find_candidates(SOURCE, found)
+    assert ("embed_optimizer(lr=)", 0.3) in [(c.name, c.value) for c in candidates]
+    declared = extract(SOURCE, "train.py", knobs=["embed_optimizer(lr=)"], facts=probed)
+    assert declared.knobs == ("embed_optimizer(lr=)",) and declared.sites["embed_optimizer(lr=)"].editable
+    moved = apply_values(SOURCE, {"embed_optimizer(lr=)": 0.6}, "train.py", facts=probed)
+    assert changed_lines(SOURCE, moved) == [EMBED_LR] and "lr=0.6" in moved.splitlines()[EMBED_LR - 1]
 
 
 def test_the_micro_batch_is_not_the_batch(probed: Facts) -> None:
@@ -105,7 +112,10 @@ enabled = false
 
 
 def test_a_run_traces_its_baseline_probes_once_and_never_edits_dead_code(tmp_path: Path, arrl_env) -> None:
-    repo = make_repo(tmp_path / "project", {"train.py": SOURCE}, CONFIG)
+    """A knob only the trace names (the embedding optimizer's rate) may be declared before any run:
+    the run starts, and moves it once the baseline has shown what it feeds."""
+    config = CONFIG + '[space]\n"embed_optimizer(lr=)" = { low = 0.03, high = 3.0, log = true }\n'
+    repo = make_repo(tmp_path / "project", {"train.py": SOURCE}, config)
     result = run_arrl("run", "--max-experiments", "5", cwd=repo, env=arrl_env)
     assert result.returncode == 0, result.output
     folder = run_dir(repo)
@@ -122,7 +132,8 @@ def test_a_run_traces_its_baseline_probes_once_and_never_edits_dead_code(tmp_pat
     for record in ran:
         script = git(repo, "show", f"{record['commit']}:train.py")
         touched = set(changed_lines(SOURCE, script))
-        assert touched and not touched & set(DEAD) and EMBED_LR not in touched, (record["id"], touched)
+        embed = "embed_optimizer(lr=)" in record["edit"]["changes"]
+        assert touched and not touched & set(DEAD) and (EMBED_LR in touched) == embed, (record["id"], touched)
     probed_at = (folder / "probe.json").stat().st_mtime
     again = run_arrl("run", "--max-experiments", "7", cwd=repo, env=arrl_env)
     assert again.returncode == 0, again.output
@@ -131,7 +142,8 @@ def test_a_run_traces_its_baseline_probes_once_and_never_edits_dead_code(tmp_pat
     for record in records(repo)[5:]:
         if record["commit"]:
             touched = set(changed_lines(SOURCE, git(repo, "show", f"{record['commit']}:train.py")))
-            assert not touched & set(DEAD) and EMBED_LR not in touched, (record["id"], touched)
+            embed = "embed_optimizer(lr=)" in record["edit"]["changes"]
+            assert not touched & set(DEAD) and (EMBED_LR in touched) == embed, (record["id"], touched)
 
 
 def test_inspect_trace_shows_what_is_live(tmp_path: Path, arrl_env) -> None:

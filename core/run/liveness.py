@@ -3,7 +3,7 @@ tracer (:mod:`arrl.trace`), then a coverage probe runs the same tree once, cappe
 own time, so probes never cost more than one baseline. Both are kept in the run directory
 (``trace.json``, ``probe.json``); from them the run reads the script again (the main group's
 learning rate, the batch rather than the micro-batch, inert code out) and rebuilds its space.
-A resumed run reads both back instead of probing again.
+A resumed run reads both back (:meth:`arrl.run.workbench.Workbench.open`) instead of probing again.
 
 With ``--workers``, proposals made while the probe still runs use the reading without it.
 """
@@ -20,14 +20,13 @@ from typing import Any
 import attrs
 
 from arrl.records import ExperimentRecord, Outcome
-from arrl.trace import TRACE_FILE, Facts, TraceError, facts, load
+from arrl.trace import KEPT_PROBE, KEPT_TRACE, TRACE_FILE, Facts, TraceError, facts, load
 
 from .lanes import Lane
 from .monitors import RunToEnd
 from .workbench import Workbench
 
-TRACE = "trace.json"
-PROBE = "probe.json"
+TRACE, PROBE = KEPT_TRACE, KEPT_PROBE
 MIN_PROBE_SECONDS = 5.0  # a baseline of a second still gets a probe that can start torch
 
 
@@ -74,24 +73,9 @@ def learn(bench: Workbench, record: ExperimentRecord, lane: Lane, request: Any) 
     adopt(bench, facts(trace, bench.context.script_path, shown))
 
 
-def resume(bench: Workbench) -> None:
-    """A resumed run reads the trace and probe it kept."""
-    folder = bench.run_dir.path
-    if not (folder / TRACE).exists():
-        return
-    try:
-        trace = load(folder / TRACE)
-        shown = load(folder / PROBE) if (folder / PROBE).exists() else None
-    except TraceError as error:
-        bench.note(f"the kept baseline trace cannot be read ({error}); the script is read without it")
-        return
-    adopt(bench, facts(trace, bench.context.script_path, shown), quiet=True)
-
-
-def adopt(bench: Workbench, found: Facts, quiet: bool = False) -> None:
+def adopt(bench: Workbench, found: Facts) -> None:
     bench.use_facts(found)
-    if not quiet:
-        bench.note(describe(found, bench))
+    bench.note(describe(found, bench))
 
 
 def describe(found: Facts, bench: Workbench) -> str:

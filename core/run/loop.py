@@ -31,7 +31,6 @@ from arrl.manager import PluginManager
 from arrl.records import ExperimentRecord
 from arrl.roles import PluginContext
 
-from . import liveness
 from .components import Components
 from .continuation import check_fingerprint
 from .ending import EXIT_INTERRUPTED, EXIT_OK, EXIT_PAUSED, Ending
@@ -146,7 +145,6 @@ class ExperimentLoop:
         check_fingerprint(run, self.c.names["runner"], self.c.runner.fingerprint())
         run.set_status(RunStatus.RUNNING)
         self.bench = bench = Workbench.open(self.settings, run, self.c, self.manager, self.context, self.abort)
-        liveness.resume(bench)
         if not state.last_good_commit:
             state.last_good_commit = bench.baseline_commit
         # The journal, not the rollback's own bookkeeping, says what the last good version is.

@@ -20,10 +20,20 @@ from arrl.roles import PluginContext
 from arrl.schema import SchemaError
 from arrl.script.reader import Extraction, ScriptError, extract
 from arrl.script.space import Space, build_space
-from arrl.trace import Facts
+from arrl.trace import TRACE_NAMED_KNOB, Facts, TraceError, read_kept
 
 from .components import Components
 from .evaluation import evaluation_script
+
+
+def _kept_facts(run: RunDirectory, context: PluginContext, manager: PluginManager) -> Facts | None:
+    """What a resumed run's baseline showed (arrl.run.liveness), read back instead of probed again."""
+    try:
+        return read_kept(run.path, context.script_path)
+    except TraceError as error:
+        manager.hook.arrl_note(run_id=run.run_id, at=time.time(),
+                               message=f"the kept baseline trace cannot be read ({error}); the script is read without it")
+        return None
 
 
 def extract_script(context: PluginContext, script: str, facts: Facts | None = None) -> Extraction:
@@ -63,16 +73,21 @@ class Workbench:
                                    message=f"removed {removed} leftover process(es) of an earlier arrl process")
         workspace = components.rollback.open(run.run_id)
         baseline_commit, baseline_script = components.rollback.baseline()
+        facts = _kept_facts(run, context, manager)
         try:
-            baseline = extract_script(context, baseline_script)
+            baseline = extract_script(context, baseline_script, facts)
         except (ScriptError, SchemaError) as error:
             raise ArrlError(f"the training script cannot be read: {error}") from None
         # The space is the baseline's: its values are always inside, and every proposal is
-        # judged against it (arrl.script.space).
-        space = build_space(baseline.values, context.space, tuple(baseline.editable), strict=True)
+        # judged against it (arrl.script.space). Knobs only the trace names wait for it.
+        declared = context.space if facts is not None else attrs.evolve(context.space, entries={
+            name: entry for name, entry in context.space.entries.items() if not TRACE_NAMED_KNOB.search(name)})
+        space = build_space(baseline.values, declared, tuple(baseline.editable), strict=True)
         evaluate_path = evaluation_script(settings.evaluate, context.script_path) if settings.evaluate else ""
-        return cls(settings, run, components, manager, context, abort, workspace, baseline_commit, baseline_script,
-                   space, evaluate_path)
+        bench = cls(settings, run, components, manager, context, abort, workspace, baseline_commit, baseline_script,
+                    space, evaluate_path)
+        bench.facts = facts
+        return bench
 
     @property
     def hooks(self) -> pluggy.HookRelay:

@@ -9,6 +9,7 @@ reads what it wrote. Joining the trace to the script's knobs is :mod:`arrl.trace
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,12 @@ def script_command(python: str, script: str, args: Sequence[str], mode: str, *, 
         return [python, script, *args]
     return [python, tracer, "--out", f"{output_dir.rstrip('/')}/{TRACE_FILE}", "--root", root,
             *(["--coverage"] if mode == "coverage" else []), "--", script, *args]
+
+
+KEPT_TRACE, KEPT_PROBE = "trace.json", "probe.json"  # in a run's folder (arrl.run.liveness)
+# A knob the trace names (another optimizer's rate: ``embed_optimizer(lr=)``): before the baseline
+# has run, the reading cannot know it yet.
+TRACE_NAMED_KNOB = re.compile(r"\((lr|weight_decay)=\)(@\d+)?$")
 
 
 class TraceError(Exception):
@@ -129,3 +136,12 @@ def facts(trace: dict[str, Any], script: str, probe: dict[str, Any] | None = Non
 
 def _number(value: object) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def read_kept(folder: Path, script: str) -> Facts | None:
+    """The facts a run kept in ``folder`` (None before its baseline was traced)."""
+    if not (folder / KEPT_TRACE).exists():
+        return None
+    trace = load(folder / KEPT_TRACE)
+    probe = load(folder / KEPT_PROBE) if (folder / KEPT_PROBE).exists() else None
+    return facts(trace, script, probe)

@@ -58,14 +58,16 @@ def analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knobs
     found = walk.found
     # What the baseline showed had no effect is out before any rule sees it (.live).
     inert = live.prune(found, live.inert_lines(source, facts)) if facts is not None else {}
+    groups = []
     if facts is not None:
         inert.update(live.prune_setup_activations(found, live.setup_only(source, facts)))
+        groups = live.split_groups(found, facts, source)
     mapping = dict(mapping or {})
     unknown = sorted(set(mapping) - set(FIELDS_BY_NAME))
     if unknown:
         raise SchemaError(f"[fields] maps unknown field(s) {', '.join(unknown)}; fields are: {', '.join(FIELDS_BY_NAME)}")
 
-    draft = Draft()
+    draft = Draft(own_knobs=groups)
     live_literals = _replaced_before_use(draft, found, source, directory, args)
     tracer = Tracer(module, found.instances, live_literals)
     _mapped(draft, found, mapping, filename)

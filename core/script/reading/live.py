@@ -120,6 +120,45 @@ def prune(found: Findings, inert: dict[int, str]) -> dict[str, Site]:
     return shown
 
 
+GROUP_FIELDS = {"learning_rate": "lr", "weight_decay": "weight_decay"}
+
+
+def split_groups(found: Findings, facts: Facts, source: str) -> list[str]:
+    """Each other optimizer's lr and weight decay, written as a literal keyword of the call that
+    built it, becomes a knob of its own named by the variable it is assigned to
+    (``embed_optimizer(lr=)``): it feeds another group, not the schema's field. Returns the names."""
+    main = facts.main
+    if main is None or len(facts.optimizers) < 2:
+        return []
+    tree = ast.parse(source)
+    owners = [(o, {n for line in o.lines for n in _statement_lines(tree, line)}, _target(tree, o.lines))
+              for o in facts.optimizers if o is not main]
+    named: list[str] = []
+    for call in list(found.calls):
+        keyword = GROUP_FIELDS.get(call.field)
+        owner = next((o for o in owners if call.line in o[1]), None)
+        if keyword is None or owner is None or not call.path.endswith(f"({keyword}=)"):
+            continue
+        name = f"{owner[2] or owner[0].name}({keyword}=)"
+        if name in named:  # two unnamed optimizers of one class: told apart by their line
+            name = f"{name}@{call.line}"
+        found.calls.remove(call)
+        # No alias key: the reader must never take another group's rate for the schema's field.
+        found.assignments.append(Assignment(name, "", call.value, call.node, call.line, "call", call.order))
+        named.append(name)
+    return named
+
+
+def _target(tree: ast.AST, lines: tuple[int, ...]) -> str:
+    """The name an optimizer is assigned to (``embed_optimizer = torch.optim.Adam(...)``)."""
+    for line in lines:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and node.lineno <= line <= (node.end_lineno or node.lineno) \
+                    and len(node.targets) == 1 and isinstance(node.targets[0], (ast.Name, ast.Attribute)):
+                return ast.unparse(node.targets[0])
+    return ""
+
+
 MAIN_OPTIMIZER_FIELDS = ("optimizer", "learning_rate", "weight_decay")
 
 
@@ -153,10 +192,12 @@ def settle_main_optimizer(draft: Draft, facts: Facts, source: str, module: cst.M
                                          f"parameters) has none arrl can edit")
                 _unsettle(draft, field)
             continue
-        if dropped:
+        separate = [n for n in draft.own_knobs if n.split("(")[-1].startswith(GROUP_FIELDS.get(field, "-"))]
+        if dropped or separate:
             site = draft.sites[field]
-            note = (f"{main.name}'s, whose group has the most parameters ({main.parameters}); "
-                    f"line {_lines(dropped)} feeds other groups and stays as it is")
+            rest = (f"line {_lines(dropped)} feeds other groups and stays as it is" if dropped else
+                    f"the other optimizers' are knobs of their own ({', '.join(separate)})")
+            note = f"{main.name}'s, whose group has the most parameters ({main.parameters}); {rest}"
             draft.sites[field] = Site(site.field, site.value, min(span(kept[0])), site.style, site.path,
                                       site.editable, note)
             draft.targets[field] = kept
