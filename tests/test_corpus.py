@@ -128,8 +128,9 @@ def sample(sandbox_available, scratch: Path, site: Path) -> dict[str, oracle.Ver
 def test_a_sample_of_attacks_does_no_harm_in_the_sandbox(sample: dict[str, oracle.Verdict]) -> None:
     harmful = {name: sample[name].harms for name in SAMPLE if sample[name].harms}
     assert harmful == {}
-    # Each ran (none was refused or left unjudged): the sandbox, not a validator, held.
-    assert all(sample[name].outcome in ("ok", "failed", "timed_out") for name in SAMPLE)
+    # Each ran (none was refused or left unjudged): the sandbox, not a validator, held. An attack
+    # that printed its parent's curve exactly is no_effect (arrl.run.effect): it ran too.
+    assert all(sample[name].outcome in ("ok", "no_effect", "failed", "timed_out") for name in SAMPLE)
 
 
 def test_without_the_sandbox_the_oracle_sees_each_kind_of_harm(scratch: Path, site: Path) -> None:

@@ -246,8 +246,11 @@ class CorpusWorld:
                 state[str(worktree / name)] = digest(worktree / name)
         skip = []
         if run_dir is not None:
+            # arrl's own: the baseline's trace and its coverage probe (arrl.run.liveness) are
+            # written once, after experiment 0, as proposer.state is after each experiment.
             skip = [run_dir / "workspace", run_dir / "journal.jsonl", run_dir / "run.log", run_dir / "lock",
-                    run_dir / "proposer.state", self.runs / "lock"]
+                    run_dir / "proposer.state", self.runs / "lock", run_dir / "trace.json", run_dir / "probe.json",
+                    run_dir / "probe"]
             experiments = run_dir / "experiments"
             if experiments.is_dir():
                 skip += [p for p in experiments.iterdir() if current is None or not p.name.isdigit()
