@@ -70,14 +70,15 @@ class Planned(arrl.Proposer):
                              proposer="planned")
 
 
-def _run(tmp_path: Path, plan: list[Step]) -> tuple[list[arrl.ExperimentRecord], Planned, Path]:
+def _run(tmp_path: Path, plan: list[Step], kind: type[Planned] = Planned) -> tuple[list[arrl.ExperimentRecord], Planned,
+                                                                                 Path]:
     """The baseline, then ``plan``; the journal, the proposer and the repository."""
     from support import make_repo
 
     proposers: list[Planned] = []
 
     def factory(options, context):
-        proposers.append(Planned(plan, context))
+        proposers.append(kind(plan, context))
         return proposers[-1]
 
     manager = make_plugin_manager(entry_points=False)
@@ -212,3 +213,31 @@ def test_inert_is_a_plain_field_other_evidence_adds_to() -> None:
     assert state.mark_inert("warmup_iters", "the trace shows the value unused")
     assert not state.mark_inert("warmup_iters", "again")
     assert state.inert == {"warmup_iters": "the trace shows the value unused"}
+
+
+class KnobsOnly(Planned):
+    """A proposer that promises to write no code, only new values of the knobs it names."""
+
+    writes_code = False
+
+
+def test_an_edit_that_rewrites_more_than_it_names_is_refused(tmp_path: Path) -> None:
+    """#26: an edit changes exactly the knobs its description names. A knob proposer's script
+    that also rewrites another line (here: the dead function's) is refused before it runs, and
+    says which line; a clean edit of the same knob runs."""
+    def sneaky(script: str) -> str:
+        return _dead_code_edit(apply_values(script, {"dropout_rate": 0.3}, "train.py"))
+
+    class Sneaky(KnobsOnly):
+        def propose(self, observation: arrl.Observation) -> arrl.Proposal:
+            if self.plan and self.plan[0] == "sneaky":
+                self.plan.pop(0)
+                return arrl.Proposal(sneaky(observation.script), arrl.Edit({"dropout_rate": 0.3}, "dropout"), "planned")
+            return super().propose(observation)
+
+    recs, _, _ = _run(tmp_path, ["sneaky", {"dropout_rate": 0.3}], Sneaky)  # type: ignore[list-item]
+    _, refused, clean = recs
+    line = SCRIPT.lstrip("\n").splitlines().index("    return 1.0") + 1
+    assert refused.outcome is arrl.Outcome.REJECTED and not refused.commit
+    assert f"the edit names dropout_rate but also rewrites line {line}" in refused.failure_reason
+    assert clean.outcome is not arrl.Outcome.REJECTED and clean.commit

@@ -8,7 +8,9 @@ Tables in docs/benchmarks.md: "What the baseline tracer costs".
     .venv/bin/python benchmarks/overhead/trace_cost.py --busy 2     # beside two busy loops
 
 Each run is a whole process, as a runner starts it (one torch thread, as the tests run), timed
-from its start to its exit; the tracer's run also writes its trace. The coverage probe, which a
+from its start to its exit, in wall-clock seconds and in CPU seconds (user and system: what the
+tracer adds is work, and CPU time moves less than the wall clock with the machine's other load);
+the tracer's run also writes its trace. The coverage probe, which a
 run makes once after the baseline and never times, is timed too, for the record.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -59,10 +62,14 @@ def busy(count: int) -> Iterator[None]:
             loop.kill()
 
 
-def timed(command: list[str], folder: Path, env: dict[str, str]) -> float:
+def timed(command: list[str], folder: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall-clock and CPU seconds (user + system, the process and its children) of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(command, cwd=folder, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def measure(folder: Path, pairs: int) -> dict[str, float]:
@@ -73,25 +80,27 @@ def measure(folder: Path, pairs: int) -> dict[str, float]:
     probe = script_command(sys.executable, "train.py", (), "coverage", output_dir=str(folder / "out"),
                            root=str(folder))
     timed(plain, folder, env)  # warm the page cache: torch's files, the data
-    untraced, with_trace, differences = [], [], []
+    runs: dict[str, list[tuple[float, float]]] = {"plain": [], "traced": []}
     for pair in range(pairs):
-        first, second = (plain, traced) if pair % 2 == 0 else (traced, plain)
-        a, b = timed(first, folder, env), timed(second, folder, env)
-        plain_s, traced_s = (a, b) if first is plain else (b, a)
-        untraced.append(plain_s)
-        with_trace.append(traced_s)
-        differences.append(traced_s - plain_s)
+        order = ("plain", "traced") if pair % 2 == 0 else ("traced", "plain")
+        for which in order:
+            runs[which].append(timed(plain if which == "plain" else traced, folder, env))
         assert (folder / "out" / TRACE_FILE).exists()
-    probe_s = timed(probe, folder, env)
-    median = statistics.median(untraced)
-    return {"untraced": median, "traced": statistics.median(with_trace),
-            "difference": statistics.median(differences), "relative": statistics.median(differences) / median,
-            "probe": probe_s}
+    probe_s = timed(probe, folder, env)[0]
+    found: dict[str, float] = {"probe": probe_s}
+    for index, measure_name in ((0, "wall"), (1, "cpu")):
+        plain_s = [run[index] for run in runs["plain"]]
+        differences = [t[index] - p[index] for t, p in zip(runs["traced"], runs["plain"], strict=True)]
+        quartiles = statistics.quantiles(differences, n=4)
+        found.update({f"{measure_name}": statistics.median(plain_s),
+                      f"{measure_name}_difference": statistics.median(differences),
+                      f"{measure_name}_low": quartiles[0], f"{measure_name}_high": quartiles[2]})
+    return found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pairs", type=int, default=7)
+    parser.add_argument("--pairs", type=int, default=15)
     parser.add_argument("--busy", type=int, default=0, help="CPU-bound loops beside the runs")
     options = parser.parse_args()
     scripts = {"digits example (examples/digits/train.py)": None,
@@ -108,12 +117,14 @@ def main() -> None:
             rows.append((name, measure(folder, options.pairs)))
     print(f"{options.pairs} pairs per script, order alternating; {options.busy} busy loop(s) beside; "
           f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}\n")
-    print("| script | untraced (median s) | traced (median s) | paired difference (median s) | relative "
-          "| coverage probe (s, once) |")
-    print("|---|---|---|---|---|---|")
+    print("| script | measure | untraced (median s) | paired difference, traced - untraced (median s) "
+          "| its quartiles (s) | relative | coverage probe (wall s, once) |")
+    print("|---|---|---|---|---|---|---|")
     for name, m in rows:
-        print(f"| {name} | {m['untraced']:.3f} | {m['traced']:.3f} | {m['difference']:+.3f} | "
-              f"{100 * m['relative']:+.2f} % | {m['probe']:.2f} |")
+        for key, label in (("wall", "wall clock"), ("cpu", "CPU time")):
+            print(f"| {name} | {label} | {m[key]:.3f} | {m[key + '_difference']:+.3f} | "
+                  f"{m[key + '_low']:+.3f} .. {m[key + '_high']:+.3f} | "
+                  f"{100 * m[key + '_difference'] / m[key]:+.2f} % | {m['probe']:.2f} |")
 
 
 if __name__ == "__main__":

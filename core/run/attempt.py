@@ -24,11 +24,12 @@ import time
 
 from arrl.errors import ArrlError
 from arrl.journal import now_iso
-from arrl.records import ExperimentRecord, Observation, Outcome, Proposal, ValidationResult
+from arrl.records import ExperimentRecord, Observation, Outcome, Proposal, ValidationIssue, ValidationResult
 from arrl.roles import RewardContext
 from arrl.schema import HISTORY_WINDOW, SchemaError, config_hash
 from arrl.script.reader import ScriptError, program_hash, unified_diff
 
+from .edits import stray_lines
 from .effect import inert_duplicate, no_effect_reason
 from .execution import execute
 from .faults import checkpoint
@@ -51,6 +52,7 @@ class Attempt:
         self.id = experiment_id
         self.commit = ""  # the commit it ran; "" when it did not run
         self.twin = ""  # why it repeats a run program but for inert knobs (arrl.run.effect); "" if not
+        self.stray = ""  # why it rewrites more than its edit names (arrl.run.edits); "" if not
 
     def propose(self) -> ExperimentRecord:
         """The next proposal and its record (not yet run), made against the last good version."""
@@ -72,6 +74,7 @@ class Attempt:
         self.record = record = _new_record(bench, state, self.id, self.proposal, parent_script, seed)
         # Judged here, one proposal at a time, where the state does not move under it.
         self.twin = "" if is_baseline or repeat else inert_duplicate(bench, state, record, self.proposal.script)
+        self.stray = "" if is_baseline or repeat else stray_lines(bench, parent_script, self.proposal)
         state.running[record.id] = record.config_hash
         if is_baseline or repeat:
             state.running_baselines[record.id] = record.seed if record.seed is not None else bench.settings.seed
@@ -91,6 +94,8 @@ class Attempt:
             hooks.arrl_proposal_rejected(record=record, run_id=run_id, reason=record.failure_reason, at=time.time())
             return self.commit
         verdict = ValidationResult() if is_baseline else roles.validate(proposal.script, bench.baseline_script)
+        if self.stray:
+            verdict = ValidationResult((ValidationIssue(self.stray, validator="arrl"),))
         if not verdict.accepted:
             record.outcome, record.failure_reason = Outcome.REJECTED, str(verdict)
             hooks.arrl_proposal_rejected(record=record, run_id=run_id, reason=record.failure_reason, at=time.time())

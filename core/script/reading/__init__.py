@@ -21,7 +21,11 @@ module                 style        source forms
                                     ``CosineAnnealingLR(...)``, ``torch.autocast(...)``
 ``dispatch``           (its name's) ``if cfg.opt == "adam": ...``, ``ACTIVATIONS[cfg.act]``
 ``override_files``     constant     ``exec(open('configurator.py').read())``: the file's values
+``command_line``       argparse     the ``args`` setting's flags, replacing argparse defaults
 =====================  ===========  ==========================================================
+
+What the baseline run showed (:mod:`arrl.trace`) is joined in ``live``: code it never called is
+inert, another optimizer's rate is a knob of its own, the batch is not the micro-batch.
 
 Around them: ``syntax`` (parsing, literal values, dotted names), ``names`` (the aliases of each
 field, the words of a name), ``scope`` (the enclosing functions and classes, what imports bind),
