@@ -12,6 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import attrs
 import pytest
 
 from arrl.script.candidates import find_candidates
@@ -222,3 +223,61 @@ def test_the_data_generators_activation_is_never_edited(tmp_path: Path) -> None:
         edited = apply_values(TEACHER, {"activation": activation}, "train.py", facts=probed)
         assert tanh not in changed_lines(TEACHER, edited) and edited.splitlines()[tanh - 1] == \
             TEACHER.splitlines()[tanh - 1]
+
+
+def test_facts_follow_an_edited_script(probed: Facts) -> None:
+    """Facts are about the baseline's lines: a script with a line inserted above keeps them (the
+    reader carries each line number over), so an lr edit still moves the main group's alone."""
+    from arrl.trace import moved
+
+    edited = SOURCE.replace("torch.manual_seed(0)\n", "torch.manual_seed(0)\nprint('a line more')\n")
+    carried = moved(probed, SOURCE, edited)
+    out = apply_values(edited, {"learning_rate": 0.004}, "train.py", facts=carried)
+    assert changed_lines(edited, out) == [MAIN_LR + 1]
+    assert "embed_optimizer(lr=)" in [c.name for c in find_candidates(edited, extract(edited, "train.py",
+                                                                                      facts=carried))[0]]
+
+
+WHERE_THE_PROBE_DOES_NOT_LOOK = """
+import torch
+
+def make(params, lr=0.1, wd=0.01):
+    return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+
+def collate(batch, scale=0.5):
+    return batch
+
+class Data(torch.utils.data.Dataset):
+    def __getitem__(self, i, jitter=0.2):
+        return i
+
+def SGD(params, lr=0.3):
+    return torch.optim.SGD(params, lr=lr, momentum=0.9)
+
+main = make(torch.nn.Linear(8, 8).parameters())
+aux = make(torch.nn.Linear(2, 2).parameters())
+loader = torch.utils.data.DataLoader(Data(), collate_fn=collate)
+"""
+
+
+def test_what_the_probe_cannot_see_is_not_inert() -> None:
+    """Only a function the probe had every chance to see called is inert: not one passed as a
+    value (a collate_fn may run in a worker), not a method where loaders have workers, nothing
+    where torch.compile ran (compiled code runs without frames), nothing from a probe cut short;
+    and a factory that built a stepped optimizer is live though it built an unstepped one too."""
+    from arrl.script.reading.live import inert_lines
+    from arrl.trace import Optimizer
+
+    entered = frozenset({1, 4})  # <module> and make()
+    optimizers = (Optimizer("AdamW", (5, 17), ((64, 0.1),), 10), Optimizer("AdamW", (5, 18), ((6, 0.1),), 0))
+    base = Facts(optimizers, covered=True, complete=True, entered=entered)
+    inert = inert_lines(WHERE_THE_PROBE_DOES_NOT_LOOK, base)
+    assert 5 not in inert, "the factory built the stepped optimizer"
+    assert 18 in inert and "never stepped" in inert[18]
+    sgd = [n for n, line in enumerate(WHERE_THE_PROBE_DOES_NOT_LOOK.splitlines(), 1) if "momentum=0.9" in line]
+    assert set(sgd) <= set(inert) and 8 not in inert, "SGD() is dead; collate is passed as a value"
+    assert 12 in inert, "a method the probe never saw, with no workers"
+    assert 12 not in inert_lines(WHERE_THE_PROBE_DOES_NOT_LOOK, attrs.evolve(base, workers=True))
+    assert not set(sgd) & set(inert_lines(WHERE_THE_PROBE_DOES_NOT_LOOK, attrs.evolve(base, compiled=True)))
+    assert not set(sgd) & set(inert_lines(WHERE_THE_PROBE_DOES_NOT_LOOK, attrs.evolve(base, covered=False)))
+    assert 18 not in inert_lines(WHERE_THE_PROBE_DOES_NOT_LOOK, attrs.evolve(base, complete=False))

@@ -219,3 +219,47 @@ def test_the_tracer_stands_alone(tmp_path: Path) -> None:
     out.mkdir()
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.stdout == "ran ['x']\n" and load(out / TRACE_FILE)["complete"]
+
+
+PHASES = """
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+body, head = nn.Linear(8, 64), nn.Linear(64, 3)
+x, y = torch.randn(64, 8), torch.randint(0, 3, (64,))
+
+@torch.compile(fullgraph=True, backend="eager")
+def loss_of(xb, yb):
+    return F.cross_entropy(head(torch.relu(body(xb))), yb)
+
+probe = torch.optim.Adam(head.parameters(), lr=0.01)  # a linear probe first: the head alone
+for step in range(4):
+    probe.zero_grad(); loss_of(x, y).backward(); probe.step()
+tune = torch.optim.AdamW(list(body.parameters()) + list(head.parameters()), lr=1e-4)  # then all of it
+scheduler = torch.optim.lr_scheduler.StepLR(tune, step_size=2)
+critic = torch.optim.SGD(nn.Linear(3, 1).parameters(), lr=0.1)
+for step in range(6):
+    tune.zero_grad(); loss_of(x, y).backward(); tune.step(); scheduler.step()
+    critic.zero_grad(); torch.ones(1, requires_grad=True).sum().backward(); critic.step()  # a second loss, its own step
+for step in range(30):
+    loss = nn.CrossEntropyLoss()  # a module built at every step
+print("keys", sorted(scheduler.state_dict()))
+print(f"arrl: val_loss={loss_of(x, y).item():.6f}")
+"""
+
+
+def test_phases_compiled_code_and_a_second_loss(tmp_path: Path) -> None:
+    """A linear probe's optimizer, then the fine-tune's with the most parameters: the main one is
+    the fine-tune's even though the probe's stepped first, and neither is 'never stepped'. A
+    function compiled with fullgraph=True runs under the tracer (its wrappers stay out of the
+    graph). A second loss stepped by its own optimizer is not gradient accumulation. Objects are
+    not marked (a scheduler's state_dict is as without the tracer), and a module built at every
+    step is recorded a bounded number of times."""
+    write(tmp_path, {"train.py": PHASES})
+    done, trace = traced(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == plain(tmp_path).stdout
+    found = facts(trace, "train.py")
+    assert found.main is not None and found.main.name == "AdamW" and found.complete
+    assert [(o.name, o.steps) for o in found.optimizers] == [("Adam", 4), ("AdamW", 6), ("SGD", 6)]
+    assert found.accumulation == 1
+    assert len([r for r in trace["records"] if r["kind"] == "loss"]) <= 20 and trace["skipped"] > 0

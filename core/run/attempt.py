@@ -28,6 +28,7 @@ from arrl.records import ExperimentRecord, Observation, Outcome, Proposal, Valid
 from arrl.roles import RewardContext
 from arrl.schema import HISTORY_WINDOW, SchemaError, config_hash
 from arrl.script.reader import ScriptError, program_hash, unified_diff
+from arrl.trace import moved
 
 from .edits import stray_lines
 from .effect import inert_duplicate, no_effect_reason
@@ -182,7 +183,7 @@ def _ask_proposer(bench: Workbench, state: RunState, parent_script: str) -> Prop
         direction=bench.settings.direction,
         noise_floor=state.noise_floor,
         tried=state.tried(),
-        facts=bench.facts,
+        facts=moved(bench.facts, bench.baseline_script, parent_script) if bench.facts is not None else None,
     )
     try:
         return bench.components.proposer.propose(observation)

@@ -31,7 +31,8 @@ def execute(bench: Workbench, record: ExperimentRecord, state: RunState, lane: L
     curve and logs are written onto ``record``."""
     settings = bench.settings
     # The first run of the unmodified script shows what is live (arrl.run.liveness).
-    traced = record.proposer == BASELINE and state.last_good_id is None and bench.facts is None
+    # A run killed during the probe kept the trace but no probe: its next baseline traces again.
+    traced = record.proposer == BASELINE and state.last_good_id is None and not bench.probed
     request = attrs.evolve(_request(bench, record, lane), trace="trace" if traced else "")
     # A run of the unmodified script measures the noise floor: it must run to its end.
     best = None if record.proposer == BASELINE else state.best

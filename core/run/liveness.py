@@ -5,7 +5,8 @@ own time, so probes never cost more than one baseline. Both are kept in the run 
 learning rate, the batch rather than the micro-batch, inert code out) and rebuilds its space.
 A resumed run reads both back (:meth:`arrl.run.workbench.Workbench.open`) instead of probing again.
 
-With ``--workers``, proposals made while the probe still runs use the reading without it.
+The probe runs while experiment 0 is still being concluded, before any proposal (with
+``--workers`` too: proposing waits for it).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from .lanes import Lane
 from .monitors import RunToEnd
 from .workbench import Workbench
 
-TRACE, PROBE = KEPT_TRACE, KEPT_PROBE
 MIN_PROBE_SECONDS = 5.0  # a baseline of a second still gets a probe that can start torch
 
 
@@ -38,28 +38,44 @@ def keep_trace(bench: Workbench, record: ExperimentRecord, output_dir: Path) -> 
     except TraceError as error:
         bench.note(f"experiment {record.id}: no baseline trace ({error}); the script is read without one")
         return None
-    os.replace(written, bench.run_dir.path / TRACE)
+    os.replace(written, bench.run_dir.path / KEPT_TRACE)
     return trace
 
 
-def probe(bench: Workbench, record: ExperimentRecord, lane: Lane, request: Any) -> dict[str, Any] | None:
-    """The coverage probe: the baseline's tree once more, not an experiment, capped at the
-    baseline's time. Returns what it wrote, with ``complete`` only for a run that ended by itself."""
-    cap = max(MIN_PROBE_SECONDS, record.wall_clock_seconds)
-    folder = bench.run_dir.path / "probe"
+def run_probe(runner: Any, request: Any, folder: Path, budget: float,
+              abort: threading.Event) -> tuple[dict[str, Any] | None, Any]:
+    """``request`` once more under the tracer with coverage, writing only into ``folder``: the
+    trace it wrote (``complete`` only for a run that ended by itself) and the runner's result."""
+    output = folder / "output"
+    probe_request = attrs.evolve(request, trace="coverage", budget_seconds=budget, output_dir=output, log_dir=folder,
+                                 experiment_id=-1, env={**request.env, "ARRL_OUTPUT_DIR": str(output),
+                                                        "ARRL_EXPERIMENT_ID": "probe"})
     folder.mkdir(parents=True, exist_ok=True)
-    probe_request = attrs.evolve(request, trace="coverage", budget_seconds=cap, output_dir=folder / "output",
-                                 log_dir=folder, experiment_id=-1)
-    started = time.monotonic()
-    result = lane.runner.run(probe_request, RunToEnd(bench.abort))
+    result = runner.run(probe_request, RunToEnd(abort))
     try:
-        written = load(probe_request.output_dir / TRACE_FILE)
-    except TraceError as error:
-        bench.note(f"coverage probe: {error} ({result.outcome.value}); inert code is not looked for")
-        return None
+        written = load(output / TRACE_FILE)
+    except TraceError:
+        return None, result
     written["complete"] = bool(written.get("complete")) and result.outcome is Outcome.OK
-    (bench.run_dir.path / PROBE).write_text(json.dumps(written))
-    ran = "ran to the end" if written["complete"] else f"stopped at its cap of {cap:.1f}s ({result.outcome.value})"
+    return written, result
+
+
+def probe(bench: Workbench, record: ExperimentRecord, lane: Lane, request: Any) -> dict[str, Any] | None:
+    """The coverage probe of a run: the baseline's commit checked out again (the baseline may
+    have left files in it, a checkpoint to resume from), capped at the baseline's time. An
+    interrupted probe is not kept: a resumed run probes again."""
+    cap = max(MIN_PROBE_SECONDS, record.wall_clock_seconds)
+    lane.rollback.restore(record.commit)
+    started = time.monotonic()
+    written, result = run_probe(lane.runner, request, bench.run_dir.path / "probe", cap, bench.abort)
+    if bench.abort.is_set() or result.outcome is Outcome.INTERRUPTED:
+        return None
+    if written is None:
+        bench.note(f"coverage probe: no trace ({result.outcome.value}); inert code is not looked for")
+        return None
+    (bench.run_dir.path / KEPT_PROBE).write_text(json.dumps(written))
+    ran = "ran to the end" if written["complete"] else \
+        f"stopped at its cap of {cap:.1f}s ({result.outcome.value}): inert code is not looked for"
     bench.note(f"coverage probe: {time.monotonic() - started:.1f}s, {ran}; not an experiment")
     return written
 
@@ -70,7 +86,12 @@ def learn(bench: Workbench, record: ExperimentRecord, lane: Lane, request: Any) 
     if trace is None or record.outcome is not Outcome.OK or bench.abort.is_set():
         return
     shown = probe(bench, record, lane, request)
-    adopt(bench, facts(trace, bench.context.script_path, shown))
+    try:
+        found = facts(trace, bench.context.script_path, shown)
+    except TraceError as error:
+        bench.note(f"the baseline trace is not used: {error}")
+        return
+    adopt(bench, found)
 
 
 def adopt(bench: Workbench, found: Facts) -> None:
@@ -83,8 +104,9 @@ def describe(found: Facts, bench: Workbench) -> str:
     parts = []
     main = found.main
     if main is not None:
+        rate = main.groups[0][1] if main.groups else None
         parts.append(f"{len(found.optimizers)} optimizer(s), the main one {main.name} "
-                     f"({main.parameters} parameters, lr {main.groups[0][1]:g})")
+                     f"({main.parameters} parameters{f', lr {rate:g}' if rate is not None else ''})")
     if found.micro_batch is not None:
         accumulated = f" x {found.accumulation} accumulated" if (found.accumulation or 1) > 1 else ""
         parts.append(f"batch {found.micro_batch}{accumulated}")
@@ -104,16 +126,8 @@ def probe_tree(runner: Any, repo_root: Path, script: str, args: tuple[str, ...],
     from arrl.roles import RunRequest
 
     with tempfile.TemporaryDirectory(prefix="arrl-probe-") as scratch:
-        folder = Path(scratch)
         path = repo_root / script
         request = RunRequest(run_id="inspect", experiment_id=-1, script=path, workspace=repo_root,
-                             workdir=path.parent, output_dir=folder / "output", log_dir=folder,
-                             budget_seconds=budget, seed=seed, trace="coverage", args=args,
-                             env={**env, "ARRL_OUTPUT_DIR": str(folder / "output"), "ARRL_SEED": str(seed)})
-        result = runner.run(request, RunToEnd(threading.Event()))
-        try:
-            written = load(request.output_dir / TRACE_FILE)
-        except TraceError:
-            return None, result
-    written["complete"] = bool(written.get("complete")) and result.outcome is Outcome.OK
-    return written, result
+                             workdir=path.parent, output_dir=Path(scratch), log_dir=Path(scratch),
+                             budget_seconds=budget, seed=seed, args=args, env={**env, "ARRL_SEED": str(seed)})
+        return run_probe(runner, request, Path(scratch) / "probe", budget, threading.Event())

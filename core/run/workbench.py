@@ -20,7 +20,7 @@ from arrl.roles import PluginContext
 from arrl.schema import SchemaError
 from arrl.script.reader import Extraction, ScriptError, extract
 from arrl.script.space import Space, build_space
-from arrl.trace import TRACE_NAMED_KNOB, Facts, TraceError, read_kept
+from arrl.trace import KEPT_PROBE, TRACE_NAMED_KNOB, Facts, TraceError, moved, read_kept
 
 from .components import Components
 from .evaluation import evaluation_script
@@ -110,7 +110,13 @@ class Workbench:
         return self._last_read[1]
 
     def extract(self, script: str) -> Extraction:
-        return extract_script(self.context, script, self.facts)
+        facts = moved(self.facts, self.baseline_script, script) if self.facts is not None else None
+        return extract_script(self.context, script, facts)
+
+    @property
+    def probed(self) -> bool:
+        """Whether the baseline's trace and probe are kept (arrl.run.liveness): no more tracing."""
+        return (self.run_dir.path / KEPT_PROBE).exists()
 
     def use_facts(self, facts: Facts) -> None:
         """Read the script with what its baseline showed from now on: the space is rebuilt

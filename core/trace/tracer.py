@@ -22,15 +22,20 @@ from __future__ import annotations
 
 import builtins
 import importlib
+import importlib.machinery
+import importlib.util
 import json
 import os
+import signal
 import sys
 import threading
 import time
 import types
+import weakref
 from typing import Any
 
 VERSION = 1
+TRACER_FILE = os.path.abspath(__file__)
 STEPS_TO_SETTLE = 3  # optimizer steps of the main optimizer before the per-step wrappers go
 LOSS_CALLS = 20  # loss calls recorded at most, waiting for one with gradients on
 LOSSES = ("cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
@@ -58,15 +63,27 @@ class Trace:
         found: list[list] = []
         while frame is not None and len(found) < 8:
             name = frame.f_code.co_filename
-            if name.startswith(self.roots) and name != __file__:
+            if name.startswith(self.roots) and name != TRACER_FILE:
                 found.append([relative(name, self.roots), frame.f_lineno, frame.f_code.co_name])
             frame = frame.f_back
         return found
 
     def add(self, kind: str, **facts: object) -> dict:
-        record = {"kind": kind, "seq": len(self.records), "t": round(time.monotonic() - self.started, 4),
-                  **facts, "at": self.where(3)}
+        return self._append({"kind": kind, **facts, "at": self.where(3)})
+
+    def add_capped(self, kind: str, **facts: object) -> dict | None:
+        """A record, unless its line has made PER_SITE of this kind already (then only counted)."""
+        at = self.where(3)
+        site = (kind, repr(at[:1]))
+        SITES[site] = SITES.get(site, 0) + 1
+        if SITES[site] > PER_SITE:
+            self.skipped = getattr(self, "skipped", 0) + 1
+            return None
+        return self._append({"kind": kind, **facts, "at": at})
+
+    def _append(self, record: dict) -> dict:
         with self.lock:
+            record.update(seq=len(self.records), t=round(time.monotonic() - self.started, 4))
             self.records.append(record)
         return record
 
@@ -77,7 +94,7 @@ class Trace:
         data = {"version": VERSION, "script": self.script, "python": sys.version.split()[0],
                 "torch": getattr(sys.modules.get("torch"), "__version__", None), "complete": complete,
                 "settled": self.settled, "seconds": round(time.monotonic() - self.started, 3),
-                "records": list(self.records)}
+                "records": list(self.records), "skipped": getattr(self, "skipped", 0)}
         if self.coverage is not None:
             data["coverage"] = self.coverage.summary()
         temporary = f"{self.out}.{os.getpid()}.tmp"
@@ -210,13 +227,20 @@ class Coverage:
 
 
 class Steps:
-    """The first optimizer steps: which optimizers step, and the ``backward`` calls between two
-    steps of one optimizer (gradient accumulation). Both wrappers go once the trace settles."""
+    """The optimizer steps: which optimizers step, and the backward passes between two steps of
+    one optimizer (gradient accumulation), counted by phase: steps with no backward between them
+    (four optimizers stepped together) share the backwards before them, so a GAN's two losses,
+    each stepped by its own optimizer, are not taken for accumulation. Both are counted for the
+    whole run (a call per step and per backward, next to a step's work nothing), because an
+    optimizer may start late (a fine-tune after a linear probe): when it first steps, and when
+    its accumulation is known, the trace is written again."""
 
     def __init__(self, trace: Trace, torch: types.ModuleType) -> None:
         self.trace, self.torch = trace, torch
         self.backwards = 0  # backward calls so far
-        self.last: dict[int, tuple[int, dict]] = {}  # id(optimizer) -> (backwards at its last step, record)
+        self.at_last_step = 0  # backward calls when the last step of any optimizer came
+        self.phase = 0  # backward calls before the current phase of steps
+        self.stepped: list[dict] = []
         self.original_backward = torch.Tensor.backward
         steps = self
 
@@ -228,43 +252,61 @@ class Steps:
         self.handle = hooks.register_optimizer_step_pre_hook(self.step)
 
     def step(self, optimizer: object, args: object, kwargs: object) -> None:
-        record = getattr(optimizer, "_arrl_trace", None)
+        if compiling(self.torch):
+            return
+        record = RECORDS.get(optimizer)
         if record is None:
             return
-        if "first_step" not in record:
-            record["first_step"] = {"seq": len(self.trace.records), "backwards": self.backwards,
+        if self.backwards != self.at_last_step:  # a backward since the last step: a new phase
+            self.phase, self.at_last_step = self.backwards - self.at_last_step, self.backwards
+        record["steps"] = record.get("steps", 0) + 1
+        if record["steps"] == 1:
+            record["first_step"] = {"seq": len(self.trace.records),
                                     "dtypes": sorted({str(p.dtype) for g in optimizer.param_groups  # type: ignore[attr-defined]
                                                       for p in g["params"]}),
                                     "at": self.trace.where(3)}
-        previous = self.last.get(id(optimizer))
-        if previous is not None and "accumulation" not in record:
-            record["accumulation"] = self.backwards - previous[0]
-        record["steps"] = record.get("steps", 0) + 1
-        self.last[id(optimizer)] = (self.backwards, record)
-        if record["steps"] >= STEPS_TO_SETTLE and record is self.main():
+            self.stepped.append(record)
+            if self.trace.settled:
+                self.trace.write()  # an optimizer of a later phase (a fine-tune after a probe)
+        elif "accumulation" not in record:
+            record.setdefault("phases", []).append(self.phase)
+            if len(record["phases"]) >= 2 and record["phases"][-1] == record["phases"][-2]:
+                record["accumulation"] = record["phases"][-1]
+                if self.trace.settled:
+                    self.trace.write()
+        main = max(self.stepped, key=lambda r: sum(g["parameters"] for g in r["groups"]))
+        if not self.trace.settled and record is main and record["steps"] >= STEPS_TO_SETTLE:
             self.settle()
 
-    def main(self) -> dict | None:
-        """The stepped optimizer with the most parameters."""
-        stepped = [record for _, record in self.last.values()]
-        return max(stepped, key=lambda r: sum(g["parameters"] for g in r["groups"]), default=None)
-
     def settle(self) -> None:
-        self.handle.remove()
-        self.torch.Tensor.backward = self.original_backward
         self.trace.settled = True
         self.trace.write()
+
+
+def compiling(torch: types.ModuleType) -> bool:
+    """Whether torch.compile is tracing the code now: a wrapper must then do nothing of its own."""
+    check = getattr(getattr(torch, "compiler", None), "is_compiling", None)
+    return bool(check()) if check is not None else False
+
+
+# What each object the tracer saw was recorded as, without an attribute on the object (a
+# scheduler's state_dict copies its __dict__; a checkpoint must not differ from a plain run's).
+RECORDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+PER_SITE = 20  # records of one kind from one line; more (a loss built at every step) are counted
+SITES: dict[tuple[str, str], int] = {}
 
 
 BUILDING: set[int] = set()  # objects inside a wrapped constructor: a base's constructor records nothing
 
 
-def wrap_init(trace: Trace, cls: type, kind: str, facts) -> None:  # noqa: ANN001
+def wrap_init(trace: Trace, torch: types.ModuleType, cls: type, kind: str, facts) -> None:  # noqa: ANN001
     """Record each object of ``cls`` once it is built (the outermost constructor only)."""
     original = cls.__dict__["__init__"]
 
     def __init__(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        outermost = id(self) not in BUILDING and not hasattr(self, "_arrl_trace")
+        if compiling(torch):
+            return original(self, *args, **kwargs)
+        outermost = id(self) not in BUILDING
         BUILDING.add(id(self))
         try:
             original(self, *args, **kwargs)
@@ -273,22 +315,24 @@ def wrap_init(trace: Trace, cls: type, kind: str, facts) -> None:  # noqa: ANN00
                 BUILDING.discard(id(self))
         if outermost:
             try:
-                object.__setattr__(self, "_arrl_trace", trace.add(kind, **{"class": type(self).__name__,
-                                                                        **facts(self)}))
+                record = trace.add_capped(kind, **{"class": type(self).__name__, **facts(self)})
+                if record is not None:
+                    RECORDS[self] = record
             except Exception as error:  # noqa: BLE001 -- the trace must never break the script
                 trace.add("tracer_error", error=f"{cls.__name__}: {error!r}")
     __init__.__wrapped__ = original  # type: ignore[attr-defined]
     cls.__init__ = __init__  # type: ignore[misc]
 
 
-def wrap_calls(trace: Trace, owners: list[tuple[object, str]], kind: str, facts, enough) -> None:  # noqa: ANN001
+def wrap_calls(trace: Trace, torch: types.ModuleType, owners: list[tuple[object, str]], kind: str, facts,  # noqa: ANN001
+               enough) -> None:  # noqa: ANN001
     """Record calls of a function until ``enough(records)``, then put the original back on every
     owner (a name the script bound by ``from ... import`` keeps a wrapper that only passes on)."""
     original = getattr(*owners[0])
     records: list[dict] = []
 
     def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        if not done:
+        if not done and not compiling(torch):
             try:
                 records.append(trace.add(kind, **facts(*args, **kwargs)))
             except Exception as error:  # noqa: BLE001
@@ -304,7 +348,11 @@ def wrap_calls(trace: Trace, owners: list[tuple[object, str]], kind: str, facts,
         setattr(owner, name, wrapper)
 
 
+OPTIMIZERS: list[str] = []  # the classes of the optimizers built so far
+
+
 def optimizer_facts(optimizer) -> dict:  # noqa: ANN001
+    OPTIMIZERS.append(type(optimizer).__name__)
     groups = []
     for group in optimizer.param_groups:
         facts = {name: plain(value) for name, value in group.items() if name != "params"}
@@ -324,35 +372,35 @@ def loss_facts(torch: types.ModuleType, name: str):  # noqa: ANN201
 def install(trace: Trace, torch: types.ModuleType) -> None:
     """Wrap torch's constructors and first calls; a failure here leaves the script untouched."""
     nn, optim = torch.nn, torch.optim
-    wrap_init(trace, optim.Optimizer, "optimizer", optimizer_facts)
+    wrap_init(trace, torch, optim.Optimizer, "optimizer", optimizer_facts)
     for cls in torch_module_classes(nn):
         kind = "loss" if cls.__module__ == "torch.nn.modules.loss" else "module"
-        wrap_init(trace, cls, kind, lambda module: {"settings": settings(module, ("training",))})
-    user_modules(trace, nn)
-    wrap_init(trace, optim.lr_scheduler.LRScheduler, "scheduler",
+        wrap_init(trace, torch, cls, kind, lambda module: {"settings": settings(module, ("training",))})
+    user_modules(trace, torch, nn)
+    wrap_init(trace, torch, optim.lr_scheduler.LRScheduler, "scheduler",
               lambda s: {"settings": settings(s, ("optimizer", "last_epoch", "_step_count"))})
     if "__init__" in optim.lr_scheduler.ReduceLROnPlateau.__dict__:
-        wrap_init(trace, optim.lr_scheduler.ReduceLROnPlateau, "scheduler",
+        wrap_init(trace, torch, optim.lr_scheduler.ReduceLROnPlateau, "scheduler",
                   lambda s: {"settings": settings(s, ("optimizer", "last_epoch"))})
     data = torch.utils.data.DataLoader
-    wrap_init(trace, data, "loader", lambda loader: {"batch_size": loader.batch_size, "drop_last": loader.drop_last,
+    wrap_init(trace, torch, data, "loader", lambda loader: {"batch_size": loader.batch_size, "drop_last": loader.drop_last,
                                                      "num_workers": loader.num_workers, "length": safe_len(loader)})
     loader_iterations(trace, data)
-    wrap_init(trace, torch.amp.GradScaler, "grad_scaler", lambda s: {"enabled": s.is_enabled()})
-    wrap_calls(trace, [(torch.autocast, "__init__")], "autocast", lambda self, device_type, dtype=None,
+    wrap_init(trace, torch, torch.amp.GradScaler, "grad_scaler", lambda s: {"enabled": s.is_enabled()})
+    wrap_calls(trace, torch, [(torch.autocast, "__init__")], "autocast", lambda self, device_type, dtype=None,
                enabled=True, *a, **k: {"device_type": device_type, "dtype": str(dtype) if dtype else None,
                                        "enabled": enabled}, lambda records: len(records) >= 2)
     functional = nn.functional
     for name in LOSSES:
         if hasattr(functional, name):
-            wrap_calls(trace, [(functional, name)], "loss_call", loss_facts(torch, name),
+            wrap_calls(trace, torch, [(functional, name)], "loss_call", loss_facts(torch, name),
                        lambda records: len(records) >= LOSS_CALLS or any(r["grad"] for r in records))
     clip = nn.utils.clip_grad
-    wrap_calls(trace, [(nn.utils, "clip_grad_norm_"), (clip, "clip_grad_norm_")], "clip_grad_norm",
+    wrap_calls(trace, torch, [(nn.utils, "clip_grad_norm_"), (clip, "clip_grad_norm_")], "clip_grad_norm",
                lambda parameters, max_norm, norm_type=2.0, *a, **k: {"max_norm": plain(max_norm),
                                                                       "norm_type": plain(norm_type)},
                lambda records: len(records) >= 2)
-    wrap_calls(trace, [(torch, "compile")], "compile",
+    wrap_calls(trace, torch, [(torch, "compile")], "compile",
                lambda *a, **k: {"options": {n: plain(v) for n, v in k.items() if plain(v) is not NOT_PLAIN},
                                 "decorates": type(a[0]).__name__ if a else None}, lambda records: False)
     first_batch(trace, torch)
@@ -366,8 +414,8 @@ def first_batch(trace: Trace, torch: types.ModuleType) -> None:
     modules = importlib.import_module("torch.nn.modules.module")
 
     def hook(module: object, args: tuple) -> None:
-        if not torch.is_grad_enabled():
-            return None
+        if compiling(torch) or not torch.is_grad_enabled() or BUILDING or not OPTIMIZERS:
+            return None  # compiled code, evaluation, or a forward before training (a dummy sizing one)
         handle.remove()
         if trace.coverage is not None:
             trace.coverage.training_began()
@@ -403,7 +451,7 @@ def loader_iterations(trace: Trace, data: Any) -> None:
     original = data.__iter__
 
     def __iter__(self):  # noqa: ANN001, ANN202
-        record = getattr(self, "_arrl_trace", None)
+        record = RECORDS.get(self)
         if record is not None:
             record.setdefault("iterated", []).append(len(trace.records))
             del record["iterated"][4:]
@@ -411,15 +459,15 @@ def loader_iterations(trace: Trace, data: Any) -> None:
     data.__iter__ = __iter__
 
 
-def user_modules(trace: Trace, nn: types.ModuleType) -> None:
+def user_modules(trace: Trace, torch: types.ModuleType, nn: types.ModuleType) -> None:
     """The script's own module classes, as they are built (a layer count shows here)."""
     original = nn.Module.__init__
 
     def __init__(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
         original(self, *args, **kwargs)
         module = type(self).__module__
-        if not module.startswith("torch."):
-            trace.add("user_module", **{"class": type(self).__qualname__, "module": module})
+        if not module.startswith("torch.") and not compiling(torch):
+            trace.add_capped("user_module", **{"class": type(self).__qualname__, "module": module})
     nn.Module.__init__ = __init__
 
 
@@ -459,10 +507,11 @@ def run_as_main(path: str, arguments: list[str]) -> None:
     with open(absolute, "rb") as stream:
         source = stream.read()
     main = types.ModuleType("__main__")
-    main.__dict__.update({"__file__": absolute, "__builtins__": builtins, "__cached__": None})
+    loader = importlib.machinery.SourceFileLoader("__main__", absolute)
+    main.__dict__.update({"__file__": absolute, "__builtins__": builtins, "__cached__": None, "__loader__": loader})
     sys.modules["__main__"] = main
     sys.argv[:] = [path, *arguments]
-    sys.path[0] = os.path.dirname(absolute)
+    sys.path[0] = os.path.dirname(os.path.realpath(absolute))  # as Python sets it: links resolved
     code = compile(source, absolute, "exec", dont_inherit=True)
     try:
         exec(code, main.__dict__)
@@ -472,7 +521,11 @@ def run_as_main(path: str, arguments: list[str]) -> None:
         # The traceback Python would print, without this file's frame.
         traceback = error.__traceback__.tb_next if error.__traceback__ is not None else None
         sys.excepthook(type(error), error.with_traceback(traceback), traceback)
-        sys.exit(130 if isinstance(error, KeyboardInterrupt) else 1)
+        if isinstance(error, KeyboardInterrupt):  # die by the signal, as Python does
+            sys.stdout.flush()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
+        sys.exit(1)
 
 
 def main(argv: list[str]) -> None:
@@ -492,4 +545,11 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    # The wrappers must belong to a module of their own name: torch.compile looks a traced
+    # function's globals up by its module's name, and "__main__" is about to be the script.
+    spec = importlib.util.spec_from_file_location("arrl_tracer", __file__)
+    assert spec is not None and spec.loader is not None
+    tracer = importlib.util.module_from_spec(spec)
+    sys.modules["arrl_tracer"] = tracer
+    spec.loader.exec_module(tracer)
+    tracer.main(sys.argv[1:])

@@ -21,13 +21,14 @@ import ast
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import attrs
 import libcst as cst
 
 from arrl.trace import Facts
 
 from .draft import Draft
 from .findings import Assignment, Findings
-from .names import FIELD_FOR_ALIAS
+from .names import FIELD_FOR_ALIAS, is_evaluation_name
 from .results import Site
 
 
@@ -35,18 +36,42 @@ def inert_lines(source: str, facts: Facts) -> dict[int, str]:
     """Line -> why the code there had no effect in the baseline."""
     tree = ast.parse(source)
     inert: dict[int, str] = {}
-    if facts.covered:
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-                if first not in facts.entered:
-                    for line in range(first, (node.end_lineno or node.lineno) + 1):
-                        inert.setdefault(line, f"in {node.name}(), which the baseline never called")
+    if facts.covered and not facts.compiled:  # compiled code calls functions without their frames
+        unseen = _called_unseen(tree, facts)
+        for node, first in _functions(tree):
+            if first not in facts.entered and node.name not in facts.called and node not in unseen:
+                for line in range(first, (node.end_lineno or node.lineno) + 1):
+                    inert.setdefault(line, f"in {node.name}(), which the baseline never called")
+    stepped = {n for o in facts.optimizers if o.steps for line in o.lines for n in _statement_lines(tree, line)}
     for optimizer in facts.optimizers:
-        if optimizer.steps == 0 and optimizer.lines:
-            for line in _statement_lines(tree, optimizer.lines[0]):
+        # A step count is final only in a trace written at the script's end; a line that also
+        # built a stepped optimizer (a factory both share) is live.
+        if facts.complete and optimizer.steps == 0:
+            for line in {n for at in optimizer.lines for n in _statement_lines(tree, at)} - stepped:
                 inert.setdefault(line, f"builds a {optimizer.name} optimizer the baseline never stepped")
     return inert
+
+
+def _functions(tree: ast.AST) -> Iterable[tuple[ast.FunctionDef | ast.AsyncFunctionDef, int]]:
+    """Each function and the first line of its code object (its first decorator's, if any)."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node, min([node.lineno, *(d.lineno for d in node.decorator_list)])
+
+
+def _called_unseen(tree: ast.AST, facts: Facts) -> set[ast.AST]:
+    """Functions that may run where the probe does not look: one passed as a value (a callback,
+    a ``collate_fn``, a target of ``mp.spawn``), and, where a DataLoader has workers, every
+    method (a dataset's ``__getitem__`` runs in the workers)."""
+    functions = {node.name: node for node, _ in _functions(tree)}
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    passed = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in functions and id(n) not in called
+              and isinstance(n.ctx, ast.Load)}
+    unseen: set[ast.AST] = {functions[name] for name in passed}
+    if facts.workers:
+        for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+            unseen.update(n for n in ast.walk(cls) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    return unseen
 
 
 def _simple_statements(tree: ast.AST) -> Iterable[ast.stmt]:
@@ -67,16 +92,14 @@ def _statement_lines(tree: ast.AST, line: int) -> range:
 def setup_only(source: str, facts: Facts) -> dict[int, str]:
     """Lines of the functions the probe saw run before training began and never after: there a
     functional activation (``torch.tanh(x @ w)``) shapes the data or a teacher, not the model."""
-    if facts.training is None:
+    if facts.training is None or not facts.covered or facts.compiled:
         return {}
     lines: dict[int, str] = {}
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-            if first in facts.entered and first not in facts.training:
-                for line in range(first, (node.end_lineno or node.lineno) + 1):
-                    lines.setdefault(line, f"in {node.name}(), which ran only before training began "
-                                           f"(it makes the data or the setup, never a training step)")
+    for node, first in _functions(ast.parse(source)):
+        if first in facts.entered and first not in facts.training:
+            for line in range(first, (node.end_lineno or node.lineno) + 1):
+                lines.setdefault(line, f"in {node.name}(), which ran only before training began "
+                                       f"(it makes the data or the setup, never a training step)")
     return lines
 
 
@@ -233,12 +256,14 @@ def settle_batch(draft: Draft, live: list[Assignment], facts: Facts) -> None:
     batch = facts.micro_batch * (facts.accumulation or 1)
     wanted = {batch, *((batch * facts.sequence,) if facts.sequence else ())}
     matches = [a for a in live if a.value in wanted and not isinstance(a.value, bool)
-               and (FIELD_FOR_ALIAS.get(a.key) == "batch_size" or "batch" in a.key)]
+               and (FIELD_FOR_ALIAS.get(a.key) == "batch_size" or "batch" in a.key) and not is_evaluation_name(a.path)]
     why = (f"{site.path} = {site.value} is the micro-batch: the script accumulates {facts.accumulation} "
            f"backward passes per step, a batch of {batch}")
     if len({a.path for a in matches}) != 1:
-        draft.problems["batch_size"] = f"{why}, and no one literal holds the batch"
-        _unsettle(draft, "batch_size")
+        # Two backward passes per step need not be accumulation (two losses, retain_graph): without
+        # one literal worth the batch, the reading stands, and says what the trace saw.
+        draft.sites["batch_size"] = attrs.evolve(site, note=f"the trace saw {facts.accumulation} backward passes "
+                                                            f"per step; if they accumulate, the batch is {batch}")
         return
     chosen = max(matches, key=lambda a: a.order)
     draft.own_knobs.append(site.path)
