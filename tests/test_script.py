@@ -505,3 +505,33 @@ def test_a_model_or_data_module_of_the_script_takes_its_settings_as_keywords() -
     assert found.sites["learning_rate"].path == "LitModel(lr=)"
     edited = apply_values(LIGHTNING_KEYWORDS, {"learning_rate": 1e-3, "batch_size": 64})
     assert "model = LitModel(lr=0.001)" in edited and "dm = MNISTDataModule(batch_size=64)" in edited
+
+
+TWO_DROPOUTS = """
+import torch.nn as nn
+P = 0.1
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv_drop = nn.Dropout2d(0.25)
+        self.fc_drop = nn.Dropout(0.5)
+        self.head_drop = nn.Dropout(0.5)
+        self.a, self.b = nn.Dropout(P), nn.Dropout(P)
+"""
+
+
+def test_each_dropout_written_apart_is_a_knob_of_its_own() -> None:
+    """#26: two values feeding two roles are two knobs. The first dropout literal written (here
+    the constant P, passed to two dropouts: one knob) is the field; each other literal is a
+    candidate of its own that moves alone (an edit of the field no longer rewrites them all)."""
+    from arrl.script.candidates import find_candidates
+
+    found = extract(TWO_DROPOUTS, "train.py")
+    assert (found.values["dropout_rate"], found.sites["dropout_rate"].line) == (0.1, 3), "P, written first"
+    assert found.own_knobs == ("Dropout2d(#1)@8", "Dropout(#1)@9", "Dropout(#1)@10")
+    assert changed_lines(TWO_DROPOUTS, apply_values(TWO_DROPOUTS, {"dropout_rate": 0.3}, "train.py")) == [3]
+    names = [c.name for c in find_candidates(TWO_DROPOUTS, found)[0]]
+    assert set(found.own_knobs) <= set(names)
+    moved = apply_values(TWO_DROPOUTS, {"Dropout(#1)@10": 0.2}, "train.py")
+    assert changed_lines(TWO_DROPOUTS, moved) == [10]

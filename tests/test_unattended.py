@@ -23,6 +23,11 @@ from support import ARRL, git, make_repo, records, run_arrl, run_dir
 # proposal from the baseline is the same program again.
 ONE_SWITCH = """
 use_amp = False
+print(f"arrl: step=0 val_loss={1.5 if use_amp else 1.0}", flush=True)
+"""
+# The same, but the switch changes nothing the script prints: it is inert after one flip.
+DEAD_SWITCH = """
+use_amp = False
 print("arrl: step=0 val_loss=1.0", flush=True)
 """
 
@@ -37,6 +42,16 @@ CONFIG = 'script = "train.py"\nbudget = 30\n[plugins]\nproposer = "random"\n[ear
 
 def _meta(repo: Path) -> dict:
     return json.loads((run_dir(repo) / "run.json").read_text())
+
+
+def test_a_run_whose_every_knob_is_inert_pauses(tmp_path: Path, arrl_env) -> None:
+    """#26: once the only knob's flip had no effect, nothing is left to try: the run pauses and
+    says so, instead of asking a proposer for a move it cannot make."""
+    repo = make_repo(tmp_path / "project", {"train.py": DEAD_SWITCH}, CONFIG)
+    result = run_arrl("run", "--max-experiments", "50", cwd=repo, env=arrl_env)
+    assert result.returncode == 3, result.output
+    assert [r["outcome"] for r in records(repo)] == ["ok"] * 3 + ["no_effect"]
+    assert "every knob is inert (mixed_precision: moves had no effect)" in result.stderr
 
 
 def test_a_proposer_with_nothing_new_to_try_pauses_the_run(tmp_path: Path, arrl_env) -> None:

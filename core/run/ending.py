@@ -83,6 +83,11 @@ class Ending:
                 f"{state.consecutive_duplicates} consecutive duplicate proposals: the proposer keeps "
                 "proposing programs this run already ran (widen the [space], or try another proposer)"
             )
+        knobs = set(self.bench.space.names)
+        if knobs and knobs <= set(state.inert):
+            # Every knob the run may move changed nothing it measures: nothing is left to try.
+            return (f"every knob is inert ({', '.join(sorted(knobs))}: moves had no effect); declare other knobs "
+                    "in [space] (see `arrl inspect`)")
         return ""
 
     def finished(self, state: RunState, stop: str) -> LoopResult:

@@ -49,7 +49,7 @@ def run_probe(runner: Any, request: Any, folder: Path, budget: float,
     output = folder / "output"
     probe_request = attrs.evolve(request, trace="coverage", budget_seconds=budget, output_dir=output, log_dir=folder,
                                  experiment_id=-1, env={**request.env, "ARRL_OUTPUT_DIR": str(output),
-                                                        "ARRL_EXPERIMENT_ID": "probe"})
+                                                        "ARRL_EXPERIMENT_ID": "-1"})
     folder.mkdir(parents=True, exist_ok=True)
     result = runner.run(probe_request, RunToEnd(abort))
     try:

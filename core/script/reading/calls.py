@@ -24,7 +24,7 @@ import libcst as cst
 from .classes import CONFIG_CLASS, constructions
 from .code import OPTIMIZER_CLASSES
 from .draft import Draft, normalise
-from .findings import CallSite, Findings
+from .findings import Assignment, CallSite, Findings
 from .names import FIELD_FOR_ALIAS, is_evaluation_name, normal_name
 from .results import Site
 from .scope import Scope
@@ -152,6 +152,8 @@ def settle(draft: Draft, found: Findings, tracer: Tracer, position: Callable[[cs
     for field, sites in by_field.items():
         if field in draft.values:
             continue
+        if field in SEPARATE_SITES:
+            sites = _separate(draft, found, sites)
         nodes = list({id(c.node): c.node for c in sites}.values())
         latest = max(sites, key=lambda c: c.order)
         earliest = min(sites, key=lambda c: c.line)
@@ -160,3 +162,21 @@ def settle(draft: Draft, found: Findings, tracer: Tracer, position: Callable[[cs
         value = normalise(field, latest.value)
         draft.settle(field, value, Site(field, value, earliest.line, earliest.style, earliest.path, note=note), nodes)
     return set(by_field)
+
+
+# Fields each of whose call sites is its own layer's setting (a dropout after the convolutions,
+# another before the head): the first written is the field, every other a knob of its own, never
+# moved along with it. One literal passed to several calls (nn.Dropout(P) twice) stays one knob.
+SEPARATE_SITES = frozenset({"dropout_rate"})
+
+
+def _separate(draft: Draft, found: Findings, sites: list[CallSite]) -> list[CallSite]:
+    """The sites of the first literal written; each other literal becomes a knob of its own,
+    named by its call and line (``Dropout2d(#1)@31``)."""
+    first = min(sites, key=lambda c: c.line).node
+    for call in sorted(sites, key=lambda c: c.line):
+        name = f"{call.path}@{call.line}"
+        if call.node is not first and name not in draft.own_knobs and isinstance(call.value, (int, float)):
+            found.assignments.append(Assignment(name, "", call.value, call.node, call.line, "call", call.order))
+            draft.own_knobs.append(name)
+    return [c for c in sites if c.node is first]

@@ -94,7 +94,7 @@ def analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knobs
                              lines=tuple(sorted({n for t in draft.targets[f] for n in span(t)})))
              for f, s in draft.sites.items()}
     extraction = Extraction(draft.values, sites, out_of_range, draft.problems, draft.choices, filename, invalid,
-                            tuple(found_knobs), draft.overridden, _literals(live_literals), inert,
+                            tuple(found_knobs), draft.overridden, _literals(live_literals + _split_off(found, draft, live_literals)), inert,
                             tuple(draft.own_knobs))
     return Analysis(extraction, draft.targets, module, walk.scope.torch_optim_prefix, draft.spelled_as)
 
@@ -180,6 +180,11 @@ def _knobs(draft: Draft, found: Findings, knobs: Sequence[str]) -> list[str]:
                                             note=why), [last.node])
         found_knobs.append(name)
     return found_knobs
+
+
+def _split_off(found: Findings, draft: Draft, live: list[Assignment]) -> list[Assignment]:
+    """Knobs of their own that the rules split off a field while settling it (a second dropout)."""
+    return [a for a in found.assignments if a.path in draft.own_knobs and all(a is not b for b in live)]
 
 
 def _literals(live: list[Assignment]) -> tuple[Site, ...]:
