@@ -5,6 +5,7 @@ coverage probe of a real run of it get them right."""
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 import subprocess
@@ -271,13 +272,13 @@ def test_what_the_probe_cannot_see_is_not_inert() -> None:
     entered = frozenset({1, 4})  # <module> and make()
     optimizers = (Optimizer("AdamW", (5, 17), ((64, 0.1),), 10), Optimizer("AdamW", (5, 18), ((6, 0.1),), 0))
     base = Facts(optimizers, covered=True, complete=True, entered=entered)
-    inert = inert_lines(WHERE_THE_PROBE_DOES_NOT_LOOK, base)
+    inert = inert_lines(ast.parse(WHERE_THE_PROBE_DOES_NOT_LOOK), base)
     assert 5 not in inert, "the factory built the stepped optimizer"
     assert 18 in inert and "never stepped" in inert[18]
     sgd = [n for n, line in enumerate(WHERE_THE_PROBE_DOES_NOT_LOOK.splitlines(), 1) if "momentum=0.9" in line]
     assert set(sgd) <= set(inert) and 8 not in inert, "SGD() is dead; collate is passed as a value"
     assert 12 in inert, "a method the probe never saw, with no workers"
-    assert 12 not in inert_lines(WHERE_THE_PROBE_DOES_NOT_LOOK, attrs.evolve(base, workers=True))
-    assert not set(sgd) & set(inert_lines(WHERE_THE_PROBE_DOES_NOT_LOOK, attrs.evolve(base, compiled=True)))
-    assert not set(sgd) & set(inert_lines(WHERE_THE_PROBE_DOES_NOT_LOOK, attrs.evolve(base, covered=False)))
-    assert 18 not in inert_lines(WHERE_THE_PROBE_DOES_NOT_LOOK, attrs.evolve(base, complete=False))
+    assert 12 not in inert_lines(ast.parse(WHERE_THE_PROBE_DOES_NOT_LOOK), attrs.evolve(base, workers=True))
+    assert not set(sgd) & set(inert_lines(ast.parse(WHERE_THE_PROBE_DOES_NOT_LOOK), attrs.evolve(base, compiled=True)))
+    assert not set(sgd) & set(inert_lines(ast.parse(WHERE_THE_PROBE_DOES_NOT_LOOK), attrs.evolve(base, covered=False)))
+    assert 18 not in inert_lines(ast.parse(WHERE_THE_PROBE_DOES_NOT_LOOK), attrs.evolve(base, complete=False))

@@ -13,9 +13,13 @@ in one line, the same everywhere, then imports the modules by name:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import statistics
+import subprocess
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import simfamily
@@ -52,3 +56,15 @@ def quartiles(values: list[float]) -> tuple[float, float, float]:
 def noisy_curve(config: dict[str, Any], member: dict[str, Any], run_seed: int = 0) -> list[float]:
     rng = random.Random(f"{run_seed}:{sorted(config.items())}")
     return [v + rng.gauss(0.0, member["noise"]) if math.isfinite(v) else v for v in simfamily.curve(config, member)]
+
+
+@contextlib.contextmanager
+def busy(count: int) -> Iterator[None]:
+    """``count`` CPU-bound processes beside what runs inside (a user's busy machine)."""
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for loop in loops:
+            loop.kill()
+            loop.wait()

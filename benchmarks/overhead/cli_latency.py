@@ -20,7 +20,6 @@ again on every command).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
 import statistics
@@ -28,24 +27,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))
+from measures import busy  # noqa: E402
+
 EXAMPLE = ROOT / "examples" / "tinygpt"
 ARRL = Path(sys.executable).with_name("arrl")
 IDENTITY = ["-c", "user.name=bench", "-c", "user.email=bench@example.com"]
-
-
-@contextlib.contextmanager
-def busy(count: int) -> Iterator[None]:
-    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
-    try:
-        yield
-    finally:
-        for loop in loops:
-            loop.kill()
-            loop.wait()
 
 
 def git(folder: Path, *args: str) -> None:

@@ -17,7 +17,6 @@ run makes once after the baseline and never times, is timed too, for the record.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import resource
 import shutil
@@ -26,12 +25,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from arrl.trace import TRACE_FILE, script_command
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))
+from measures import busy  # noqa: E402
 
 MANY_MODULES = '''
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -50,16 +50,6 @@ for step in range(150):
     if step % 50 == 49:
         print(f"arrl: step={step + 1} val_loss={loss.item():.4f}")
 '''
-
-
-@contextlib.contextmanager
-def busy(count: int) -> Iterator[None]:
-    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
-    try:
-        yield
-    finally:
-        for loop in loops:
-            loop.kill()
 
 
 def timed(command: list[str], folder: Path, env: dict[str, str]) -> tuple[float, float]:

@@ -16,6 +16,7 @@ found by the script's own name.
 
 from __future__ import annotations
 
+import ast
 import difflib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -56,12 +57,15 @@ def analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knobs
     walk = Walk(module)
     wrapper.visit(walk)
     found = walk.found
-    # What the baseline showed had no effect is out before any rule sees it (.live).
-    inert = live.prune(found, live.inert_lines(source, facts)) if facts is not None else {}
-    groups = []
-    if facts is not None:
-        inert.update(live.prune_setup_activations(found, live.setup_only(source, facts)))
-        groups = live.split_groups(found, facts, source)
+    # What the baseline showed had no effect is out before any rule sees it (.live); the join
+    # reads statements and functions by line, from one parse.
+    tree = ast.parse(source) if facts is not None else None
+    inert: dict[str, Site] = {}
+    groups: list[str] = []
+    if facts is not None and tree is not None:
+        inert = live.prune(found, live.inert_lines(tree, facts))
+        inert.update(live.prune_setup_activations(found, live.setup_only(tree, facts)))
+        groups = live.split_groups(found, facts, tree)
     mapping = dict(mapping or {})
     unknown = sorted(set(mapping) - set(FIELDS_BY_NAME))
     if unknown:
@@ -83,8 +87,8 @@ def analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knobs
         where = positions[target.node if isinstance(target, (CodeChoice, aliases.Mapped)) else target]
         return range(where.start.line, where.end.line + 1)
 
-    if facts is not None:
-        live.settle_main_optimizer(draft, facts, source, module, span, mapping)
+    if facts is not None and tree is not None:
+        live.settle_main_optimizer(draft, facts, tree, module, span, mapping)
     if facts is not None and "batch_size" not in mapping:
         live.settle_batch(draft, live_literals, facts)
     out_of_range, invalid = _check_domains(draft)
@@ -184,7 +188,8 @@ def _knobs(draft: Draft, found: Findings, knobs: Sequence[str]) -> list[str]:
 
 def _split_off(found: Findings, draft: Draft, live: list[Assignment]) -> list[Assignment]:
     """Knobs of their own that the rules split off a field while settling it (a second dropout)."""
-    return [a for a in found.assignments if a.path in draft.own_knobs and all(a is not b for b in live)]
+    taken = {id(a) for a in live}
+    return [a for a in found.assignments if a.path in draft.own_knobs and id(a) not in taken]
 
 
 def _literals(live: list[Assignment]) -> tuple[Site, ...]:

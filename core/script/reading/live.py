@@ -32,9 +32,8 @@ from .names import FIELD_FOR_ALIAS, is_evaluation_name
 from .results import Site
 
 
-def inert_lines(source: str, facts: Facts) -> dict[int, str]:
-    """Line -> why the code there had no effect in the baseline."""
-    tree = ast.parse(source)
+def inert_lines(tree: ast.Module, facts: Facts) -> dict[int, str]:
+    """Line -> why the code there had no effect in the baseline (``tree``: the script, parsed)."""
     inert: dict[int, str] = {}
     if facts.covered and not facts.compiled:  # compiled code calls functions without their frames
         unseen = _called_unseen(tree, facts)
@@ -89,13 +88,13 @@ def _statement_lines(tree: ast.AST, line: int) -> range:
     return range(statement.lineno, (statement.end_lineno or statement.lineno) + 1)
 
 
-def setup_only(source: str, facts: Facts) -> dict[int, str]:
+def setup_only(tree: ast.Module, facts: Facts) -> dict[int, str]:
     """Lines of the functions the probe saw run before training began and never after: there a
     functional activation (``torch.tanh(x @ w)``) shapes the data or a teacher, not the model."""
     if facts.training is None or not facts.covered or facts.compiled:
         return {}
     lines: dict[int, str] = {}
-    for node, first in _functions(ast.parse(source)):
+    for node, first in _functions(tree):
         if first in facts.entered and first not in facts.training:
             for line in range(first, (node.end_lineno or node.lineno) + 1):
                 lines.setdefault(line, f"in {node.name}(), which ran only before training began "
@@ -146,14 +145,13 @@ def prune(found: Findings, inert: dict[int, str]) -> dict[str, Site]:
 GROUP_FIELDS = {"learning_rate": "lr", "weight_decay": "weight_decay"}
 
 
-def split_groups(found: Findings, facts: Facts, source: str) -> list[str]:
+def split_groups(found: Findings, facts: Facts, tree: ast.Module) -> list[str]:
     """Each other optimizer's lr and weight decay, written as a literal keyword of the call that
     built it, becomes a knob of its own named by the variable it is assigned to
     (``embed_optimizer(lr=)``): it feeds another group, not the schema's field. Returns the names."""
     main = facts.main
     if main is None or len(facts.optimizers) < 2:
         return []
-    tree = ast.parse(source)
     owners = [(o, {n for line in o.lines for n in _statement_lines(tree, line)}, _target(tree, o.lines))
               for o in facts.optimizers if o is not main]
     named: list[str] = []
@@ -185,7 +183,7 @@ def _target(tree: ast.AST, lines: tuple[int, ...]) -> str:
 MAIN_OPTIMIZER_FIELDS = ("optimizer", "learning_rate", "weight_decay")
 
 
-def settle_main_optimizer(draft: Draft, facts: Facts, source: str, module: cst.Module,
+def settle_main_optimizer(draft: Draft, facts: Facts, tree: ast.Module, module: cst.Module,
                           span: Callable[[Any], range], mapped: Iterable[str] = ()) -> None:
     """The schema's optimizer, learning rate and weight decay are the main optimizer's: targets
     on the lines that built the other optimizers go (each is its own group's), and the main one's
@@ -194,7 +192,6 @@ def settle_main_optimizer(draft: Draft, facts: Facts, source: str, module: cst.M
     main = facts.main
     if main is None or len(facts.optimizers) < 2:
         return
-    tree = ast.parse(source)
     lines_of = {id(o): {n for line in o.lines for n in _statement_lines(tree, line)} for o in facts.optimizers}
     mine = lines_of[id(main)]
     others = set().union(*(lines for key, lines in lines_of.items() if key != id(main)))
