@@ -180,7 +180,7 @@ class OptunaProposer(arrl.Proposer):
 
     # -- proposing ----------------------------------------------------------------------------
     def propose(self, observation: arrl.Observation) -> arrl.Proposal:
-        from arrl.script.reader import apply_values  # libcst: not at registration
+        from arrl.script.reader import Program, edit_observed  # libcst: not at registration
 
         if self.study is None:
             self.study = self._start(observation)
@@ -190,9 +190,7 @@ class OptunaProposer(arrl.Proposer):
             config = repair_heads({**observation.config, **suggested})
             params = self._params(config)
             changes = {k: v for k, v in config.items() if observation.config.get(k) != v}
-            script = (apply_values(observation.script, changes, self.context.script_path, self.context.field_map,
-                                   space=observation.space, facts=observation.facts)
-                      if changes else observation.script)
+            program = edit_observed(observation, changes, self.context) if changes else Program(observation.script)
             known = self.known.get(config_hash(params))
             if known is not None and attempt < _REASKS:
                 self._tell(trial, suggested, {"params": params, "value": known, "state": "COMPLETE",
@@ -200,8 +198,8 @@ class OptunaProposer(arrl.Proposer):
                 continue
             proposal_id = f"optuna-{trial.number}"
             self.pending[proposal_id] = (trial, suggested)
-            return arrl.Proposal(script, arrl.Edit(changes, describe(observation.config, changes)), "optuna",
-                                 id=proposal_id)
+            return arrl.Proposal(program.script, arrl.Edit(changes, describe(observation.config, changes)), "optuna",
+                                 id=proposal_id, files=program.files)
         raise AssertionError("unreachable: the last attempt always returns")
 
     def learn(self, record: arrl.ExperimentRecord, reward: float) -> None:

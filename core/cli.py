@@ -498,7 +498,9 @@ def inspect(inv: Invocation, script: Path | None, as_json: bool, space_only: boo
     if space_only:
         click.echo(toml, nl=False)
         return
-    where_of = lambda line: f"{os.path.relpath(path)}:{line}"  # noqa: E731
+    def where_of(line: int, file: str = "") -> str:
+        return f"{os.path.relpath(path.parent / file) if file else os.path.relpath(path)}:{line}"
+
     rows: list[dict[str, Any]] = []
     for name in (*FIELD_NAMES, *space_settings.knobs):
         site = found.sites.get(name)
@@ -522,20 +524,20 @@ def inspect(inv: Invocation, script: Path | None, as_json: bool, space_only: boo
                 status = f"{status} ({site.note})"
         else:
             status = "ok"
-        rows.append({"field": name, "kind": kind, "value": site.value, "where": where_of(site.line),
+        rows.append({"field": name, "kind": kind, "value": site.value, "where": where_of(site.line, site.file),
                      "as": site.path, "style": site.style, "status": status})
     for site in sorted(found.overridden.values(), key=lambda s: s.line):
-        rows.append({"field": site.path, "kind": "overridden", "value": site.value, "where": where_of(site.line),
+        rows.append({"field": site.path, "kind": "overridden", "value": site.value, "where": where_of(site.line, site.file),
                      "as": site.path, "style": site.style, "status": f"overridden: {site.note}; never proposed"})
     for site in sorted(found.inert.values(), key=lambda s: s.line):
-        rows.append({"field": site.path, "kind": "inert", "value": site.value, "where": where_of(site.line),
+        rows.append({"field": site.path, "kind": "inert", "value": site.value, "where": where_of(site.line, site.file),
                      "as": site.path, "style": site.style, "status": f"{site.note}; never proposed"})
     for candidate in candidates:
         rows.append({"field": candidate.name, "kind": "candidate", "value": candidate.value,
-                     "where": where_of(candidate.line), "as": candidate.name, "style": candidate.style,
+                     "where": where_of(candidate.line, candidate.file), "as": candidate.name, "style": candidate.style,
                      "status": "candidate"})
     for item in hands_off:
-        rows.append({"field": item.name, "kind": "hands-off", "value": item.value, "where": where_of(item.line),
+        rows.append({"field": item.name, "kind": "hands-off", "value": item.value, "where": where_of(item.line, item.file),
                      "as": item.name, "style": "", "status": f"hands off: {item.reason}"})
     if as_json:
         click.echo(json.dumps(rows, indent=2))

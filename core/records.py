@@ -88,6 +88,10 @@ class Proposal:
     # Set by a proposer that learns per proposal; the loop copies it into the record, so that
     # learn() matches a result to its proposal whatever order results arrive in.
     id: str = ""
+    # The config files the proposal rewrites (name relative to the script's folder -> new text):
+    # arrl.script.apply_edit's Program.files. Only files in the observation's ``files`` may be
+    # rewritten, and only the values of knobs in them (arrl.script.configs.judge).
+    files: dict[str, str] = attrs.Factory(dict)
 
 
 @attrs.frozen
@@ -171,6 +175,9 @@ class Observation:
     # What the baseline run showed of the script (arrl.trace): pass it to arrl.script.apply_values
     # so an edit rewrites what is live (the main group's lr, not every lr). None: not traced yet.
     facts: Facts | None = None
+    # The config files the script reads (Hydra's YAML), as this version has them, by name relative
+    # to the script's folder: pass them to arrl.script.apply_edit. Empty for a script without any.
+    files: dict[str, str] = attrs.Factory(dict)
 
 
 @attrs.define

@@ -258,7 +258,9 @@ class Rollback(abc.ABC):
 
     @abc.abstractmethod
     def snapshot(self, script: str, experiment_id: int, message: str, parent: str) -> tuple[str, str]:
-        """Commit ``script`` as a child of ``parent``; return (commit, ref that keeps it)."""
+        """Commit ``script`` as a child of ``parent``; return (commit, ref that keeps it). arrl
+        passes ``files={path: text}`` too (paths relative to the repository) when a proposal
+        rewrites config files the script reads; a rollback that cannot keep them need not take it."""
 
     @abc.abstractmethod
     def restore(self, commit: str) -> None:
@@ -271,6 +273,11 @@ class Rollback(abc.ABC):
     @abc.abstractmethod
     def read(self, commit: str) -> str:
         """The script's text at ``commit``."""
+
+    def read_file(self, commit: str, path: str) -> str:
+        """The text of another file of the version ``commit`` (``path`` relative to the
+        repository): the config files a script reads. Raise OSError when it has none there."""
+        raise OSError(f"{type(self).__name__} keeps the script alone, not {path}")
 
     def keep(self, commit: str, experiment_id: int) -> str:
         """Keep an existing commit retrievable as experiment ``experiment_id``'s version (the

@@ -13,6 +13,7 @@ user's branch, index and working tree are never touched; the worktree lives in t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
@@ -29,27 +30,33 @@ class GitOptions:
     author_email: str = "arrl@localhost"
 
 
+def _repository(root: Path) -> Git:
+    """git at ``root``, the top of a repository, or a WorkspaceError that says what to do."""
+    git = Git(root)
+    try:
+        top = git("rev-parse", "--show-toplevel")
+    except GitFailed as error:
+        if not any(said in error.stderr for said in ("not a git repository", "cannot change to")):
+            # git is there but refuses (dubious ownership, a damaged repository): say why
+            raise WorkspaceError(f"git cannot use {root}: {error.stderr.strip()}") from None
+        top = ""
+    except FileNotFoundError:
+        raise WorkspaceError("git is not installed (no `git` on PATH); arrl keeps every experiment "
+                             "as a git commit") from None
+    if not top or Path(top).resolve() != Path(root).resolve():
+        raise WorkspaceError(
+            f"{root} is not a git repository; arrl keeps every experiment as a "
+            "commit: run `git init && git add <script> && git commit -m baseline` first"
+        ) from None
+    return git
+
+
 class GitRollback(arrl.Rollback):
     def __init__(self, options: GitOptions, context: arrl.PluginContext) -> None:
         self.options = options
         self.context = context
         self.path = context.script_path
-        self.git = Git(context.repo_root)
-        try:
-            top = self.git("rev-parse", "--show-toplevel")
-        except GitFailed as error:
-            if not any(said in error.stderr for said in ("not a git repository", "cannot change to")):
-                # git is there but refuses (dubious ownership, a damaged repository): say why
-                raise WorkspaceError(f"git cannot use {context.repo_root}: {error.stderr.strip()}") from None
-            top = ""
-        except FileNotFoundError:
-            raise WorkspaceError("git is not installed (no `git` on PATH); arrl keeps every experiment "
-                                 "as a git commit") from None
-        if not top or Path(top).resolve() != Path(context.repo_root).resolve():
-            raise WorkspaceError(
-                f"{context.repo_root} is not a git repository; arrl keeps every experiment as a "
-                "commit: run `git init && git add <script> && git commit -m baseline` first"
-            ) from None
+        self.git = _repository(context.repo_root)
         self.run_id = ""
         self.workspace = Path()
 
@@ -114,16 +121,14 @@ class GitRollback(arrl.Rollback):
         assert commit is not None, "open() first"
         return commit, self.read(commit)
 
-    def snapshot(self, script: str, experiment_id: int, message: str, parent: str) -> tuple[str, str]:
+    def snapshot(self, script: str, experiment_id: int, message: str, parent: str,
+                 files: Mapping[str, str] | None = None) -> tuple[str, str]:
         git = self.git
         index = self.context.run_dir / "snapshot.index"
         env = {**self._env(), "GIT_INDEX_FILE": str(index)}
-        scratch = self.context.run_dir / "snapshot.blob"
-        scratch.write_bytes(script.encode())
-        blob = git("hash-object", "-w", "--no-filters", str(scratch))
-        scratch.unlink()
         git("read-tree", parent, env=env)
-        git("update-index", "--add", "--cacheinfo", f"100644,{blob},{self.path}", env=env)
+        for path, text in {self.path: script, **(files or {})}.items():
+            git("update-index", "--add", "--cacheinfo", f"100644,{self._blob(text)},{path}", env=env)
         tree = git("write-tree", env=env)
         commit = git("commit-tree", tree, "-p", parent, "-m", message, env=env)
         index.unlink(missing_ok=True)
@@ -134,6 +139,14 @@ class GitRollback(arrl.Rollback):
         self._checkout(commit)
         return commit, ref
 
+    def _blob(self, text: str) -> str:
+        scratch = self.context.run_dir / "snapshot.blob"
+        scratch.write_bytes(text.encode())
+        try:
+            return self.git("hash-object", "-w", "--no-filters", str(scratch))
+        finally:
+            scratch.unlink()
+
     def restore(self, commit: str) -> None:
         self._checkout(commit)
 
@@ -142,6 +155,12 @@ class GitRollback(arrl.Rollback):
 
     def read(self, commit: str) -> str:
         return self.git("show", f"{commit}:{self.path}", keep_newline=True)
+
+    def read_file(self, commit: str, path: str) -> str:
+        try:
+            return self.git("show", f"{commit}:{path}", keep_newline=True)
+        except GitFailed as error:
+            raise OSError(f"{path} is not in {commit[:12]}: {error}") from None
 
     def keep(self, commit: str, experiment_id: int) -> str:
         ref = self._ref(f"exp/{experiment_id}")

@@ -54,7 +54,9 @@ def change_from_baseline(repo: Path, results: RunResults, record: ExperimentReco
     recorded diff."""
     baseline = results.baseline_commit
     if record.commit and baseline:
-        return _ok(repo, "diff", "--full-index", "--binary", baseline, record.commit) + "\n"
+        # Not stripped: a last context line that is blank is a lone space, and git calls a patch
+        # that lost it corrupt.
+        return _ok(repo, "diff", "--full-index", "--binary", baseline, record.commit, strip=False)
     return record.diff_baseline
 
 

@@ -30,14 +30,14 @@ from arrl.schema import HISTORY_WINDOW, SchemaError, config_hash
 from arrl.script.reader import ScriptError, program_hash, unified_diff
 from arrl.trace import moved
 
-from .edits import stray_lines
+from .edits import config_refusals, stray_lines
 from .effect import inert_duplicate, no_effect_reason
 from .execution import execute
 from .faults import checkpoint
 from .lanes import Lane
 from .noise import BASELINE, baseline_runs_done, describe_floor, within_noise
 from .state import RunState
-from .workbench import Workbench
+from .workbench import Workbench, in_repository
 
 
 class Attempt:
@@ -54,12 +54,14 @@ class Attempt:
         self.commit = ""  # the commit it ran; "" when it did not run
         self.twin = ""  # why it repeats a run program but for inert knobs (arrl.run.effect); "" if not
         self.stray = ""  # why it rewrites more than its edit names (arrl.run.edits); "" if not
+        self.parent_files: dict[str, str] = {}  # the config files of the last good version
 
     def propose(self) -> ExperimentRecord:
         """The next proposal and its record (not yet run), made against the last good version."""
         bench, state = self.bench, self.state
         self.parent_commit = state.last_good_commit
         parent_script = bench.read(self.parent_commit)
+        self.parent_files = bench.read_files(self.parent_commit)
         # Until the unmodified script has succeeded once (an interrupted first try does not
         # count) there is no best to improve on, so the baseline runs again.
         is_baseline = state.last_good_id is None
@@ -70,12 +72,16 @@ class Attempt:
         if is_baseline or repeat:
             self.proposal = Proposal(script=bench.baseline_script, proposer=BASELINE)
         else:
-            self.proposal = _ask_proposer(bench, state, parent_script)
+            self.proposal = _ask_proposer(bench, state, parent_script, self.parent_files)
         seed = state.free_repeat_seed(bench.settings.seed) if repeat else bench.settings.seed
-        self.record = record = _new_record(bench, state, self.id, self.proposal, parent_script, seed)
+        self.record = record = _new_record(bench, state, self.id, self.proposal, parent_script, seed,
+                                           self.parent_files)
         # Judged here, one proposal at a time, where the state does not move under it.
-        self.twin = "" if is_baseline or repeat else inert_duplicate(bench, state, record, self.proposal.script)
-        self.stray = "" if is_baseline or repeat else stray_lines(bench, parent_script, self.proposal)
+        files = {**self.parent_files, **self.proposal.files}
+        self.twin = "" if is_baseline or repeat else inert_duplicate(bench, state, record, self.proposal.script, files)
+        self.stray = "" if is_baseline or repeat else (
+            stray_lines(bench, parent_script, self.proposal)
+            or config_refusals(bench, parent_script, self.parent_files, self.proposal))
         state.running[record.id] = record.config_hash
         if is_baseline or repeat:
             state.running_baselines[record.id] = record.seed if record.seed is not None else bench.settings.seed
@@ -102,12 +108,14 @@ class Attempt:
             hooks.arrl_proposal_rejected(record=record, run_id=run_id, reason=record.failure_reason, at=time.time())
             return self.commit
         if not is_baseline:
-            self.commit, record.ref = lane.rollback.snapshot(
-                proposal.script, record.id,
-                f"arrl {run_id} experiment {record.id}: "
-                f"{proposal.edit.description if proposal.edit else 'proposal'}",
-                self.parent_commit,
-            )
+            message = (f"arrl {run_id} experiment {record.id}: "
+                       f"{proposal.edit.description if proposal.edit else 'proposal'}")
+            # Config files are passed only when rewritten, so a rollback that keeps the script
+            # alone (written before config edits) still runs every other proposal.
+            extra = {"files": {in_repository(bench.context, n): t for n, t in proposal.files.items()}} \
+                if proposal.files else {}
+            self.commit, record.ref = lane.rollback.snapshot(proposal.script, record.id, message, self.parent_commit,
+                                                             **extra)
         else:
             self.commit = bench.baseline_commit
             record.ref = lane.rollback.keep(self.commit, record.id)
@@ -168,9 +176,9 @@ class Attempt:
         return record
 
 
-def _ask_proposer(bench: Workbench, state: RunState, parent_script: str) -> Proposal:
-    """The proposer's edit of ``parent_script``, given what the run has seen."""
-    extraction = bench.extract(parent_script)
+def _ask_proposer(bench: Workbench, state: RunState, parent_script: str, parent_files: dict[str, str]) -> Proposal:
+    """The proposer's edit of ``parent_script`` (and its config files), given what the run has seen."""
+    extraction = bench.extract(parent_script, parent_files)
     observation = Observation(
         script=parent_script,
         config=dict(extraction.values),
@@ -184,6 +192,7 @@ def _ask_proposer(bench: Workbench, state: RunState, parent_script: str) -> Prop
         noise_floor=state.noise_floor,
         tried=state.tried(),
         facts=moved(bench.facts, bench.baseline_script, parent_script) if bench.facts is not None else None,
+        files=dict(parent_files),
     )
     try:
         return bench.components.proposer.propose(observation)
@@ -196,11 +205,13 @@ def _ask_proposer(bench: Workbench, state: RunState, parent_script: str) -> Prop
 
 
 def _new_record(bench: Workbench, state: RunState, experiment_id: int, proposal: Proposal, parent_script: str,
-                seed: int) -> ExperimentRecord:
+                seed: int, parent_files: dict[str, str]) -> ExperimentRecord:
     """The record of ``proposal``, not yet run: its config, hashes and diffs."""
     path = bench.context.script_path
+    # The version's config files: the baseline's for the baseline (it runs its own commit).
+    files = dict(bench.baseline_files) if proposal.proposer == BASELINE else {**parent_files, **proposal.files}
     try:
-        config = dict(bench.extract(proposal.script).values)
+        config = dict(bench.extract(proposal.script, files).values)
     except (ScriptError, SchemaError):
         config = {}  # unreadable: the validator chain says why
     settings = bench.settings
@@ -210,15 +221,22 @@ def _new_record(bench: Workbench, state: RunState, experiment_id: int, proposal:
         outcome=Outcome.OK,
         config=config,
         config_hash=config_hash(config),
-        program_hash=program_hash(proposal.script),
+        program_hash=program_hash(proposal.script, files or None),
         metric_name=settings.metric,
         direction=settings.direction,
         value=settings.direction.worst,
         proposer=proposal.proposer or bench.components.names["proposer"],
         edit=proposal.edit,
-        diff_parent=unified_diff(parent_script, proposal.script, path),
-        diff_baseline=unified_diff(bench.baseline_script, proposal.script, path),
+        diff_parent=unified_diff(parent_script, proposal.script, path) + _config_diff(bench, parent_files, files),
+        diff_baseline=unified_diff(bench.baseline_script, proposal.script, path)
+        + _config_diff(bench, bench.baseline_files, files),
         started_at=now_iso(),
         proposal_id=proposal.id,
         seed=seed,
     )
+
+
+def _config_diff(bench: Workbench, before: dict[str, str], after: dict[str, str]) -> str:
+    """The config files' part of a diff, each under its path in the repository."""
+    return "".join(unified_diff(before.get(name, ""), after[name], in_repository(bench.context, name))
+                   for name in sorted(after) if after[name] != before.get(name))

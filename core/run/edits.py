@@ -1,14 +1,21 @@
-"""An edit changes exactly the knobs it names. A proposer that writes no code (``writes_code =
+"""An edit changes exactly the knobs it names, and a config file only where its knobs are. A proposer that writes no code (``writes_code =
 False``: the built-in knob proposers) promises a script that differs from its parent only where
 the values its edit names are written; a proposal that rewrites any other line (another group's
 learning rate an edit once moved along, a line of code) is refused before it runs, by
 construction rather than by a rule per spelling.
+
+A proposal's config files (``Proposal.files``) are judged for every proposer: only files the
+script reads, and in them only the values of the run's knobs, to values in their domains
+(:mod:`arrl.script.configs.judge`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from arrl.records import Proposal
-from arrl.schema import SchemaError
+from arrl.schema import SchemaError, Value
+from arrl.script.configs.judge import judge
 from arrl.script.reader import ScriptError, changed_lines
 
 from .workbench import Workbench
@@ -33,3 +40,32 @@ def stray_lines(bench: Workbench, parent_script: str, proposal: Proposal) -> str
     named = ", ".join(sorted(proposal.edit.changes))
     return (f"the edit names {named} but also rewrites line{'s' if len(stray) > 1 else ''} "
             f"{', '.join(map(str, stray[:8]))}{' ...' if len(stray) > 8 else ''}")
+
+
+def config_refusals(bench: Workbench, parent_script: str, parent_files: Mapping[str, str], proposal: Proposal) -> str:
+    """Why the config files ``proposal`` rewrites are refused ("" when they are not, or it rewrites none)."""
+    if not proposal.files:
+        return ""
+    strange = sorted(set(proposal.files) - set(parent_files))
+    if strange:
+        return (f"the proposal writes {', '.join(strange)}, which {'is' if len(strange) == 1 else 'are'} not among "
+                f"the config files the script reads ({', '.join(sorted(parent_files)) or 'none'})")
+    try:
+        sites = bench.extract(parent_script, parent_files).sites
+    except (ScriptError, SchemaError) as error:
+        return f"the parent version cannot be read: {error}"
+    editable = {name for name in sites if name in bench.space and sites[name].editable}
+    problems: list[str] = []
+    for name, text in sorted(proposal.files.items()):
+        knobs = {site.path.rsplit(":", 1)[1]: knob for knob, site in sites.items()
+                 if site.file == name and knob in editable}
+        problems += judge(name, parent_files[name], text, knobs, lambda knob, value: _outside(bench, knob, value))
+    return "; ".join(problems)
+
+
+def _outside(bench: Workbench, knob: str, value: Value) -> str:
+    try:
+        bench.space[knob].check(value)
+    except SchemaError as error:
+        return str(error)
+    return ""

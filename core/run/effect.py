@@ -112,11 +112,13 @@ def inert_twins(records: Sequence[ExperimentRecord], inert: Mapping[str, str],
             yield record, {k: record.config[k] for k in sorted(differ)}
 
 
-def inert_duplicate(bench: Workbench, state: RunState, record: ExperimentRecord, script: str) -> str:
-    """Why ``script`` (the program of ``record``, not yet run) repeats one the run ran, differing
-    from it only in inert knobs ("" when it does not). The configurations match; the programs
-    must as well, once the inert knobs are set back: a proposal may change code besides."""
-    from arrl.script.reader import ScriptError, apply_values, program_hash  # libcst: only when needed
+def inert_duplicate(bench: Workbench, state: RunState, record: ExperimentRecord, script: str,
+                    files: Mapping[str, str] | None = None) -> str:
+    """Why ``script`` (the program of ``record``, not yet run, with its config ``files``) repeats
+    one the run ran, differing from it only in inert knobs ("" when it does not). The
+    configurations match; the programs must as well, once the inert knobs are set back: a
+    proposal may change code besides."""
+    from arrl.script.reader import ScriptError, apply_edit, program_hash  # libcst: only when needed
 
     inert = state.inert
     if not inert:
@@ -125,10 +127,11 @@ def inert_duplicate(bench: Workbench, state: RunState, record: ExperimentRecord,
     directory = (context.repo_root / context.script_path).parent
     for twin, values in inert_twins(state.records, inert, record.config):
         try:
-            rewritten = apply_values(script, values, context.script_path, context.field_map, bench.space, directory)
+            rewritten = apply_edit(script, values, context.script_path, context.field_map, bench.space, directory,
+                                   files=files or None, args=context.args)
         except (ScriptError, SchemaError):
             continue
-        if program_hash(rewritten) == twin.program_hash:
+        if program_hash(rewritten.script, {**(files or {}), **rewritten.files} or None) == twin.program_hash:
             said = "; ".join(f"{name}: {inert[name]}" for name in values)
             return f"the same program as experiment {twin.id} but for {', '.join(values)}, inert in this run: {said}"
     return ""

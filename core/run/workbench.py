@@ -5,8 +5,10 @@ from it, the trusted evaluation's script, and the user's stop flag.
 
 from __future__ import annotations
 
+import posixpath
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
@@ -36,12 +38,30 @@ def _kept_facts(run: RunDirectory, context: PluginContext, manager: PluginManage
         return None
 
 
-def extract_script(context: PluginContext, script: str, facts: Facts | None = None) -> Extraction:
+def extract_script(context: PluginContext, script: str, facts: Facts | None = None,
+                   files: Mapping[str, str] | None = None) -> Extraction:
     """The schema values, editable fields and choices of ``script``, a version of the run's script
-    (``facts``: what its baseline run showed, arrl.run.liveness)."""
+    (``facts``: what its baseline run showed, arrl.run.liveness; ``files``: the config files it
+    reads as that version has them, else those beside the script)."""
     path = context.script_path
     return extract(script, path, context.field_map, context.space.knobs, (context.repo_root / path).parent, facts,
-                   context.args)
+                   context.args, files)
+
+
+def in_repository(context: PluginContext, name: str) -> str:
+    """A config file's path in the repository, from its name relative to the script's folder."""
+    return posixpath.normpath(posixpath.join(posixpath.dirname(context.script_path), name))
+
+
+def _committed(components: Components, context: PluginContext, commit: str, names: tuple[str, ...]) -> dict[str, str]:
+    """The config files ``names`` as ``commit`` has them; one it lacks is left out."""
+    files: dict[str, str] = {}
+    for name in names:
+        try:
+            files[name] = components.rollback.read_file(commit, in_repository(context, name))
+        except OSError:
+            continue
+    return files
 
 
 @attrs.define
@@ -61,6 +81,9 @@ class Workbench:
     evaluate_path: str  # the trusted evaluation's script in the workspace; "" without `evaluate`
     _last_read: tuple[str, str] = attrs.field(default=("", ""), init=False)  # (commit, script): see read
     facts: Facts | None = attrs.field(default=None, init=False)  # what the baseline showed: use_facts
+    # The config files the script reads (arrl.script.configs) as the baseline commit has them.
+    baseline_files: dict[str, str] = attrs.field(factory=dict, init=False)
+    _files_read: tuple[str, dict[str, str]] = attrs.field(default=("", {}), init=False)  # see read_files
 
     @classmethod
     def open(cls, settings: Settings, run: RunDirectory, components: Components, manager: PluginManager,
@@ -76,6 +99,10 @@ class Workbench:
         facts = _kept_facts(run, context, manager)
         try:
             baseline = extract_script(context, baseline_script, facts)
+            # Read again as committed: the run's versions are commits, not the user's working tree.
+            files = _committed(components, context, baseline_commit, baseline.config_files)
+            if files:
+                baseline = extract_script(context, baseline_script, facts, files)
         except (ScriptError, SchemaError) as error:
             raise ArrlError(f"the training script cannot be read: {error}") from None
         # The space is the baseline's: its values are always inside, and every proposal is
@@ -86,7 +113,7 @@ class Workbench:
         evaluate_path = evaluation_script(settings.evaluate, context.script_path) if settings.evaluate else ""
         bench = cls(settings, run, components, manager, context, abort, workspace, baseline_commit, baseline_script,
                     space, evaluate_path)
-        bench.facts = facts
+        bench.facts, bench.baseline_files = facts, files
         return bench
 
     @property
@@ -109,9 +136,18 @@ class Workbench:
             self._last_read = (commit, self.components.rollback.read(commit))
         return self._last_read[1]
 
-    def extract(self, script: str) -> Extraction:
+    def read_files(self, commit: str) -> dict[str, str]:
+        """The config files the script reads, as ``commit`` has them (the last one read is kept)."""
+        if not self.baseline_files:
+            return {}
+        if self._files_read[0] != commit or not commit:
+            self._files_read = (commit, _committed(self.components, self.context, commit, tuple(self.baseline_files)))
+        return dict(self._files_read[1])
+
+    def extract(self, script: str, files: Mapping[str, str] | None = None) -> Extraction:
+        """A version's reading: ``script`` and its config files (default: the baseline's)."""
         facts = moved(self.facts, self.baseline_script, script) if self.facts is not None else None
-        return extract_script(self.context, script, facts)
+        return extract_script(self.context, script, facts, files if files is not None else self.baseline_files or None)
 
     @property
     def probed(self) -> bool:
@@ -122,7 +158,7 @@ class Workbench:
         """Read the script with what its baseline showed from now on: the space is rebuilt
         around that reading (the main group's lr, the batch, inert knobs out)."""
         try:
-            baseline = extract_script(self.context, self.baseline_script, facts)
+            baseline = extract_script(self.context, self.baseline_script, facts, self.baseline_files or None)
             space = build_space(baseline.values, self.context.space, tuple(baseline.editable), strict=True)
         except (ScriptError, SchemaError) as error:
             self.note(f"the baseline trace is not used: {error}")

@@ -11,9 +11,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .reader import ScriptError, apply_values, extract, unified_diff
+    from .reader import Program, ScriptError, apply_edit, apply_values, edit_observed, extract, unified_diff
 
-__all__ = ["ScriptError", "apply_values", "extract", "unified_diff"]
+__all__ = ["Program", "ScriptError", "apply_edit", "apply_values", "edit_observed", "extract", "unified_diff"]
 
 
 def __getattr__(name: str) -> Any:

@@ -19,6 +19,7 @@ are not candidates again, and neither is anything hands-off:
 from __future__ import annotations
 
 import ast
+import posixpath
 import re
 from collections.abc import Sequence
 
@@ -73,6 +74,7 @@ class Candidate:
     line: int
     style: str
     entry: SpaceEntry  # a suggested [space] entry
+    file: str = ""  # the config file it is written in, relative to the script's folder; "" the script
 
 
 @attrs.frozen
@@ -81,6 +83,7 @@ class HandsOff:
     value: object
     line: int
     reason: str
+    file: str = ""
 
 
 def _is_data_size(parts: set[str]) -> bool:
@@ -93,6 +96,8 @@ def _is_data_size(parts: set[str]) -> bool:
         return True  # a train fraction moves the validation split too
     if parts & {"n", "num"} and parts & {"features", "informative", "redundant"}:
         return True  # a synthetic data set's own width (make_classification's n_features)
+    if parts & {"input", "output"} and parts & {"size", "dim", "features"} and len(parts) == 2:
+        return True  # the data's width and the class count, as a model's input_size and output_size
     return parts == {"resolution"} or (bool(parts & {"img", "image", "resolution"})
                                        and bool(parts & {"size", "res", "height", "width"}))
 
@@ -120,7 +125,7 @@ def hands_off_reason(name: str) -> str:
         return "the task, not the model: changing it changes what is measured"
     if _is_training_length(parts):
         return "training length: more training wins by itself; declare it in [space] to tune it"
-    if parts & PLUMBING_WORDS:
+    if parts & PLUMBING_WORDS or parts in ({"train"}, {"do", "train"}):  # whether it trains at all
         return "plumbing, not a hyperparameter"
     return ""
 
@@ -168,29 +173,32 @@ def find_candidates(source: str, extraction: Extraction,
     state = _state_names(source)
     found: list[Candidate] = []
     hands_off: list[HandsOff] = []
-    for site in sorted(extraction.literals, key=lambda s: s.line):
+    for site in sorted(extraction.literals, key=lambda s: (s.file, s.line)):
         name, value = site.path, site.value
-        if name in taken or name in state or (name.startswith("_") and "." not in name) or len(name) == 1:
+        # A config file's value is judged by where it lands in the script's config (data.noise).
+        said = site.key or name
+        if name in taken or (not site.file and name in state) or (name.startswith("_") and "." not in name) \
+                or len(name) == 1:
             continue
-        if name in exclude or site.path.rsplit(".", 1)[-1] in exclude:
-            hands_off.append(HandsOff(name, value, site.line, "excluded in the config"))
+        if name in exclude or said in exclude or site.path.rsplit(".", 1)[-1] in exclude:
+            hands_off.append(HandsOff(name, value, site.line, "excluded in the config", site.file))
             continue
-        if site.line in frozen:
+        if not site.file and site.line in frozen:
             hands_off.append(HandsOff(name, value, site.line, "inside a frozen region"))
             continue
-        reason = hands_off_reason(name)
+        reason = hands_off_reason(said)
         if reason:
-            hands_off.append(HandsOff(name, value, site.line, reason))
+            hands_off.append(HandsOff(name, value, site.line, reason, site.file))
             continue
-        if isinstance(value, str) and not _string_is_knob(name, value):
+        if isinstance(value, str) and not _string_is_knob(said, value):
             continue
-        if spells_a_field(name) and name not in extraction.own_knobs:
+        if spells_a_field(said) and name not in extraction.own_knobs:
             continue  # another spelling of a schema field (bf16 next to precision): inspect shows the field
         alternatives = _ALTERNATIVES.get(value.lower(), ()) if isinstance(value, str) else ()
-        parts = set(words(name))
+        parts = set(words(said))
         scale = "rate" if parts & RATE_WORDS else "fraction" if parts & FRACTION_WORDS else ""
         entry = suggested_entry(value, alternatives, scale)  # type: ignore[arg-type]
-        found.append(Candidate(name, value, site.line, site.style, entry))
+        found.append(Candidate(name, value, site.line, site.style, entry, site.file))
     return found, hands_off
 
 
@@ -198,4 +206,9 @@ def candidates_toml(candidates: Sequence[Candidate], path: str) -> str:
     """The ``[space]`` table that tunes ``candidates``, each entry noting where it is and its
     value now: the one writer behind ``arrl inspect --space`` and ``arrl init``."""
     return space_toml({c.name: c.entry for c in candidates},
-                      {c.name: f"{path}:{c.line}, now {c.value!r}" for c in candidates})
+                      {c.name: f"{_where(path, c.file)}:{c.line}, now {c.value!r}" for c in candidates})
+
+
+def _where(script: str, file: str) -> str:
+    """Where a value is written: the script, or a config file beside it."""
+    return posixpath.join(posixpath.dirname(script), file) if file else script

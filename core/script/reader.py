@@ -28,6 +28,11 @@ what they find, and the writer.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from arrl.schema import Value
+
 from .reading.extraction import extract
 from .reading.names import (
     ALIASES,
@@ -41,8 +46,23 @@ from .reading.names import (
 from .reading.results import Extraction, Site
 from .reading.scope import DATA_SCOPE_WORDS
 from .reading.syntax import ScriptError, parse
-from .reading.writer import apply_values, changed_lines, format_value, program_hash, unified_diff
+from .reading.writer import Program, apply_edit, apply_values, changed_lines, format_value, program_hash, unified_diff
 
-__all__ = ["ALIASES", "DATA_SCOPE_WORDS", "EVALUATION_WORDS", "FIELD_SET", "Extraction", "ScriptError", "Site",
-           "apply_values", "changed_lines", "extract", "format_value", "is_evaluation_name", "parse",
+if TYPE_CHECKING:
+    from arrl.records import Observation
+    from arrl.roles import PluginContext
+
+
+def edit_observed(observation: Observation, changes: Mapping[str, Value], context: PluginContext) -> Program:
+    """A proposer's edit of the version it observes: :func:`apply_edit` with all the observation
+    and the plugin's context hold (the script's path, the user's ``[fields]``, the run's domains,
+    what the baseline showed, the config files, the script's arguments). Send it as
+    ``Proposal(program.script, edit, files=program.files)``; ``program.hash(observation.files)`` is
+    what ``observation.tried`` holds. Raises :class:`SchemaError` for a value the version cannot take."""
+    return apply_edit(observation.script, changes, context.script_path, context.field_map, observation.space,
+                      facts=observation.facts, files=observation.files or None, args=context.args)
+
+
+__all__ = ["ALIASES", "DATA_SCOPE_WORDS", "EVALUATION_WORDS", "FIELD_SET", "Extraction", "Program", "ScriptError", "Site",
+           "apply_edit", "apply_values", "changed_lines", "edit_observed", "extract", "format_value", "is_evaluation_name", "parse",
            "program_hash", "spells_a_field", "unified_diff", "words", "words_joined"]

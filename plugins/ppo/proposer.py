@@ -20,7 +20,7 @@ from typing import Any
 import arrl
 from arrl.schema import SchemaError
 from arrl.script.observation import observation_size
-from arrl.script.reader import apply_values
+from arrl.script.reader import edit_observed
 
 from .memory import Memory
 from .moves import ACTIONS, actions_for, describe, valid_actions
@@ -152,8 +152,7 @@ class PPOProposer(arrl.Proposer):
             try:
                 # Only the chosen move is rendered; one the script cannot take after all (a site
                 # arrl cannot rewrite to that value) is masked and the policy samples again.
-                script = apply_values(observation.script, changes, self.context.script_path, self.context.field_map,
-                                      observation.space, facts=observation.facts)
+                program = edit_observed(observation, changes, self.context)
             except SchemaError:
                 del candidates[action]
                 continue
@@ -162,8 +161,8 @@ class PPOProposer(arrl.Proposer):
             proposal_id = self.memory.next_id()
             self.pending[proposal_id] = {"state": state.tolist(), "mask": mask.tolist(), "action": action,
                                          "log_probability": log_probability, "value": value}
-            return arrl.Proposal(script, arrl.Edit(changes, describe(observation.config, changes)), "ppo",
-                                 id=proposal_id)
+            return arrl.Proposal(program.script, arrl.Edit(changes, describe(observation.config, changes)), "ppo",
+                                 id=proposal_id, files=program.files)
         raise SchemaError("no field can be moved: the script exposes no editable schema value")
 
     def remember(self, observation: arrl.Observation, action: int, changes: dict) -> None:

@@ -22,7 +22,7 @@ import arrl
 from arrl.run.noise import within_noise
 from arrl.schema import SchemaError, Value, config_hash
 from arrl.script.actions import Domains, Move, apply_move, field_domains, random_edit
-from arrl.script.reader import apply_values
+from arrl.script.reader import edit_observed
 
 from .memory import Memory
 from .moves import action_list, actions_for, describe, tried_programs
@@ -259,8 +259,8 @@ class TwoMoves:
         step): its id has no pending action, so learn() skips its result. None when the script
         cannot take the values."""
         try:
-            script = apply_values(observation.script, changes, self.context.script_path, self.context.field_map,
-                                  observation.space, facts=observation.facts)
+            program = edit_observed(observation, changes, self.context)
         except SchemaError:
             return None
-        return arrl.Proposal(script, arrl.Edit(changes, f"{description} ({kind})"), "ppo", id=self.memory.next_id(kind))
+        return arrl.Proposal(program.script, arrl.Edit(changes, f"{description} ({kind})"), "ppo",
+                             id=self.memory.next_id(kind), files=program.files)

@@ -105,7 +105,7 @@ class GridProposer(arrl.Proposer):
         return grid_points(self.baseline, axes)
 
     def propose(self, observation: arrl.Observation) -> arrl.Proposal:
-        from arrl.script.reader import apply_values, program_hash  # libcst: not at registration
+        from arrl.script.reader import edit_observed  # libcst: not at registration
 
         if self.baseline is None:
             # The first proposal follows the baseline run: the last good version is the baseline.
@@ -119,19 +119,18 @@ class GridProposer(arrl.Proposer):
             if not changes:
                 continue
             try:
-                script = apply_values(observation.script, changes, self.context.script_path, self.context.field_map,
-                                   space=observation.space, facts=observation.facts)
+                program = edit_observed(observation, changes, self.context)
             except SchemaError:
                 continue  # a value this script cannot take: the grid skips it
-            if program_hash(script) in tried:
+            if program.hash(observation.files) in tried:
                 continue
             label = f"grid {self.position}/{len(points)}: {describe(observation.config, changes)}"
-            return arrl.Proposal(script, arrl.Edit(changes, label), "grid")
+            return arrl.Proposal(program.script, arrl.Edit(changes, label), "grid", files=program.files)
         edit = random_edit(observation.config, self.rng, 2, observation.editable, observation.choices,
                            space=observation.space)
-        script = apply_values(observation.script, edit.changes, self.context.script_path, self.context.field_map,
-                                   space=observation.space, facts=observation.facts)
-        return arrl.Proposal(script, arrl.Edit(edit.changes, f"after the grid: {edit.description}"), "grid")
+        program = edit_observed(observation, edit.changes, self.context)
+        return arrl.Proposal(program.script, arrl.Edit(edit.changes, f"after the grid: {edit.description}"), "grid",
+                             files=program.files)
 
     def save(self, path: Path) -> None:
         version, internal, gauss = self.rng.getstate()

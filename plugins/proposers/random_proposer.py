@@ -31,7 +31,7 @@ class RandomProposer(arrl.Proposer):
         self.context = context
 
     def propose(self, observation: arrl.Observation) -> arrl.Proposal:
-        from arrl.script.reader import apply_values, program_hash  # libcst: not at registration
+        from arrl.script.reader import edit_observed  # libcst: not at registration
 
         # Redraw a few times rather than waste a proposal on a program the run already ran (or
         # runs now); when the neighbourhood is exhausted the loop records the duplicate.
@@ -42,11 +42,10 @@ class RandomProposer(arrl.Proposer):
             last = attempt == self.options.redraws
             if config_hash({**observation.config, **edit.changes}) in observation.tried and not last:
                 continue
-            script = apply_values(observation.script, edit.changes, self.context.script_path,
-                                  self.context.field_map, observation.space, facts=observation.facts)
-            if program_hash(script) not in tried:
+            program = edit_observed(observation, edit.changes, self.context)
+            if program.hash(observation.files) not in tried:
                 break
-        return arrl.Proposal(script=script, edit=edit, proposer="random")
+        return arrl.Proposal(script=program.script, edit=edit, proposer="random", files=program.files)
 
     # The generator's state is all it has learned; saving it makes a resumed run continue the
     # same sequence instead of replaying proposals it already tried.

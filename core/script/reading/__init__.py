@@ -22,6 +22,8 @@ module                 style        source forms
 ``dispatch``           (its name's) ``if cfg.opt == "adam": ...``, ``ACTIVATIONS[cfg.act]``
 ``override_files``     constant     ``exec(open('configurator.py').read())``: the file's values
 ``command_line``       argparse     the ``args`` setting's flags, replacing argparse defaults
+``config_files``       yaml         Hydra's ``@hydra.main`` config: each value of ``cfg`` at its file and
+                                    key (``conf/optimizer/adam.yaml:lr``), ``_target_`` as the optimizer
 =====================  ===========  ==========================================================
 
 What the baseline run showed (:mod:`arrl.trace`) is joined in ``live``: code it never called is

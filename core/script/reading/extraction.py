@@ -27,14 +27,26 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from arrl.schema import FIELDS_BY_NAME, SchemaError
+from arrl.script.configs import ConfigError, Scalar
 from arrl.trace import Facts
 
-from . import aliases, calls, classes, code, command_line, dispatch, function_defaults, live, override_files
+from . import (
+    aliases,
+    calls,
+    classes,
+    code,
+    command_line,
+    config_files,
+    dispatch,
+    function_defaults,
+    live,
+    override_files,
+)
 from .draft import Draft, normalise
 from .findings import Assignment, CodeChoice, Findings
 from .names import last_name, normal_path
 from .results import Extraction, Site
-from .syntax import parse
+from .syntax import ScriptError, parse
 from .tracing import Tracer
 from .walk import Walk
 
@@ -48,10 +60,14 @@ class Analysis:
     # How the script spells the values a string field may take ("ReLU" for relu), where it lists
     # them (argparse choices=, a dispatch, a table's keys): a switch writes that spelling.
     spellings: dict[str, dict[str, str]] = attrs.Factory(dict)
+    # The config files read (arrl.script.configs), by name relative to the script's folder: an
+    # edit of a value written there rewrites its characters in them.
+    documents: dict[str, Any] = attrs.Factory(dict)
 
 
 def analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knobs: Sequence[str] = (),
-            directory: Path | None = None, facts: Facts | None = None, args: Sequence[str] = ()) -> Analysis:
+            directory: Path | None = None, facts: Facts | None = None, args: Sequence[str] = (),
+            files: Mapping[str, str] | None = None) -> Analysis:
     module = parse(source, filename)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     walk = Walk(module)
@@ -66,6 +82,12 @@ def analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knobs
         inert = live.prune(found, live.inert_lines(tree, facts))
         inert.update(live.prune_setup_activations(found, live.setup_only(tree, facts)))
         groups = live.split_groups(found, facts, tree)
+    try:  # after the join above, which reads the script's lines, not a config file's
+        configs = config_files.read_configs(source, directory, args, files)
+    except ConfigError as error:
+        raise ScriptError(str(error)) from None
+    if configs is not None:
+        found.assignments.extend(configs.assignments)
     mapping = dict(mapping or {})
     unknown = sorted(set(mapping) - set(FIELDS_BY_NAME))
     if unknown:
@@ -73,10 +95,14 @@ def analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knobs
 
     draft = Draft(own_knobs=groups)
     live_literals = _replaced_before_use(draft, found, source, directory, args)
+    if configs is not None:
+        config_files.replaced(configs, draft)
     tracer = Tracer(module, found.instances, live_literals)
     _mapped(draft, found, mapping, filename)
     settled = set(mapping) | calls.settle(draft, found, tracer, lambda node: _position(wrapper, node))
     untraced = dispatch.settle(draft, found, tracer, settled)
+    if configs is not None:
+        config_files.settle_targets(draft, configs, settled)
     aliases.settle(draft, live_literals, found.argparse_choices, settled)
     dispatch.allow_untraced(draft, untraced)
     override_files.settle(draft, found)
@@ -84,6 +110,8 @@ def analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knobs
     positions = wrapper.resolve(PositionProvider)
 
     def span(target: Any) -> range:
+        if isinstance(target, Scalar):
+            return range(0)  # a config file's, not a line of the script
         where = positions[target.node if isinstance(target, (CodeChoice, aliases.Mapped)) else target]
         return range(where.start.line, where.end.line + 1)
 
@@ -91,16 +119,45 @@ def analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knobs
         live.settle_main_optimizer(draft, facts, tree, module, span, mapping)
     if facts is not None and "batch_size" not in mapping:
         live.settle_batch(draft, live_literals, facts)
+    if facts is not None and configs is not None:
+        main = facts.main
+        config_files.join_trace(draft, main.name if main else None,
+                                {lr for _, lr in main.groups[:1] if lr is not None} if main else set(), facts.micro_batch)
     out_of_range, invalid = _check_domains(draft)
     found_knobs = _knobs(draft, found, knobs)
 
-    sites = {f: attrs.evolve(s, value=draft.values[f],
-                             lines=tuple(sorted({n for t in draft.targets[f] for n in span(t)})))
+    sites = {f: _in_file(attrs.evolve(s, value=draft.values[f],
+                                      lines=tuple(sorted({n for t in draft.targets[f] for n in span(t)}))),
+                         draft.targets[f])
              for f, s in draft.sites.items()}
     extraction = Extraction(draft.values, sites, out_of_range, draft.problems, draft.choices, filename, invalid,
                             tuple(found_knobs), draft.overridden, _literals(live_literals + _split_off(found, draft, live_literals)), inert,
-                            tuple(draft.own_knobs))
-    return Analysis(extraction, draft.targets, module, walk.scope.torch_optim_prefix, draft.spelled_as)
+                            tuple(draft.own_knobs),
+                            tuple(sorted(configs.composition.documents)) if configs is not None else ())
+    return Analysis(extraction, draft.targets, module, walk.scope.torch_optim_prefix, draft.spelled_as,
+                    configs.composition.documents if configs is not None else {})
+
+
+def _names(assignment: Assignment, name: str) -> bool:
+    """Whether the user's ``name`` is this literal: its path, or for a config file's value also
+    where it lands in the script's config, with or without the config's own name (optimizer.lr,
+    cfg.optimizer.lr)."""
+    if assignment.path in (name, normal_path(name)):
+        return True
+    composed = config_files.composed_name(assignment)
+    return bool(composed) and (name == composed or name.endswith("." + composed) and name.count(".") == composed.count(".") + 1)
+
+
+def _in_file(site: Site, targets: list[Any]) -> Site:
+    """A site whose value is written in a config file says which, and where it lands."""
+    scalars = [t for t in targets if isinstance(t, Scalar)]
+    if not scalars:
+        return site
+    return attrs.evolve(site, file=scalars[0].file, line=scalars[0].line, key=_composed_key(scalars[0], site))
+
+
+def _composed_key(scalar: Scalar, site: Site) -> str:
+    return site.key or scalar.key
 
 
 def _replaced_before_use(draft: Draft, found: Findings, source: str, directory: Path | None,
@@ -126,14 +183,20 @@ def _replaced_before_use(draft: Draft, found: Findings, source: str, directory: 
 def _mapped(draft: Draft, found: Findings, mapping: Mapping[str, str], filename: str) -> None:
     """Fields the user mapped by name."""
     for field, path in mapping.items():
-        matches = [c for c in found.assignments if c.path == path or c.path == normal_path(path)]
+        matches = [c for c in found.assignments if _names(c, path)]
         if not matches:
             # An error, as a misspelled [space] name is: left as a note, the field would quietly be
             # found elsewhere (or not at all) and the user's mapping ignored.
             names = sorted({c.path for c in found.assignments})
             close = difflib.get_close_matches(path, names, n=3, cutoff=0.5)
-            hint = f"did you mean {', '.join(repr(n) for n in close)}?" if close else \
-                f"it assigns {', '.join(repr(n) for n in names[:8])}{', ...' if len(names) > 8 else ''}"
+            if close:
+                hint = f"did you mean {' or '.join(repr(n) for n in close)}?"
+            elif names:
+                hint = f"the literals it reads are {', '.join(repr(n) for n in names[:8])}" \
+                       f"{' and more' if len(names) > 8 else ''}."
+            else:
+                hint = "it assigns no literal arrl reads (a value in a config file is named by file and key, " \
+                       "as conf/optimizer/adam.yaml:lr)."
             raise SchemaError(f"[fields] maps {field} to {path!r}, which {filename} does not assign a literal to; "
                               f"{hint}")
         last = max(matches, key=lambda c: c.order)
@@ -170,7 +233,7 @@ def _knobs(draft: Draft, found: Findings, knobs: Sequence[str]) -> list[str]:
     for name in knobs:
         if name in FIELDS_BY_NAME:
             continue
-        matches = [c for c in found.assignments if c.path in (name, normal_path(name))]
+        matches = [c for c in found.assignments if _names(c, name)]
         if not matches:
             matches = [c for c in found.assignments if last_name(c.path) == name]
             if len({c.path for c in matches}) > 1:
@@ -198,7 +261,8 @@ def _literals(live: list[Assignment]) -> tuple[Site, ...]:
     for literal in sorted(live, key=lambda c: c.order):
         if literal.aliasable:
             last_of[literal.path] = literal
-    return tuple(Site("", c.value, c.line, c.style, c.path) for c in last_of.values())
+    return tuple(Site("", c.value, c.line, c.style, c.path, file=c.node.file if isinstance(c.node, Scalar) else "",
+                      key=config_files.composed_name(c)) for c in last_of.values())
 
 
 def _position(wrapper: MetadataWrapper, node: cst.CSTNode) -> int:
@@ -210,9 +274,10 @@ def _position(wrapper: MetadataWrapper, node: cst.CSTNode) -> int:
 
 def extract(source: str, filename: str = "<script>", mapping: Mapping[str, str] | None = None,
             knobs: Sequence[str] = (), directory: Path | None = None, facts: Facts | None = None,
-            args: Sequence[str] = ()) -> Extraction:
+            args: Sequence[str] = (), files: Mapping[str, str] | None = None) -> Extraction:
     """Find every schema field the script sets, and where; and the declared ``knobs`` (the
     script's own names, from ``[space]``). ``directory`` is where the script lives, to read the
     override files it loads; ``facts``, what its baseline run showed (:mod:`.live`); ``args``,
-    the command line it runs with (:mod:`.command_line`)."""
-    return analyse(source, filename, mapping, knobs, directory, facts, args).extraction
+    the command line it runs with (:mod:`.command_line`); ``files``, the config files it reads as a
+    version has them (:mod:`.config_files`; else those in ``directory``)."""
+    return analyse(source, filename, mapping, knobs, directory, facts, args, files).extraction

@@ -21,7 +21,7 @@ class Assignment:
     path: str
     key: str  # the last part of the path, normalised, for alias matching
     value: Any
-    node: cst.BaseExpression
+    node: cst.BaseExpression  # or, for a config file's value, its arrl.script.configs.Scalar
     line: int
     style: str
     order: int  # position in the file, for "last assignment wins"

@@ -19,7 +19,11 @@ class Site:
     path: str  # the script's own name for it: LR, CONFIG['lr'], Config.lr, --lr, AdamW(lr=)
     editable: bool = True
     note: str = ""
-    lines: tuple[int, ...] = ()  # every line an edit of this field may change
+    lines: tuple[int, ...] = ()  # every line of the script an edit of this field may change
+    # A value in a config file (arrl.script.configs): the file, relative to the script's folder,
+    # and where the value lands in the script's config (optimizer.lr); both "" for the script's own.
+    file: str = ""
+    key: str = ""
 
 
 @attrs.frozen
@@ -44,6 +48,9 @@ class Extraction:
     # Names that spell a field but are knobs of their own (the micro-batch where the script
     # accumulates to a batch): candidates, not the field.
     own_knobs: tuple[str, ...] = ()
+    # The config files the script reads (arrl.script.configs), by name relative to its folder:
+    # every file of the composition and each option of its groups.
+    config_files: tuple[str, ...] = ()
 
     @property
     def missing(self) -> tuple[str, ...]:

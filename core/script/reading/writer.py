@@ -11,13 +11,16 @@ import difflib
 import functools
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import libcst as cst
 
 from arrl.schema import FIELDS_BY_NAME, SchemaError, Value, check_heads
+from arrl.script.configs import ConfigError, Scalar, replace
+from arrl.script.configs.documents import normal_form
 from arrl.trace import Facts
 
 from .aliases import Mapped
@@ -128,11 +131,27 @@ def _switch_activation(node: cst.Call, target: str) -> cst.Call:
     return call
 
 
-def apply_values(source: str, changes: Mapping[str, Value], filename: str = "<script>",
-                 mapping: Mapping[str, str] | None = None, space: Space | None = None,
-                 directory: Path | None = None, facts: Facts | None = None) -> str:
-    """``source`` with each changed field or knob rewritten and nothing else touched (``facts``:
-    what the baseline run showed, :mod:`.live`; a proposer passes its observation's).
+@attrs.frozen
+class Program:
+    """An edited version of the script: its text, and the config files the edit rewrote (by name
+    relative to the script's folder, the whole new text of each)."""
+
+    script: str
+    files: dict[str, str] = attrs.Factory(dict)
+
+    def hash(self, files: Mapping[str, str] | None = None) -> str:
+        """:func:`program_hash` of this version, whose other config files are ``files`` (those of
+        the version it was made from: ``Observation.files``)."""
+        return program_hash(self.script, {**(files or {}), **self.files} or None)
+
+
+def apply_edit(source: str, changes: Mapping[str, Value], filename: str = "<script>",
+               mapping: Mapping[str, str] | None = None, space: Space | None = None,
+               directory: Path | None = None, facts: Facts | None = None,
+               files: Mapping[str, str] | None = None, args: Sequence[str] = ()) -> Program:
+    """``source`` (and the config files it reads: ``files``, a version's texts by name, else those
+    in ``directory``) with each changed field or knob rewritten and nothing else touched
+    (``facts``: what the baseline run showed, :mod:`.live`; a proposer passes its observation's).
 
     A name that is not a schema field is a knob, found by the script's own name (``MATRIX_LR``).
     Values are judged against ``space`` (the run's domains) when given, else against the design
@@ -140,7 +159,7 @@ def apply_values(source: str, changes: Mapping[str, Value], filename: str = "<sc
     for a value outside its domain or a name arrl cannot edit here.
     """
     knobs = tuple(k for k in changes if k not in FIELDS_BY_NAME)
-    analysis = analyse(source, filename, mapping, knobs, directory, facts)
+    analysis = analyse(source, filename, mapping, knobs, directory, facts, args, files)
     extraction = analysis.extraction
     for field, value in changes.items():
         if field not in extraction.sites:
@@ -149,18 +168,41 @@ def apply_values(source: str, changes: Mapping[str, Value], filename: str = "<sc
     if {"attention_heads", "hidden_dim"} & set(changes):
         check_heads({**extraction.values, **changes})
     rewrites: dict[int, Callable[[Any], cst.CSTNode]] = {}
+    in_files: dict[str, dict[str, Value]] = {}
     for field, value in changes.items():
         site = extraction.sites[field]
         if not site.editable:
-            raise SchemaError(f"{field}: {site.note} ({filename}:{site.line})")
+            raise SchemaError(f"{field}: {site.note} ({site.file or filename}:{site.line})")
         allowed = extraction.choices.get(field)
         if allowed is not None and value not in allowed:
             raise SchemaError(
                 f"{field}: {value!r} is not available in {filename}; it can be {', '.join(map(str, allowed))}")
         for target in analysis.targets[field]:
+            if isinstance(target, Scalar):
+                spelled = analysis.spellings.get(field, {}).get(value, value) if isinstance(value, str) else value
+                in_files.setdefault(target.file, {})[target.key] = spelled
+                continue
             rewrites[id(target.node if isinstance(target, (CodeChoice, Mapped)) else target)] = \
                 _rewrite(analysis, field, value, target)
-    return analysis.module.visit(_Rewriter(rewrites)).code
+    script = analysis.module.visit(_Rewriter(rewrites)).code if rewrites else source
+    try:
+        rewritten = {name: replace(analysis.documents[name], values) for name, values in in_files.items()}
+    except ConfigError as error:
+        raise SchemaError(str(error)) from None
+    return Program(script, rewritten)
+
+
+def apply_values(source: str, changes: Mapping[str, Value], filename: str = "<script>",
+                 mapping: Mapping[str, str] | None = None, space: Space | None = None,
+                 directory: Path | None = None, facts: Facts | None = None) -> str:
+    """The script alone, for an edit of values written in it (:func:`apply_edit` says more). An
+    edit of a value written in a config file raises :class:`SchemaError`: use :func:`apply_edit`,
+    whose :class:`Program` carries the files too."""
+    program = apply_edit(source, changes, filename, mapping, space, directory, facts)
+    if program.files:
+        raise SchemaError(f"this edit rewrites {', '.join(sorted(program.files))}, not only the script: "
+                          "use arrl.script.apply_edit, whose Program carries the config files")
+    return program.script
 
 
 def _rewrite(analysis: Analysis, field: str, value: Value, target: Any) -> Callable[[Any], cst.CSTNode]:
@@ -199,13 +241,17 @@ def unified_diff(before: str, after: str, path: str) -> str:
     return "".join(out)
 
 
-def program_hash(source: str) -> str:
-    """sha256 of the program's syntax tree: two scripts that differ only in comments or
-    formatting are the same experiment, and running it again would teach nothing."""
+def program_hash(source: str, files: Mapping[str, str] | None = None) -> str:
+    """sha256 of the program's syntax tree, and of the values of the config files it reads
+    (``files``: every one, by name): two versions that differ only in comments or formatting are
+    the same experiment, and running it again would teach nothing. A version whose only change is
+    in a config file is not its parent."""
     try:
         normal = ast.dump(ast.parse(source), include_attributes=False)
     except SyntaxError:
         normal = source
+    for name in sorted(files or {}):
+        normal += f"\0{name}\0{normal_form(name, (files or {})[name])}"
     return hashlib.sha256(normal.encode()).hexdigest()
 
 

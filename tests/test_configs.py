@@ -1,0 +1,180 @@
+"""Knobs in config files (issue #28): Hydra's YAML read where each value is written, edited in
+place, judged as code, and tuned end to end on tests/scripts/styles/hydra_optim (a real
+``@hydra.main`` with a defaults list and an optimizer group instantiated by ``_target_``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from omegaconf import OmegaConf
+
+from arrl.schema import SchemaError
+from arrl.script.configs import compose, read, replace
+from arrl.script.configs.judge import judge
+from arrl.script.reader import ScriptError, apply_edit, extract, program_hash
+from support import git, records, run_arrl
+
+HYDRA = Path(__file__).parent / "scripts" / "styles" / "hydra_optim"
+SCRIPT = (HYDRA / "train.py").read_text()
+ADAM = "conf/optimizer/adam.yaml"
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    flat: dict = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        elif not isinstance(value, list):
+            flat[prefix + key] = value
+    return flat
+
+
+@pytest.mark.parametrize("overrides", [[], ["optimizer=sgd", "optimizer.lr=0.5", "trainer.max_epochs=2"]])
+def test_the_composition_is_hydras(overrides: list[str]) -> None:
+    """arrl composes the config itself (OmegaConf keeps no source positions): every scalar of
+    Hydra's own composition, with the same value, and each from a file arrl can point at."""
+    ours = compose(HYDRA, "conf", "config", overrides)
+    with initialize_config_dir(str(HYDRA / "conf"), version_base="1.3"):
+        theirs = _flat(OmegaConf.to_container(hydra_compose("config", overrides=overrides), resolve=False))
+    given = {o.split("=")[0] for o in overrides if "." in o.split("=")[0]}
+    assert {k: s.value for k, s in ours.values.items()} == {k: v for k, v in theirs.items() if k not in given}
+    assert ours.values["optimizer.weight_decay"].file == ("conf/optimizer/sgd.yaml" if overrides else ADAM)
+    assert ours.groups["optimizer"].options == ("adam", "sgd")
+
+
+def test_inspect_names_each_value_by_file_and_key() -> None:
+    found = extract(SCRIPT, "train.py", directory=HYDRA)
+    expected = {"optimizer": ("adam", f"{ADAM}:_target_"), "learning_rate": (0.001, f"{ADAM}:lr"),
+                "weight_decay": (0.0, f"{ADAM}:weight_decay"),
+                "batch_size": (128, "conf/data/synthetic.yaml:batch_size"), "activation": ("relu", "nn.ReLU()")}
+    assert {f: (found.values[f], found.sites[f].path) for f in expected} == expected
+    assert found.sites["learning_rate"].file == ADAM and found.sites["learning_rate"].line == 3
+    assert found.choices["optimizer"] == ("adam", "sgd")  # the group's targets
+    # The data generator's activation (torch.tanh in make_dataset) is the task: never a field.
+    assert "torch.tanh" not in json.dumps([s.path for s in found.sites.values()])
+
+
+def test_the_args_setting_is_the_last_layer() -> None:
+    found = extract(SCRIPT, "train.py", directory=HYDRA, args=("optimizer.lr=0.01",))
+    assert "learning_rate" not in found.values
+    assert "optimizer.lr=0.01" in found.overridden[f"{ADAM}:lr"].note
+
+
+def test_fields_map_a_yaml_value_and_errors_end_in_a_sentence() -> None:
+    for name in ("cfg.optimizer.lr", "optimizer.lr", f"{ADAM}:lr"):
+        mapped = extract(SCRIPT, "train.py", {"learning_rate": name}, directory=HYDRA)
+        assert mapped.sites["learning_rate"].path == f"{ADAM}:lr"
+    with pytest.raises(SchemaError, match=r"did you mean 'conf/optimizer/adam.yaml:lr'\?$"):
+        extract(SCRIPT, "train.py", {"learning_rate": "cfg.optim.lr"}, directory=HYDRA)
+    with pytest.raises(SchemaError, match=r"it assigns no literal arrl reads .*\.$"):
+        extract("import torch\n", "t.py", {"learning_rate": "cfg.optimizer.lr"})
+
+
+def test_an_edit_rewrites_only_the_scalars_characters() -> None:
+    commented = "_target_: torch.optim.Adam\n_partial_: true\nlr: 3.0e-4  # Adam's default is 1e-3\n" \
+                "weight_decay: 0.0\n"
+    files = {ADAM: commented}
+    program = apply_edit(SCRIPT, {"learning_rate": 6e-4}, "train.py", directory=HYDRA, files=files)
+    assert program.script == SCRIPT
+    assert program.files == {ADAM: commented.replace("3.0e-4", "6.0e-4")}
+    assert read(ADAM, program.files[ADAM]).scalars["lr"].value == 6e-4
+    # JSON and TOML keep their formats too.
+    text = '{"optim": {"lr": 1e-3, "name": "adam"},\n "width": 64}\n'
+    assert replace(read("c.json", text), {"optim.lr": 2e-3, "width": 128}) == \
+        '{"optim": {"lr": 2e-3, "name": "adam"},\n "width": 128}\n'
+    toml = "[optim]\nlr = 1e-3  # rate\nname = 'adam'\n"
+    assert replace(read("c.toml", toml), {"optim.lr": 5e-4, "optim.name": "sgd"}) == \
+        "[optim]\nlr = 5e-4  # rate\nname = 'sgd'\n"
+
+
+def test_the_optimizer_is_picked_among_the_groups_targets() -> None:
+    program = apply_edit(SCRIPT, {"optimizer": "sgd"}, "train.py", directory=HYDRA)
+    assert program.files[ADAM].startswith("_target_: torch.optim.SGD\n")
+    back = apply_edit(SCRIPT, {"optimizer": "adam"}, "train.py", directory=HYDRA, files=program.files)
+    assert back.files[ADAM] == (HYDRA / ADAM).read_text()
+    with pytest.raises(SchemaError, match="it can be adam, sgd"):
+        apply_edit(SCRIPT, {"optimizer": "adamw"}, "train.py", directory=HYDRA)
+
+
+def test_a_yaml_only_edit_is_a_new_program_and_a_comment_is_not() -> None:
+    files = {name: (HYDRA / name).read_text() for name in extract(SCRIPT, "train.py", directory=HYDRA).config_files}
+    program = apply_edit(SCRIPT, {"learning_rate": 0.002}, "train.py", directory=HYDRA, files=files)
+    assert program.hash(files) != program_hash(SCRIPT, files)
+    assert program_hash(SCRIPT, {**files, ADAM: files[ADAM] + "# a comment\n"}) == program_hash(SCRIPT, files)
+
+
+KNOBS = {"lr": "learning_rate", "_target_": "optimizer", "weight_decay": "weight_decay"}
+BEFORE = (HYDRA / ADAM).read_text()
+CONFIG = (HYDRA / "conf" / "config.yaml").read_text()
+
+
+def _in_domain(knob: str, value: object) -> str:
+    if knob == "optimizer" and value not in ("torch.optim.Adam", "torch.optim.SGD"):
+        return f"{value!r} is not among the group's targets"
+    return ""
+
+
+@pytest.mark.parametrize(("file", "after", "why"), [
+    (ADAM, BEFORE + "betas: [0.9, 0.95]\n", "changes more than values"),
+    (ADAM, BEFORE.replace("lr: 0.001", "lr: 0.001\nmomentum: 0.9"), "adds momentum"),
+    (ADAM, BEFORE.replace("torch.optim.Adam", "os.system"), "not among the group's targets"),
+    (ADAM, BEFORE.replace("0.001", "${oc.env:SECRET}"), "interpolation or resolver"),
+    (ADAM, BEFORE.replace("0.001", "!custom 0.002"), "YAML tag"),
+    (ADAM, BEFORE.replace("0.001", "!!python/object/apply:os.system [ls]"), "removes lr"),
+    (ADAM, BEFORE.replace("lr: 0.001", "lr: &rate 0.001").replace("weight_decay: 0.0", "weight_decay: *rate"),
+     "changes more than values"),
+    (ADAM, BEFORE.replace("_partial_: true", "_partial_: false"), "not a knob of this run"),
+    (ADAM, BEFORE + "# a note\n", "changes more than values"),
+    ("conf/config.yaml", CONFIG.replace("- optimizer: adam", "- optimizer: sgd"), "changes more than values"),
+    ("conf/config.yaml", CONFIG.replace("outputs}/hydra", "outputs}/elsewhere"), "Hydra's own settings"),
+])
+def test_a_config_edit_may_change_knob_values_only(file: str, after: str, why: str) -> None:
+    before = BEFORE if file == ADAM else CONFIG
+    knobs = KNOBS if file == ADAM else {}
+    problems = judge(file, before, after, knobs, _in_domain)
+    assert problems and why in " ".join(problems)
+
+
+def test_what_arrl_writes_passes_the_judge() -> None:
+    program = apply_edit(SCRIPT, {"learning_rate": 0.004, "optimizer": "sgd"}, "train.py", directory=HYDRA)
+    assert judge(ADAM, BEFORE, program.files[ADAM], KNOBS, _in_domain) == []
+
+
+def test_a_broken_config_is_a_clear_error() -> None:
+    with pytest.raises(ScriptError, match="conf/optimizer/adam.yaml cannot be read"):
+        extract(SCRIPT, "train.py", directory=HYDRA, files={ADAM: "lr: [0.1\n"})
+
+
+def test_a_hydra_script_is_tuned_in_yaml_and_applied_with_its_comments(tmp_path: Path) -> None:
+    """End to end with the real Hydra: an lr edit in YAML runs, is kept, and ``arrl apply best``
+    makes it one commit that changes the YAML, its comment intact."""
+    repo = tmp_path / "repo"
+    shutil.copytree(HYDRA, repo)
+    # A rate at the low end of its domain: the one move is up, and 4 epochs at 1e-4 leave room.
+    (repo / ADAM).write_text(BEFORE.replace("lr: 0.001", "lr: 1.0e-4  # the template's rate"))
+    (repo / "arrl.toml").write_text(
+        'script = "train.py"\nmetric = "val_loss"\nbudget = 120\nbaseline_runs = 1\nmax_experiments = 2\n'
+        'exclude = ["activation", "optimizer", "weight_decay", "batch_size"]\n'
+        '[plugins]\nproposer = "random"\n[space]\nlearning_rate = { low = 1e-4, high = 1e-2, log = true }\n')
+    (repo / ".gitignore").write_text(".arrl/\n")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm", "baseline")
+    done = run_arrl("run", cwd=repo)
+    assert done.returncode == 0, done.output
+    first, edited = records(repo)
+    assert edited["outcome"] == "ok" and edited["kept"], edited
+    assert list(edited["edit"]["changes"]) == ["learning_rate"]
+    assert edited["program_hash"] != first["program_hash"]
+    assert f"--- a/{ADAM}" in edited["diff_parent"] and "--- a/train.py" not in edited["diff_parent"]
+    applied = run_arrl("apply", "best", cwd=repo)
+    assert applied.returncode == 0, applied.output
+    assert git(repo, "diff", "--name-only", "HEAD~1", "HEAD").split() == [ADAM]
+    lr_line = next(line for line in (repo / ADAM).read_text().splitlines() if line.startswith("lr:"))
+    assert lr_line == "lr: 2.0e-4  # the template's rate"
+    assert read(ADAM, (repo / ADAM).read_text()).scalars["lr"].value == edited["config"]["learning_rate"]
