@@ -25,7 +25,8 @@ KNOB_KEYS = {"at", "file", "field"}
 def fixture_text(folder: Path) -> str:
     """Everything the fixture consists of, its labels and an arrl.toml aside."""
     return "\n".join(p.read_text() for p in sorted(folder.rglob("*"))
-                     if p.is_file() and p.suffix in (".py", ".yaml", ".json") and "__pycache__" not in p.parts)
+                     if p.is_file() and p.suffix in (".py", ".yaml", ".json", ".toml")
+                     and p.name not in ("labels.toml", "arrl.toml") and "__pycache__" not in p.parts)
 
 
 def names_something(label: str, text: str) -> bool:

@@ -20,7 +20,7 @@ script once first and reads it with what that run showed): "offered" is a field 
 - wrong mappings: a schema field read from a true knob labelled with another field or with none
   (the embedding's lr read as `learning_rate`, a micro-batch as `batch_size`);
 - coupled edits: each offered value is moved once (a number doubled or halved, an integer
-  stepped, a bool flipped, a choice switched), as a proposal would, with `arrl.script.apply_values`;
+  stepped, a bool flipped, a choice switched), as a proposal would, with `arrl.script.apply_edit`;
   the edit is coupled when it also rewrites the source text of another labelled value.
 """
 
@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from arrl.schema import FIELDS_BY_NAME, SchemaError
-from arrl.script import ScriptError, apply_values, extract
+from arrl.script import Program, ScriptError, apply_edit, extract
 from arrl.trace import TRACE_FILE, Facts, TraceError, facts, load, script_command
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,7 +102,8 @@ class Fixture:
         self.name = folder.name
         self.labels = tomllib.loads((folder / "labels.toml").read_text())
         self.texts = {p.relative_to(folder).as_posix(): p.read_text()
-                      for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix in (".py", ".yaml", ".json")}
+                      for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix in (".py", ".yaml", ".json", ".toml")
+                      and p.name not in ("labels.toml", "arrl.toml") and "__pycache__" not in p.parts}
         self.knobs: dict[str, dict[str, Any]] = self.labels.get("knobs", {})
         self.sites = {name: (knob.get("file", "train.py"), lines_of(self.texts[knob.get("file", "train.py")],
                                                                     knob["at"]))
@@ -163,34 +164,36 @@ def moves(value: Any, choices: Iterable[Any]) -> list[Any]:
 
 
 def edit_of(fixture: Fixture, folder: Path, row: dict[str, Any], choices: dict[str, tuple],
-            found: Facts | None) -> tuple[Any, str] | None:
-    """One move of an offered value with apply_values: (new value, new source), or None."""
+            found: Facts | None) -> tuple[Any, Program] | None:
+    """One move of an offered value with apply_edit: (new value, the program), or None."""
     source = fixture.texts["train.py"]
     name = row["field"]
     field = FIELDS_BY_NAME.get(name)
     alternatives = choices.get(name) or (field.choices if field is not None else ())
     for value in moves(row["value"], alternatives):
         try:
-            edited = apply_values(source, {name: value}, "train.py", directory=folder, facts=found)
+            edited = apply_edit(source, {name: value}, "train.py", directory=folder, facts=found)
         except (SchemaError, ScriptError, ValueError):
             continue
-        if edited != source:
+        if edited.script != source or edited.files:
             return value, edited
     return None
 
 
-def coupled(fixture: Fixture, row: dict[str, Any], knob: str | None, edited: str) -> list[str]:
-    """The labelled values other than the edited one whose source text the edit rewrote."""
-    source = fixture.texts["train.py"]
-    _, line = parse_where(row["where"])
+def coupled(fixture: Fixture, row: dict[str, Any], knob: str | None, edited: Program) -> list[str]:
+    """The labelled values other than the edited one whose source text the edit rewrote (in the
+    script or in a config file)."""
+    own_file, line = parse_where(row["where"])
     word = last_word(row["as"])
+    after = {"train.py": edited.script, **edited.files}
     hits = []
     for owner, file, text in fixture.snippets():
-        if file != "train.py" or owner == knob:
+        if owner == knob or file not in after:
             continue
-        if line in lines_of(source, text) and has_word(text, word):
+        source = fixture.texts[file]
+        if file == own_file and line in lines_of(source, text) and has_word(text, word):
             continue  # the edited value's own text
-        if edited.count(text) < source.count(text):
+        if after[file].count(text) < source.count(text):
             hits.append(owner)
     return hits
 
