@@ -451,7 +451,7 @@ def init(script: Path | None, metric: str | None, maximize: bool | None, budget:
     direction = ("maximize" if maximize else "minimize") if maximize is not None else guess_direction(metric)
     relative = os.path.relpath(script.resolve(), Path.cwd().resolve())
     try:
-        text = scaffold(source, Path(relative).as_posix(), metric, direction, budget)
+        text = scaffold(source, Path(relative).as_posix(), metric, direction, budget, script.resolve().parent)
     except (ScriptError, ValueError) as error:
         raise ArrlError(str(error)) from None
     target.write_text(text)

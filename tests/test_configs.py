@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,9 +16,11 @@ from hydra import initialize_config_dir
 from omegaconf import OmegaConf
 
 from arrl.schema import SchemaError
+from arrl.script.candidates import find_candidates
 from arrl.script.configs import compose, read, replace
 from arrl.script.configs.judge import judge
 from arrl.script.reader import ScriptError, apply_edit, extract, program_hash
+from arrl.trace import TRACE_FILE, facts, load, script_command
 from support import git, records, run_arrl
 
 HYDRA = Path(__file__).parent / "scripts" / "styles" / "hydra_optim"
@@ -178,3 +182,67 @@ def test_a_hydra_script_is_tuned_in_yaml_and_applied_with_its_comments(tmp_path:
     lr_line = next(line for line in (repo / ADAM).read_text().splitlines() if line.startswith("lr:"))
     assert lr_line == "lr: 2.0e-4  # the template's rate"
     assert read(ADAM, (repo / ADAM).read_text()).scalars["lr"].value == edited["config"]["learning_rate"]
+
+
+STYLES = HYDRA.parent
+
+
+def test_a_json_config_the_script_loads_is_read_and_edited_in_place(tmp_path: Path) -> None:
+    """pytorch-template: every object built from config.json's "type" and "args"; the edited file
+    is what the script then trains with (its baseline trace says so)."""
+    folder = STYLES / "json_template"
+    source, before = (folder / "train.py").read_text(), (folder / "config.json").read_text()
+    found = extract(source, "train.py", directory=folder)
+    assert {f: found.sites[f].path for f in ("optimizer", "learning_rate", "batch_size", "dropout_rate")} == {
+        "optimizer": "config.json:optimizer.type", "learning_rate": "config.json:optimizer.args.lr",
+        "batch_size": "config.json:data_loader.args.batch_size", "dropout_rate": "config.json:arch.args.dropout"}
+    assert found.choices["optimizer"] == ("adam", "adamw")  # "amsgrad" is an argument SGD does not take
+    program = apply_edit(source, {"optimizer": "adamw", "learning_rate": 0.002}, "train.py", directory=folder)
+    assert program.script == source
+    assert program.files == {"config.json": before.replace('"type": "Adam"', '"type": "AdamW"')
+                             .replace('"lr": 0.001', '"lr": 0.002')}
+    work = tmp_path / "work"
+    shutil.copytree(folder, work)
+    (work / "config.json").write_text(program.files["config.json"])
+    command = script_command(sys.executable, "train.py", (), "trace", output_dir=str(tmp_path), root=str(work))
+    done = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    traced = facts(load(tmp_path / TRACE_FILE), "train.py")
+    assert traced.main is not None and traced.main.name == "AdamW" and traced.main.groups[0][1] == 0.002
+
+
+def test_a_toml_job_file_is_read_and_its_formats_kept() -> None:
+    """torchtitan: the [optimizer] table's name is the optimizer, local_batch_size the batch,
+    max_norm the clip; [validation] and [checkpoint] values are hands-off whatever their keys say."""
+    folder = STYLES / "toml_titan"
+    source = (folder / "train.py").read_text()
+    job = "train_configs/debug_model.toml"
+    found = extract(source, "train.py", directory=folder)
+    assert {f: (found.values[f], found.sites[f].path) for f in ("optimizer", "learning_rate", "batch_size",
+                                                                "gradient_clip")} == {
+        "optimizer": ("adamw", f"{job}:optimizer.name"), "learning_rate": (8e-4, f"{job}:optimizer.lr"),
+        "batch_size": (8, f"{job}:training.local_batch_size"), "gradient_clip": (1.0, f"{job}:training.max_norm")}
+    program = apply_edit(source, {"learning_rate": 1.6e-3, "optimizer": "adam"}, "train.py", directory=folder)
+    text = (folder / job).read_text()
+    assert program.files == {job: text.replace("lr = 8e-4", "lr = 1.6e-3").replace('name = "AdamW"', 'name = "Adam"')}
+    candidates, hands_off = find_candidates(source, found)
+    names = {c.name.split(":")[-1] for c in candidates}
+    assert {"optimizer.eps", "lr_scheduler.warmup_steps", "training.seq_len"} <= names
+    assert {"validation.freq", "checkpoint.interval", "compile.enable", "training.steps"} <= \
+        {h.name.split(":")[-1] for h in hands_off}
+
+
+def test_a_json_file_given_on_the_command_line_overrides_the_class_defaults(tmp_path: Path) -> None:
+    """The config_json style with ``args = ["--config", "over.json"]``: the file's values win over
+    the class's, which are shown overridden; an edit writes the file, in torch's spelling."""
+    folder = tmp_path / "style"
+    shutil.copytree(STYLES / "config_json", folder)
+    (folder / "over.json").write_text('{\n  "lr": 0.003,\n  "optimizer": "AdamW"\n}\n')
+    source, args = (folder / "train.py").read_text(), ("--config", "over.json")
+    found = extract(source, "train.py", directory=folder, args=args)
+    assert found.sites["learning_rate"].path == "over.json:lr"
+    assert "over.json" in found.overridden["Config.lr"].note
+    program = apply_edit(source, {"learning_rate": 0.006, "optimizer": "adam"}, "train.py", directory=folder,
+                         args=args)
+    assert program.files == {"over.json": '{\n  "lr": 0.006,\n  "optimizer": "Adam"\n}\n'}
+    assert program.script == source

@@ -37,7 +37,7 @@ PLUMBING_WORDS = frozenset({
     "budget", "time", "seconds", "timeout", "dry", "profile", "profiler", "vocab", "sample", "samples",
     "generate", "tokenizer", "cache", "download", "host", "pin", "ddp", "distributed", "local", "only",
     "push", "hub", "token", "report", "overwrite", "progress", "bar", "deterministic", "benchmark", "version",
-    "flops", "peak", "mfu", "h100", "a100", "tflops", "wall",
+    "flops", "peak", "mfu", "h100", "a100", "tflops", "wall", "verbosity", "folder", "shuffle",
 })
 # Name parts that mark the task itself (how many classes, how big or hard the data is): changing
 # them changes what is measured, so a lower loss would not be a better model. Noise counts only as
@@ -118,7 +118,7 @@ def _is_training_length(parts: set[str]) -> bool:
 def hands_off_reason(name: str) -> str:
     """Why ``name`` must never be tuned (evaluation, plumbing), or "" when it may be."""
     parts = set(words(name))
-    if parts & EVALUATION_WORDS:
+    if parts & EVALUATION_WORDS or {"early", "stop"} <= parts or {"early", "stopping"} <= parts:
         return "evaluation: tuning it would game the metric"
     if parts & TASK_WORDS or parts == {"noise"} or ("noise" in parts and parts & _NOISY_THINGS) \
             or _is_data_size(parts):
@@ -126,6 +126,22 @@ def hands_off_reason(name: str) -> str:
     if _is_training_length(parts):
         return "training length: more training wins by itself; declare it in [space] to tune it"
     if parts & PLUMBING_WORDS or parts in ({"train"}, {"do", "train"}):  # whether it trains at all
+        return "plumbing, not a hyperparameter"
+    return ""
+
+
+# Sections of a config file whose every value is evaluation or plumbing ([validation] freq,
+# [checkpoint] interval, [compile] enable), whatever the key's own name says.
+_PLUMBING_SECTIONS = frozenset({"checkpoint", "checkpointing", "compile", "logging", "logger", "job", "profiling",
+                                "profiler", "wandb", "tensorboard", "hydra", "paths", "callbacks"})
+
+
+def _section_reason(key: str) -> str:
+    """Why a config value is hands-off by the section it is in ("" when it is not)."""
+    sections = {word for part in key.split(".")[:-1] for word in words(part)}
+    if sections & EVALUATION_WORDS:
+        return "evaluation: tuning it would game the metric"
+    if sections & _PLUMBING_SECTIONS:
         return "plumbing, not a hyperparameter"
     return ""
 
@@ -186,7 +202,7 @@ def find_candidates(source: str, extraction: Extraction,
         if not site.file and site.line in frozen:
             hands_off.append(HandsOff(name, value, site.line, "inside a frozen region"))
             continue
-        reason = hands_off_reason(said)
+        reason = hands_off_reason(said) or (_section_reason(site.key) if site.file else "")
         if reason:
             hands_off.append(HandsOff(name, value, site.line, reason, site.file))
             continue

@@ -9,6 +9,7 @@ the ``[space]`` of tunable-looking constants that ``arrl inspect`` finds (the sa
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from .candidates import candidates_toml, find_candidates
 from .reader import extract
@@ -46,9 +47,11 @@ def guess_direction(metric: str) -> str:
     return "maximize" if any(_HIGHER_IS_BETTER.fullmatch(p) for p in parts) else "minimize"
 
 
-def scaffold(source: str, script: str, metric: str, direction: str, budget: float) -> str:
-    """The text of an ``arrl.toml`` for ``source`` (found at ``script``, relative to the file)."""
-    found = extract(source, script)
+def scaffold(source: str, script: str, metric: str, direction: str, budget: float,
+             directory: Path | None = None) -> str:
+    """The text of an ``arrl.toml`` for ``source`` (found at ``script``, relative to the file, in
+    ``directory``, where the config files it reads are)."""
+    found = extract(source, script, directory=directory)
     candidates, _ = find_candidates(source, found)
     lines = [
         "# Written by `arrl init`; see docs/configuration.md for every setting.",

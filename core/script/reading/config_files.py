@@ -1,13 +1,14 @@
-"""Config files: the values a Hydra script's ``cfg`` holds, read where they are written
-(:mod:`arrl.script.configs`).
+"""Config files: the values a script's config holds, read where they are written
+(:mod:`arrl.script.configs`): Hydra's composition of a ``@hydra.main`` config, and the JSON, TOML
+and YAML files a script loads itself (``json.load(open(args.config))``, ``tomllib.load``).
 
-Each scalar the composition gives ``cfg`` becomes a literal of style ``yaml``, named by file and
+Each scalar becomes a literal of the file's style (``yaml``, ``json``, ``toml``), named by file and
 dotted key (``conf/optimizer/adam.yaml:lr``), which the rules then weigh like any other literal:
 its key's name says its field (``lr``, ``weight_decay``, ``batch_size``), and the rest are
 candidates. A value Hydra sets again (a later layer of the defaults list, or the ``args``
-setting's ``key=value``) is shown as overridden. A group whose option is instantiated by
-``_target_`` as a torch optimizer is the optimizer field: an edit picks among the targets of the
-group's other options that take every key the chosen one sets.
+setting's ``key=value``) is shown as overridden, as is a literal of the script that a loaded file
+sets again by name. The optimizer is a Hydra group's ``_target_`` or an optimizer table's
+``type``/``name``: an edit picks among the optimizers that take every argument the config gives.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from pathlib import Path
 
 import attrs
 
-from arrl.script.configs import ConfigError, Scalar, compose, hydra_main
+from arrl.script.configs import ConfigError, Document, Scalar, compose, hydra_main, read
+from arrl.script.configs.documents import kind_of
 from arrl.script.configs.hydra import Composition
+from arrl.script.configs.loads import loaded_files
 
 from .code import OPTIMIZER_CLASSES
 from .draft import Draft
-from .findings import Assignment
+from .findings import Assignment, Findings
 from .names import normal_name
 from .results import Site
 
@@ -49,67 +52,125 @@ class ConfigAssignment(Assignment):
 
 @attrs.frozen
 class ConfigReading:
-    composition: Composition
+    composition: Composition | None  # Hydra's, when the script has a @hydra.main
+    loaded: dict[str, Document]  # files the script loads itself (json.load, tomllib.load, ...), by name
     assignments: list[ConfigAssignment]
+
+    @property
+    def documents(self) -> dict[str, Document]:
+        """Every config file read, by name: what a version's config files are."""
+        return {**(self.composition.documents if self.composition is not None else {}), **self.loaded}
 
 
 def read_configs(source: str, directory: Path | None, args: Sequence[str],
                  texts: Mapping[str, str] | None) -> ConfigReading | None:
-    """The Hydra composition a script's ``@hydra.main`` names, as literals; None for a script
-    without one. Raises :class:`ConfigError` for a config that cannot be read."""
-    if "hydra" not in source or (directory is None and texts is None):
+    """The config files a script reads (Hydra's composition, the files it loads itself), as
+    literals; None for a script without any. Raises :class:`ConfigError` for one that cannot be read."""
+    if directory is None and texts is None:
         return None
     try:
-        found = hydra_main(ast.parse(source))
+        tree = ast.parse(source)
     except SyntaxError:
         return None
-    if found is None:
+    found = hydra_main(tree) if "hydra" in source else None
+    composition = compose(directory, found[0], found[1], args, texts) if found is not None else None
+    loaded: dict[str, Document] = {}
+    for name, _ in loaded_files(tree, args):
+        text = _text(name, directory, texts)
+        if text is not None and (composition is None or name not in composition.documents):
+            loaded[name] = read(name, text)
+    if composition is None and not loaded:
         return None
-    composition = compose(directory, found[0], found[1], args, texts)
+    values = list(composition.values.items()) if composition is not None else []
+    values += [(key, scalar) for document in loaded.values() for key, scalar in document.scalars.items()]
     assignments = [
         ConfigAssignment(scalar.name, normal_name(key.rsplit(".", 1)[-1]), scalar.value, scalar,  # type: ignore[arg-type]
-                         scalar.line, "yaml", _ORDER + n, composed=key)
-        for n, (key, scalar) in enumerate(composition.values.items())
+                         scalar.line, kind_of(scalar.file), _ORDER + n, composed=key)
+        for n, (key, scalar) in enumerate(values)
         if scalar.value is not None and not key.rsplit(".", 1)[-1].startswith("_")
     ]
-    return ConfigReading(composition, assignments)
+    return ConfigReading(composition, loaded, assignments)
+
+
+def _text(name: str, directory: Path | None, texts: Mapping[str, str] | None) -> str | None:
+    if texts is not None and name in texts:
+        return texts[name]
+    if directory is None:
+        return None
+    try:
+        return (directory / name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None  # not there (made when the script runs) or not text: nothing to read
+
+
+def overriding(reading: ConfigReading, found: Findings) -> dict[int, str]:
+    """The script's literals a file it loads sets again: a top-level key of that file with the
+    literal's name (a ``class Config`` default that ``--config over.json`` replaces key by key)."""
+    keys = {normal_name(key): document.file for document in reading.loaded.values()
+            for key in document.scalars if "." not in key}
+    return {id(a): f"set again by {keys[a.key]}, which the script loads" for a in found.assignments
+            if a.key in keys and a.aliasable and not isinstance(a, ConfigAssignment)}
 
 
 def replaced(reading: ConfigReading, draft: Draft) -> None:
     """Values Hydra sets again before the script sees them: shown, never proposed."""
-    for scalar, why in reading.composition.replaced:
+    for scalar, why in reading.composition.replaced if reading.composition is not None else ():
         draft.overridden[scalar.name] = Site("", scalar.value, scalar.line, "yaml", scalar.name, False, why,
                                              file=scalar.file)
 
 
 def settle_targets(draft: Draft, reading: ConfigReading, settled: set[str]) -> None:
-    """The optimizer chosen by a config group's ``_target_`` (torch.optim.Adam)."""
+    """The optimizer a config names: a Hydra group's ``_target_`` (torch.optim.Adam), or the
+    ``type``/``name`` of an optimizer's table (pytorch-template's ``"optimizer": {"type": "Adam"}``,
+    torchtitan's ``[optimizer] name = "AdamW"``). It can switch to the optimizers that take every
+    argument the config gives it: for a group, among its options' targets."""
     if "optimizer" in settled or "optimizer" in draft.values:
         return
-    composition = reading.composition
-    for key, scalar in composition.values.items():
-        if not key.endswith("_target_") or not isinstance(scalar.value, str):
+    values = dict(reading.composition.values) if reading.composition is not None else {}
+    for document in reading.loaded.values():
+        values.update(document.scalars)
+    for key, scalar in values.items():
+        parent, _, last = key.rpartition(".")
+        hydra = last == "_target_"
+        if not isinstance(scalar.value, str) or not (hydra or last in _NAME_KEYS
+                                                     and normal_name(parent.rpartition(".")[2]) in _OPTIMIZER_KEYS):
             continue
-        chosen = _optimizer_of(scalar.value)
+        chosen = _optimizer_of(scalar.value) if hydra else _named_optimizer(scalar.value)
         if chosen is None:
             continue
-        document = composition.documents[scalar.file]
-        siblings = {k for k in document.scalars if k != "_target_" and not k.startswith("_") and "." not in k}
-        # The group's options name the optimizers it offers: by their _target_, and by their file
-        # name, which still says the option's optimizer once an edit has switched its target.
-        named = [*_group_targets(composition, scalar), *_group_options(composition, scalar)]
-        module = scalar.value.rpartition(".")[0]
-        class_of = {v: k for k, v in OPTIMIZER_CLASSES.items()}
+        document = reading.documents[scalar.file]
+        here = scalar.key.rpartition(".")[0]
+        siblings = {k.rpartition(".")[2] for k in document.scalars
+                    if k != scalar.key and k.startswith(here) and not k.rpartition(".")[2].startswith("_")}
+        offered = [*_group_targets(reading, scalar), *_group_options(reading, scalar)] if hydra else \
+            list(_OPTIMIZER_ARGUMENTS)
         spellings = {chosen: scalar.value}
-        for other in (o for o in named if o is not None):
+        for other in (o for o in offered if o is not None):
             if other not in spellings and other in _OPTIMIZER_ARGUMENTS and siblings <= _OPTIMIZER_ARGUMENTS[other]:
-                spellings[other] = f"{module}.{class_of[other]}"
-        draft.settle("optimizer", chosen, Site("optimizer", chosen, scalar.line, "yaml", scalar.name,
-                                               note=f"{key} of the config", file=scalar.file), [scalar])
+                spellings[other] = _spelled_like(other, scalar.value)
+        draft.settle("optimizer", chosen, Site("optimizer", chosen, scalar.line, kind_of(scalar.file), scalar.name,
+                                               note=f"{key} of the config", file=scalar.file, key=key), [scalar])
         draft.choices["optimizer"] = tuple(spellings)
         draft.spelled_as["optimizer"] = spellings
         settled.add("optimizer")
         return
+
+
+_NAME_KEYS = ("type", "name", "class", "cls")
+_OPTIMIZER_KEYS = ("optimizer", "optim", "opt", "optimiser")
+_CLASS_OF = {v: k for k, v in OPTIMIZER_CLASSES.items()}
+
+
+def _named_optimizer(value: str) -> str | None:
+    name = value.rpartition(".")[2]
+    return OPTIMIZER_CLASSES.get(name) or (name.lower() if name.lower() in _OPTIMIZER_ARGUMENTS else None)
+
+
+def _spelled_like(optimizer: str, original: str) -> str:
+    """``optimizer`` written as ``original`` writes its optimizer: torch.optim.SGD, SGD or sgd."""
+    module, _, name = original.rpartition(".")
+    spelled = _CLASS_OF[optimizer] if name in OPTIMIZER_CLASSES else optimizer
+    return f"{module}.{spelled}" if module else spelled
 
 
 def _optimizer_of(target: str) -> str | None:
@@ -119,11 +180,12 @@ def _optimizer_of(target: str) -> str | None:
     return OPTIMIZER_CLASSES.get(name)
 
 
-def _group_targets(composition: Composition, chosen: Scalar) -> list[str | None]:
-    """The optimizer of each other option of the group ``chosen`` belongs to, by its ``_target_``."""
+def _group_targets(reading: ConfigReading, chosen: Scalar) -> list[str | None]:
+    """The optimizer of each other option of the group ``chosen`` belongs to, by its ``_target_``
+    (the group's options name the optimizers it offers)."""
     folder = posixpath.dirname(chosen.file)
     targets: list[str | None] = []
-    for name, document in composition.documents.items():
+    for name, document in reading.documents.items():
         if posixpath.dirname(name) == folder and name != chosen.file:
             target = document.scalars.get("_target_")
             if target is not None and isinstance(target.value, str):
@@ -131,10 +193,11 @@ def _group_targets(composition: Composition, chosen: Scalar) -> list[str | None]
     return targets
 
 
-def _group_options(composition: Composition, chosen: Scalar) -> list[str | None]:
-    """The optimizer each option of the group names by its file name (adam.yaml)."""
+def _group_options(reading: ConfigReading, chosen: Scalar) -> list[str | None]:
+    """The optimizer each option of the group names by its file name (adam.yaml), which still says
+    the option's optimizer once an edit has switched its target."""
     folder = posixpath.dirname(chosen.file)
-    stems = [posixpath.basename(n).rsplit(".", 1)[0].lower() for n in composition.documents
+    stems = [posixpath.basename(n).rsplit(".", 1)[0].lower() for n in reading.documents
              if posixpath.dirname(n) == folder]
     return [stem if stem in _OPTIMIZER_ARGUMENTS else None for stem in stems]
 
@@ -144,8 +207,8 @@ def composed_name(assignment: Assignment) -> str:
     return assignment.composed if isinstance(assignment, ConfigAssignment) else ""
 
 
-__all__ = ["ConfigAssignment", "ConfigError", "ConfigReading", "composed_name", "read_configs", "replaced",
-           "settle_targets"]
+__all__ = ["ConfigAssignment", "ConfigError", "ConfigReading", "composed_name", "overriding", "read_configs",
+           "replaced", "settle_targets"]
 
 
 def join_trace(draft: Draft, main_name: str | None, main_rates: set[float], micro_batch: int | None) -> None:

@@ -94,6 +94,8 @@ def analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knobs
         raise SchemaError(f"[fields] maps unknown field(s) {', '.join(unknown)}; fields are: {', '.join(FIELDS_BY_NAME)}")
 
     draft = Draft(own_knobs=groups)
+    if configs is not None:
+        draft.replaced.update(config_files.overriding(configs, found))
     live_literals = _replaced_before_use(draft, found, source, directory, args)
     if configs is not None:
         config_files.replaced(configs, draft)
@@ -133,9 +135,9 @@ def analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knobs
     extraction = Extraction(draft.values, sites, out_of_range, draft.problems, draft.choices, filename, invalid,
                             tuple(found_knobs), draft.overridden, _literals(live_literals + _split_off(found, draft, live_literals)), inert,
                             tuple(draft.own_knobs),
-                            tuple(sorted(configs.composition.documents)) if configs is not None else ())
+                            tuple(sorted(configs.documents)) if configs is not None else ())
     return Analysis(extraction, draft.targets, module, walk.scope.torch_optim_prefix, draft.spelled_as,
-                    configs.composition.documents if configs is not None else {})
+                    configs.documents if configs is not None else {})
 
 
 def _names(assignment: Assignment, name: str) -> bool:

@@ -28,8 +28,8 @@ ALIASES: Mapping[str, tuple[str, ...]] = {
     "weight_decay": ("weight_decay", "wd"),
     "scheduler": ("scheduler", "lr_scheduler", "lr_schedule", "schedule", "lr_scheduler_type", "scheduler_type"),
     "batch_size": ("batch_size", "bs", "train_batch_size", "per_device_train_batch_size", "device_batch_size",
-                   "micro_batch_size"),
-    "gradient_clip": ("gradient_clip", "grad_clip", "clip_grad_norm", "max_grad_norm", "clip", "clip_norm",
+                   "micro_batch_size", "local_batch_size"),
+    "gradient_clip": ("gradient_clip", "grad_clip", "clip_grad_norm", "max_grad_norm", "clip", "clip_norm", "max_norm",
                       "gradient_clip_val", "grad_norm_clip"),
     "mixed_precision": ("mixed_precision", "amp", "use_amp", "autocast", "fp16", "bf16", "use_fp16", "use_bf16"),
 }

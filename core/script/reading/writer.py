@@ -180,7 +180,7 @@ def apply_edit(source: str, changes: Mapping[str, Value], filename: str = "<scri
         for target in analysis.targets[field]:
             if isinstance(target, Scalar):
                 spelled = analysis.spellings.get(field, {}).get(value, value) if isinstance(value, str) else value
-                in_files.setdefault(target.file, {})[target.key] = spelled
+                in_files.setdefault(target.file, {})[target.key] = _spelled_as_before(spelled, target.value)
                 continue
             rewrites[id(target.node if isinstance(target, (CodeChoice, Mapped)) else target)] = \
                 _rewrite(analysis, field, value, target)
@@ -203,6 +203,17 @@ def apply_values(source: str, changes: Mapping[str, Value], filename: str = "<sc
         raise SchemaError(f"this edit rewrites {', '.join(sorted(program.files))}, not only the script: "
                           "use arrl.script.apply_edit, whose Program carries the config files")
     return program.script
+
+
+def _spelled_as_before(value: Value, before: object) -> Value:
+    """A choice written in a config file keeps its spelling: torch's class name ("AdamW", "GELU")
+    where the file wrote one, as a script looking it up in torch.optim or torch.nn needs."""
+    if not isinstance(value, str) or not isinstance(before, str) or value != value.lower():
+        return value
+    for classes in (OPTIMIZER_CLASSES, ACTIVATION_CLASSES):
+        if before in classes:
+            return next((name for name, choice in classes.items() if choice == value), value)
+    return value
 
 
 def _rewrite(analysis: Analysis, field: str, value: Value, target: Any) -> Callable[[Any], cst.CSTNode]:
