@@ -39,6 +39,7 @@ import attrs
 
 import arrl
 from arrl.errors import ConfigError
+from arrl.journal import write_atomic
 from arrl.plugins.proposers.domains import Domain, describe, domain, editable_fields, repair_heads
 from arrl.records import Outcome
 from arrl.schema import Value, config_hash
@@ -232,7 +233,7 @@ class OptunaProposer(arrl.Proposer):
 
     # -- persistence ----------------------------------------------------------------------------
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps({"finished": self.finished}))
+        write_atomic(path, json.dumps({"finished": self.finished}))
 
     def load(self, path: Path) -> None:
         self.finished = json.loads(path.read_text())["finished"]

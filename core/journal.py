@@ -73,7 +73,9 @@ def new_run_id() -> str:
     return f"{stamp}-{secrets.token_hex(2)}"
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
+    """Write-then-rename: a kill mid-write leaves the old text or the new, never a torn file
+    (proposers save their state with it, so that a continued run can load it)."""
     _write_atomic_bytes(path, text.encode())
 
 
@@ -282,7 +284,7 @@ class JournalFile:
         data = self.path.read_bytes()
         if data and not data.endswith(b"\n"):
             keep = data[: data.rfind(b"\n") + 1]
-            _write_atomic(self.path, keep.decode())
+            write_atomic(self.path, keep.decode())
 
 
 class RunDirectory:
@@ -334,7 +336,7 @@ class RunDirectory:
             raise ArrlError(f"cannot read {self.meta_path}: {error}") from None
 
     def save_meta(self, meta: RunMeta) -> None:
-        _write_atomic(self.meta_path, json.dumps(converter.unstructure(meta), indent=2, sort_keys=True))
+        write_atomic(self.meta_path, json.dumps(converter.unstructure(meta), indent=2, sort_keys=True))
 
     def set_status(self, status: RunStatus, reason: str = "") -> None:
         meta = self.load_meta()
@@ -413,7 +415,7 @@ class RunDirectory:
         if missing:
             # ISO times of one format sort as text; the sort is stable for equal times.
             merged = sorted(lines + missing, key=lambda line: line.split(" ", 1)[0])
-            _write_atomic(self.log_path, "".join(merged))
+            write_atomic(self.log_path, "".join(merged))
         return len(missing)
 
     @property

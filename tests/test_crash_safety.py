@@ -160,6 +160,23 @@ def test_sigkill_at_each_named_phase(phase: str, tmp_path: Path, arrl_env) -> No
     assert len(recs) == 6 and recs[: len(crashed)] == crashed
 
 
+def test_a_torn_proposer_state_is_said_and_the_run_goes_on(tmp_path: Path, arrl_env) -> None:
+    """A kill while the proposer wrote its state (what the fifty kills once caught, before the
+    built-in proposers wrote it aside and renamed it): the continued run says so and goes on
+    afresh, everything recorded kept."""
+    repo = make_repo(tmp_path / "project", {"train.py": SCRIPT}, CONFIG + '[plugins]\nproposer = "random"\n')
+    assert run_arrl("run", "--max-experiments", "4", cwd=repo, env=arrl_env).returncode == 0
+    before = records(repo)
+    (run_dir(repo) / "proposer.state").write_text("")
+    meta = run_dir(repo) / "run.json"
+    meta.write_text(meta.read_text().replace('"finished"', '"interrupted"'))
+    resumed = run_arrl("run", "--max-experiments", "5", cwd=repo, env=arrl_env)
+    assert resumed.returncode == 0, resumed.output
+    assert "the proposer's saved state cannot be read (JSONDecodeError" in resumed.output
+    recs = check_invariants(repo, settled=True)
+    assert len(recs) == 5 and recs[:4] == before
+
+
 def test_full_disk_loses_nothing_and_says_so(tmp_path: Path, arrl_env) -> None:
     mount = tmp_path / "small"
     mount.mkdir()

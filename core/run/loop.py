@@ -154,7 +154,11 @@ class ExperimentLoop:
             raise ArrlError(f"the evaluation script {bench.evaluate_path} is not among the repository's committed "
                             "files; commit it or unset `evaluate`")
         if run.proposer_state.exists():
-            self.c.proposer.load(run.proposer_state)
+            try:
+                self.c.proposer.load(run.proposer_state)
+            except Exception as error:  # a third-party proposer's state: any failure is the same news
+                bench.note(f"the proposer's saved state cannot be read ({type(error).__name__}: {error}); it "
+                           "starts afresh, and the journal keeps every result")
         self.hooks.arrl_run_started(run_id=run.run_id, metric=self.settings.metric,
                                     direction=self.settings.direction.value, budget_seconds=self.settings.budget,
                                     previous=list(state.records), at=time.time())

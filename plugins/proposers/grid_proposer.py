@@ -30,6 +30,7 @@ from pathlib import Path
 import attrs
 
 import arrl
+from arrl.journal import write_atomic
 from arrl.schema import SchemaError, Value
 from arrl.script.actions import random_edit
 
@@ -134,7 +135,7 @@ class GridProposer(arrl.Proposer):
 
     def save(self, path: Path) -> None:
         version, internal, gauss = self.rng.getstate()
-        path.write_text(json.dumps({"baseline": self.baseline, "position": self.position,
+        write_atomic(path, json.dumps({"baseline": self.baseline, "position": self.position,
                                     "rng": [version, list(internal), gauss]}))
 
     def load(self, path: Path) -> None:

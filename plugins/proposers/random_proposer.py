@@ -11,6 +11,7 @@ from pathlib import Path
 import attrs
 
 import arrl
+from arrl.journal import write_atomic
 from arrl.schema import config_hash
 from arrl.script.actions import random_edit
 
@@ -51,7 +52,7 @@ class RandomProposer(arrl.Proposer):
     # same sequence instead of replaying proposals it already tried.
     def save(self, path: Path) -> None:
         version, internal, gauss = self.rng.getstate()
-        path.write_text(json.dumps({"version": version, "internal": list(internal), "gauss": gauss}))
+        write_atomic(path, json.dumps({"version": version, "internal": list(internal), "gauss": gauss}))
 
     def load(self, path: Path) -> None:
         state = json.loads(path.read_text())
