@@ -17,10 +17,10 @@ from omegaconf import OmegaConf
 
 from arrl.schema import SchemaError
 from arrl.script.candidates import find_candidates
-from arrl.script.configs import compose, read, replace
+from arrl.script.configs import ConfigError, compose, read, replace
 from arrl.script.configs.judge import judge
 from arrl.script.reader import ScriptError, apply_edit, extract, program_hash
-from arrl.trace import TRACE_FILE, facts, load, script_command
+from arrl.trace import TRACE_FILE, Facts, Optimizer, facts, load, script_command
 from support import git, records, run_arrl
 
 HYDRA = Path(__file__).parent / "scripts" / "styles" / "hydra_optim"
@@ -136,12 +136,58 @@ def _in_domain(knob: str, value: object) -> str:
     (ADAM, BEFORE + "# a note\n", "changes more than values"),
     ("conf/config.yaml", CONFIG.replace("- optimizer: adam", "- optimizer: sgd"), "changes more than values"),
     ("conf/config.yaml", CONFIG.replace("outputs}/hydra", "outputs}/elsewhere"), "Hydra's own settings"),
+    # Found by a helper attacking the judge: an interpolation behind an escape, numbers that one
+    # loader reads as a number and another as a string, input that crashed the reading.
+    (ADAM, BEFORE.replace("torch.optim.Adam", '"\\x24{oc.env:SECRET}"'), "interpolation or resolver"),
+    (ADAM, BEFORE.replace("torch.optim.Adam", '"???"'), "missing value"),
+    (ADAM, BEFORE.replace("0.001", "1e-3"), "PyYAML reads it as '1e-3' and OmegaConf as 0.001"),
+    (ADAM, BEFORE.replace("0.001", "[" * 5000 + "]" * 5000), "cannot be read"),
 ])
 def test_a_config_edit_may_change_knob_values_only(file: str, after: str, why: str) -> None:
     before = BEFORE if file == ADAM else CONFIG
     knobs = KNOBS if file == ADAM else {}
     problems = judge(file, before, after, knobs, _in_domain)
     assert problems and why in " ".join(problems)
+
+
+def test_the_judge_reads_values_as_the_script_does() -> None:
+    """+.001 and 08 are strings to PyYAML and OmegaConf alike, so a number knob refuses them; a
+    key named like the defaults list is not the defaults list; crashes are refusals."""
+    numbers = judge(ADAM, BEFORE, BEFORE.replace("0.001", "+.001"), KNOBS,
+                    lambda knob, value: "" if isinstance(value, float) else f"{value!r} is not a number")
+    assert numbers and "'+.001' is not a number" in numbers[0]
+    assert judge("c.yaml", "defaults_lr: 0.1\n", "defaults_lr: 0.2\n", {"defaults_lr": "lr"}, _in_domain) == []
+    assert "cannot be read" in judge("c.json", '{"lr": 1}', '{"lr": ' + "9" * 5001 + "}", {"lr": "lr"}, _in_domain)[0]
+
+
+def test_toml_values_are_read_where_tomllib_reads_them() -> None:
+    """A quoted table header, a key inside a multi-line string and a # inside a string: each value
+    is what tomllib reads at its key, or not read at all."""
+    text = "[optimizer]\nlr = 0.001\n['scheduler']\nlr = 0.5\n[train]\nnote = \"\"\"\nwd = 9\n\"\"\"\nname = \"run#1\"  # c\n"
+    scalars = read("c.toml", text).scalars
+    assert {k: s.value for k, s in scalars.items()} == {"optimizer.lr": 0.001, "scheduler.lr": 0.5,
+                                                         "train.name": "run#1"}
+    assert replace(read("c.toml", text), {"train.name": "run#2"}).endswith('name = "run#2"  # c\n')
+
+
+def test_values_that_would_not_read_back_are_not_written() -> None:
+    document = read("c.yaml", "lr: 3.0e-4\nname: 'a'\n")
+    assert replace(document, {"lr": 0.0012345678}) == "lr: 1.2345678e-3\nname: 'a'\n"
+    with pytest.raises(ConfigError, match="not a number a config file can hold"):
+        replace(document, {"lr": float("inf")})
+    with pytest.raises(ConfigError, match="cannot be written so that it reads back the same"):
+        replace(document, {"name": "a\nb"})
+
+
+def test_hydras_own_groups_are_not_the_scripts(tmp_path: Path) -> None:
+    """`override hydra/launcher: ...` and a conf/hydra/ file are Hydra's settings: never composed
+    as values, so never knobs."""
+    conf = tmp_path / "conf"
+    (conf / "hydra" / "run").mkdir(parents=True)
+    (conf / "config.yaml").write_text("defaults:\n  - override hydra/launcher: joblib\n  - hydra/run: x\n  - _self_\n"
+                                      "lr: 0.1\n")
+    (conf / "hydra" / "run" / "x.yaml").write_text("dir: outputs\n")
+    assert list(compose(tmp_path, "conf", "config").values) == ["lr"]
 
 
 def test_what_arrl_writes_passes_the_judge() -> None:
@@ -246,3 +292,18 @@ def test_a_json_file_given_on_the_command_line_overrides_the_class_defaults(tmp_
                          args=args)
     assert program.files == {"over.json": '{\n  "lr": 0.006,\n  "optimizer": "Adam"\n}\n'}
     assert program.script == source
+
+
+def test_a_config_value_must_be_what_training_got() -> None:
+    """With the baseline's trace, the optimizer, the rate and the batch read from YAML are checked
+    against what training built: one that disagrees (another layer sets it, the script scales it)
+    is a problem, not a field."""
+    agrees = Facts(optimizers=(Optimizer("Adam", (), ((21898, 0.001),), 3),), micro_batch=128)
+    found = extract(SCRIPT, "train.py", directory=HYDRA, facts=agrees)
+    assert all(f in found.values and "the trace agrees" in found.sites[f].note
+               for f in ("optimizer", "learning_rate", "batch_size"))
+    scaled = Facts(optimizers=(Optimizer("SGD", (), ((21898, 0.004),), 3),), micro_batch=64)
+    found = extract(SCRIPT, "train.py", directory=HYDRA, facts=scaled)
+    assert not {"optimizer", "learning_rate", "batch_size"} & found.values.keys()
+    assert "it does not reach training as read" in found.problems["learning_rate"]
+    assert "SGD" in found.problems["optimizer"] and "64" in found.problems["batch_size"]

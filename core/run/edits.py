@@ -64,8 +64,12 @@ def config_refusals(bench: Workbench, parent_script: str, parent_files: Mapping[
 
 
 def _outside(bench: Workbench, knob: str, value: Value) -> str:
+    """Why ``value`` is not one ``knob`` may take, as written: 32.0 for an integer is refused,
+    though it equals 32, because the script gets a float."""
     try:
-        bench.space[knob].check(value)
+        taken = bench.space[knob].check(value)
     except SchemaError as error:
         return str(error)
+    if type(taken) is not type(value) and not (isinstance(taken, float) and type(value) is int):
+        return f"{value!r} is written as a {type(value).__name__}, where {knob} takes a {type(taken).__name__}"
     return ""

@@ -14,6 +14,7 @@ Values are typed the way the script's loader types them: YAML as OmegaConf does 
 from __future__ import annotations
 
 import json
+import math
 import re
 import tomllib
 from collections.abc import Iterator
@@ -77,37 +78,32 @@ def read(file: str, text: str) -> Document:
         if kind == "json":
             return Document(file, text, dict(_json_scalars(file, text)))
         return Document(file, text, dict(_toml_scalars(file, text)))
-    except (yaml.YAMLError, json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
-        raise ConfigError(f"{file} cannot be read: {error}".replace("\n", " ")) from None
+    except (yaml.YAMLError, ValueError, RecursionError) as error:  # JSON's and TOML's errors are ValueErrors
+        raise ConfigError(f"{file} cannot be read: {type(error).__name__}: {error}".replace("\n", " ")[:400]) from None
 
 
 # -- YAML -----------------------------------------------------------------------------------------
 
-# YAML 1.1's float needs a dot; OmegaConf also reads 1e-3 and 1e+3 as floats.
-_YAML_FLOAT = re.compile(r"[-+]?(\d[\d_]*)?\.?\d[\d_]*([eE][-+]?\d+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
-_FLOAT_TAG, _INT_TAG, _BOOL_TAG, _NULL_TAG = (f"tag:yaml.org,2002:{t}" for t in ("float", "int", "bool", "null"))
+# The float OmegaConf adds to YAML 1.1's (which needs a dot): 1e-3 and 1e+3 are floats to it,
+# strings to PyYAML (omegaconf/_utils.py, get_yaml_loader). ASCII digits only, as both read them.
+_OMEGACONF_FLOAT = re.compile(r"""[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?[0-9][0-9_]*(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+][0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN)""", re.X)
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
-def yaml_value(node: yaml.ScalarNode) -> Value:
-    """A YAML scalar's value as OmegaConf gives it to the script."""
-    text = node.value
-    if node.style:  # quoted: a string, whatever it says
-        return text
-    if node.tag == _NULL_TAG:
-        return None
-    if node.tag == _BOOL_TAG:
-        return text.lower() in ("true", "yes", "on", "y")
-    if node.tag == _INT_TAG:
-        try:
-            return int(text.replace("_", ""), 0)
-        except ValueError:
-            return text
-    if node.tag == _FLOAT_TAG or _YAML_FLOAT.fullmatch(text):
-        try:
-            return float(text.replace("_", ""))
-        except ValueError:
-            return text
-    return text
+def yaml_value(node: yaml.ScalarNode, omegaconf: bool = True) -> Value:
+    """A YAML scalar's value as the script gets it: through OmegaConf (Hydra, ``OmegaConf.load``),
+    or ``omegaconf=False``, through PyYAML's safe loader. A value of another type (a date) is its text."""
+    try:
+        value = yaml.SafeLoader("").construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, OverflowError):
+        return node.value
+    if omegaconf and node.tag == _STR_TAG and not node.style and _OMEGACONF_FLOAT.fullmatch(node.value):
+        return float(node.value.replace("_", ""))
+    return value if value is None or isinstance(value, (bool, int, float, str)) else node.value
 
 
 def _read_yaml(file: str, text: str) -> Document:
@@ -118,7 +114,8 @@ def _read_yaml(file: str, text: str) -> Document:
         raise ConfigError(f"{file}: the top of a config file must be a mapping")
     scalars: dict[str, Scalar] = {}
     for key, node in walk_yaml(tree):
-        if isinstance(node, yaml.ScalarNode):
+        # An empty value (``lr:``) occupies no characters: nothing to replace.
+        if isinstance(node, yaml.ScalarNode) and node.end_mark.index > node.start_mark.index:
             quote = text[node.start_mark.index] if node.style in ("'", '"') else ""
             scalars[key] = Scalar(file, key, yaml_value(node), node.start_mark.index, node.end_mark.index,
                                   node.start_mark.line + 1, quote)
@@ -182,36 +179,77 @@ def _end_of_value(text: str, decoder: json.JSONDecoder, index: int) -> int:
 
 # -- TOML -----------------------------------------------------------------------------------------
 
-_TOML_TABLE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\" ]+?)\s*\]\s*(#.*)?$")
-_TOML_ENTRY = re.compile(r"^(\s*)([A-Za-z0-9_\-]+)(\s*=\s*)(.*?)(\s*(#.*)?)$")
+_TOML_TABLE = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+_TOML_ENTRY = re.compile(r"^(\s*)([A-Za-z0-9_\-]+)(\s*=\s*)(.*)$")
+_TOML_MULTILINE = re.compile(r'"""|\'\'\'')
 
 
 def _toml_scalars(file: str, text: str) -> Iterator[tuple[str, Scalar]]:
-    """``key = value`` lines under ``[table]`` headers, each value checked with tomllib."""
-    tomllib.loads(text)  # invalid TOML is said here, with its line
-    table, offset = "", 0
-    for number, line in enumerate(text.splitlines(keepends=True), start=1):
+    """``key = value`` lines under ``[table]`` headers. Each value is checked against what tomllib
+    reads at its key, and a key seen twice or read otherwise is left out: what is read is exactly
+    what the script gets."""
+    parsed = tomllib.loads(text)  # invalid TOML is said here, with its line
+    table: str | None = ""
+    offset, inside = 0, ""  # inside: the quotes of a multi-line string the line is in
+    found: dict[str, Scalar] = {}
+    doubtful: set[str] = set()
+    for number, line in enumerate(re.split(r"(?<=\n)", text), start=1):
         body = line.rstrip("\r\n")
-        header = _TOML_TABLE.match(body)
-        if header:
-            table = header.group(1).replace('"', "").replace(" ", "") + "."
+        if inside:
+            inside = "" if body.count(inside) % 2 else inside
         elif body.lstrip().startswith("[["):
-            table = "\0"  # arrays of tables: not read
-        else:
-            entry = _TOML_ENTRY.match(body)
-            if entry and table != "\0":
-                raw = entry.group(4)
-                try:
-                    value = tomllib.loads(f"v = {raw}")["v"]
-                except tomllib.TOMLDecodeError:
-                    value = None  # a multi-line value: not read
-                    raw = ""
-                if raw and (isinstance(value, (bool, int, float, str))):
-                    start = offset + len(entry.group(1)) + len(entry.group(2)) + len(entry.group(3))
-                    key = f"{table.lstrip('.')}{entry.group(2)}"
-                    yield key, Scalar(file, key, value, start, start + len(raw), number,
-                                      raw[0] if raw[0] in "'\"" else "")
+            table = None  # arrays of tables: not read
+        elif _TOML_TABLE.match(body):
+            table = _table_path(_TOML_TABLE.match(body).group(1))  # type: ignore[union-attr]
+        elif (entry := _TOML_ENTRY.match(body)) is not None and table is not None:
+            raw, value = _toml_value(entry.group(4))
+            if raw is None:
+                opened = _TOML_MULTILINE.search(entry.group(4))
+                inside = opened.group(0) if opened and entry.group(4).count(opened.group(0)) % 2 else ""
+            elif isinstance(value, (bool, int, float, str)):
+                key = f"{table}{entry.group(2)}"
+                start = offset + len(entry.group(1)) + len(entry.group(2)) + len(entry.group(3))
+                if key in found:
+                    doubtful.add(key)
+                found[key] = Scalar(file, key, value, start, start + len(raw), number,
+                                    raw[0] if raw[0] in "'\"" else "")
         offset += len(line)
+    for key, scalar in found.items():
+        if key not in doubtful and _at(parsed, key) == (type(scalar.value), scalar.value):
+            yield key, scalar
+
+
+def _table_path(header: str) -> str | None:
+    """A table header's dotted path (``optimizer``, ``"a b".c``), or None where arrl cannot say it."""
+    try:
+        parsed = tomllib.loads(f"[{header}]\n")
+    except tomllib.TOMLDecodeError:
+        return None
+    parts: list[str] = []
+    while isinstance(parsed, dict) and len(parsed) == 1:
+        name, parsed = next(iter(parsed.items()))
+        parts.append(name)
+    return "".join(f"{p}." for p in parts)
+
+
+def _toml_value(rest: str) -> tuple[str | None, object]:
+    """The value's text (the shortest prefix that is a whole value, a comment after it) and the value."""
+    for end in [m.start() for m in re.finditer("#", rest)] + [len(rest)]:
+        raw = rest[:end].rstrip()
+        try:
+            return raw, tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            continue
+    return None, None
+
+
+def _at(tree: dict, key: str) -> tuple[type, object] | None:
+    node: object = tree
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return type(node), node
 
 
 def _line_starts(text: str) -> list[int]:
@@ -230,15 +268,22 @@ def _line_of(starts: list[int], index: int) -> int:
 def format_scalar(kind: str, value: Value, original: Scalar, old: str = "") -> str:
     """Source text for ``value`` in a file of ``kind``, written like the value it replaces."""
     if isinstance(value, bool):
+        if kind == "yaml":
+            word = "true" if value else "false"
+            return word.capitalize() if old[:1].isupper() else word
         return "true" if value else "false"
     if isinstance(value, str):
         quote = original.quote or ('"' if kind in ("json", "toml") else "")
-        if not quote and (not re.fullmatch(r"[A-Za-z_][\w.\-/]*", value) or _YAML_FLOAT.fullmatch(value)
+        if not quote and (not re.fullmatch(r"[A-Za-z_][\w.\-/]*", value) or _OMEGACONF_FLOAT.fullmatch(value)
                           or value.lower() in ("true", "false", "yes", "no", "on", "off", "null", "y", "n")):
             quote = '"'  # a plain scalar that YAML would read as something else
+        if quote == "'" and kind == "toml" and ("'" in value or not value.isprintable()):
+            quote = '"'  # a TOML literal string has no escapes
         escaped = json.dumps(value)[1:-1] if quote == '"' else value.replace("'", "''")
         return f"{quote}{escaped}{quote}"
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ConfigError(f"{original.name}: {value!r} is not a number a config file can hold")
         return _float_text(value, kind, old)
     if isinstance(value, int):
         return str(value)
@@ -246,44 +291,38 @@ def format_scalar(kind: str, value: Value, original: Scalar, old: str = "") -> s
 
 
 def _float_text(value: float, kind: str, old: str = "") -> str:
+    """The shortest text that reads back as ``value``, in the style of ``old`` (a power of ten
+    stays one), and for YAML one that PyYAML and OmegaConf both read as a float (3.0e-4, with its
+    dot and signed exponent)."""
     text = repr(value)
-    short = f"{value:.6g}"
-    if float(short) == value and len(short) < len(text):
-        text = short
-    if "e" in old.lower() and "e" not in text and value != 0 and abs(value) < 1e16:
-        # Written as a power of ten (3.0e-4), it stays one.
-        mantissa, exponent = f"{value:.6e}".split("e")
-        mantissa = mantissa.rstrip("0").rstrip(".")
-        text = f"{mantissa}e{int(exponent)}"
-    if kind == "yaml" and "e" in text and not re.fullmatch(r"[-+]?\d+[eE][-+]?\d+", old):
-        # YAML 1.1 (PyYAML) reads a float only with a dot and a signed exponent: 3.0e-4, not 3e-4
-        # (OmegaConf reads both; a file already written 3e-4 is read by such a loader).
+    if "e" in old.lower() and "e" not in text and value != 0:
+        text = next(t for t in (f"{value:.{p}e}" for p in range(17)) if float(t) == value)
+    if "e" in text:
         mantissa, exponent = text.split("e")
-        mantissa = mantissa if "." in mantissa else mantissa + ".0"
-        sign = exponent[0] if exponent[0] in "+-" else "+"
-        return f"{mantissa}e{sign}{exponent.lstrip('+-')}"
-    if "." not in text and "e" not in text and "n" not in text:
-        text += ".0"  # a float stays a float
-    return text
+        if "." in mantissa:
+            mantissa = mantissa.rstrip("0").rstrip(".")
+        if kind == "yaml":
+            mantissa = mantissa if "." in mantissa else mantissa + ".0"
+            return f"{mantissa}e{'-' if int(exponent) < 0 else '+'}{abs(int(exponent))}"
+        return f"{mantissa}e{int(exponent)}"
+    return text if "." in text else text + ".0"  # a float stays a float
 
 
 def replace(document: Document, changes: dict[str, Value]) -> str:
-    """``document``'s text with each changed key's scalar rewritten, every other byte kept."""
+    """``document``'s text with each changed key's scalar rewritten, every other byte kept.
+    Raises :class:`ConfigError` for a value that would not read back as itself."""
     kind = kind_of(document.file)
     text = document.text
     for key in sorted(changes, key=lambda k: document.scalars[k].start, reverse=True):
         scalar = document.scalars[key]
-        old = text[scalar.start:scalar.end]
-        new = _written_like(kind, changes[key], scalar, old)
+        new = format_scalar(kind, changes[key], scalar, text[scalar.start:scalar.end])
         text = text[:scalar.start] + new + text[scalar.end:]
+    written = read(document.file, text).scalars
+    for key, value in changes.items():
+        back = written[key].value if key in written else None
+        if key not in written or back != value or type(back) is not type(value):
+            raise ConfigError(f"{document.file}: {key} = {value!r} cannot be written so that it reads back the same")
     return text
-
-
-def _written_like(kind: str, value: Value, scalar: Scalar, old: str) -> str:
-    if isinstance(value, bool) and kind == "yaml":
-        word = "true" if value else "false"
-        return word.capitalize() if old[:1].isupper() else word.upper() if old.isupper() and len(old) > 1 else word
-    return format_scalar(kind, value, scalar, old)
 
 
 def normal_form(file: str, text: str) -> str:
@@ -292,6 +331,6 @@ def normal_form(file: str, text: str) -> str:
     try:
         kind = kind_of(file)
         loaded = yaml.safe_load(text) if kind == "yaml" else json.loads(text) if kind == "json" else tomllib.loads(text)
-    except (ConfigError, yaml.YAMLError, ValueError):
+    except (ConfigError, yaml.YAMLError, ValueError, RecursionError):
         return text
     return json.dumps(loaded, sort_keys=True, default=str)

@@ -124,8 +124,8 @@ class _Composer:
             if entry.self_:
                 self.merge(document, package, primary)
                 continue
-            if entry.override:
-                continue  # a choice made for a group chosen elsewhere: applied there
+            if entry.override or entry.group == "hydra" or entry.group.startswith("hydra/"):
+                continue  # a choice made elsewhere; Hydra's own groups (hydra/launcher), not the script's
             child_group = entry.group if entry.absolute or not group else f"{group}/{entry.group}"
             if entry.plain:  # a config of the same group, by name
                 self.compose(group, entry.group, package)
@@ -141,11 +141,11 @@ class _Composer:
 
     def merge(self, document: Document, package: str, primary: bool) -> None:
         for key, scalar in document.scalars.items():
-            if key == "defaults" or key.startswith("defaults.") or (primary and key.split(".")[0] == "hydra"):
-                continue
+            composed = _join(package, key)
+            if key == "defaults" or key.startswith("defaults.") or composed.split(".")[0] == "hydra":
+                continue  # the defaults list, and Hydra's own settings wherever they are written
             if isinstance(scalar.value, str) and "${" in scalar.value:
                 continue  # an interpolation: the value lives where it points
-            composed = _join(package, key)
             earlier = self.values.get(composed)
             if earlier is not None:
                 self.replaced.append((earlier, f"set again by {scalar.name} (Hydra's defaults list)"))
@@ -258,7 +258,7 @@ def compose(folder: Path | None, config_path: str, config_name: str, args: Seque
     choices, values, deleted = _arguments(args, group_names)
     primary = probe.load(probe.file("", config_name.removesuffix(".yaml")))
     for entry in _defaults(primary):
-        if entry.override and entry.option is not None:
+        if entry.override and entry.option is not None and not entry.group.startswith("hydra"):
             choices.setdefault(entry.group, entry.option)
     composer = _Composer(folder, config_dir, text_of, known, choices, documents=probe.documents)
     composer.compose("", config_name.removesuffix(".yaml"), "", primary=True)

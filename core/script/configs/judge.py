@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from .documents import ConfigError, Value, read
+import yaml
+
+from .documents import ConfigError, Document, Value, read, walk_yaml, yaml_value
 
 # Why a changed key cannot be a knob, by where it is.
 _NEVER = (("hydra.", "hydra.* keys are Hydra's own settings (its output folder, launcher, logging)"),
-          ("defaults", "the defaults list chooses which files compose the config"))
+          ("defaults.", "the defaults list chooses which files compose the config"))
 
 
 def judge(name: str, before: str, after: str, knobs: Mapping[str, str],
@@ -46,7 +48,7 @@ def judge(name: str, before: str, after: str, knobs: Mapping[str, str],
     problems: list[str] = []
     for key in changed:
         text = after[new.scalars[key].start:new.scalars[key].end]
-        why = _never(key) or _not_plain(text)
+        why = _never(key) or _not_plain(text, new.scalars[key].value) or _ambiguous(name, new, key)
         if not why and key not in knobs:
             why = "it is not a knob of this run"
         if not why:
@@ -63,11 +65,30 @@ def _never(key: str) -> str:
     return ""
 
 
-def _not_plain(text: str) -> str:
-    if "${" in text:
+def _not_plain(text: str, value: Value) -> str:
+    """Why a value's text is more than a value ("" when it is not). The value is judged as read,
+    escapes decoded ("\\u0024{...}" is an interpolation too), and as written."""
+    said = f"{text} {value}" if isinstance(value, str) else text
+    if "${" in said:
         return "an interpolation or resolver (${...}) is not a value: it can read the environment or other keys"
+    if "???" in said:
+        return "??? is OmegaConf's missing value, not a value"
     if text.lstrip()[:1] == "!":
         return "a YAML tag is not a value"
     if text.lstrip()[:1] in ("&", "*"):
         return "a YAML anchor or alias is not a value"
+    return ""
+
+
+def _ambiguous(name: str, document: Document, key: str) -> str:
+    """A YAML value that PyYAML and OmegaConf read differently (1e-3, a float to one and a string to
+    the other): which the script gets depends on its loader, so it is refused."""
+    if document.tree is None or not name.lower().endswith((".yaml", ".yml")):
+        return ""
+    node = next((n for k, n in walk_yaml(document.tree) if k == key), None)
+    if not isinstance(node, yaml.ScalarNode):
+        return ""
+    as_pyyaml, as_omegaconf = yaml_value(node, omegaconf=False), yaml_value(node)
+    if as_pyyaml != as_omegaconf or type(as_pyyaml) is not type(as_omegaconf):
+        return f"PyYAML reads it as {as_pyyaml!r} and OmegaConf as {as_omegaconf!r}; write it so both agree"
     return ""

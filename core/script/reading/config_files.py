@@ -211,29 +211,49 @@ __all__ = ["ConfigAssignment", "ConfigError", "ConfigReading", "composed_name", 
            "replaced", "settle_targets"]
 
 
-def join_trace(draft: Draft, main_name: str | None, main_rates: set[float], micro_batch: int | None) -> None:
+def join_trace(draft: Draft, directory: Path | None, main_name: str | None, main_rates: set[float],
+               micro_batch: int | None) -> None:
     """A config value read as a field must be what the baseline's training got: the main
     optimizer's class and learning rate, the first batch's size. One that is not does not reach
-    training as read (another layer sets it, or the script scales it): a problem, not a field."""
-    checks: dict[str, tuple[bool, str]] = {}
-    if main_name is not None:
-        checks["optimizer"] = (OPTIMIZER_CLASSES.get(main_name) == draft.values.get("optimizer"),
-                               f"the baseline's main optimizer is {main_name}")
-    if main_rates:
-        value = draft.values.get("learning_rate")
-        checks["learning_rate"] = (isinstance(value, (int, float)) and any(abs(value - r) <= 1e-12 + 1e-9 * abs(r)
-                                                                           for r in main_rates),
-                                   f"the baseline's main optimizer has lr {', '.join(f'{r:g}' for r in sorted(main_rates))}")
-    if micro_batch:
-        checks["batch_size"] = (draft.values.get("batch_size") in (micro_batch,),
-                                f"the baseline's first training batch holds {micro_batch}")
-    for field, (agrees, seen) in checks.items():
+    training as read (another layer sets it, or the script scales it): a problem, not a field.
+
+    The trace is the baseline's, so the value compared is the baseline's, as the file beside the
+    script (``directory``) says, not this version's, which an edit may have moved; without the
+    files there is nothing to compare, and the reading stands."""
+    said = {"optimizer": f"the baseline's main optimizer is {main_name}",
+            "learning_rate": f"the baseline's main optimizer has lr {', '.join(f'{r:g}' for r in sorted(main_rates))}",
+            "batch_size": f"the baseline's first training batch holds {micro_batch}"}
+    seen: dict[str, object] = {"optimizer": main_name, "learning_rate": main_rates or None, "batch_size": micro_batch}
+    for field, traced in seen.items():
         site = draft.sites.get(field)
-        if site is None or not site.file:
+        scalars = [t for t in draft.targets.get(field, []) if isinstance(t, Scalar)]
+        if site is None or traced is None or not scalars:
+            continue  # the script's own value (the rules that read it join it), or nothing traced
+        baseline = _baseline_value(directory, scalars[0])
+        if baseline is None:
             continue
-        if agrees:
+        if _agrees(field, baseline, traced):
             draft.sites[field] = attrs.evolve(site, note=f"{site.note + '; ' if site.note else ''}the trace agrees")
         else:
-            draft.problems[field] = f"{site.path} is {site.value!r}, but {seen}: it does not reach training as read"
+            draft.problems[field] = f"{site.path} is {baseline!r}, but {said[field]}: it does not reach training as read"
             for table in (draft.values, draft.sites, draft.targets):
                 table.pop(field, None)
+
+
+def _baseline_value(directory: Path | None, scalar: Scalar) -> object:
+    if directory is None:
+        return None
+    try:
+        found = read(scalar.file, (directory / scalar.file).read_text(encoding="utf-8")).scalars.get(scalar.key)
+    except (OSError, UnicodeDecodeError, ConfigError):
+        return None
+    return found.value if found is not None else None
+
+
+def _agrees(field: str, baseline: object, traced: object) -> bool:
+    if field == "optimizer":
+        return isinstance(baseline, str) and _named_optimizer(baseline) == OPTIMIZER_CLASSES.get(str(traced))
+    if field == "learning_rate":
+        return isinstance(baseline, (int, float)) and not isinstance(baseline, bool) and any(
+            abs(baseline - rate) <= 1e-12 + 1e-9 * abs(rate) for rate in traced)  # type: ignore[attr-defined]
+    return baseline == traced and not isinstance(baseline, bool)

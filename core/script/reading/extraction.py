@@ -123,7 +123,7 @@ def analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knobs
         live.settle_batch(draft, live_literals, facts)
     if facts is not None and configs is not None:
         main = facts.main
-        config_files.join_trace(draft, main.name if main else None,
+        config_files.join_trace(draft, directory, main.name if main else None,
                                 {lr for _, lr in main.groups[:1] if lr is not None} if main else set(), facts.micro_batch)
     out_of_range, invalid = _check_domains(draft)
     found_knobs = _knobs(draft, found, knobs)
