@@ -231,6 +231,20 @@ def test_a_synthetic_data_sets_width_is_the_task() -> None:
     assert hands_off_reason("HP.n_features").startswith("the task")
 
 
+@pytest.mark.parametrize(("name", "why"), [
+    ("hyp['net']['tta_level']", "evaluation"), ("--start-epoch", "plumbing: where a resumed run starts"),
+    ("start_iter", "plumbing: where a resumed run starts"), ("trainer.early_stop", "evaluation"),
+    ("Config.verbosity", "plumbing"), ("model.input_size", "the task"), ("model.output_size", "the task"),
+    ("train", "plumbing")])
+def test_evaluation_resuming_and_the_datas_shape_are_hands_off(name: str, why: str) -> None:
+    assert hands_off_reason(name).startswith(why)
+
+
+@pytest.mark.parametrize("name", ["ema_start_step", "lr_start", "HP.hidden_size", "in_channels"])
+def test_a_schedules_start_and_a_models_widths_are_not(name: str) -> None:
+    assert hands_off_reason(name) == ""
+
+
 def test_excluded_field_or_knob_is_never_proposed_nor_a_candidate() -> None:
     found = extract(NANOGPT)
     settings = SpaceSettings(exclude=("learning_rate", "beta1"))

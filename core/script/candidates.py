@@ -118,8 +118,8 @@ def _is_training_length(parts: set[str]) -> bool:
 def hands_off_reason(name: str) -> str:
     """Why ``name`` must never be tuned (evaluation, plumbing), or "" when it may be."""
     parts = set(words(name))
-    if parts & EVALUATION_WORDS or {"early", "stop"} <= parts or {"early", "stopping"} <= parts:
-        return "evaluation: tuning it would game the metric"
+    if parts & EVALUATION_WORDS or {"early", "stop"} <= parts or {"early", "stopping"} <= parts or "tta" in parts:
+        return "evaluation: tuning it would game the metric"  # tta: test-time augmentation
     if parts & TASK_WORDS or parts == {"noise"} or ("noise" in parts and parts & _NOISY_THINGS) \
             or _is_data_size(parts):
         return "the task, not the model: changing it changes what is measured"
@@ -127,6 +127,8 @@ def hands_off_reason(name: str) -> str:
         return "training length: more training wins by itself; declare it in [space] to tune it"
     if parts & PLUMBING_WORDS or parts in ({"train"}, {"do", "train"}):  # whether it trains at all
         return "plumbing, not a hyperparameter"
+    if "start" in parts and parts <= _LENGTH_WORDS | {"start", "step"}:  # --start-epoch: where a resumed run begins
+        return "plumbing: where a resumed run starts, not a hyperparameter"
     return ""
 
 
