@@ -289,9 +289,11 @@ def test_metrics_stream_while_the_container_runs(engine: str, tmp_path: Path) ->
     assert monitor_result.outcome is arrl.Outcome.OK
     values = [p.value for p in monitor_result.metrics]
     assert values == [4.0, 3.0, 2.0, 1.0]
-    # Streamed, not read at the end: points arrived about half a second apart.
+    # Streamed, not read at the end: the first point arrived well before the run ended (the script
+    # sleeps 1.5 s after printing it). Not the spacing of the points: on a loaded machine the
+    # engine's log stream delivers lines in bursts (0.48 s apart for 1.5 s of sleeps, once).
     elapsed = [p.elapsed for p in monitor_result.metrics]
-    assert elapsed[-1] - elapsed[0] >= 1.2
+    assert monitor_result.wall_clock_seconds - elapsed[0] >= 0.75, (elapsed, monitor_result.wall_clock_seconds)
     assert (request.log_dir / "stdout.log").read_text().count("arrl:") == 4
     details = monitor_result.details
     assert details["engine"] == engine and details["image_id"] and len(details["environment_hash"]) == 64
