@@ -249,7 +249,7 @@ def test_a_json_config_the_script_loads_is_read_and_edited_in_place(tmp_path: Pa
                              .replace('"lr": 0.001', '"lr": 0.002')}
     work = tmp_path / "work"
     shutil.copytree(folder, work)
-    (work / "config.json").write_text(program.files["config.json"])
+    (work / "config.json").write_text(program.files["config.json"].replace('"epochs": 6', '"epochs": 1'))
     command = script_command(sys.executable, "train.py", (), "trace", output_dir=str(tmp_path), root=str(work))
     done = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
