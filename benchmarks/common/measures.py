@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import random
 import statistics
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import simfamily
@@ -68,3 +70,19 @@ def busy(count: int) -> Iterator[None]:
         for loop in loops:
             loop.kill()
             loop.wait()
+
+
+def committed_project(project: Path) -> Path:
+    """``project`` (its files written) as a git repository with one commit, as arrl needs it."""
+    git = ["git", "-C", str(project)]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "baseline"], check=True)
+    return project
+
+
+def arrl_run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``arrl run ARGS`` in ``project``, with its own HOME and one thread, captured."""
+    arrl = Path(sys.executable).with_name("arrl")
+    env = {**os.environ, "HOME": str(project), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([str(arrl), "run", *args], cwd=project, env=env, capture_output=True, text=True)

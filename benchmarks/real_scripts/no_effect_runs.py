@@ -13,11 +13,12 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))
+from measures import arrl_run, committed_project  # noqa: E402
 
 SCRIPT = """\
 LEARNING_RATE = 0.01
@@ -36,13 +37,7 @@ def one_run(seed: int, scratch: Path) -> str:
     project.mkdir()
     (project / "train.py").write_text(SCRIPT)
     (project / "arrl.toml").write_text(f'script = "train.py"\nbudget = 30\nseed = {seed}\n')
-    git = ["git", "-C", str(project)]
-    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "baseline"], check=True)
-    arrl = Path(sys.executable).with_name("arrl")
-    env = {**os.environ, "HOME": str(project), "OMP_NUM_THREADS": "1"}
-    subprocess.run([str(arrl), "run", "--max-experiments", "12"], cwd=project, env=env, capture_output=True)
+    arrl_run(committed_project(project), "--max-experiments", "12")
     journal = next((project / ".arrl").glob("*/journal.jsonl"))
     records = [json.loads(line) for line in journal.read_text().splitlines()]
     outcomes = collections.Counter(r["outcome"] for r in records)
