@@ -307,3 +307,17 @@ def test_a_config_value_must_be_what_training_got() -> None:
     assert not {"optimizer", "learning_rate", "batch_size"} & found.values.keys()
     assert "it does not reach training as read" in found.problems["learning_rate"]
     assert "SGD" in found.problems["optimizer"] and "64" in found.problems["batch_size"]
+
+
+def test_an_integer_knob_written_as_a_float_is_refused() -> None:
+    """batch_size: 32.0 equals 32, but the script would get a float (DataLoader refuses it)."""
+    from types import SimpleNamespace
+
+    from arrl.run.edits import outside_domain as _outside
+    from arrl.script.space import build_space
+
+    space = build_space({"batch_size": 128, "learning_rate": 0.001}, editable=("batch_size", "learning_rate"))
+    bench = SimpleNamespace(space=space)
+    assert "written as a float" in _outside(bench, "batch_size", 32.0)  # type: ignore[arg-type]
+    assert _outside(bench, "batch_size", 32) == ""  # type: ignore[arg-type]
+    assert _outside(bench, "learning_rate", 0.002) == ""  # type: ignore[arg-type]

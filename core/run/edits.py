@@ -59,11 +59,11 @@ def config_refusals(bench: Workbench, parent_script: str, parent_files: Mapping[
     for name, text in sorted(proposal.files.items()):
         knobs = {site.path.rsplit(":", 1)[1]: knob for knob, site in sites.items()
                  if site.file == name and knob in editable}
-        problems += judge(name, parent_files[name], text, knobs, lambda knob, value: _outside(bench, knob, value))
+        problems += judge(name, parent_files[name], text, knobs, lambda knob, value: outside_domain(bench, knob, value))
     return "; ".join(problems)
 
 
-def _outside(bench: Workbench, knob: str, value: Value) -> str:
+def outside_domain(bench: Workbench, knob: str, value: Value) -> str:
     """Why ``value`` is not one ``knob`` may take, as written: 32.0 for an integer is refused,
     though it equals 32, because the script gets a float."""
     try:
