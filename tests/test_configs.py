@@ -209,6 +209,8 @@ def test_a_hydra_script_is_tuned_in_yaml_and_applied_with_its_comments(tmp_path:
     (repo / ADAM).write_text(BEFORE.replace("lr: 0.001", "lr: 1.0e-4  # the template's rate"))
     (repo / "arrl.toml").write_text(
         'script = "train.py"\nmetric = "val_loss"\nbudget = 120\nbaseline_runs = 1\nmax_experiments = 2\n'
+        # One epoch of four, by Hydra's own override from the args setting: the test's time.
+        'args = ["trainer.max_epochs=1"]\n'
         'exclude = ["activation", "optimizer", "weight_decay", "batch_size"]\n'
         '[plugins]\nproposer = "random"\n[space]\nlearning_rate = { low = 1e-4, high = 1e-2, log = true }\n')
     (repo / ".gitignore").write_text(".arrl/\n")
