@@ -175,8 +175,9 @@ class Observation:
     # What the baseline run showed of the script (arrl.trace): pass it to arrl.script.apply_values
     # so an edit rewrites what is live (the main group's lr, not every lr). None: not traced yet.
     facts: Facts | None = None
-    # The config files the script reads (Hydra's YAML), as this version has them, by name relative
-    # to the script's folder: pass them to arrl.script.apply_edit. Empty for a script without any.
+    # The config files the script reads (Hydra's composition, the JSON, TOML or YAML files it loads),
+    # as this version has them, by name relative to the script's folder: arrl.script.edit_observed
+    # passes them to apply_edit. Empty for a script without any.
     files: dict[str, str] = attrs.Factory(dict)
 
 

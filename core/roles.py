@@ -260,7 +260,10 @@ class Rollback(abc.ABC):
     def snapshot(self, script: str, experiment_id: int, message: str, parent: str) -> tuple[str, str]:
         """Commit ``script`` as a child of ``parent``; return (commit, ref that keeps it). arrl
         passes ``files={path: text}`` too (paths relative to the repository) when a proposal
-        rewrites config files the script reads; a rollback that cannot keep them need not take it."""
+        rewrites config files the script reads. A rollback whose ``snapshot`` does not take
+        ``files`` keeps script edits working: arrl refuses, with that reason, a proposal that
+        rewrites config files, and reads the config files beside the script instead of
+        :meth:`read_file`'s."""
 
     @abc.abstractmethod
     def restore(self, commit: str) -> None:

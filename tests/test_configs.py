@@ -131,7 +131,7 @@ def _in_domain(knob: str, value: object) -> str:
     (ADAM, BEFORE.replace("0.001", "!custom 0.002"), "YAML tag"),
     (ADAM, BEFORE.replace("0.001", "!!python/object/apply:os.system [ls]"), "removes lr"),
     (ADAM, BEFORE.replace("lr: 0.001", "lr: &rate 0.001").replace("weight_decay: 0.0", "weight_decay: *rate"),
-     "changes more than values"),
+     "removes lr, weight_decay"),
     (ADAM, BEFORE.replace("_partial_: true", "_partial_: false"), "not a knob of this run"),
     (ADAM, BEFORE + "# a note\n", "changes more than values"),
     ("conf/config.yaml", CONFIG.replace("- optimizer: adam", "- optimizer: sgd"), "changes more than values"),
@@ -323,3 +323,95 @@ def test_an_integer_knob_written_as_a_float_is_refused() -> None:
     assert "written as a float" in _outside(bench, "batch_size", 32.0)  # type: ignore[arg-type]
     assert _outside(bench, "batch_size", 32) == ""  # type: ignore[arg-type]
     assert _outside(bench, "learning_rate", 0.002) == ""  # type: ignore[arg-type]
+
+
+def _bench(folder: Path, files: dict[str, str]) -> object:
+    """What config_refusals reads of a run: its reading of a version, and its space."""
+    from types import SimpleNamespace
+
+    from arrl.script.space import build_space
+
+    script = (folder / "train.py").read_text()
+    baseline = extract(script, "train.py", directory=folder, files=files)
+    return SimpleNamespace(extract=lambda text, version: extract(text, "train.py", directory=folder, files=version),
+                           space=build_space(baseline.values, editable=tuple(baseline.editable)))
+
+
+def test_an_optimizer_switch_in_yaml_passes_the_run_s_judge_and_one_outside_the_group_does_not() -> None:
+    """The judge takes the value as the reader does (torch.optim.SGD is the optimizer sgd), among
+    the group's targets: what arrl writes is accepted, AdamW (not an option of the group) is not."""
+    from arrl.records import Proposal
+    from arrl.run.edits import config_refusals
+
+    files = {name: (HYDRA / name).read_text() for name in extract(SCRIPT, "train.py", directory=HYDRA).config_files}
+    bench = _bench(HYDRA, files)
+    switched = apply_edit(SCRIPT, {"optimizer": "sgd"}, "train.py", directory=HYDRA, files=files)
+    assert config_refusals(bench, SCRIPT, files, Proposal(SCRIPT, files=switched.files)) == ""  # type: ignore[arg-type]
+    outside = {ADAM: files[ADAM].replace("torch.optim.Adam", "torch.optim.AdamW")}
+    said = config_refusals(bench, SCRIPT, files, Proposal(SCRIPT, files=outside))  # type: ignore[arg-type]
+    assert "not among the choices here (adam, sgd)" in said
+
+
+def test_a_data_file_the_script_loads_is_not_a_config(tmp_path: Path) -> None:
+    (tmp_path / "labels.json").write_text('["cat", "dog"]')
+    source = "import json\nLR = 0.1\nLABELS = json.load(open('labels.json'))\n"
+    assert extract(source, "train.py", directory=tmp_path).values == {"learning_rate": 0.1}
+
+
+def test_the_trace_is_joined_with_the_committed_baseline_not_the_working_tree() -> None:
+    """The workbench passes the baseline's committed files: a working tree edited since (lr 0.005
+    here, on disk) does not make the committed lr look unused."""
+    committed = {name: (HYDRA / name).read_text() for name in extract(SCRIPT, "train.py", directory=HYDRA).config_files}
+    facts_ = Facts(optimizers=(Optimizer("Adam", (), ((21898, 0.001),), 3),), micro_batch=128)
+    edited = {**committed, ADAM: committed[ADAM].replace("0.001", "0.004")}  # a later version's
+    found = extract(SCRIPT, "train.py", directory=HYDRA, facts=facts_, files=edited, baseline_files=committed)
+    assert found.values["learning_rate"] == 0.004 and "the trace agrees" in found.sites["learning_rate"].note
+
+
+def test_hydra_optional_overrides_and_nested_packages(tmp_path: Path) -> None:
+    """As Hydra composes them: an optional option that is not there is skipped, an `override` in
+    an experiment chosen on the command line changes the model, and `group@pkg` inside a group's
+    config is relative to that group's package."""
+    files = {
+        "conf/config.yaml": "defaults:\n  - model: small\n  - optional db: mysql\n  - experiment: null\n  - _self_\n"
+                            "lr: 0.1\n",
+        "conf/model/small.yaml": "defaults:\n  - encoder@enc: tiny\nwidth: 32\n",
+        "conf/model/big.yaml": "defaults:\n  - encoder@enc: tiny\nwidth: 64\n",
+        "conf/model/encoder/tiny.yaml": "depth: 2\n",
+        "conf/experiment/ex.yaml": "# @package _global_\ndefaults:\n  - override /model: big\nlr: 0.2\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    ours = compose(tmp_path, "conf", "config", ["experiment=ex"])
+    with initialize_config_dir(str(tmp_path / "conf"), version_base="1.3"):
+        theirs = _flat(OmegaConf.to_container(hydra_compose("config", overrides=["experiment=ex"])))
+    # The primary's _self_ is last: its lr wins over the experiment's.
+    assert {k: s.value for k, s in ours.values.items()} == theirs == {"model.width": 64, "model.enc.depth": 2, "lr": 0.1}
+    assert ours.values["model.width"].file == "conf/model/big.yaml"
+
+
+def test_only_the_script_s_own_folder_is_followed() -> None:
+    import ast
+
+    from arrl.script.configs.loads import loaded_files
+
+    up = "import json\nfrom pathlib import Path\njson.load(open(Path(__file__).parent.parent / 'c.json'))\n"
+    here = "import json, os\njson.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'c.json')))\n"
+    assert loaded_files(ast.parse(up)) == [] and loaded_files(ast.parse(here)) == [("c.json", 2)]
+
+
+def test_an_edit_of_a_yaml_knob_allows_no_line_of_the_script() -> None:
+    """A config site's line is the file's: it must not let a knob proposer's edit of learning_rate
+    (line 3 of adam.yaml) rewrite line 3 of train.py."""
+    from types import SimpleNamespace
+
+    from arrl.records import Edit, Proposal
+    from arrl.run.edits import stray_lines
+
+    bench = SimpleNamespace(components=SimpleNamespace(proposer=SimpleNamespace(writes_code=False)),
+                            extract=lambda text: extract(text, "train.py", directory=HYDRA))
+    lines = SCRIPT.splitlines(keepends=True)
+    lines[2] = "import os; os.system('true')\n"
+    proposal = Proposal("".join(lines), Edit({"learning_rate": 0.002}, "learning_rate 0.001 -> 0.002"))
+    assert "also rewrites line 3" in stray_lines(bench, SCRIPT, proposal)  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ Every step is announced through the event hooks (:mod:`arrl.run.events`); nothin
 
 from __future__ import annotations
 
+import inspect
 import time
 
 from arrl.errors import ArrlError
@@ -103,6 +104,11 @@ class Attempt:
         verdict = ValidationResult() if is_baseline else roles.validate(proposal.script, bench.baseline_script)
         if self.stray:
             verdict = ValidationResult((ValidationIssue(self.stray, validator="arrl"),))
+        if proposal.files and not _keeps_files(lane.rollback):
+            verdict = ValidationResult((ValidationIssue(
+                f"the rollback {bench.components.names['rollback']!r} keeps the script alone, and this proposal "
+                "rewrites config files: choose a rollback whose snapshot() takes files= (git does)",
+                validator="arrl"),))
         if not verdict.accepted:
             record.outcome, record.failure_reason = Outcome.REJECTED, str(verdict)
             hooks.arrl_proposal_rejected(record=record, run_id=run_id, reason=record.failure_reason, at=time.time())
@@ -240,3 +246,12 @@ def _config_diff(bench: Workbench, before: dict[str, str], after: dict[str, str]
     """The config files' part of a diff, each under its path in the repository."""
     return "".join(unified_diff(before.get(name, ""), after[name], in_repository(bench.context, name))
                    for name in sorted(after) if after[name] != before.get(name))
+
+
+def _keeps_files(rollback: object) -> bool:
+    """Whether ``rollback.snapshot`` takes the config files an edit rewrote (``files=``)."""
+    try:
+        parameters = inspect.signature(rollback.snapshot).parameters  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        return False
+    return "files" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())

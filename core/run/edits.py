@@ -33,7 +33,9 @@ def stray_lines(bench: Workbench, parent_script: str, proposal: Proposal) -> str
     unknown = sorted(name for name in proposal.edit.changes if name not in sites)
     if unknown:
         return f"the edit names {', '.join(unknown)}, which the script does not set where arrl can edit it"
-    allowed = {line for name in proposal.edit.changes for line in sites[name].lines or (sites[name].line,)}
+    # A value written in a config file allows no line of the script (its line is the file's).
+    allowed = {line for name in proposal.edit.changes if not sites[name].file
+               for line in sites[name].lines or (sites[name].line,)}
     stray = sorted(set(changed_lines(parent_script, proposal.script)) - allowed)
     if not stray:
         return ""
@@ -51,15 +53,26 @@ def config_refusals(bench: Workbench, parent_script: str, parent_files: Mapping[
         return (f"the proposal writes {', '.join(strange)}, which {'is' if len(strange) == 1 else 'are'} not among "
                 f"the config files the script reads ({', '.join(sorted(parent_files)) or 'none'})")
     try:
-        sites = bench.extract(parent_script, parent_files).sites
+        parent = bench.extract(parent_script, parent_files)
+        proposed = bench.extract(proposal.script, {**parent_files, **proposal.files}).values
     except (ScriptError, SchemaError) as error:
-        return f"the parent version cannot be read: {error}"
+        return f"the proposal cannot be read: {error}"
+    sites = parent.sites
     editable = {name for name in sites if name in bench.space and sites[name].editable}
+
+    def check(knob: str, written: Value) -> str:
+        # The value as the reader takes it ("torch.optim.SGD" is the optimizer sgd), among the
+        # parent's choices (a group's targets), in the run's domain, of the type written.
+        value = proposed.get(knob, written)
+        if knob in parent.choices and value not in parent.choices[knob]:
+            return f"{written!r} is not among the choices here ({', '.join(map(str, parent.choices[knob]))})"
+        return outside_domain(bench, knob, value if isinstance(written, str) else written)
+
     problems: list[str] = []
     for name, text in sorted(proposal.files.items()):
         knobs = {site.path.rsplit(":", 1)[1]: knob for knob, site in sites.items()
                  if site.file == name and knob in editable}
-        problems += judge(name, parent_files[name], text, knobs, lambda knob, value: outside_domain(bench, knob, value))
+        problems += judge(name, parent_files[name], text, knobs, check)
     return "; ".join(problems)
 
 

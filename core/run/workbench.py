@@ -39,13 +39,13 @@ def _kept_facts(run: RunDirectory, context: PluginContext, manager: PluginManage
 
 
 def extract_script(context: PluginContext, script: str, facts: Facts | None = None,
-                   files: Mapping[str, str] | None = None) -> Extraction:
+                   files: Mapping[str, str] | None = None, baseline_files: Mapping[str, str] | None = None) -> Extraction:
     """The schema values, editable fields and choices of ``script``, a version of the run's script
     (``facts``: what its baseline run showed, arrl.run.liveness; ``files``: the config files it
     reads as that version has them, else those beside the script)."""
     path = context.script_path
     return extract(script, path, context.field_map, context.space.knobs, (context.repo_root / path).parent, facts,
-                   context.args, files)
+                   context.args, files, baseline_files)
 
 
 def in_repository(context: PluginContext, name: str) -> str:
@@ -54,13 +54,20 @@ def in_repository(context: PluginContext, name: str) -> str:
 
 
 def _committed(components: Components, context: PluginContext, commit: str, names: tuple[str, ...]) -> dict[str, str]:
-    """The config files ``names`` as ``commit`` has them; one it lacks is left out."""
+    """The config files ``names`` as ``commit`` has them. One the rollback cannot read there (not
+    committed, or a rollback that keeps the script alone) is the file beside the script, so that
+    the loop and the proposer read the same texts; one that is neither is left out."""
     files: dict[str, str] = {}
+    folder = (context.repo_root / context.script_path).parent
     for name in names:
         try:
             files[name] = components.rollback.read_file(commit, in_repository(context, name))
         except OSError:
-            continue
+            try:
+                with open(folder / name, encoding="utf-8", newline="") as handle:
+                    files[name] = handle.read()
+            except (OSError, UnicodeDecodeError):
+                continue
     return files
 
 
@@ -102,7 +109,7 @@ class Workbench:
             # Read again as committed: the run's versions are commits, not the user's working tree.
             files = _committed(components, context, baseline_commit, baseline.config_files)
             if files:
-                baseline = extract_script(context, baseline_script, facts, files)
+                baseline = extract_script(context, baseline_script, facts, files, files)
         except (ScriptError, SchemaError) as error:
             raise ArrlError(f"the training script cannot be read: {error}") from None
         # The space is the baseline's: its values are always inside, and every proposal is
@@ -147,7 +154,8 @@ class Workbench:
     def extract(self, script: str, files: Mapping[str, str] | None = None) -> Extraction:
         """A version's reading: ``script`` and its config files (default: the baseline's)."""
         facts = moved(self.facts, self.baseline_script, script) if self.facts is not None else None
-        return extract_script(self.context, script, facts, files if files is not None else self.baseline_files or None)
+        return extract_script(self.context, script, facts, files if files is not None else self.baseline_files or None,
+                              self.baseline_files or None)
 
     @property
     def probed(self) -> bool:
@@ -158,7 +166,8 @@ class Workbench:
         """Read the script with what its baseline showed from now on: the space is rebuilt
         around that reading (the main group's lr, the batch, inert knobs out)."""
         try:
-            baseline = extract_script(self.context, self.baseline_script, facts, self.baseline_files or None)
+            baseline = extract_script(self.context, self.baseline_script, facts, self.baseline_files or None,
+                                      self.baseline_files or None)
             space = build_space(baseline.values, self.context.space, tuple(baseline.editable), strict=True)
         except (ScriptError, SchemaError) as error:
             self.note(f"the baseline trace is not used: {error}")

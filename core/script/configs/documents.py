@@ -114,8 +114,10 @@ def _read_yaml(file: str, text: str) -> Document:
         raise ConfigError(f"{file}: the top of a config file must be a mapping")
     scalars: dict[str, Scalar] = {}
     for key, node in walk_yaml(tree):
-        # An empty value (``lr:``) occupies no characters: nothing to replace.
-        if isinstance(node, yaml.ScalarNode) and node.end_mark.index > node.start_mark.index:
+        # An empty value (``lr:``) occupies no characters, and an anchored, aliased or merged one
+        # (``&lr 0.1``, ``*lr``, ``<<:``) is written once for several keys: none is edited alone.
+        if isinstance(node, yaml.ScalarNode) and node.end_mark.index > node.start_mark.index \
+                and text[node.start_mark.index] not in "&*" and "<<" not in key.split("."):
             quote = text[node.start_mark.index] if node.style in ("'", '"') else ""
             scalars[key] = Scalar(file, key, yaml_value(node), node.start_mark.index, node.end_mark.index,
                                   node.start_mark.line + 1, quote)

@@ -77,6 +77,7 @@ class _Composer:
     text_of: Callable[[str], str]
     known: tuple[str, ...]  # files given as texts (a version's), beside those on disk
     choices: dict[str, str]  # group -> option, from the command line and ``override`` entries
+    overrides: dict[str, str] = attrs.Factory(dict)  # ``override`` entries met while composing
     values: dict[str, Scalar] = attrs.Factory(dict)
     replaced: list[tuple[Scalar, str]] = attrs.Factory(list)
     groups: dict[str, Group] = attrs.Factory(dict)
@@ -91,6 +92,13 @@ class _Composer:
         on_disk = {p.stem for p in folder.glob("*.yaml")} if folder is not None and folder.is_dir() else set()
         given = {posixpath.basename(n)[:-5] for n in self.known if posixpath.dirname(n) == where and n.endswith(".yaml")}
         return tuple(sorted(on_disk | given))
+
+    def exists(self, file: str) -> bool:
+        try:
+            self.load(file)
+        except ConfigError:
+            return False
+        return True
 
     def read_options(self) -> None:
         """Every option of each group chosen, read: an edit of a group's ``_target_`` picks among
@@ -124,19 +132,23 @@ class _Composer:
             if entry.self_:
                 self.merge(document, package, primary)
                 continue
-            if entry.override or entry.group == "hydra" or entry.group.startswith("hydra/"):
-                continue  # a choice made elsewhere; Hydra's own groups (hydra/launcher), not the script's
+            if entry.group == "hydra" or entry.group.startswith("hydra/"):
+                continue  # Hydra's own groups (hydra/launcher), not the script's
+            if entry.override:  # a choice for a group chosen elsewhere, applied there (compose again)
+                if entry.option is not None:
+                    self.overrides.setdefault(entry.group if entry.absolute or not group else f"{group}/{entry.group}",
+                                              entry.option)
+                continue
             child_group = entry.group if entry.absolute or not group else f"{group}/{entry.group}"
             if entry.plain:  # a config of the same group, by name
                 self.compose(group, entry.group, package)
                 continue
             chosen = self.choices.get(child_group, entry.option)
-            if chosen is None:
-                continue
+            if chosen is None or entry.optional and not self.exists(self.file(child_group, chosen)):
+                continue  # no option, or an optional one that is not there
             self.groups[child_group] = Group(child_group, chosen, self.options(child_group),
                                              entry.scalar if chosen == entry.option else None)
-            child_package = entry.package if entry.package is not None else \
-                _join(package, entry.group.replace("/", "."))
+            child_package = _package(package, entry)
             self.compose(child_group, chosen, child_package)
 
     def merge(self, document: Document, package: str, primary: bool) -> None:
@@ -162,6 +174,7 @@ class _Entry:
     plain: bool = False  # "- name": a config of the same group
     absolute: bool = False
     override: bool = False
+    optional: bool = False
 
 
 def _defaults(document: Document) -> list[_Entry]:
@@ -191,7 +204,7 @@ def _defaults(document: Document) -> list[_Entry]:
         scalar = Scalar(document.file, f"defaults.{group.lstrip('/')}", option, value.start_mark.index,
                         value.end_mark.index, value.start_mark.line + 1) if isinstance(value, yaml.ScalarNode) else None
         entries.append(_Entry(group.lstrip("/"), option, package or None, scalar, absolute=group.startswith("/"),
-                              override=override))
+                              override=override, optional=words[0] == "optional"))
     return entries
 
 
@@ -203,6 +216,16 @@ def _package_header(text: str) -> str | None:
         if stripped and not stripped.startswith("#"):
             return None
     return None
+
+
+def _package(parent: str, entry: _Entry) -> str:
+    """Where an option's values land: its group's path under the parent's package, or the package
+    its entry names (``group@pkg``), which is relative to the parent's too; ``_global_`` is the top."""
+    if entry.package is None:
+        return _join(parent, entry.group.replace("/", "."))
+    if entry.package == "_global_" or entry.package.startswith("_global_."):
+        return entry.package.removeprefix("_global_").lstrip(".")
+    return _join(parent, entry.package.replace("_here_", "").strip("."))
 
 
 def _join(package: str, key: str) -> str:
@@ -260,8 +283,15 @@ def compose(folder: Path | None, config_path: str, config_name: str, args: Seque
     for entry in _defaults(primary):
         if entry.override and entry.option is not None and not entry.group.startswith("hydra"):
             choices.setdefault(entry.group, entry.option)
-    composer = _Composer(folder, config_dir, text_of, known, choices, documents=probe.documents)
-    composer.compose("", config_name.removesuffix(".yaml"), "", primary=True)
+    # An ``override`` in any config composed (an experiment chosen on the command line) changes a
+    # choice made elsewhere: compose again with it until no new one turns up.
+    for _ in range(8):
+        composer = _Composer(folder, config_dir, text_of, known, dict(choices), documents=probe.documents)
+        composer.compose("", config_name.removesuffix(".yaml"), "", primary=True)
+        new = {g: o for g, o in composer.overrides.items() if g not in choices}
+        if not new:
+            break
+        choices.update(new)
     composer.read_options()
     for key in deleted:
         composer.values.pop(key, None)

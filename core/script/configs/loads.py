@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import posixpath
+import re
 from collections.abc import Sequence
 
 # (module, function) -> whether it takes an open file (False: a path, or text for ``loads``).
@@ -31,7 +32,9 @@ def loaded_files(tree: ast.Module, args: Sequence[str] = ()) -> list[tuple[str, 
         if _callee(call.func) not in _LOADERS or not call.args:
             continue
         path = resolver.path_of_argument(call.args[0])
-        if path is not None and path.lower().endswith(_EXTENSIONS) and path not in found:
+        # Only files beside the script, inside the repository: what an experiment's commit can hold.
+        if path is not None and path.lower().endswith(_EXTENSIONS) and path not in found \
+                and not posixpath.isabs(path) and not path.startswith("../") and path != "..":
             found[path] = call.lineno
     return sorted(found.items(), key=lambda item: item[1])
 
@@ -115,9 +118,12 @@ def _is_open(node: ast.expr) -> bool:
 
 
 def _is_file_folder(node: ast.expr) -> bool:
-    """``Path(__file__).parent``, ``Path(__file__).resolve().parent``, ``os.path.dirname(__file__)``."""
-    text = ast.unparse(node)
-    return "__file__" in text and (text.endswith(".parent") or text.startswith(("os.path.dirname(", "dirname(")))
+    """The script's own folder: ``Path(__file__).parent`` (``.resolve()``/``.absolute()`` before
+    it), ``os.path.dirname(__file__)`` (of ``abspath``/``realpath``), and nothing further up."""
+    text = re.sub(r"\.(resolve|absolute)\(\)", "", ast.unparse(node))
+    text = re.sub(r"(os\.path\.)?(abspath|realpath)\(__file__\)", "__file__", text)
+    return text in ("Path(__file__).parent", "pathlib.Path(__file__).parent", "os.path.dirname(__file__)",
+                    "dirname(__file__)")
 
 
 def _argparse_values(tree: ast.Module, args: Sequence[str]) -> dict[str, str | None]:

@@ -77,8 +77,12 @@ def read_configs(source: str, directory: Path | None, args: Sequence[str],
     loaded: dict[str, Document] = {}
     for name, _ in loaded_files(tree, args):
         text = _text(name, directory, texts)
-        if text is not None and (composition is None or name not in composition.documents):
+        if text is None or (composition is not None and name in composition.documents):
+            continue
+        try:
             loaded[name] = read(name, text)
+        except ConfigError:
+            continue  # not a config (a list of labels, a data file): the script's business, not a knob
     if composition is None and not loaded:
         return None
     values = list(composition.values.items()) if composition is not None else []
@@ -98,7 +102,8 @@ def _text(name: str, directory: Path | None, texts: Mapping[str, str] | None) ->
     if directory is None:
         return None
     try:
-        return (directory / name).read_text(encoding="utf-8")
+        with open(directory / name, encoding="utf-8", newline="") as handle:  # CRLF stays CRLF
+            return handle.read()
     except (OSError, UnicodeDecodeError):
         return None  # not there (made when the script runs) or not text: nothing to read
 
@@ -211,15 +216,15 @@ __all__ = ["ConfigAssignment", "ConfigError", "ConfigReading", "composed_name", 
            "replaced", "settle_targets"]
 
 
-def join_trace(draft: Draft, directory: Path | None, main_name: str | None, main_rates: set[float],
-               micro_batch: int | None) -> None:
+def join_trace(draft: Draft, baseline: Mapping[str, str] | None, directory: Path | None, main_name: str | None,
+               main_rates: set[float], micro_batch: int | None) -> None:
     """A config value read as a field must be what the baseline's training got: the main
     optimizer's class and learning rate, the first batch's size. One that is not does not reach
     training as read (another layer sets it, or the script scales it): a problem, not a field.
 
-    The trace is the baseline's, so the value compared is the baseline's, as the file beside the
-    script (``directory``) says, not this version's, which an edit may have moved; without the
-    files there is nothing to compare, and the reading stands."""
+    The trace is the baseline's, so the value compared is the baseline's (its committed files,
+    ``baseline``, else the file beside the script in ``directory``), not this version's, which an
+    edit may have moved; without the files there is nothing to compare, and the reading stands."""
     said = {"optimizer": f"the baseline's main optimizer is {main_name}",
             "learning_rate": f"the baseline's main optimizer has lr {', '.join(f'{r:g}' for r in sorted(main_rates))}",
             "batch_size": f"the baseline's first training batch holds {micro_batch}"}
@@ -229,23 +234,26 @@ def join_trace(draft: Draft, directory: Path | None, main_name: str | None, main
         scalars = [t for t in draft.targets.get(field, []) if isinstance(t, Scalar)]
         if site is None or traced is None or not scalars:
             continue  # the script's own value (the rules that read it join it), or nothing traced
-        baseline = _baseline_value(directory, scalars[0])
-        if baseline is None:
+        was = _baseline_value(baseline, directory, scalars[0])
+        if was is None:
             continue
-        if _agrees(field, baseline, traced):
+        if _agrees(field, was, traced):
             draft.sites[field] = attrs.evolve(site, note=f"{site.note + '; ' if site.note else ''}the trace agrees")
         else:
-            draft.problems[field] = f"{site.path} is {baseline!r}, but {said[field]}: it does not reach training as read"
+            draft.problems[field] = f"{site.path} is {was!r}, but {said[field]}: it does not reach training as read"
             for table in (draft.values, draft.sites, draft.targets):
                 table.pop(field, None)
 
 
-def _baseline_value(directory: Path | None, scalar: Scalar) -> object:
-    if directory is None:
+def _baseline_value(baseline: Mapping[str, str] | None, directory: Path | None, scalar: Scalar) -> object:
+    text = baseline.get(scalar.file) if baseline else None
+    if text is None:
+        text = _text(scalar.file, directory, None)
+    if text is None:
         return None
     try:
-        found = read(scalar.file, (directory / scalar.file).read_text(encoding="utf-8")).scalars.get(scalar.key)
-    except (OSError, UnicodeDecodeError, ConfigError):
+        found = read(scalar.file, text).scalars.get(scalar.key)
+    except ConfigError:
         return None
     return found.value if found is not None else None
 

@@ -67,7 +67,7 @@ class Analysis:
 
 def analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knobs: Sequence[str] = (),
             directory: Path | None = None, facts: Facts | None = None, args: Sequence[str] = (),
-            files: Mapping[str, str] | None = None) -> Analysis:
+            files: Mapping[str, str] | None = None, baseline_files: Mapping[str, str] | None = None) -> Analysis:
     module = parse(source, filename)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     walk = Walk(module)
@@ -123,7 +123,7 @@ def analyse(source: str, filename: str, mapping: Mapping[str, str] | None, knobs
         live.settle_batch(draft, live_literals, facts)
     if facts is not None and configs is not None:
         main = facts.main
-        config_files.join_trace(draft, directory, main.name if main else None,
+        config_files.join_trace(draft, baseline_files, directory, main.name if main else None,
                                 {lr for _, lr in main.groups[:1] if lr is not None} if main else set(), facts.micro_batch)
     out_of_range, invalid = _check_domains(draft)
     found_knobs = _knobs(draft, found, knobs)
@@ -276,10 +276,12 @@ def _position(wrapper: MetadataWrapper, node: cst.CSTNode) -> int:
 
 def extract(source: str, filename: str = "<script>", mapping: Mapping[str, str] | None = None,
             knobs: Sequence[str] = (), directory: Path | None = None, facts: Facts | None = None,
-            args: Sequence[str] = (), files: Mapping[str, str] | None = None) -> Extraction:
+            args: Sequence[str] = (), files: Mapping[str, str] | None = None,
+            baseline_files: Mapping[str, str] | None = None) -> Extraction:
     """Find every schema field the script sets, and where; and the declared ``knobs`` (the
     script's own names, from ``[space]``). ``directory`` is where the script lives, to read the
     override files it loads; ``facts``, what its baseline run showed (:mod:`.live`); ``args``,
     the command line it runs with (:mod:`.command_line`); ``files``, the config files it reads as a
-    version has them (:mod:`.config_files`; else those in ``directory``)."""
-    return analyse(source, filename, mapping, knobs, directory, facts, args, files).extraction
+    version has them (:mod:`.config_files`; else those in ``directory``), and ``baseline_files``
+    the baseline's, which its trace is joined with."""
+    return analyse(source, filename, mapping, knobs, directory, facts, args, files, baseline_files).extraction
