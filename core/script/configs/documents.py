@@ -13,6 +13,7 @@ Values are typed the way the script's loader types them: YAML as OmegaConf does 
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import re
@@ -259,8 +260,6 @@ def _line_starts(text: str) -> list[int]:
 
 
 def _line_of(starts: list[int], index: int) -> int:
-    import bisect
-
     return bisect.bisect_right(starts, index)
 
 

@@ -15,6 +15,8 @@ import posixpath
 import re
 from collections.abc import Sequence
 
+from arrl.script.reading.command_line import flags_set
+
 # (module, function) -> whether it takes an open file (False: a path, or text for ``loads``).
 _LOADERS = {("json", "load"), ("json", "loads"), ("tomllib", "load"), ("tomllib", "loads"), ("toml", "load"),
             ("tomli", "load"), ("yaml", "safe_load"), ("yaml", "load"), ("yaml", "full_load"),
@@ -128,7 +130,7 @@ def _is_file_folder(node: ast.expr) -> bool:
 
 def _argparse_values(tree: ast.Module, args: Sequence[str]) -> dict[str, str | None]:
     """Each argparse option's dest -> its value: the ``args`` setting's, or the default."""
-    given = _given(args)
+    given = flags_set(args)
     values: dict[str, str | None] = {}
     for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
         if not (isinstance(call.func, ast.Attribute) and call.func.attr == "add_argument"):
@@ -139,19 +141,8 @@ def _argparse_values(tree: ast.Module, args: Sequence[str]) -> dict[str, str | N
         dest_node = keywords.get("dest")
         dest = dest_node.value if isinstance(dest_node, ast.Constant) else long.lstrip("-").replace("-", "_")
         default = keywords.get("default")
-        value = next((given[f] for f in flags if f in given), None)
+        value = next((given[f] for f in flags if given.get(f) is not None), None)
         if value is None and isinstance(default, ast.Constant) and isinstance(default.value, str):
             value = default.value
         values[str(dest)] = value
     return values
-
-
-def _given(args: Sequence[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for index, token in enumerate(args):
-        if token.startswith("-") and "=" in token:
-            flag, value = token.split("=", 1)
-            found[flag] = value
-        elif token.startswith("-") and index + 1 < len(args) and not args[index + 1].startswith("-"):
-            found[token] = args[index + 1]
-    return found

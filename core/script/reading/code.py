@@ -21,6 +21,16 @@ from .scope import Scope
 from .syntax import dotted
 
 OPTIMIZER_CLASSES = {"Adam": "adam", "AdamW": "adamw", "SGD": "sgd", "Lion": "lion"}
+# Keyword arguments each optimizer accepts: a switch written as code drops the others (writer), and
+# a config may switch only to an optimizer that takes every argument it gives (config_files).
+OPTIMIZER_KEYWORDS = {
+    "adam": {"params", "lr", "betas", "eps", "weight_decay", "amsgrad", "foreach", "maximize",
+             "capturable", "differentiable", "fused"},
+    "sgd": {"params", "lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize",
+            "foreach", "differentiable", "fused"},
+    "lion": {"params", "lr", "betas", "weight_decay", "use_triton", "decoupled_weight_decay"},
+}
+OPTIMIZER_KEYWORDS["adamw"] = OPTIMIZER_KEYWORDS["adam"]
 ACTIVATION_CLASSES = {"ReLU": "relu", "GELU": "gelu", "SiLU": "silu", "Tanh": "tanh"}
 _ACTIVATION_FUNCTIONS = {"relu": "relu", "gelu": "gelu", "silu": "silu", "tanh": "tanh"}
 _SCHEDULER_CLASSES = {"CosineAnnealingLR": "cosine", "LinearLR": "linear", "ConstantLR": "constant",

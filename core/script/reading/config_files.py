@@ -25,20 +25,14 @@ from arrl.script.configs.documents import kind_of
 from arrl.script.configs.hydra import Composition
 from arrl.script.configs.loads import loaded_files
 
-from .code import OPTIMIZER_CLASSES
+from .code import OPTIMIZER_CLASSES, OPTIMIZER_KEYWORDS
 from .draft import Draft
 from .findings import Assignment, Findings
 from .names import normal_name
 from .results import Site
 
-# Keyword arguments each optimizer class takes, for the targets an optimizer group may switch to.
-_OPTIMIZER_ARGUMENTS = {
-    "adam": {"lr", "betas", "eps", "weight_decay", "amsgrad", "foreach", "maximize", "capturable", "differentiable",
-             "fused"},
-    "sgd": {"lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize", "foreach", "differentiable",
-            "fused"},
-}
-_OPTIMIZER_ARGUMENTS["adamw"] = _OPTIMIZER_ARGUMENTS["adam"]
+# The optimizers a config may name by type or name (Lion needs a class the script imports).
+_OPTIMIZER_ARGUMENTS = {name: OPTIMIZER_KEYWORDS[name] for name in ("adam", "adamw", "sgd")}
 _ORDER = 1_000_000  # config values come after every literal of the script
 
 

@@ -24,7 +24,7 @@ from arrl.script.configs.documents import normal_form
 from arrl.trace import Facts
 
 from .aliases import Mapped
-from .code import ACTIVATION_CLASSES, OPTIMIZER_CLASSES
+from .code import ACTIVATION_CLASSES, OPTIMIZER_CLASSES, OPTIMIZER_KEYWORDS
 from .extraction import Analysis, analyse
 from .findings import CodeChoice
 from .syntax import dotted
@@ -32,15 +32,6 @@ from .syntax import dotted
 if TYPE_CHECKING:
     from arrl.script.space import Space
 
-# Keyword arguments each optimizer accepts; the others are dropped when switching to it.
-_OPTIMIZER_KEYWORDS = {
-    "adam": {"params", "lr", "betas", "eps", "weight_decay", "amsgrad", "foreach", "maximize",
-             "capturable", "differentiable", "fused"},
-    "sgd": {"params", "lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize",
-            "foreach", "differentiable", "fused"},
-    "lion": {"params", "lr", "betas", "weight_decay", "use_triton", "decoupled_weight_decay"},
-}
-_OPTIMIZER_KEYWORDS["adamw"] = _OPTIMIZER_KEYWORDS["adam"]
 _CLASS_FOR_OPTIMIZER = {v: k for k, v in OPTIMIZER_CLASSES.items()}
 _ACTIVATION_KEYWORDS = {"relu": {"inplace"}, "silu": {"inplace"}, "gelu": {"approximate"}, "tanh": set()}
 
@@ -106,7 +97,7 @@ def _switch_optimizer(call: cst.Call, target: str, prefix: str | None) -> cst.Ca
         func = _rename_callee(call.func, new_class)
     else:
         func = cst.parse_expression(f"{prefix}{new_class}") if prefix else cst.Name(new_class)
-    return call.with_changes(func=func, args=_filter_keywords(call, _OPTIMIZER_KEYWORDS[target]))
+    return call.with_changes(func=func, args=_filter_keywords(call, OPTIMIZER_KEYWORDS[target]))
 
 
 def _set_enabled(call: cst.Call, enabled: bool) -> cst.Call:
